@@ -1,0 +1,71 @@
+/*
+ * limit.h - every limit Tessera enforces, in one place, with its reason.
+ *
+ * Each value here is the default; the server's option table (server/config.c) makes every
+ * one configurable by flag and environment variable and copies the result into a
+ * struct limits, which handlers pass down to core calls. A limit that is hit is answered
+ * with 413 (size), 422 (shape or count) or 503 + Retry-After (capacity, time).
+ */
+#ifndef TESSERA_CORE_LIMIT_H
+#define TESSERA_CORE_LIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Values are plain decimal literals: the option table in server/config.c turns them into
+ * its documented defaults.
+ *
+ * Request bodies. JSON bodies are parsed into a tree roughly 10-20x their size, so they are
+ * capped far lower than raw binary bodies, which are used in place. */
+#define LIMIT_MAX_JSON_BODY   16777216   /* 16 MiB: JSON is for small data */
+#define LIMIT_MAX_BINARY_BODY 1073741824 /* 1 GiB: 10^8 float64 values, two 16k^2 u16 */
+
+/* Time. A request past its budget is stopped and answered 503 rather than hold a worker. */
+#define LIMIT_REQUEST_TIMEOUT_MS 60000
+
+/* Pixels decoded for one image (width * height): bounds memory and time of /overlap. */
+#define LIMIT_MAX_PIXELS 4294967296
+
+/* /topk: k and the element count of a JSON array (a JSON number costs ~24 bytes parsed). */
+#define LIMIT_MAX_K           1000000
+#define LIMIT_MAX_JSON_VALUES 1000000
+
+/* /scan: a deep or huge tree must not hold a worker forever. */
+#define LIMIT_SCAN_MAX_DEPTH   64
+#define LIMIT_SCAN_MAX_ENTRIES 1000000
+#define LIMIT_SCAN_TIMEOUT_MS  30000
+
+/* /classify: IFDs walked per file (a loop or a million-IFD file stops here), and the batch
+ * size of one POST. */
+#define LIMIT_MAX_IFDS       4096
+#define LIMIT_CLASSIFY_BATCH 10000
+#define LIMIT_CACHE_ENTRIES  65536
+
+/* /classify of a Zarr store: bytes of one .zarray/.zattrs/zarr.json we read and scan. Real
+ * OME-NGFF metadata is a few KiB; consolidated metadata of a big plate can reach ~1 MiB. */
+#define LIMIT_ZARR_JSON_MAX 1048576
+
+/* /overlap: distinct (a, b) pairs held in memory; 10^7 pairs is ~400 MB of tables. */
+#define LIMIT_MAX_PAIRS 10000000
+#define LIMIT_MAX_BATCH 256
+
+struct limits {
+    size_t max_json_body;
+    size_t max_binary_body;
+    unsigned request_timeout_ms;
+    uint64_t max_pixels;
+    unsigned max_k;
+    unsigned max_json_values;
+    unsigned scan_max_depth;
+    unsigned scan_max_entries;
+    unsigned scan_timeout_ms;
+    unsigned max_ifds;
+    unsigned classify_batch;
+    unsigned cache_entries;
+    size_t zarr_json_max;
+    unsigned max_pairs;
+    unsigned max_batch;
+    unsigned threads; /* CPU threads one request may use for decoding / counting */
+};
+
+#endif

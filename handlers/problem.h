@@ -1,0 +1,31 @@
+/*
+ * problem.h - the one place an error becomes an HTTP status and an RFC 9457
+ * application/problem+json body. Every error path in handlers and server goes through it,
+ * so every error has the same shape: type, title, status, detail, instance, request_id.
+ */
+#ifndef TESSERA_HANDLERS_PROBLEM_H
+#define TESSERA_HANDLERS_PROBLEM_H
+
+#include "error.h"
+#include "request.h"
+
+/* HTTP status for a core error code (ERROR_INVALID -> 400, ERROR_NOT_FOUND -> 404, ...). */
+int problem_status(enum error_code code);
+
+/* Reason phrase for an HTTP status ("Not Found"). */
+const char *problem_title(int status);
+
+/* Build the problem object (new reference, NULL on allocation failure). instance and
+ * request_id may be NULL. */
+json_t *problem_object(int status, const char *detail, const char *instance,
+                       const char *request_id);
+
+/* Make resp a problem+json response. detail is printf-formatted. Sets Retry-After for 503. */
+void problem_send(struct response *resp, const struct request *req, int status, const char *fmt,
+                  ...) ERROR_PRINTF(4, 5);
+
+/* Make resp the problem for a core error. */
+void problem_from_error(struct response *resp, const struct request *req,
+                        const struct error_info *err);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * request.h - what a handler sees and what it gives back.
+ *
+ * A handler is a plain function from (context, request) to a response: no sockets, no
+ * libmicrohttpd. The server fills struct request from a connection; tests and fuzzers fill
+ * it directly. Everything a request points at is owned by the caller and lives until the
+ * handler returns; the response body is malloc'd and owned by the response.
+ */
+#ifndef TESSERA_HANDLERS_REQUEST_H
+#define TESSERA_HANDLERS_REQUEST_H
+
+#include "limit.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Process-wide state a handler may read; set up once at start, read-only afterwards. */
+struct handler_context {
+    int root_fd;           /* the data root, opened O_DIRECTORY | O_PATH once */
+    const char *root_path; /* for display only; never used to open anything */
+    const struct limits *limits;
+};
+
+struct request_param {
+    const char *key;   /* percent-decoded by the server, exactly once */
+    const char *value; /* "" for a key without '=' */
+};
+
+struct request {
+    const char *method;
+    const char *path; /* the route path, e.g. "/scan" */
+    const struct request_param *params;
+    size_t n_params;
+    const char *content_type; /* NULL when absent */
+    const char *accept;       /* NULL when absent */
+    const unsigned char *body;
+    size_t body_len;
+    const char *request_id;
+    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
+};
+
+struct response {
+    int status;
+    const char *content_type; /* static string */
+    char *body;               /* malloc'd; owned by the response */
+    size_t body_len;
+    unsigned retry_after; /* seconds; 0 = no Retry-After header */
+};
+
+typedef void (*handler_fn)(const struct handler_context *ctx, const struct request *req,
+                           struct response *resp);
+
+/* Value of query parameter key, or NULL. The server rejects duplicate keys beforehand. */
+const char *request_param(const struct request *req, const char *key);
+
+/* If some query parameter is not in allowed (NULL-terminated), answer 400 naming it and
+ * return false. */
+bool request_params_only(const struct request *req, const char *const allowed[],
+                         struct response *resp);
+
+/* True when the media type of the Content-Type / Accept header is type (parameters such
+ * as "; charset=utf-8" ignored, case-insensitive). */
+bool request_content_type_is(const struct request *req, const char *type);
+bool request_accepts(const struct request *req, const char *type);
+
+/* Monotonic clock in ns, and whether req's deadline has passed. */
+int64_t request_now_ns(void);
+bool request_expired(const struct request *req);
+
+/* Serialize json (reference stolen, even on failure) as the response body with status.
+ * On serialization failure the response becomes a 500 problem. */
+void response_json(struct response *resp, int status, json_t *json);
+
+/* Take ownership of a malloc'd body of len bytes. */
+void response_bytes(struct response *resp, int status, const char *content_type, char *body,
+                    size_t len);
+
+/* Release the body and reset to an empty 500. */
+void response_cleanup(struct response *resp);
+
+#endif

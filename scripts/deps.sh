@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages Tessera needs for a purpose: run | test | bench.
+# As root it installs what is missing with apt-get; otherwise it prints the exact
+# apt-get line and exits 1. Nothing is installed that is already there.
+set -euo pipefail
+
+purpose=${1:-run}
+run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libtiff-dev curl)
+test_pkgs=("${run_pkgs[@]}" libcurl4-openssl-dev clang clang-format libclang-rt-14-dev
+           python3 python3-numpy python3-scipy python3-skimage python3-tifffile python3-zarr
+           libtiff-tools libvips-tools)
+bench_pkgs=("${test_pkgs[@]}" wrk nginx hyperfine linux-perf)
+
+case "$purpose" in
+  run) want=("${run_pkgs[@]}") ;;
+  test) want=("${test_pkgs[@]}") ;;
+  bench) want=("${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Tessera needs these Debian packages; install them with:" >&2
+  echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

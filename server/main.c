@@ -1,0 +1,93 @@
+/*
+ * main.c - the tessera process: configuration, the data root, signals, serve, drain.
+ *
+ * Signals are blocked in every thread and taken synchronously here with sigwait, so no
+ * handler ever runs in the middle of a request.
+ */
+#include "config.h"
+#include "demo.h"
+#include "http.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <tiffio.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "make-demo") == 0) {
+        char msg[512];
+        if (!demo_write(argv[2], msg, sizeof msg)) {
+            fprintf(stderr, "tessera: make-demo: %s\n", msg);
+            return 1;
+        }
+        return 0;
+    }
+
+    static struct config cfg;
+    char msg[512];
+    switch (config_load(&cfg, argc, argv, msg, sizeof msg)) {
+    case CONFIG_EXIT_OK:
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "tessera: %s\n", msg);
+        return 2;
+    case CONFIG_RUN:
+        break;
+    }
+
+    int root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        fprintf(stderr, "tessera: data root '%s': %s\n", cfg.root, strerror(errno));
+        return 2;
+    }
+
+    /* libtiff must never print mid-request: handle-less messages are dropped here, and
+     * every handle captures its own (TIFFOpenOptionsSetErrorHandlerExtR). */
+    TIFFSetErrorHandler(NULL);
+    TIFFSetWarningHandler(NULL);
+    json_object_seed(0);
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    static struct server srv;
+    srv.cfg = &cfg;
+    srv.hctx.root_fd = root_fd;
+    srv.hctx.root_path = cfg.root;
+    srv.hctx.limits = &cfg.limits;
+    if (!http_start(&srv, msg, sizeof msg)) {
+        fprintf(stderr, "tessera: %s\n", msg);
+        close(root_fd);
+        return 2;
+    }
+    char extra[1024], root_esc[400];
+    log_escape(root_esc, sizeof root_esc, cfg.root);
+    snprintf(extra, sizeof extra,
+             "\"address\":\"%s\",\"port\":%u,\"root\":\"%s\",\"workers\":%u,"
+             "\"io_threads\":%u",
+             cfg.host, srv.port, root_esc, cfg.workers, cfg.io_threads);
+    log_event("info", "listening", extra);
+
+    int sig = 0;
+    sigdelset(&sigs, SIGPIPE);
+    while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
+        ;
+    snprintf(extra, sizeof extra, "\"signal\":%d,\"drain_timeout_s\":%u", sig, cfg.drain_timeout_s);
+    log_event("info", "draining", extra);
+    long abandoned = http_drain_and_stop(&srv);
+    snprintf(extra, sizeof extra, "\"abandoned\":%ld", abandoned);
+    log_event(abandoned ? "warn" : "info", "stopped", extra);
+    close(root_fd);
+    return 0;
+}

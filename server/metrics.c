@@ -1,0 +1,193 @@
+/* metrics.c - counters, gauges and histograms rendered as Prometheus text; see metrics.h. */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define METRICS_SERIES_MAX  512
+#define METRICS_ROUTES_MAX  32
+#define METRICS_SOURCES_MAX 8
+#define METRICS_TEXT_MAX    (256u << 10)
+
+static const double metrics_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,  0.5,   1,    2.5,   5,    10};
+#define METRICS_N_BUCKETS (sizeof metrics_buckets / sizeof metrics_buckets[0])
+
+struct metrics_series {
+    const char *route;
+    const char *method;
+    unsigned status;
+    uint64_t count;
+};
+
+struct metrics_histogram {
+    const char *route;
+    uint64_t buckets[METRICS_N_BUCKETS];
+    uint64_t count;
+    double sum;
+};
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_series metrics_series[METRICS_SERIES_MAX];
+static size_t metrics_n_series;
+static uint64_t metrics_overflow;
+static struct metrics_histogram metrics_hist[METRICS_ROUTES_MAX];
+static size_t metrics_n_hist;
+static atomic_long metrics_open_connections;
+static atomic_ullong metrics_counters[METRICS_COUNTER_COUNT];
+
+static struct {
+    metrics_source_fn fn;
+    void *arg;
+} metrics_sources[METRICS_SOURCES_MAX];
+static size_t metrics_n_sources;
+
+void metrics_request(const char *route, const char *method, unsigned status, double seconds)
+{
+    pthread_mutex_lock(&metrics_lock);
+    size_t i;
+    for (i = 0; i < metrics_n_series; i++) {
+        struct metrics_series *s = &metrics_series[i];
+        if (s->status == status && strcmp(s->route, route) == 0 && strcmp(s->method, method) == 0)
+            break;
+    }
+    if (i == metrics_n_series && i < METRICS_SERIES_MAX) {
+        metrics_series[i] = (struct metrics_series){route, method, status, 0};
+        metrics_n_series++;
+    }
+    if (i < metrics_n_series)
+        metrics_series[i].count++;
+    else
+        metrics_overflow++;
+
+    for (i = 0; i < metrics_n_hist; i++)
+        if (strcmp(metrics_hist[i].route, route) == 0)
+            break;
+    if (i == metrics_n_hist && i < METRICS_ROUTES_MAX) {
+        memset(&metrics_hist[i], 0, sizeof metrics_hist[i]);
+        metrics_hist[i].route = route;
+        metrics_n_hist++;
+    }
+    if (i < metrics_n_hist) {
+        struct metrics_histogram *h = &metrics_hist[i];
+        for (size_t b = 0; b < METRICS_N_BUCKETS; b++)
+            if (seconds <= metrics_buckets[b])
+                h->buckets[b]++;
+        h->count++;
+        h->sum += seconds;
+    }
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_count(enum metrics_counter which)
+{
+    atomic_fetch_add(&metrics_counters[which], 1);
+}
+
+void metrics_connections_add(int delta)
+{
+    atomic_fetch_add(&metrics_open_connections, delta);
+}
+
+long metrics_connections_open(void)
+{
+    return atomic_load(&metrics_open_connections);
+}
+
+void metrics_add_source(metrics_source_fn fn, void *arg)
+{
+    if (metrics_n_sources < METRICS_SOURCES_MAX) {
+        metrics_sources[metrics_n_sources].fn = fn;
+        metrics_sources[metrics_n_sources].arg = arg;
+        metrics_n_sources++;
+    }
+}
+
+/* Append printf output to buf at *n, never past size. */
+static void metrics_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void metrics_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+    if (*n >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + *n, size - *n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *n += (size_t)w < size - *n ? (size_t)w : size - *n - 1;
+}
+
+char *metrics_render(const char *version, size_t *len)
+{
+    char *buf = malloc(METRICS_TEXT_MAX);
+    if (buf == NULL)
+        return NULL;
+    size_t n = 0, size = METRICS_TEXT_MAX;
+    metrics_put(buf, size, &n,
+                "# HELP tessera_build_info Build information.\n"
+                "# TYPE tessera_build_info gauge\n"
+                "tessera_build_info{version=\"%s\"} 1\n"
+                "# HELP tessera_open_connections Connections currently open.\n"
+                "# TYPE tessera_open_connections gauge\n"
+                "tessera_open_connections %ld\n",
+                version, metrics_connections_open());
+    static const char *const counter_names[METRICS_COUNTER_COUNT][2] = {
+        [METRICS_BODIES_CUT] = {"tessera_bodies_cut_total",
+                                "Chunked request bodies cut off at the size limit."},
+        [METRICS_REJECTED_BUSY] = {"tessera_rejected_busy_total",
+                                   "Heavy requests refused with 503 because the queue was full."},
+        [METRICS_CLIENT_GONE] = {"tessera_client_gone_total",
+                                 "Requests whose client disconnected before the answer."},
+    };
+    for (int c = 0; c < METRICS_COUNTER_COUNT; c++)
+        metrics_put(buf, size, &n, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+                    counter_names[c][0], counter_names[c][1], counter_names[c][0],
+                    counter_names[c][0], (unsigned long long)atomic_load(&metrics_counters[c]));
+
+    pthread_mutex_lock(&metrics_lock);
+    metrics_put(buf, size, &n,
+                "# HELP tessera_requests_total Requests answered, by route, method and status.\n"
+                "# TYPE tessera_requests_total counter\n");
+    for (size_t i = 0; i < metrics_n_series; i++) {
+        const struct metrics_series *s = &metrics_series[i];
+        metrics_put(buf, size, &n,
+                    "tessera_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",
+                    s->route, s->method, s->status, (unsigned long long)s->count);
+    }
+    if (metrics_overflow)
+        metrics_put(buf, size, &n, "tessera_requests_total{route=\"other\"} %llu\n",
+                    (unsigned long long)metrics_overflow);
+    metrics_put(buf, size, &n,
+                "# HELP tessera_request_duration_seconds Time from request to answer.\n"
+                "# TYPE tessera_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < metrics_n_hist; i++) {
+        const struct metrics_histogram *h = &metrics_hist[i];
+        for (size_t b = 0; b < METRICS_N_BUCKETS; b++)
+            metrics_put(buf, size, &n,
+                        "tessera_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                        h->route, metrics_buckets[b], (unsigned long long)h->buckets[b]);
+        metrics_put(buf, size, &n,
+                    "tessera_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                    "tessera_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                    "tessera_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                    h->route, (unsigned long long)h->count, h->route, h->sum, h->route,
+                    (unsigned long long)h->count);
+    }
+    pthread_mutex_unlock(&metrics_lock);
+
+    for (size_t i = 0; i < metrics_n_sources; i++)
+        if (n < size)
+            n += metrics_sources[i].fn(buf + n, size - n, metrics_sources[i].arg);
+    if (n >= size)
+        n = size - 1;
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}

@@ -1,0 +1,55 @@
+/* routes.c - the route table; see routes.h. Endpoints are added here and nowhere else. */
+#include "routes.h"
+#include "pages.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* clang-format off */
+const struct route routes[] = {
+    {"GET", "/", pages_index, ROUTE_BODY_NONE, false, false,
+     "this page: what Tessera is, the data root, the endpoints"},
+    {"GET", "/healthz", pages_healthz, ROUTE_BODY_NONE, false, true,
+     "liveness: 200 while the process serves"},
+    {"GET", "/readyz", pages_readyz, ROUTE_BODY_NONE, false, true,
+     "readiness: 503 while draining or when the data root is gone"},
+    {"GET", "/metrics", pages_metrics, ROUTE_BODY_NONE, false, false,
+     "Prometheus metrics"},
+    {"GET", "/openapi.yaml", pages_openapi, ROUTE_BODY_NONE, false, false,
+     "the OpenAPI 3.1 contract"},
+};
+/* clang-format on */
+
+const size_t routes_count = sizeof routes / sizeof routes[0];
+
+const struct route *routes_find(const char *method, const char *path, bool *path_known)
+{
+    *path_known = false;
+    if (strcmp(method, "HEAD") == 0)
+        method = "GET";
+    for (size_t i = 0; i < routes_count; i++) {
+        if (strcmp(routes[i].path, path) != 0)
+            continue;
+        *path_known = true;
+        if (strcmp(routes[i].method, method) == 0)
+            return &routes[i];
+    }
+    return NULL;
+}
+
+void routes_allow(const char *path, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < routes_count; i++) {
+        if (strcmp(routes[i].path, path) != 0)
+            continue;
+        bool get = strcmp(routes[i].method, "GET") == 0;
+        int w = snprintf(buf + n, size - n, "%s%s%s", n ? ", " : "", routes[i].method,
+                         get ? ", HEAD" : "");
+        if (w < 0 || (size_t)w >= size - n)
+            return;
+        n += (size_t)w;
+    }
+    snprintf(buf + n, size - n, "%sOPTIONS", n ? ", " : "");
+}

@@ -1,0 +1,11 @@
+# Fail when any tracked C file differs from .clang-format: cmake -DCLANG_FORMAT= -DROOT= -P
+file(GLOB_RECURSE files RELATIVE ${ROOT}
+     ${ROOT}/core/*.[ch] ${ROOT}/handlers/*.[ch] ${ROOT}/server/*.[ch] ${ROOT}/tests/*.[ch])
+list(FILTER files EXCLUDE REGEX "^build")
+execute_process(COMMAND ${CLANG_FORMAT} --dry-run --Werror ${files}
+                WORKING_DIRECTORY ${ROOT} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "clang-format: files above need formatting (run clang-format -i)")
+endif()
+list(LENGTH files n)
+message(STATUS "clang-format: ${n} files clean")

@@ -1,0 +1,371 @@
+/*
+ * test_http.c - the service plumbing over real HTTP: every built-in route, the problem+json
+ * shape, 404/405/413/401, request ids, CORS, the framing table (raw bytes), limits on
+ * chunked bodies, the access log, configuration errors and SIGTERM.
+ */
+#include "check.h"
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char root[512];
+
+static void test_routes(struct itest_server *s)
+{
+    struct itest_reply r;
+    char h[256];
+
+    CHECK(itest_request(s, "GET", "/", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK(itest_header(&r, "Content-Type", h, sizeof h) && strstr(h, "text/html") != NULL);
+    CHECK(strstr(r.body, "Tessera") != NULL);
+    CHECK(strstr(r.body, root) != NULL);
+    CHECK(strstr(r.body, "href=\"/healthz\"") != NULL);
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "GET", "/healthz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK_STR(json_string_value(json_object_get(r.json, "status")), "ok");
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "HEAD", "/healthz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK_INT(r.len, 0);
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "GET", "/readyz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK_STR(json_string_value(json_object_get(r.json, "status")), "ready");
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "GET", "/openapi.yaml", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK(strncmp(r.body, "openapi: 3.1.0", 14) == 0);
+    CHECK(strstr(r.body, "/healthz:") != NULL);
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "GET", "/metrics", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK(strstr(r.body, "tessera_build_info{version=") != NULL);
+    CHECK(strstr(r.body,
+                 "tessera_requests_total{route=\"/healthz\",method=\"GET\",code=\"200\"}") != NULL);
+    CHECK(strstr(r.body, "tessera_request_duration_seconds_bucket{route=\"/healthz\"") != NULL);
+    CHECK(strstr(r.body, "tessera_open_connections ") != NULL);
+    CHECK(strstr(r.body, "tessera_worker_queue_capacity ") != NULL);
+    itest_reply_cleanup(&r);
+}
+
+static void test_errors(struct itest_server *s)
+{
+    struct itest_reply r;
+    char h[256];
+
+    CHECK(itest_request(s, "GET", "/no/such/thing", NULL, NULL, 0, &r));
+    itest_is_problem(&r, 404);
+    CHECK_STR(json_string_value(json_object_get(r.json, "instance")), "/no/such/thing");
+    CHECK_STR(json_string_value(json_object_get(r.json, "type")), "urn:tessera:problem:not-found");
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "GET", "/healthz/", NULL, NULL, 0, &r));
+    itest_is_problem(&r, 404);
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "DELETE", "/healthz", NULL, NULL, 0, &r));
+    itest_is_problem(&r, 405);
+    CHECK(itest_header(&r, "Allow", h, sizeof h));
+    CHECK_STR(h, "GET, HEAD, OPTIONS");
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "POST", "/metrics", NULL, "{}", 2, &r));
+    itest_is_problem(&r, 405);
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(s, "OPTIONS", "/readyz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 204);
+    CHECK(itest_header(&r, "Allow", h, sizeof h));
+    CHECK_STR(h, "GET, HEAD, OPTIONS");
+    CHECK(!itest_header(&r, "Access-Control-Allow-Origin", h, sizeof h));
+    itest_reply_cleanup(&r);
+
+    /* A body where none is taken: refused from Content-Length. */
+    CHECK(itest_request(s, "GET", "/healthz", NULL, "x", 1, &r));
+    itest_is_problem(&r, 413);
+    itest_reply_cleanup(&r);
+
+    /* Request ids: a valid one is echoed, an invalid one replaced. */
+    const char *const good[] = {"X-Request-Id: pipeline-7.step_3", NULL};
+    CHECK(itest_request(s, "GET", "/nope", good, NULL, 0, &r));
+    CHECK(itest_header(&r, "X-Request-Id", h, sizeof h));
+    CHECK_STR(h, "pipeline-7.step_3");
+    CHECK_STR(json_string_value(json_object_get(r.json, "request_id")), "pipeline-7.step_3");
+    itest_reply_cleanup(&r);
+    const char *const bad[] = {"X-Request-Id: <script>", NULL};
+    CHECK(itest_request(s, "GET", "/healthz", bad, NULL, 0, &r));
+    CHECK(itest_header(&r, "X-Request-Id", h, sizeof h));
+    CHECK_INT(strlen(h), 32);
+    CHECK(strspn(h, "0123456789abcdef") == 32);
+    itest_reply_cleanup(&r);
+}
+
+struct framing_case {
+    const char *name;
+    const char *raw;
+    int want;
+    bool ours; /* answered by Tessera (problem+json), not by libmicrohttpd itself */
+};
+
+static const struct framing_case framing_cases[] = {
+    {"TE gzip", "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
+    {"TE identity", "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n\r\nabc",
+     501, true},
+    {"TE chunked, gzip",
+     "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, true},
+    {"TE + CL",
+     "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"
+     "\r\n0\r\n\r\n",
+     400, true},
+    {"two CL",
+     "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400,
+     true},
+    {"TE in HTTP/1.0",
+     "POST /healthz HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true},
+    {"absolute target", "GET http://t/healthz HTTP/1.1\r\nHost: t\r\n\r\n", 400, true},
+    {"asterisk target", "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 400, true},
+    {"encoded NUL", "GET /healthz%00.txt HTTP/1.1\r\nHost: t\r\n\r\n", 400, true},
+    {"CL not a number", "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1x\r\n\r\n", 400,
+     false},
+    {"CL over limit", "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n",
+     413, true},
+    {"no Host in HTTP/1.1", "GET /healthz HTTP/1.1\r\n\r\n", 400, false},
+    {"bad version", "GET /healthz HTTP/3.7\r\nHost: t\r\n\r\n", 505, false},
+    {"plain GET still works", "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 200,
+     true},
+};
+
+static void test_framing(struct itest_server *s)
+{
+    static char out[65536];
+    for (size_t i = 0; i < sizeof framing_cases / sizeof framing_cases[0]; i++) {
+        const struct framing_case *c = &framing_cases[i];
+        long n = itest_raw(s, c->raw, strlen(c->raw), out, sizeof out, 3000);
+        CHECK(n > 0);
+        int status = itest_raw_status(out);
+        if (!CHECK_INT(status, c->want))
+            fprintf(stderr, "    framing case '%s': %.200s\n", c->name, out);
+        if (c->ours && status != 200 && !CHECK(strstr(out, "application/problem+json") != NULL))
+            fprintf(stderr, "    framing case '%s' was not problem+json\n", c->name);
+    }
+
+    /* Huge header and huge URL: libmicrohttpd answers 431 / 414 itself. */
+    size_t big = 200000;
+    char *raw = malloc(big + 256);
+    int len = snprintf(raw, 256, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(raw + len, 'a', big);
+    memcpy(raw + len + big, "\r\n\r\n", 5);
+    itest_raw(s, raw, strlen(raw), out, sizeof out, 3000);
+    CHECK_INT(itest_raw_status(out), 431);
+    len = snprintf(raw, 256, "GET /healthz?");
+    memset(raw + len, 'a', big);
+    memcpy(raw + len + big, " HTTP/1.1\r\nHost: t\r\n\r\n", 23);
+    itest_raw(s, raw, strlen(raw), out, sizeof out, 3000);
+    CHECK_INT(itest_raw_status(out), 414);
+    free(raw);
+
+    /* A chunked body on a route that takes none: cut off, counted, connection closed. */
+    const char chunked[] = "GET /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "5\r\nhello\r\n0\r\n\r\n";
+    long n = itest_raw(s, chunked, sizeof chunked - 1, out, sizeof out, 3000);
+    CHECK(n >= 0);
+    struct itest_reply r;
+    CHECK(itest_request(s, "GET", "/metrics", NULL, NULL, 0, &r));
+    CHECK(strstr(r.body, "tessera_bodies_cut_total 1") != NULL);
+    itest_reply_cleanup(&r);
+
+    /* After all of that the server still answers. */
+    CHECK(itest_request(s, "GET", "/healthz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+}
+
+static void test_access_log(struct itest_server *s)
+{
+    const char *const hdr[] = {"X-Request-Id: log-probe-1", NULL};
+    struct itest_reply r;
+    CHECK(itest_request(s, "GET", "/readyz", hdr, NULL, 0, &r));
+    itest_reply_cleanup(&r);
+    usleep(100000);
+    char *log = itest_log(s);
+    const char *line = strstr(log, "\"request_id\":\"log-probe-1\"");
+    CHECK(line != NULL);
+    if (line != NULL) {
+        const char *start = line;
+        while (start > log && start[-1] != '\n')
+            start--;
+        CHECK(strncmp(start, "{\"time\":\"", 9) == 0);
+        CHECK(strstr(start, "\"type\":\"access\"") != NULL);
+        CHECK(strstr(start, "\"method\":\"GET\",\"route\":\"/readyz\"") != NULL);
+        CHECK(strstr(start, "\"status\":200") != NULL);
+        CHECK(strstr(start, "\"remote\":\"127.0.0.1\"") != NULL);
+        CHECK(strstr(start, "\"duration_ms\":") != NULL);
+        CHECK(strstr(start, "\"bytes_out\":18") != NULL);
+    }
+    free(log);
+}
+
+static void test_token_and_cors(void)
+{
+    struct itest_server s;
+    const char *const args[] = {"--token", "s3cret-token", "--cors-origins",
+                                "https://lab.example, https://other.example", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    struct itest_reply r;
+    char h[256];
+
+    CHECK(itest_request(&s, "GET", "/healthz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+    CHECK(itest_request(&s, "GET", "/readyz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+
+    CHECK(itest_request(&s, "GET", "/metrics", NULL, NULL, 0, &r));
+    itest_is_problem(&r, 401);
+    CHECK(itest_header(&r, "WWW-Authenticate", h, sizeof h) && strncmp(h, "Bearer", 6) == 0);
+    itest_reply_cleanup(&r);
+
+    const char *const wrong[] = {"Authorization: Bearer s3cret-toke", NULL};
+    CHECK(itest_request(&s, "GET", "/", wrong, NULL, 0, &r));
+    itest_is_problem(&r, 401);
+    itest_reply_cleanup(&r);
+    const char *const longer[] = {"Authorization: Bearer s3cret-token2", NULL};
+    CHECK(itest_request(&s, "GET", "/", longer, NULL, 0, &r));
+    itest_is_problem(&r, 401);
+    itest_reply_cleanup(&r);
+    const char *const basic[] = {"Authorization: Basic czNjcmV0LXRva2Vu", NULL};
+    CHECK(itest_request(&s, "GET", "/", basic, NULL, 0, &r));
+    itest_is_problem(&r, 401);
+    itest_reply_cleanup(&r);
+    const char *const right[] = {"Authorization: Bearer s3cret-token", NULL};
+    CHECK(itest_request(&s, "GET", "/metrics", right, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+
+    const char *const allowed[] = {"Origin: https://other.example", NULL};
+    CHECK(itest_request(&s, "GET", "/healthz", allowed, NULL, 0, &r));
+    CHECK(itest_header(&r, "Access-Control-Allow-Origin", h, sizeof h));
+    CHECK_STR(h, "https://other.example");
+    CHECK(itest_header(&r, "Vary", h, sizeof h));
+    itest_reply_cleanup(&r);
+    const char *const denied[] = {"Origin: https://evil.example", NULL};
+    CHECK(itest_request(&s, "GET", "/healthz", denied, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK(!itest_header(&r, "Access-Control-Allow-Origin", h, sizeof h));
+    itest_reply_cleanup(&r);
+    const char *const preflight[] = {"Origin: https://lab.example",
+                                     "Access-Control-Request-Method: GET",
+                                     "Access-Control-Request-Headers: authorization", NULL};
+    CHECK(itest_request(&s, "OPTIONS", "/metrics", preflight, NULL, 0, &r));
+    CHECK_INT(r.status, 204); /* preflights carry no credentials */
+    CHECK(itest_header(&r, "Access-Control-Allow-Origin", h, sizeof h));
+    CHECK_STR(h, "https://lab.example");
+    CHECK(itest_header(&r, "Access-Control-Allow-Methods", h, sizeof h));
+    CHECK(strstr(h, "GET") != NULL);
+    CHECK(itest_header(&r, "Access-Control-Allow-Headers", h, sizeof h));
+    CHECK(strstr(h, "Authorization") != NULL);
+    itest_reply_cleanup(&r);
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    itest_free(&s);
+}
+
+static void test_root_gone(void)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/vanishing", root);
+    CHECK(mkdir(dir, 0755) == 0);
+    struct itest_server s;
+    if (!CHECK(itest_start(&s, dir, NULL)))
+        return;
+    struct itest_reply r;
+    CHECK(itest_request(&s, "GET", "/readyz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+    CHECK(rmdir(dir) == 0);
+    CHECK(itest_request(&s, "GET", "/readyz", NULL, NULL, 0, &r));
+    itest_is_problem(&r, 503);
+    itest_reply_cleanup(&r);
+    CHECK(itest_request(&s, "GET", "/healthz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+    CHECK_INT(itest_stop(&s, SIGINT, 10), 0);
+    itest_free(&s);
+}
+
+/* Run the binary with args; return its exit status and what it printed. */
+static int run_binary(const char *args, char *out, size_t size)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", TESSERA_BIN, args);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return -1;
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_config_errors(void)
+{
+    static char out[16384];
+    CHECK_INT(run_binary("--help", out, sizeof out), 0);
+    CHECK(strstr(out, "--max-json-body") != NULL && strstr(out, "TESSERA_TOKEN") != NULL);
+    CHECK_INT(run_binary("--version", out, sizeof out), 0);
+    CHECK(strncmp(out, "tessera ", 8) == 0);
+    CHECK_INT(run_binary("--port 70000", out, sizeof out), 2);
+    CHECK(strstr(out, "--port") != NULL);
+    CHECK_INT(run_binary("--root /nonexistent/tessera-root", out, sizeof out), 2);
+    CHECK(strstr(out, "/nonexistent/tessera-root") != NULL);
+    CHECK_INT(run_binary("--no-such-option 1", out, sizeof out), 2);
+    CHECK(strstr(out, "unknown option") != NULL);
+    CHECK_INT(run_binary("--host not-an-address --port 0", out, sizeof out), 2);
+    CHECK_INT(run_binary("--workers", out, sizeof out), 2);
+    CHECK_INT(run_binary("--conn-memory 12Q", out, sizeof out), 2);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    check_tmpdir(root, sizeof root);
+
+    struct itest_server s;
+    if (!CHECK(itest_start(&s, root, NULL)))
+        return check_finish("itest_http");
+    test_routes(&s);
+    test_errors(&s);
+    test_framing(&s);
+    test_access_log(&s);
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    char *log = itest_log(&s);
+    CHECK(strstr(log, "\"msg\":\"draining\"") != NULL);
+    CHECK(strstr(log, "\"msg\":\"stopped\"") != NULL);
+    CHECK(strstr(log, "ERROR") == NULL && strstr(log, "runtime error") == NULL);
+    free(log);
+    itest_free(&s);
+
+    test_token_and_cors();
+    test_root_gone();
+    test_config_errors();
+
+    check_rmtree(root);
+    curl_global_cleanup();
+    return check_finish("itest_http");
+}

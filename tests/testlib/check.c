@@ -1,0 +1,90 @@
+/* check.c - see check.h. */
+#include "check.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+unsigned check_passed;
+unsigned check_failed;
+
+bool check_report(bool ok, const char *file, int line, const char *expr)
+{
+    if (ok) {
+        check_passed++;
+        return true;
+    }
+    check_failed++;
+    fprintf(stderr, "%s:%d: FAILED: %s\n", file, line, expr);
+    return false;
+}
+
+bool check_report_int(bool ok, const char *file, int line, const char *expr, long long got,
+                      long long want)
+{
+    if (!check_report(ok, file, line, expr))
+        fprintf(stderr, "    got %lld, want %lld\n", got, want);
+    return ok;
+}
+
+bool check_int_eq(long long got, long long want, const char *file, int line, const char *expr)
+{
+    return check_report_int(got == want, file, line, expr, got, want);
+}
+
+bool check_report_str(const char *file, int line, const char *expr, const char *got,
+                      const char *want)
+{
+    bool ok = got != NULL && want != NULL && strcmp(got, want) == 0;
+    if (!check_report(ok, file, line, expr))
+        fprintf(stderr, "    got \"%s\", want \"%s\"\n", got ? got : "(null)",
+                want ? want : "(null)");
+    return ok;
+}
+
+int check_finish(const char *suite)
+{
+    printf("%s: %u passed, %u failed\n", suite, check_passed, check_failed);
+    return (check_failed == 0 && check_passed > 0) ? 0 : 1;
+}
+
+void check_tmpdir(char *buf, unsigned long size)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    snprintf(buf, size, "%s/tessera-test-XXXXXX", base);
+    if (mkdtemp(buf) == NULL) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+static int chmod_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_D || type == FTW_DNR)
+        chmod(path, 0700);
+    return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void check_rmtree(const char *path)
+{
+    chmod(path, 0700);
+    nftw(path, chmod_one, 16, FTW_PHYS);
+    nftw(path, remove_one, 16, FTW_PHYS | FTW_DEPTH);
+}

@@ -1,0 +1,37 @@
+/*
+ * check.h - the few assertions the C tests use. A failed CHECK prints file:line and the
+ * expression and counts a failure; the test keeps going so one run shows every miss.
+ * check_finish() prints "N passed, N failed" and returns the exit status.
+ */
+#ifndef TESSERA_TESTS_CHECK_H
+#define TESSERA_TESTS_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+extern unsigned check_passed;
+extern unsigned check_failed;
+
+bool check_report(bool ok, const char *file, int line, const char *expr);
+bool check_report_int(bool ok, const char *file, int line, const char *expr, long long got,
+                      long long want);
+/* Each argument is evaluated exactly once. */
+bool check_int_eq(long long got, long long want, const char *file, int line, const char *expr);
+bool check_report_str(const char *file, int line, const char *expr, const char *got,
+                      const char *want);
+
+#define CHECK(e) check_report((e), __FILE__, __LINE__, #e)
+#define CHECK_INT(got, want)                                                                       \
+    check_int_eq((long long)(got), (long long)(want), __FILE__, __LINE__, #got " == " #want)
+#define CHECK_STR(got, want) check_report_str(__FILE__, __LINE__, #got, (got), (want))
+
+/* Print the summary; return 0 when nothing failed and something passed. */
+int check_finish(const char *suite);
+
+/* Make a fresh temporary directory (mkdtemp under $TMPDIR or /tmp); path written to buf. */
+void check_tmpdir(char *buf, unsigned long size);
+
+/* Remove a directory tree (chmods unreadable dirs back first). Ignores errors. */
+void check_rmtree(const char *path);
+
+#endif

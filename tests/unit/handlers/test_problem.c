@@ -1,0 +1,90 @@
+/*
+ * test_problem.c - every core error maps to one status, and every problem body has the
+ * RFC 9457 members; request helpers parse media types and parameters as documented.
+ */
+#include "check.h"
+#include "problem.h"
+
+#include <string.h>
+
+static void test_status_map(void)
+{
+    CHECK_INT(problem_status(ERROR_INVALID), 400);
+    CHECK_INT(problem_status(ERROR_FORBIDDEN), 403);
+    CHECK_INT(problem_status(ERROR_NOT_FOUND), 404);
+    CHECK_INT(problem_status(ERROR_TOO_LARGE), 413);
+    CHECK_INT(problem_status(ERROR_UNPROCESSABLE), 422);
+    CHECK_INT(problem_status(ERROR_BUSY), 503);
+    CHECK_INT(problem_status(ERROR_TIMEOUT), 503);
+    CHECK_INT(problem_status(ERROR_NO_MEMORY), 503);
+    CHECK_INT(problem_status(ERROR_IO), 500);
+    CHECK_INT(problem_status(ERROR_INTERNAL), 500);
+    CHECK_STR(problem_title(404), "Not Found");
+    CHECK_STR(problem_title(422), "Unprocessable Content");
+    CHECK_STR(problem_title(299), "Internal Server Error");
+}
+
+static void test_problem_body(void)
+{
+    struct request req = {.path = "/scan", .request_id = "rid-1"};
+    struct response resp = {0};
+    struct error_info err;
+    error_set(&err, ERROR_NOT_FOUND, "'%s' does not exist", "cyc9");
+    problem_from_error(&resp, &req, &err);
+    CHECK_INT(resp.status, 404);
+    CHECK_STR(resp.content_type, "application/problem+json");
+    json_t *j = json_loadb(resp.body, resp.body_len, 0, NULL);
+    CHECK(j != NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "type")), "urn:tessera:problem:not-found");
+    CHECK_STR(json_string_value(json_object_get(j, "title")), "Not Found");
+    CHECK_INT(json_integer_value(json_object_get(j, "status")), 404);
+    CHECK_STR(json_string_value(json_object_get(j, "detail")), "'cyc9' does not exist");
+    CHECK_STR(json_string_value(json_object_get(j, "instance")), "/scan");
+    CHECK_STR(json_string_value(json_object_get(j, "request_id")), "rid-1");
+    json_decref(j);
+    CHECK_INT(resp.retry_after, 0);
+
+    problem_send(&resp, &req, 503, "busy");
+    CHECK_INT(resp.status, 503);
+    CHECK_INT(resp.retry_after, 1);
+
+    /* Bytes from a file name that are not UTF-8 must not break the body. */
+    problem_send(&resp, &req, 422, "bad name \xff\xfe");
+    j = json_loadb(resp.body, resp.body_len, 0, NULL);
+    CHECK(j != NULL);
+    CHECK(json_is_string(json_object_get(j, "detail")));
+    json_decref(j);
+    response_cleanup(&resp);
+}
+
+static void test_request_helpers(void)
+{
+    struct request_param params[] = {{"dir", "cyc1"}, {"recursive", "true"}};
+    struct request req = {.path = "/scan",
+                          .params = params,
+                          .n_params = 2,
+                          .content_type = "Application/JSON; charset=utf-8",
+                          .accept = "text/html, application/octet-stream;q=0.9"};
+    CHECK_STR(request_param(&req, "dir"), "cyc1");
+    CHECK(request_param(&req, "missing") == NULL);
+    struct response resp = {0};
+    const char *const ok[] = {"dir", "recursive", NULL};
+    CHECK(request_params_only(&req, ok, &resp));
+    const char *const narrow[] = {"dir", NULL};
+    CHECK(!request_params_only(&req, narrow, &resp));
+    CHECK_INT(resp.status, 400);
+    CHECK(strstr(resp.body, "recursive") != NULL);
+    response_cleanup(&resp);
+    CHECK(request_content_type_is(&req, "application/json"));
+    CHECK(!request_content_type_is(&req, "application/js"));
+    CHECK(request_accepts(&req, "application/octet-stream"));
+    CHECK(!request_accepts(&req, "application/json"));
+}
+
+int main(void)
+{
+    test_status_map();
+    test_problem_body();
+    test_request_helpers();
+    return check_finish("test_problem");
+}
