@@ -33,6 +33,146 @@ bool request_params_only(const struct request *req, const char *const allowed[],
     return true;
 }
 
+bool request_param_bool(const struct request *req, const char *key, bool def, bool *out,
+                        struct response *resp)
+{
+    const char *v = request_param(req, key);
+    if (v == NULL) {
+        *out = def;
+        return true;
+    }
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+        *out = true;
+        return true;
+    }
+    if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+        *out = false;
+        return true;
+    }
+    problem_send(resp, req, 400, "query parameter '%s' must be true or false, not '%.64s'", key, v);
+    return false;
+}
+
+bool request_param_u64(const struct request *req, const char *key, uint64_t min, uint64_t max,
+                       uint64_t def, uint64_t *out, struct response *resp)
+{
+    const char *v = request_param(req, key);
+    if (v == NULL) {
+        *out = def;
+        return true;
+    }
+    uint64_t n = 0;
+    bool ok = *v != '\0' && strlen(v) <= 20;
+    for (const char *p = v; ok && *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || n > (UINT64_MAX - 9) / 10)
+            ok = false;
+        else
+            n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (!ok || n < min || n > max) {
+        problem_send(resp, req, 400,
+                     "query parameter '%s' must be an integer in [%llu, %llu], not '%.64s'", key,
+                     (unsigned long long)min, (unsigned long long)max, v);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+json_t *request_json_object(const struct request *req, struct response *resp)
+{
+    if (req->content_type != NULL && !request_content_type_is(req, "application/json")) {
+        problem_send(resp, req, 415, "send the body as application/json, not '%.64s'",
+                     req->content_type);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root =
+        json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        problem_send(resp, req, 400, "request body is not valid JSON: %s (line %d, column %d)",
+                     jerr.text, jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        problem_send(resp, req, 400, "request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+static const char *request_kind_name(enum request_field_kind kind)
+{
+    switch (kind) {
+    case REQUEST_FIELD_STRING:
+        return "a string";
+    case REQUEST_FIELD_BOOL:
+        return "true or false";
+    case REQUEST_FIELD_INTEGER:
+        return "an integer";
+    case REQUEST_FIELD_NUMBER:
+        return "a number";
+    case REQUEST_FIELD_ARRAY:
+        return "an array";
+    case REQUEST_FIELD_OBJECT:
+        break;
+    }
+    return "an object";
+}
+
+static bool request_kind_matches(enum request_field_kind kind, const json_t *v)
+{
+    switch (kind) {
+    case REQUEST_FIELD_STRING:
+        return json_is_string(v);
+    case REQUEST_FIELD_BOOL:
+        return json_is_boolean(v);
+    case REQUEST_FIELD_INTEGER:
+        return json_is_integer(v);
+    case REQUEST_FIELD_NUMBER:
+        return json_is_number(v);
+    case REQUEST_FIELD_ARRAY:
+        return json_is_array(v);
+    case REQUEST_FIELD_OBJECT:
+        break;
+    }
+    return json_is_object(v);
+}
+
+bool request_json_fields(const struct request *req, json_t *obj, const struct request_field *fields,
+                         size_t n, struct response *resp)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value)
+    {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (strcmp(fields[i].name, key) == 0)
+                break;
+        if (i == n) {
+            problem_send(resp, req, 400, "unknown field '%.100s'", key);
+            return false;
+        }
+        if (!request_kind_matches(fields[i].kind, value)) {
+            problem_send(resp, req, 400, "field '%s' must be %s", key,
+                         request_kind_name(fields[i].kind));
+            return false;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(obj, fields[i].name);
+        if (v == NULL && fields[i].required) {
+            problem_send(resp, req, 400, "field '%s' is required", fields[i].name);
+            return false;
+        }
+        if (fields[i].out != NULL)
+            *fields[i].out = v;
+    }
+    return true;
+}
+
 /* Does header (a media type list, parameters after ';') name type? */
 static bool request_media_matches(const char *header, const char *type, bool list)
 {

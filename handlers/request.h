@@ -9,6 +9,7 @@
 #ifndef TESSERA_HANDLERS_REQUEST_H
 #define TESSERA_HANDLERS_REQUEST_H
 
+#include "cache.h"
 #include "limit.h"
 
 #include <jansson.h>
@@ -21,6 +22,7 @@ struct handler_context {
     int root_fd;           /* the data root, opened O_DIRECTORY | O_PATH once */
     const char *root_path; /* for display only; never used to open anything */
     const struct limits *limits;
+    struct cache *cache; /* classification metadata cache; NULL = off */
 };
 
 struct request_param {
@@ -64,6 +66,42 @@ bool request_params_only(const struct request *req, const char *const allowed[],
  * as "; charset=utf-8" ignored, case-insensitive). */
 bool request_content_type_is(const struct request *req, const char *type);
 bool request_accepts(const struct request *req, const char *type);
+
+/* Query parameter key as a boolean ("true"/"false"; absent: def). On a bad value answers
+ * 400 naming the parameter and returns false. */
+bool request_param_bool(const struct request *req, const char *key, bool def, bool *out,
+                        struct response *resp);
+
+/* Query parameter key as a decimal integer in [min, max] (absent: def). On a bad value
+ * answers 400 naming the parameter and the range, and returns false. */
+bool request_param_u64(const struct request *req, const char *key, uint64_t min, uint64_t max,
+                       uint64_t def, uint64_t *out, struct response *resp);
+
+/* Parse the body as one JSON object (duplicate keys rejected). Answers 415 when the
+ * Content-Type is not JSON, 400 with line and column when it does not parse, and returns
+ * NULL; otherwise a new reference the caller releases. */
+json_t *request_json_object(const struct request *req, struct response *resp);
+
+enum request_field_kind {
+    REQUEST_FIELD_STRING,
+    REQUEST_FIELD_BOOL,
+    REQUEST_FIELD_INTEGER,
+    REQUEST_FIELD_NUMBER, /* integer or real */
+    REQUEST_FIELD_ARRAY,
+    REQUEST_FIELD_OBJECT
+};
+
+struct request_field {
+    const char *name;
+    enum request_field_kind kind;
+    bool required;
+    json_t **out; /* borrowed reference, or NULL when absent */
+};
+
+/* Check obj against a table of fields: an unknown key, a missing required one or a wrong
+ * type answers 400 naming the field, and returns false. */
+bool request_json_fields(const struct request *req, json_t *obj, const struct request_field *fields,
+                         size_t n, struct response *resp);
 
 /* Monotonic clock in ns, and whether req's deadline has passed. */
 int64_t request_now_ns(void);

@@ -8,6 +8,9 @@
 #include "demo.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+
+#include "cache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +65,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     static struct server srv;
+    if (cfg.limits.cache_entries > 0) {
+        struct error_info err;
+        if (cache_new(cfg.limits.cache_entries, 0, &srv.hctx.cache, &err) != ERROR_OK) {
+            fprintf(stderr, "tessera: classification cache: %s\n", err.detail);
+            close(root_fd);
+            return 2;
+        }
+        metrics_add_source(metrics_cache_source, srv.hctx.cache);
+    }
     srv.cfg = &cfg;
     srv.hctx.root_fd = root_fd;
     srv.hctx.root_path = cfg.root;
@@ -88,6 +100,8 @@ int main(int argc, char **argv)
     long abandoned = http_drain_and_stop(&srv);
     snprintf(extra, sizeof extra, "\"abandoned\":%ld", abandoned);
     log_event(abandoned ? "warn" : "info", "stopped", extra);
+    if (abandoned == 0)
+        cache_free(srv.hctx.cache); /* workers are done with it */
     close(root_fd);
     return 0;
 }

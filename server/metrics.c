@@ -1,5 +1,6 @@
 /* metrics.c - counters, gauges and histograms rendered as Prometheus text; see metrics.h. */
 #include "metrics.h"
+#include "cache.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -122,6 +123,40 @@ static void metrics_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
     va_end(ap);
     if (w > 0)
         *n += (size_t)w < size - *n ? (size_t)w : size - *n - 1;
+}
+
+size_t metrics_cache_source(char *buf, size_t size, void *cache)
+{
+    struct cache_stats st;
+    cache_get_stats(cache, &st);
+    int n = snprintf(buf, size,
+                     "# HELP tessera_classify_cache_hits_total Classifications served from the "
+                     "cache.\n"
+                     "# TYPE tessera_classify_cache_hits_total counter\n"
+                     "tessera_classify_cache_hits_total %llu\n"
+                     "# HELP tessera_classify_cache_misses_total Lookups that had to read the "
+                     "file (stale entries included).\n"
+                     "# TYPE tessera_classify_cache_misses_total counter\n"
+                     "tessera_classify_cache_misses_total %llu\n"
+                     "# HELP tessera_classify_cache_stale_total Misses caused by a changed file.\n"
+                     "# TYPE tessera_classify_cache_stale_total counter\n"
+                     "tessera_classify_cache_stale_total %llu\n"
+                     "# HELP tessera_classify_cache_evictions_total Entries pushed out by the "
+                     "size bound.\n"
+                     "# TYPE tessera_classify_cache_evictions_total counter\n"
+                     "tessera_classify_cache_evictions_total %llu\n"
+                     "# HELP tessera_classify_cache_entries Entries held now.\n"
+                     "# TYPE tessera_classify_cache_entries gauge\n"
+                     "tessera_classify_cache_entries %llu\n"
+                     "# HELP tessera_classify_cache_capacity Most entries held.\n"
+                     "# TYPE tessera_classify_cache_capacity gauge\n"
+                     "tessera_classify_cache_capacity %llu\n",
+                     (unsigned long long)st.hits, (unsigned long long)st.misses,
+                     (unsigned long long)st.stale, (unsigned long long)st.evictions,
+                     (unsigned long long)st.entries, (unsigned long long)st.capacity);
+    if (n < 0)
+        return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
 }
 
 char *metrics_render(const char *version, size_t *len)

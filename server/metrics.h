@@ -29,6 +29,9 @@ typedef size_t (*metrics_source_fn)(char *buf, size_t size, void *arg);
 /* Register at start, before serving; at most 8 sources. Not thread-safe. */
 void metrics_add_source(metrics_source_fn fn, void *arg);
 
+/* A metrics source for the classification cache (arg is a struct cache *). */
+size_t metrics_cache_source(char *buf, size_t size, void *cache);
+
 /* Render everything; returns a malloc'd NUL-terminated text (caller frees) or NULL. */
 char *metrics_render(const char *version, size_t *len);
 

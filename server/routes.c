@@ -1,6 +1,8 @@
 /* routes.c - the route table; see routes.h. Endpoints are added here and nowhere else. */
 #include "routes.h"
+#include "classify_endpoint.h"
 #include "pages.h"
+#include "scan_endpoint.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,14 @@ const struct route routes[] = {
      "readiness: 503 while draining or when the data root is gone"},
     {"GET", "/metrics", pages_metrics, ROUTE_BODY_NONE, false, false,
      "Prometheus metrics"},
+    {"GET", "/scan", scan_endpoint_get, ROUTE_BODY_NONE, true, false,
+     "list the image files of a directory tree (query options)"},
+    {"POST", "/scan", scan_endpoint_post, ROUTE_BODY_JSON, true, false,
+     "list the image files of a directory tree (JSON options)"},
+    {"GET", "/classify", classify_endpoint_get, ROUTE_BODY_NONE, true, false,
+     "what an image file is and which reader opens it (cached)"},
+    {"POST", "/classify", classify_endpoint_post, ROUTE_BODY_JSON, true, false,
+     "classify many paths at once, concurrently"},
     {"GET", "/openapi.yaml", pages_openapi, ROUTE_BODY_NONE, false, false,
      "the OpenAPI 3.1 contract"},
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP baseline: wrk -t2 -c64 -d10s against Tessera's /healthz and, in the same run on the
 # same machine, against Debian's nginx serving a 15-byte static file on loopback.
-# Prints requests/s, p99 latency and the ratio Tessera / nginx (goal: >= 0.5).
+# Prints requests/s, p99 latency and the ratio Tessera / nginx (goal: >= 0.5). Also a
+# cached GET /classify on the demo data's OME pyramid (goal: >= 20,000 requests/s).
 # Usage: tests/bench/http_baseline.sh [duration, default 10s]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,7 +47,7 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 
 start_tessera() { # $1 = access-log true|false; sets $port
-  build/release/tessera --root "$work" --port 0 --access-log="$1" > "$work/tessera-$1.log" 2>&1 &
+  build/release/tessera --root "$work/data" --port 0 --access-log="$1" > "$work/tessera-$1.log" 2>&1 &
   pids+=($!)
   port=""
   for _ in $(seq 200); do
@@ -56,6 +57,7 @@ start_tessera() { # $1 = access-log true|false; sets $port
   done
   echo "tessera did not start" >&2; exit 1
 }
+build/release/tessera make-demo "$work/data"
 start_tessera false; tport=$port
 start_tessera true; tport_log=$port
 for _ in $(seq 200); do
@@ -79,12 +81,15 @@ for u,f in (("us",1e-3),("ms",1.0),("s",1e3)):
 read -r n_rps n_p99 <<<"$(measure "http://127.0.0.1:$nport/healthz")"
 read -r t_rps t_p99 <<<"$(measure "http://127.0.0.1:$tport/healthz")"
 read -r l_rps l_p99 <<<"$(measure "http://127.0.0.1:$tport_log/healthz")"
+curl -sf "http://127.0.0.1:$tport/classify?path=slides/pyramid.ome.tif" >/dev/null
+read -r c_rps c_p99 <<<"$(measure "http://127.0.0.1:$tport/classify?path=slides/pyramid.ome.tif")"
 
 printf '\nwrk -t2 -c64 -d%s, loopback, %s cores\n' "$duration" "$(nproc)"
 printf '%-34s %12s %10s %14s\n' "server" "requests/s" "p99 ms" "vs nginx"
 printf '%-34s %12s %10s %14s\n' "nginx static file" "$n_rps" "$(to_ms "$n_p99")" "1.00x"
 for row in "tessera /healthz (access log off)|$t_rps|$t_p99" \
-           "tessera /healthz (access log on)|$l_rps|$l_p99"; do
+           "tessera /healthz (access log on)|$l_rps|$l_p99" \
+           "tessera GET /classify, cached|$c_rps|$c_p99"; do
   IFS='|' read -r name rps p99 <<<"$row"
   ratio=$(/usr/bin/python3 -c "print('%.2fx' % ($rps / $n_rps))")
   printf '%-34s %12s %10s %14s\n' "$name" "$rps" "$(to_ms "$p99")" "$ratio"

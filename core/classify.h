@@ -1,0 +1,118 @@
+/*
+ * classify.h - say what an image file is and which reader should open it.
+ *
+ * Content decides, never the path: a TIFF is recognised by its header, OME by the OME-XML
+ * in the first ImageDescription, a vendor slide by OpenSlide's own detector rules applied
+ * in OpenSlide's order, a Zarr store by the keys of its small JSON metadata files.
+ *
+ * The TIFF walk is our own: it reads the 8/16-byte header, then every IFD of the main chain
+ * (entry table only, through a 4 KiB read window so neighbouring IFDs cost one pread),
+ * the SubIFDs listed in IFD 0, the first and last bytes of the descriptions it inspects,
+ * and the strip/tile offset tables needed to prove the pixel data lies inside the file.
+ * It never decodes a pixel. Loops are caught with a set of visited IFD offsets, and the
+ * IFD count is capped (max_ifds). Cost: O(IFDs + tags) reads, typically one pread per
+ * small file and one per page of a big multi-page file; memory is O(1) except the visited
+ * set beyond 64 IFDs. Workload: batches of thousands of files from /classify and /scan.
+ *
+ * Every function here is thread-safe and reentrant: results go into caller storage, and
+ * the only heap use is bounded scratch freed before return.
+ */
+#ifndef TESSERA_CORE_CLASSIFY_H
+#define TESSERA_CORE_CLASSIFY_H
+
+#include "error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#define CLASSIFY_NAME_MAX 24 /* format, vendor, dtype and compression names, with the NUL */
+
+enum classify_container {
+    CLASSIFY_CONTAINER_UNKNOWN = 0, /* readable, but neither TIFF nor Zarr */
+    CLASSIFY_CONTAINER_TIFF,
+    CLASSIFY_CONTAINER_BIGTIFF,
+    CLASSIFY_CONTAINER_ZARR
+};
+
+enum classify_reader {
+    CLASSIFY_READER_NONE = 0,
+    CLASSIFY_READER_VIPS,       /* libvips / libtiff can decode it */
+    CLASSIFY_READER_OPENSLIDE,  /* a real vendor slide (never generic-tiff) */
+    CLASSIFY_READER_BIOFORMATS, /* a TIFF whose codec libtiff lacks (JPEG 2000, ...) */
+    CLASSIFY_READER_ZARR
+};
+
+/* VALIS get_img_type, decided from content: "img" for a plain raster image, "slide" for a
+ * vendor slide, an OME-TIFF or a Bio-Formats-only TIFF, null for anything else (including
+ * directories, as VALIS does). */
+enum classify_img_type {
+    CLASSIFY_IMG_TYPE_NULL = 0,
+    CLASSIFY_IMG_TYPE_IMG,
+    CLASSIFY_IMG_TYPE_SLIDE
+};
+
+/* One classification. Plain data: copyable with memcpy, no pointers. Strings are
+ * NUL-terminated; an empty vendor means "not an OpenSlide slide" (null), an empty dtype or
+ * compression means "not known". */
+struct classify_result {
+    enum classify_container container;
+    char format[CLASSIFY_NAME_MAX];      /* ome-tiff imagej-tiff svs ndpi scn philips ventana
+                                            trestle huron argos tiff ome-zarr zarr, or "" */
+    char vendor[CLASSIFY_NAME_MAX];      /* hamamatsu trestle aperio huron argos leica philips
+                                            ventana generic-tiff, or "" */
+    char dtype[CLASSIFY_NAME_MAX];       /* numpy name: bool uint8 int16 float32 complex64 ... */
+    char compression[CLASSIFY_NAME_MAX]; /* none lzw deflate jpeg zstd ... or "tag-N" */
+    bool is_ome;
+    bool is_bigtiff;
+    bool is_imagej;
+    bool tiled;
+    bool can_use_openslide;
+    bool can_use_vips;
+    enum classify_reader reader;
+    enum classify_img_type img_type;
+    uint64_t width;
+    uint64_t height;
+    uint32_t channels;   /* samples per pixel, or OME SizeC, or the Zarr "c" axis */
+    uint32_t tile_width; /* TIFF tile or Zarr chunk size; 0 when not tiled */
+    uint32_t tile_height;
+    uint32_t pages;  /* IFDs in the main chain (0 for Zarr) */
+    uint32_t levels; /* pyramid levels: SubIFDs, reduced pages or multiscales datasets */
+};
+
+struct classify_options {
+    unsigned max_ifds;    /* IFDs walked per file, SubIFDs included; 0 = LIMIT_MAX_IFDS */
+    size_t zarr_json_max; /* bytes of one Zarr JSON metadata file; 0 = LIMIT_ZARR_JSON_MAX */
+};
+
+/*
+ * Classify the object open at fd: a regular file (TIFF or anything else) or a directory
+ * (a Zarr store, or a plain directory). st is fd's fstat if the caller has it, else NULL.
+ * The caller opened fd beneath the data root and keeps owning it; classify only reads
+ * (pread, so the file offset is untouched) and, for a directory, opens metadata files
+ * strictly beneath it with O_NOFOLLOW.
+ * Returns ERROR_OK with *out filled (container UNKNOWN for a readable non-image),
+ * ERROR_UNPROCESSABLE for a corrupt TIFF or Zarr (the detail names the defect: truncated,
+ * IFD loop, offset past end of file, ...) or too many IFDs, ERROR_IO when a read fails,
+ * ERROR_NO_MEMORY. Thread-safe.
+ */
+enum error_code classify_fd(int fd, const struct stat *st, const struct classify_options *opt,
+                            struct classify_result *out, struct error_info *err) ERROR_MUST_CHECK;
+
+/*
+ * Classify a file held in memory (len bytes at buf; buf may be NULL when len is 0): the
+ * same TIFF walk with every read bounds-checked against len. Used by uploads and fuzzers.
+ * Same results and errors as classify_fd on a regular file. Thread-safe.
+ */
+enum error_code classify_buffer(const void *buf, size_t len, const struct classify_options *opt,
+                                struct classify_result *out,
+                                struct error_info *err) ERROR_MUST_CHECK;
+
+/* Stable names for the enums; NULL for CLASSIFY_READER_NONE and CLASSIFY_IMG_TYPE_NULL
+ * (they render as JSON null). */
+const char *classify_container_name(enum classify_container c);
+const char *classify_reader_name(enum classify_reader r);
+const char *classify_img_type_name(enum classify_img_type t);
+
+#endif

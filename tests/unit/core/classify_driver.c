@@ -1,0 +1,79 @@
+/*
+ * classify_driver.c - print core/classify.c's answer for each path on the command line, one
+ * JSON object per line, for diff_classify.py to compare with tifffile and OpenSlide.
+ * Strings are printed with JSON escaping; the detail of an error is included.
+ */
+#include "classify.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <tiffio.h>
+#include <unistd.h>
+
+static void put_string(const char *s)
+{
+    putchar('"');
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void put_nullable(const char *key, const char *s)
+{
+    printf(", \"%s\": ", key);
+    if (s == NULL || s[0] == '\0')
+        printf("null");
+    else
+        put_string(s);
+}
+
+int main(int argc, char **argv)
+{
+    TIFFSetErrorHandler(NULL);
+    TIFFSetWarningHandler(NULL);
+    for (int i = 1; i < argc; i++) {
+        struct classify_result r;
+        struct error_info err;
+        error_init(&err);
+        printf("{\"path\": ");
+        put_string(argv[i]);
+        int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            printf(", \"error\": \"io\", \"detail\": \"cannot open\"}\n");
+            continue;
+        }
+        enum error_code rc = classify_fd(fd, NULL, NULL, &r, &err);
+        close(fd);
+        if (rc != ERROR_OK) {
+            printf(", \"error\": \"%s\", \"detail\": ", error_code_name(rc));
+            put_string(err.detail);
+            printf("}\n");
+            continue;
+        }
+        printf(", \"container\": \"%s\"", classify_container_name(r.container));
+        put_nullable("format", r.format);
+        put_nullable("vendor", r.vendor);
+        put_nullable("dtype", r.dtype);
+        put_nullable("compression", r.compression);
+        put_nullable("reader", classify_reader_name(r.reader));
+        put_nullable("img_type", classify_img_type_name(r.img_type));
+        printf(", \"is_ome\": %s, \"is_bigtiff\": %s, \"is_imagej\": %s, \"tiled\": %s",
+               r.is_ome ? "true" : "false", r.is_bigtiff ? "true" : "false",
+               r.is_imagej ? "true" : "false", r.tiled ? "true" : "false");
+        printf(", \"can_use_openslide\": %s, \"can_use_vips\": %s",
+               r.can_use_openslide ? "true" : "false", r.can_use_vips ? "true" : "false");
+        printf(", \"width\": %llu, \"height\": %llu, \"channels\": %u, \"tile_width\": %u, "
+               "\"tile_height\": %u, \"pages\": %u, \"levels\": %u}\n",
+               (unsigned long long)r.width, (unsigned long long)r.height, r.channels, r.tile_width,
+               r.tile_height, r.pages, r.levels);
+    }
+    return 0;
+}
