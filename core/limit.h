@@ -26,6 +26,11 @@
 /* Pixels decoded for one image (width * height): bounds memory and time of /overlap. */
 #define LIMIT_MAX_PIXELS 4294967296
 
+/* One decode buffer (a strip, or a row of tiles) of one label image. Each decoding thread
+ * holds one of a and one of b, so RSS stays near 4x this with two threads even for a strip
+ * that inflates 10,000x; real label TIFFs use strips of a few MB. */
+#define LIMIT_MAX_DECODE_BUFFER 67108864 /* 64 MiB */
+
 /* /topk: k and the element count of a JSON array (a JSON number costs ~24 bytes parsed). */
 #define LIMIT_MAX_K           1000000
 #define LIMIT_MAX_JSON_VALUES 1000000
@@ -45,8 +50,10 @@
  * OME-NGFF metadata is a few KiB; consolidated metadata of a big plate can reach ~1 MiB. */
 #define LIMIT_ZARR_JSON_MAX 1048576
 
-/* /overlap: distinct (a, b) pairs held in memory; 10^7 pairs is ~400 MB of tables. */
-#define LIMIT_MAX_PAIRS 10000000
+/* /overlap: distinct (a, b) pairs held in memory. Two 8192^2 segmentations of 80k cells
+ * give ~350k pairs; 2 * 10^6 leaves room for that and keeps the per-thread tables and the
+ * answer under ~300 MB (the answer alone is ~60 bytes of JSON per pair). */
+#define LIMIT_MAX_PAIRS 2000000
 #define LIMIT_MAX_BATCH 256
 
 struct limits {
@@ -54,6 +61,7 @@ struct limits {
     size_t max_binary_body;
     unsigned request_timeout_ms;
     uint64_t max_pixels;
+    size_t max_decode_buffer;
     unsigned max_k;
     unsigned max_json_values;
     unsigned scan_max_depth;

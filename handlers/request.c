@@ -64,10 +64,11 @@ bool request_param_u64(const struct request *req, const char *key, uint64_t min,
     uint64_t n = 0;
     bool ok = *v != '\0' && strlen(v) <= 20;
     for (const char *p = v; ok && *p != '\0'; p++) {
-        if (*p < '0' || *p > '9' || n > (UINT64_MAX - 9) / 10)
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (*p < '0' || *p > '9' || n > (UINT64_MAX - digit) / 10)
             ok = false;
         else
-            n = n * 10 + (uint64_t)(*p - '0');
+            n = n * 10 + digit;
     }
     if (!ok || n < min || n > max) {
         problem_send(resp, req, 400,
@@ -84,6 +85,10 @@ json_t *request_json_object(const struct request *req, struct response *resp)
     if (req->content_type != NULL && !request_content_type_is(req, "application/json")) {
         problem_send(resp, req, 415, "send the body as application/json, not '%.64s'",
                      req->content_type);
+        return NULL;
+    }
+    if (req->body_len == 0) {
+        problem_send(resp, req, 400, "the request body is empty; send a JSON object");
         return NULL;
     }
     json_error_t jerr;

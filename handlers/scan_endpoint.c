@@ -27,9 +27,9 @@ struct scan_query {
 static void scan_endpoint_defaults(const struct handler_context *ctx, const struct request *req,
                                    struct scan_query *q)
 {
+    memset(q, 0, sizeof *q);
     scan_options_init(&q->opt);
     q->dir = "";
-    q->dir_len = 0;
     q->opt.max_depth =
         ctx->limits->scan_max_depth < SCAN_DEPTH_MAX ? ctx->limits->scan_max_depth : SCAN_DEPTH_MAX;
     if (q->opt.max_depth > 8)

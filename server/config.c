@@ -75,6 +75,10 @@ static const struct config_option config_options[] = {
      "time budget of one request in ms; past it the answer is 503"},
     {"max-pixels", "TESSERA_MAX_PIXELS", CONFIG_U64, OFF(limits.max_pixels),
      STR(LIMIT_MAX_PIXELS), 1, (uint64_t)1 << 40, "largest image (width * height) decoded"},
+    {"max-decode-buffer", "TESSERA_MAX_DECODE_BUFFER", CONFIG_SIZE,
+     OFF(limits.max_decode_buffer), STR(LIMIT_MAX_DECODE_BUFFER), 65536, (uint64_t)1 << 34,
+     "largest buffer for one decoded strip or row of tiles (/overlap); bounds decompression "
+     "bombs"},
     {"max-k", "TESSERA_MAX_K", CONFIG_UINT, OFF(limits.max_k), STR(LIMIT_MAX_K), 1,
      100000000, "largest k accepted by /topk"},
     {"max-json-values", "TESSERA_MAX_JSON_VALUES", CONFIG_UINT, OFF(limits.max_json_values),
@@ -273,10 +277,12 @@ void config_print_help(FILE *out, const char *prog)
 {
     fprintf(out,
             "Usage: %s [OPTIONS]\n"
-            "       %s make-demo DIR   write the demo data set into DIR and exit\n\n"
+            "       %s make-demo DIR   write the demo data set into DIR and exit\n"
+            "       %s healthcheck [OPTIONS]   exit 0 when the server at --host:--port "
+            "answers /healthz\n\n"
             "Tessera %s: scan, classify, overlap and top-k for image pipelines, over HTTP.\n\n"
             "Every option can also be set with its environment variable; flags win.\n\n",
-            prog, prog, TESSERA_VERSION);
+            prog, prog, prog, TESSERA_VERSION);
     for (size_t i = 0; i < CONFIG_N_OPTIONS; i++) {
         const struct config_option *o = &config_options[i];
         char left[64];

@@ -681,6 +681,9 @@ static void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *co
 }
 
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "demo.h"
+#include "healthcheck.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,6 +36,12 @@ int main(int argc, char **argv)
 
     static struct config cfg;
     char msg[512];
+    bool healthcheck = argc >= 2 && strcmp(argv[1], "healthcheck") == 0;
+    if (healthcheck) {
+        argv[1] = argv[0]; /* parse the options after the subcommand */
+        argv++;
+        argc--;
+    }
     switch (config_load(&cfg, argc, argv, msg, sizeof msg)) {
     case CONFIG_EXIT_OK:
         return 0;
@@ -44,6 +51,8 @@ int main(int argc, char **argv)
     case CONFIG_RUN:
         break;
     }
+    if (healthcheck)
+        return healthcheck_run(&cfg, 2000);
 
     int root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {

@@ -1,8 +1,10 @@
 /* routes.c - the route table; see routes.h. Endpoints are added here and nowhere else. */
 #include "routes.h"
 #include "classify_endpoint.h"
+#include "overlap_endpoint.h"
 #include "pages.h"
 #include "scan_endpoint.h"
+#include "topk_endpoint.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +27,10 @@ const struct route routes[] = {
      "what an image file is and which reader opens it (cached)"},
     {"POST", "/classify", classify_endpoint_post, ROUTE_BODY_JSON, true, false,
      "classify many paths at once, concurrently"},
+    {"POST", "/overlap", overlap_endpoint_post, ROUTE_BODY_UPLOAD, true, false,
+     "contingency counts, IoU and matching of two label images"},
+    {"POST", "/topk", topk_endpoint_post, ROUTE_BODY_UPLOAD, true, false,
+     "k smallest / largest, per-row top-k, k nearest neighbours of points"},
     {"GET", "/openapi.yaml", pages_openapi, ROUTE_BODY_NONE, false, false,
      "the OpenAPI 3.1 contract"},
 };

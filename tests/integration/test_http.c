@@ -18,6 +18,8 @@
 
 static char root[512];
 
+static int run_binary(const char *args, char *out, size_t size);
+
 static void test_routes(struct itest_server *s)
 {
     struct itest_reply r;
@@ -353,6 +355,15 @@ int main(void)
     test_errors(&s);
     test_framing(&s);
     test_access_log(&s);
+
+    /* The container HEALTHCHECK subcommand: 0 against a live server, 1 against nothing. */
+    static char out[4096];
+    char args[64];
+    snprintf(args, sizeof args, "healthcheck --port %u", s.port);
+    CHECK_INT(run_binary(args, out, sizeof out), 0);
+    CHECK_INT(run_binary("healthcheck --port 1", out, sizeof out), 1);
+    CHECK(strstr(out, "cannot connect") != NULL);
+
     CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
     char *log = itest_log(&s);
     CHECK(strstr(log, "\"msg\":\"draining\"") != NULL);

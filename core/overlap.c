@@ -1,0 +1,1134 @@
+/*
+ * overlap.c - sparse contingency counting of two label images; see overlap.h.
+ *
+ * The one decision to know: pixels are never hashed one by one. A scan per dtype (16 bytes
+ * at a time with SSE2) finds the end of each run of equal (a, b) pairs; each run is added to
+ * a small direct-mapped front cache that accumulates the counts of the pairs of the current
+ * rows, and only a pair evicted from it reaches the big open-addressed table, so the table's
+ * random accesses scale with distinct pairs rather than runs. Negative labels are checked
+ * once per run, not per pixel. Finishing sorts the table's entries with an LSD radix sort
+ * (constant bytes skipped, so small labels cost 2-3 passes per key half).
+ */
+#include "overlap.h"
+
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Types, dtypes
+ *
+ * A table slot with count 0 is empty: every stored pair has been seen at least once, so
+ * no separate occupancy flag is needed and (0, 0) is an ordinary key.
+ */
+
+struct overlap_entry {
+    uint64_t a;
+    uint64_t b;
+    uint64_t count;
+};
+
+struct overlap_counter {
+    struct overlap_entry *slots;
+    size_t mask;                 /* slots - 1; the slot count is a power of two */
+    size_t used;                 /* occupied slots = distinct pairs */
+    size_t grow_at;              /* grow when used exceeds this (3/4 load) */
+    uint64_t seed;               /* hash seed, random per counter */
+    uint64_t max_pairs;          /* 0 = unlimited */
+    uint64_t pixels;             /* pixels added to this counter and merged into it */
+    uint64_t index_base;         /* pixel index of this counter's first pixel, for error details */
+    struct overlap_entry *front; /* OVERLAP_FRONT_SLOTS direct-mapped run accumulators */
+    struct overlap_entry *spill; /* OVERLAP_SPILL counts on their way into the table */
+    size_t n_spill;
+};
+
+#define OVERLAP_INITIAL_SLOTS 1024u
+#define OVERLAP_FRONT_BITS    13u /* 8192 x 24 B = 192 KiB: stays in L2 */
+#define OVERLAP_FRONT_SLOTS   (1u << OVERLAP_FRONT_BITS)
+#define OVERLAP_SPILL         256u  /* table updates batched so their cache misses overlap */
+#define OVERLAP_WIDEN_BLOCK   2048u /* pixels converted per block for mixed dtypes */
+#define OVERLAP_MIN_PER_THREAD                                                                     \
+    ((size_t)1 << 18) /* below this a thread costs more than it saves                              \
+                       */
+#define OVERLAP_MAX_THREADS 256u
+
+size_t overlap_dtype_size(enum overlap_dtype dtype)
+{
+    static const size_t sizes[OVERLAP_DTYPE_COUNT] = {1, 2, 4, 8, 1, 2, 4, 8};
+    return (unsigned)dtype < OVERLAP_DTYPE_COUNT ? sizes[dtype] : 0;
+}
+
+const char *overlap_dtype_name(enum overlap_dtype dtype)
+{
+    static const char *const names[OVERLAP_DTYPE_COUNT] = {"uint8", "uint16", "uint32", "uint64",
+                                                           "int8",  "int16",  "int32",  "int64"};
+    return (unsigned)dtype < OVERLAP_DTYPE_COUNT ? names[dtype] : "?";
+}
+
+/*
+ * Large buffers (pair tables, sort space, result columns) are fresh memory on every request,
+ * and first-touch page faults can cost more than the counting (tens of microseconds per 4 KiB
+ * page on some virtual machines). Asking for transparent huge pages on the 2 MiB-aligned
+ * interior of big blocks cuts the faults 512-fold; it is a hint, and free() releases the block
+ * as usual. Overflow of count * size is refused.
+ */
+#define OVERLAP_HUGE_PAGE ((uintptr_t)2 << 20)
+
+static void *big_alloc(size_t count, size_t size, bool zero)
+{
+    if (size != 0 && count > SIZE_MAX / size)
+        return NULL;
+    void *p = zero ? calloc(count, size) : malloc(count * size);
+    if (p != NULL && count * size >= 2 * OVERLAP_HUGE_PAGE) {
+        uintptr_t lo = ((uintptr_t)p + OVERLAP_HUGE_PAGE - 1) & ~(OVERLAP_HUGE_PAGE - 1);
+        uintptr_t hi = ((uintptr_t)p + count * size) & ~(OVERLAP_HUGE_PAGE - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+    return p;
+}
+
+static bool dtype_is_signed(enum overlap_dtype dtype)
+{
+    return dtype >= OVERLAP_I8;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Hash table
+ *
+ * Linear probing at most 3/4 full. The seed keeps a crafted image from choosing colliding
+ * pairs; the final xor-shift-multiply mixes both halves into the low bits used for the slot.
+ */
+
+static uint64_t random_seed(const void *salt)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed = (uint64_t)(uintptr_t)salt ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec;
+    }
+    return seed | 1u;
+}
+
+static inline size_t pair_slot(const struct overlap_counter *c, uint64_t a, uint64_t b)
+{
+    uint64_t h = (a ^ c->seed) * 0x9E3779B97F4A7C15u;
+    h = (h ^ (h >> 29)) + b;
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 32;
+    return (size_t)h & c->mask;
+}
+
+static enum error_code table_alloc(struct overlap_counter *c, size_t slots, struct error_info *err)
+{
+    if (slots > SIZE_MAX / sizeof(struct overlap_entry))
+        return error_set(err, ERROR_NO_MEMORY, "pair table of %zu slots does not fit in memory",
+                         slots);
+    struct overlap_entry *s = big_alloc(slots, sizeof *s, true);
+    if (s == NULL)
+        return error_set(err, ERROR_NO_MEMORY, "cannot allocate a pair table of %zu slots", slots);
+    c->slots = s;
+    c->mask = slots - 1;
+    c->grow_at = slots / 4 * 3;
+    c->used = 0;
+    return ERROR_OK;
+}
+
+static enum error_code table_grow(struct overlap_counter *c, struct error_info *err)
+{
+    struct overlap_entry *old = c->slots;
+    size_t old_slots = c->mask + 1, used = c->used;
+    if (old_slots > SIZE_MAX / 2)
+        return error_set(err, ERROR_NO_MEMORY, "pair table cannot grow past %zu slots", old_slots);
+    enum error_code rc = table_alloc(c, old_slots * 2, err);
+    if (rc != ERROR_OK)
+        return rc;
+    for (size_t i = 0; i < old_slots; i++) {
+        if (old[i].count == 0)
+            continue;
+        size_t j = pair_slot(c, old[i].a, old[i].b);
+        while (c->slots[j].count != 0)
+            j = (j + 1) & c->mask;
+        c->slots[j] = old[i];
+    }
+    c->used = used;
+    free(old);
+    return ERROR_OK;
+}
+
+static enum error_code table_insert_new(struct overlap_counter *c, size_t slot, uint64_t a,
+                                        uint64_t b, uint64_t n, struct error_info *err)
+{
+    if (c->max_pairs != 0 && c->used >= c->max_pairs)
+        return error_set(err, ERROR_TOO_LARGE,
+                         "the two label images have more than %llu distinct (a, b) label pairs "
+                         "(limit max_pairs)",
+                         (unsigned long long)c->max_pairs);
+    c->slots[slot].a = a;
+    c->slots[slot].b = b;
+    c->slots[slot].count = n;
+    c->used++;
+    if (c->used > c->grow_at)
+        return table_grow(c, err);
+    return ERROR_OK;
+}
+
+static inline enum error_code table_add(struct overlap_counter *c, uint64_t a, uint64_t b,
+                                        uint64_t n, struct error_info *err)
+{
+    struct overlap_entry *s = c->slots;
+    size_t i = pair_slot(c, a, b);
+    for (;;) {
+        if (s[i].count == 0)
+            return table_insert_new(c, i, a, b, n, err);
+        if (s[i].a == a && s[i].b == b) {
+            s[i].count += n;
+            return ERROR_OK;
+        }
+        i = (i + 1) & c->mask;
+    }
+}
+
+/*
+ * The front cache. Rows of a label image repeat the pairs of the row above, so the pairs in
+ * use at any moment are few (about the runs of one row) while the table of all pairs is
+ * large and touched at random. A small direct-mapped cache in front of it accumulates the
+ * runs of a pair; the table sees a pair again only when its cache slot is taken by another
+ * pair. An empty slot holds (0, 0, 0), so a hit needs no emptiness test: a run of (0, 0)
+ * landing on an empty slot simply starts counting there.
+ */
+static inline size_t front_slot(uint64_t a, uint64_t b)
+{
+    uint64_t h = a * 0x9E3779B97F4A7C15u ^ b * 0xC2B2AE3D27D4EB4Fu;
+    return (size_t)(h >> (64 - OVERLAP_FRONT_BITS));
+}
+
+/*
+ * The spill buffer. Updates of a big table are cache misses; taken one at a time each waits
+ * for memory. Counts bound for the table are queued, and a full queue is drained in two
+ * passes: prefetch every target slot, then add - so the misses are in flight together.
+ */
+static enum error_code spill_drain(struct overlap_counter *c, struct error_info *err)
+{
+    const struct overlap_entry *q = c->spill;
+    for (size_t k = 0; k < c->n_spill; k++)
+        __builtin_prefetch(&c->slots[pair_slot(c, q[k].a, q[k].b)], 1);
+    for (size_t k = 0; k < c->n_spill; k++) {
+        enum error_code rc = table_add(c, q[k].a, q[k].b, q[k].count, err);
+        if (rc != ERROR_OK)
+            return rc;
+    }
+    c->n_spill = 0;
+    return ERROR_OK;
+}
+
+static inline enum error_code spill_push(struct overlap_counter *c, uint64_t a, uint64_t b,
+                                         uint64_t n, struct error_info *err)
+{
+    struct overlap_entry *q = &c->spill[c->n_spill++];
+    q->a = a;
+    q->b = b;
+    q->count = n;
+    return c->n_spill == OVERLAP_SPILL ? spill_drain(c, err) : ERROR_OK;
+}
+
+static inline enum error_code counter_push(struct overlap_counter *c, uint64_t a, uint64_t b,
+                                           uint64_t n, struct error_info *err)
+{
+    struct overlap_entry *e = &c->front[front_slot(a, b)];
+    if (e->a == a && e->b == b) {
+        e->count += n;
+        return ERROR_OK;
+    }
+    if (e->count != 0) {
+        enum error_code rc = spill_push(c, e->a, e->b, e->count, err);
+        if (rc != ERROR_OK)
+            return rc;
+    }
+    e->a = a;
+    e->b = b;
+    e->count = n;
+    return ERROR_OK;
+}
+
+/* Move every count of src's front cache and spill buffer into dst's table (dst may be src)
+ * and empty them. */
+static enum error_code counter_flush(struct overlap_counter *src, struct overlap_counter *dst,
+                                     struct error_info *err)
+{
+    enum error_code rc = ERROR_OK;
+    for (size_t i = 0; i < src->n_spill && rc == ERROR_OK; i++)
+        if (src != dst)
+            rc = spill_push(dst, src->spill[i].a, src->spill[i].b, src->spill[i].count, err);
+    if (src != dst)
+        src->n_spill = 0;
+    for (size_t i = 0; i < OVERLAP_FRONT_SLOTS && rc == ERROR_OK; i++) {
+        struct overlap_entry *e = &src->front[i];
+        if (e->count == 0)
+            continue;
+        rc = spill_push(dst, e->a, e->b, e->count, err);
+        e->a = e->b = e->count = 0;
+    }
+    return rc == ERROR_OK ? spill_drain(dst, err) : rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Counter lifetime
+ */
+
+struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_info *err)
+{
+    struct overlap_counter *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
+        return NULL;
+    }
+    if (table_alloc(c, OVERLAP_INITIAL_SLOTS, err) != ERROR_OK) {
+        free(c);
+        return NULL;
+    }
+    c->front = calloc(OVERLAP_FRONT_SLOTS, sizeof *c->front);
+    c->spill = malloc(OVERLAP_SPILL * sizeof *c->spill);
+    if (c->front == NULL || c->spill == NULL) {
+        free(c->front);
+        free(c->spill);
+        error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
+        free(c->slots);
+        free(c);
+        return NULL;
+    }
+    c->seed = random_seed(c);
+    c->max_pairs = max_pairs;
+    return c;
+}
+
+void overlap_counter_free(struct overlap_counter *counter)
+{
+    if (counter == NULL)
+        return;
+    free(counter->slots);
+    free(counter->front);
+    free(counter->spill);
+    free(counter);
+}
+
+void overlap_counter_seek(struct overlap_counter *counter, uint64_t next_pixel)
+{
+    counter->index_base = next_pixel - counter->pixels; /* wraps, and wraps back when added */
+}
+
+uint64_t overlap_counter_max_pairs(const struct overlap_counter *counter)
+{
+    return counter->max_pairs;
+}
+
+uint64_t overlap_counter_pixels(const struct overlap_counter *counter)
+{
+    return counter->pixels;
+}
+
+uint64_t overlap_counter_pairs(const struct overlap_counter *counter)
+{
+    return counter->used;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Run scans, one per dtype
+ *
+ * Finding where runs end one compare at a time is bound by the unpredictable branch at each
+ * run end and by the dependency of each run's start on the previous run's end. Instead the
+ * scan works in blocks of 64 pixels: a data-parallel pass sets bit k of a mask when pixel k
+ * differs (in a or in b) from pixel k - 1 (SSE2, 16 bytes at a time), then the set bits are
+ * walked with count-trailing-zeros, each closing one run. Signed and unsigned types of one
+ * width share the mask code (equality does not care); the signed scans check each run's
+ * values once. `first` is the pixel index of a[0] for error details.
+ */
+
+#define OVERLAP_BLOCK 64u
+
+/* Scalar change mask of len (<= 64) pixels starting at a, b (a[-1], b[-1] readable). */
+#define OVERLAP_CHANGES_SCALAR(name, type)                                                         \
+    static inline uint64_t name(const type *a, const type *b, size_t len)                          \
+    {                                                                                              \
+        uint64_t m = 0;                                                                            \
+        for (size_t k = 0; k < len; k++)                                                           \
+            m |= (uint64_t)(a[k] != a[k - 1] || b[k] != b[k - 1]) << k;                            \
+        return m;                                                                                  \
+    }
+
+OVERLAP_CHANGES_SCALAR(changes_tail_8, uint8_t)
+OVERLAP_CHANGES_SCALAR(changes_tail_16, uint16_t)
+OVERLAP_CHANGES_SCALAR(changes_tail_32, uint32_t)
+OVERLAP_CHANGES_SCALAR(changes_tail_64, uint64_t)
+
+#if defined(__SSE2__)
+static inline __m128i load16(const void *p)
+{
+    return _mm_loadu_si128((const __m128i *)p);
+}
+
+/* Change masks of exactly 64 pixels; bit k set when pixel k differs from pixel k - 1. */
+static inline uint64_t changes_64_8(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 16) {
+        __m128i ea = _mm_cmpeq_epi8(load16(a + k), load16(a + k - 1));
+        __m128i eb = _mm_cmpeq_epi8(load16(b + k), load16(b + k - 1));
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_and_si128(ea, eb)) << k;
+    }
+    return ~eq;
+}
+
+static inline uint64_t changes_64_16(const uint16_t *a, const uint16_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 16) {
+        __m128i e0 = _mm_and_si128(_mm_cmpeq_epi16(load16(a + k), load16(a + k - 1)),
+                                   _mm_cmpeq_epi16(load16(b + k), load16(b + k - 1)));
+        __m128i e1 = _mm_and_si128(_mm_cmpeq_epi16(load16(a + k + 8), load16(a + k + 7)),
+                                   _mm_cmpeq_epi16(load16(b + k + 8), load16(b + k + 7)));
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_packs_epi16(e0, e1)) << k;
+    }
+    return ~eq;
+}
+
+static inline uint64_t changes_64_32(const uint32_t *a, const uint32_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 4) {
+        __m128i e = _mm_and_si128(_mm_cmpeq_epi32(load16(a + k), load16(a + k - 1)),
+                                  _mm_cmpeq_epi32(load16(b + k), load16(b + k - 1)));
+        eq |= (uint64_t)(unsigned)_mm_movemask_ps(_mm_castsi128_ps(e)) << k;
+    }
+    return ~eq;
+}
+
+static inline uint64_t changes_64_64(const uint64_t *a, const uint64_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 2) {
+        /* SSE2 has no 64-bit compare: both 32-bit halves must match. */
+        __m128i e = _mm_and_si128(_mm_cmpeq_epi32(load16(a + k), load16(a + k - 1)),
+                                  _mm_cmpeq_epi32(load16(b + k), load16(b + k - 1)));
+        e = _mm_and_si128(e, _mm_shuffle_epi32(e, _MM_SHUFFLE(2, 3, 0, 1)));
+        eq |= (uint64_t)(unsigned)_mm_movemask_pd(_mm_castsi128_pd(e)) << k;
+    }
+    return ~eq;
+}
+#else
+#define OVERLAP_CHANGES_64(name, type, tail)                                                       \
+    static inline uint64_t name(const type *a, const type *b)                                      \
+    {                                                                                              \
+        return tail(a, b, 64);                                                                     \
+    }
+OVERLAP_CHANGES_64(changes_64_8, uint8_t, changes_tail_8)
+OVERLAP_CHANGES_64(changes_64_16, uint16_t, changes_tail_16)
+OVERLAP_CHANGES_64(changes_64_32, uint32_t, changes_tail_32)
+OVERLAP_CHANGES_64(changes_64_64, uint64_t, changes_tail_64)
+#endif
+
+static enum error_code negative_label(char image, long long value, uint64_t index,
+                                      struct error_info *err)
+{
+    return error_set(err, ERROR_UNPROCESSABLE,
+                     "label image %c has a negative label %lld at pixel %llu; labels must be "
+                     ">= 0",
+                     image, value, (unsigned long long)index);
+}
+
+#define OVERLAP_NEVER_NEGATIVE(v) false
+#define OVERLAP_IS_NEGATIVE(v)    ((v) < 0)
+
+/* Close the run [start, end) of a, b: check its values, push it. */
+#define OVERLAP_EMIT(is_negative, start, end)                                                      \
+    do {                                                                                           \
+        if (is_negative(a[start]))                                                                 \
+            return negative_label('a', (long long)a[start], first + (start), err);                 \
+        if (is_negative(b[start]))                                                                 \
+            return negative_label('b', (long long)b[start], first + (start), err);                 \
+        enum error_code rc_ =                                                                      \
+            counter_push(c, (uint64_t)a[start], (uint64_t)b[start], (end) - (start), err);         \
+        if (rc_ != ERROR_OK)                                                                       \
+            return rc_;                                                                            \
+    } while (0)
+
+#define OVERLAP_RUNS(name, type, utype, changes_64, changes_tail, is_negative)                     \
+    static enum error_code name(struct overlap_counter *c, const void *va, const void *vb,         \
+                                size_t n, uint64_t first, struct error_info *err)                  \
+    {                                                                                              \
+        const type *a = va, *b = vb;                                                               \
+        const utype *ua = va, *ub = vb;                                                            \
+        size_t start = 0, i = 1;                                                                   \
+        if (n == 0)                                                                                \
+            return ERROR_OK;                                                                       \
+        for (; i < n; i += OVERLAP_BLOCK) {                                                        \
+            uint64_t m = n - i >= OVERLAP_BLOCK ? changes_64(ua + i, ub + i)                       \
+                                                : changes_tail(ua + i, ub + i, n - i);             \
+            for (; m != 0; m &= m - 1) {                                                           \
+                size_t end = i + (size_t)__builtin_ctzll(m);                                       \
+                OVERLAP_EMIT(is_negative, start, end);                                             \
+                start = end;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
+        OVERLAP_EMIT(is_negative, start, n);                                                       \
+        return ERROR_OK;                                                                           \
+    }
+
+OVERLAP_RUNS(runs_u8, uint8_t, uint8_t, changes_64_8, changes_tail_8, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(runs_u16, uint16_t, uint16_t, changes_64_16, changes_tail_16, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(runs_u32, uint32_t, uint32_t, changes_64_32, changes_tail_32, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(runs_u64, uint64_t, uint64_t, changes_64_64, changes_tail_64, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(runs_i8, int8_t, uint8_t, changes_64_8, changes_tail_8, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(runs_i16, int16_t, uint16_t, changes_64_16, changes_tail_16, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(runs_i32, int32_t, uint32_t, changes_64_32, changes_tail_32, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(runs_i64, int64_t, uint64_t, changes_64_64, changes_tail_64, OVERLAP_IS_NEGATIVE)
+
+typedef enum error_code (*overlap_runs_fn)(struct overlap_counter *, const void *, const void *,
+                                           size_t, uint64_t, struct error_info *);
+
+static const overlap_runs_fn runs_by_dtype[OVERLAP_DTYPE_COUNT] = {
+    runs_u8, runs_u16, runs_u32, runs_u64, runs_i8, runs_i16, runs_i32, runs_i64};
+
+/* Element i of an array of dtype as a signed value (for details) and as the label. */
+static int64_t element_signed(const void *p, enum overlap_dtype dtype, size_t i)
+{
+    switch (dtype) {
+    case OVERLAP_I8:
+        return ((const int8_t *)p)[i];
+    case OVERLAP_I16:
+        return ((const int16_t *)p)[i];
+    case OVERLAP_I32:
+        return ((const int32_t *)p)[i];
+    case OVERLAP_I64:
+        return ((const int64_t *)p)[i];
+    default:
+        return 0;
+    }
+}
+
+static uint64_t element_label(const void *p, enum overlap_dtype dtype, size_t i)
+{
+    switch (dtype) {
+    case OVERLAP_U8:
+        return ((const uint8_t *)p)[i];
+    case OVERLAP_U16:
+        return ((const uint16_t *)p)[i];
+    case OVERLAP_U32:
+        return ((const uint32_t *)p)[i];
+    case OVERLAP_U64:
+        return ((const uint64_t *)p)[i];
+    default:
+        return (uint64_t)element_signed(p, dtype, i);
+    }
+}
+
+/* Copy n elements starting at off into dst as uint64 labels; false (and *bad) on a negative. */
+static bool widen(const void *src, enum overlap_dtype dtype, size_t off, size_t n, uint64_t *dst,
+                  size_t *bad)
+{
+    if (dtype_is_signed(dtype)) {
+        for (size_t i = 0; i < n; i++) {
+            int64_t v = element_signed(src, dtype, off + i);
+            if (v < 0) {
+                *bad = off + i;
+                return false;
+            }
+            dst[i] = (uint64_t)v;
+        }
+        return true;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[i] = element_label(src, dtype, off + i);
+    return true;
+}
+
+/* Different dtypes: widen blocks to uint64 and scan those; rare, so simple. */
+static enum error_code runs_mixed(struct overlap_counter *c, const void *a, enum overlap_dtype ta,
+                                  const void *b, enum overlap_dtype tb, size_t n, uint64_t first,
+                                  struct error_info *err)
+{
+    uint64_t wa[OVERLAP_WIDEN_BLOCK], wb[OVERLAP_WIDEN_BLOCK];
+    for (size_t off = 0; off < n; off += OVERLAP_WIDEN_BLOCK) {
+        size_t m = n - off < OVERLAP_WIDEN_BLOCK ? n - off : OVERLAP_WIDEN_BLOCK, bad = 0;
+        if (!widen(a, ta, off, m, wa, &bad))
+            return negative_label('a', (long long)element_signed(a, ta, bad), first + bad, err);
+        if (!widen(b, tb, off, m, wb, &bad))
+            return negative_label('b', (long long)element_signed(b, tb, bad), first + bad, err);
+        enum error_code rc = runs_u64(c, wa, wb, m, first + off, err);
+        if (rc != ERROR_OK)
+            return rc;
+    }
+    return ERROR_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Adding pixels: one thread, many threads, merging
+ */
+
+enum error_code overlap_counter_add(struct overlap_counter *counter, const void *a,
+                                    enum overlap_dtype dtype_a, const void *b,
+                                    enum overlap_dtype dtype_b, size_t n, struct error_info *err)
+{
+    if ((unsigned)dtype_a >= OVERLAP_DTYPE_COUNT || (unsigned)dtype_b >= OVERLAP_DTYPE_COUNT)
+        return error_set(err, ERROR_INVALID, "unknown label dtype");
+    if (n == 0)
+        return ERROR_OK;
+    uint64_t first = counter->index_base + counter->pixels;
+    enum error_code rc;
+    if (dtype_a == dtype_b)
+        rc = runs_by_dtype[dtype_a](counter, a, b, n, first, err);
+    else
+        rc = runs_mixed(counter, a, dtype_a, b, dtype_b, n, first, err);
+    if (rc == ERROR_OK)
+        counter->pixels += n;
+    return rc;
+}
+
+enum error_code overlap_counter_merge(struct overlap_counter *dst, struct overlap_counter *src,
+                                      struct error_info *err)
+{
+    enum error_code rc = counter_flush(src, dst, err);
+    for (size_t i = 0; i <= src->mask && rc == ERROR_OK; i++) {
+        struct overlap_entry *e = &src->slots[i];
+        if (e->count == 0)
+            continue;
+        rc = spill_push(dst, e->a, e->b, e->count, err);
+        e->count = 0;
+    }
+    if (rc == ERROR_OK)
+        rc = spill_drain(dst, err);
+    if (rc != ERROR_OK)
+        return rc;
+    src->used = 0;
+    dst->pixels += src->pixels;
+    src->pixels = 0;
+    return ERROR_OK;
+}
+
+struct overlap_job {
+    struct overlap_counter *counter;
+    const void *a;
+    const void *b;
+    enum overlap_dtype dtype_a, dtype_b;
+    size_t n;
+    enum error_code rc;
+    struct error_info err;
+};
+
+static void *overlap_job_run(void *arg)
+{
+    struct overlap_job *job = arg;
+    job->rc = overlap_counter_add(job->counter, job->a, job->dtype_a, job->b, job->dtype_b, job->n,
+                                  &job->err);
+    return NULL;
+}
+
+enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, const void *a,
+                                             enum overlap_dtype dtype_a, const void *b,
+                                             enum overlap_dtype dtype_b, size_t n, unsigned threads,
+                                             struct error_info *err)
+{
+    if ((unsigned)dtype_a >= OVERLAP_DTYPE_COUNT || (unsigned)dtype_b >= OVERLAP_DTYPE_COUNT)
+        return error_set(err, ERROR_INVALID, "unknown label dtype");
+    size_t t = threads == 0 ? 1 : threads;
+    if (t > OVERLAP_MAX_THREADS)
+        t = OVERLAP_MAX_THREADS;
+    if (t > n / OVERLAP_MIN_PER_THREAD)
+        t = n / OVERLAP_MIN_PER_THREAD;
+    if (t <= 1)
+        return overlap_counter_add(counter, a, dtype_a, b, dtype_b, n, err);
+
+    struct overlap_job *jobs = calloc(t, sizeof *jobs);
+    pthread_t *tids = calloc(t, sizeof *tids);
+    bool *started = calloc(t, sizeof *started);
+    enum error_code rc = ERROR_OK;
+    if (jobs == NULL || tids == NULL || started == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate %zu counting threads", t);
+        goto out;
+    }
+    const size_t sa = overlap_dtype_size(dtype_a), sb = overlap_dtype_size(dtype_b);
+    const uint64_t base = counter->index_base + counter->pixels;
+    for (size_t i = 0; i < t; i++) {
+        size_t lo = n / t * i, hi = i + 1 == t ? n : n / t * (i + 1);
+        jobs[i].a = (const char *)a + lo * sa;
+        jobs[i].b = (const char *)b + lo * sb;
+        jobs[i].dtype_a = dtype_a;
+        jobs[i].dtype_b = dtype_b;
+        jobs[i].n = hi - lo;
+        error_init(&jobs[i].err);
+        if (i == 0) {
+            jobs[i].counter = counter; /* the first piece counts into the caller's */
+            continue;
+        }
+        jobs[i].counter = overlap_counter_new(counter->max_pairs, err);
+        if (jobs[i].counter == NULL) {
+            rc = ERROR_NO_MEMORY;
+            goto out;
+        }
+        jobs[i].counter->index_base = base + lo;
+    }
+    for (size_t i = 1; i < t; i++) {
+        if (pthread_create(&tids[i], NULL, overlap_job_run, &jobs[i]) != 0) {
+            rc = error_set(err, ERROR_INTERNAL, "cannot start a counting thread");
+            break;
+        }
+        started[i] = true;
+    }
+    if (rc == ERROR_OK)
+        overlap_job_run(&jobs[0]);
+    for (size_t i = 1; i < t; i++)
+        if (started[i])
+            pthread_join(tids[i], NULL);
+    if (rc != ERROR_OK)
+        goto out;
+    for (size_t i = 0; i < t; i++) {
+        if (jobs[i].rc != ERROR_OK) {
+            if (err != NULL)
+                *err = jobs[i].err;
+            rc = jobs[i].rc;
+            goto out;
+        }
+    }
+    for (size_t i = 1; i < t; i++) {
+        rc = overlap_counter_merge(counter, jobs[i].counter, err);
+        if (rc != ERROR_OK)
+            goto out;
+    }
+out:
+    if (jobs != NULL)
+        for (size_t i = 1; i < t; i++)
+            overlap_counter_free(jobs[i].counter);
+    free(jobs);
+    free(tids);
+    free(started);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Radix sorts
+ *
+ * LSD, one byte per pass, histograms of every byte gathered in one read; a pass whose byte
+ * is the same in every key is skipped. Stable, so sorting by b then a gives (a, b) order.
+ */
+
+static void sort_entries(struct overlap_entry *v, struct overlap_entry *tmp, size_t n)
+{
+    static const unsigned digits = 16;
+    size_t hist[16][256];
+    if (n < 2)
+        return;
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < n; i++) {
+        for (unsigned d = 0; d < 8; d++) {
+            hist[d][(v[i].b >> (8 * d)) & 0xff]++;
+            hist[8 + d][(v[i].a >> (8 * d)) & 0xff]++;
+        }
+    }
+    struct overlap_entry *src = v, *dst = tmp;
+    for (unsigned d = 0; d < digits; d++) {
+        size_t *h = hist[d];
+        unsigned shift = 8 * (d % 8);
+        uint64_t first = d < 8 ? src[0].b : src[0].a;
+        if (h[(first >> shift) & 0xff] == n)
+            continue;
+        size_t sum = 0;
+        for (unsigned k = 0; k < 256; k++) {
+            size_t c = h[k];
+            h[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t key = d < 8 ? src[i].b : src[i].a;
+            dst[h[(key >> shift) & 0xff]++] = src[i];
+        }
+        struct overlap_entry *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+}
+
+struct overlap_keyed {
+    uint64_t key;
+    size_t index;
+};
+
+static void sort_keyed(struct overlap_keyed *v, struct overlap_keyed *tmp, size_t n)
+{
+    size_t hist[8][256];
+    if (n < 2)
+        return;
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned d = 0; d < 8; d++)
+            hist[d][(v[i].key >> (8 * d)) & 0xff]++;
+    struct overlap_keyed *src = v, *dst = tmp;
+    for (unsigned d = 0; d < 8; d++) {
+        size_t *h = hist[d];
+        unsigned shift = 8 * d;
+        if (h[(src[0].key >> shift) & 0xff] == n)
+            continue;
+        size_t sum = 0;
+        for (unsigned k = 0; k < 256; k++) {
+            size_t c = h[k];
+            h[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[(src[i].key >> shift) & 0xff]++] = src[i];
+        struct overlap_keyed *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Matching
+ *
+ * numpy sums float64 arrays pairwise (blocks of 128, eight accumulators); StarDist's
+ * sum of matched IoU is such an np.sum, so the same order is used here to give equal bits.
+ */
+
+static double numpy_pairwise_sum(const double *x, size_t n)
+{
+    if (n < 8) {
+        double res = 0.0;
+        for (size_t i = 0; i < n; i++)
+            res += x[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        size_t i;
+        for (unsigned k = 0; k < 8; k++)
+            r[k] = x[k];
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (unsigned k = 0; k < 8; k++)
+                r[k] += x[i + k];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++)
+            res += x[i];
+        return res;
+    }
+    size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return numpy_pairwise_sum(x, n2) + numpy_pairwise_sum(x + n2, n - n2);
+}
+
+enum error_code overlap_match_check(double threshold, struct error_info *err)
+{
+    if (isnan(threshold) || threshold > 1.0)
+        return error_set(err, ERROR_INVALID, "match_threshold must be a number in [0.5, 1]");
+    if (threshold < 0.5)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "match_threshold %g is below 0.5: matching there needs an optimal "
+                         "assignment, which is not implemented; use a threshold in [0.5, 1]",
+                         threshold);
+    return ERROR_OK;
+}
+
+static double safe_ratio(double x, double y)
+{
+    return y > 1e-10 ? x / y : 0.0;
+}
+
+/*
+ * Where the label b of pair i sits in areas_b: through a dense label -> rank table when the
+ * b labels are small (no sort needed), else through a rank stored per pair.
+ */
+struct overlap_b_index {
+    const uint32_t *rank_by_label; /* max_b + 1 entries, or NULL */
+    const size_t *rank_by_pair;    /* n entries when rank_by_label is NULL */
+};
+
+static inline size_t b_rank(const struct overlap_b_index *x, const struct overlap_entry *pairs,
+                            size_t i)
+{
+    return x->rank_by_label != NULL ? x->rank_by_label[pairs[i].b] : x->rank_by_pair[i];
+}
+
+/* Matching over the pairs sorted by (a, b); result holds the areas and label counts. */
+static enum error_code match_pairs(const struct overlap_entry *pairs, size_t n,
+                                   const struct overlap_b_index *bx, double t,
+                                   struct overlap_result *result, struct error_info *err)
+{
+    enum error_code rc = ERROR_OK;
+    const struct overlap_labels *la = &result->areas_a, *lb = &result->areas_b;
+    bool *b_used = big_alloc(lb->n + 1, sizeof *b_used, true);
+    double *matched = big_alloc(n + 1, sizeof *matched, false);
+    if (b_used == NULL || matched == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate matching tables for %zu pairs", n);
+        goto out;
+    }
+    uint64_t tp = 0;
+    bool a_used = false;
+    for (size_t i = 0, ra = 0; i < n; i++) {
+        const struct overlap_entry *e = &pairs[i];
+        if (la->label[ra] != e->a) {
+            while (la->label[ra] != e->a)
+                ra++;
+            a_used = false;
+        }
+        if (e->a == 0 || e->b == 0)
+            continue;
+        size_t rb = b_rank(bx, pairs, i);
+        double iou = (double)e->count / (double)(la->area[ra] + lb->area[rb] - e->count);
+        if (iou >= t && !a_used && !b_used[rb]) {
+            a_used = true;
+            b_used[rb] = true;
+            matched[tp++] = iou;
+        }
+    }
+    const uint64_t labels_a = result->labels_a, labels_b = result->labels_b;
+    struct overlap_matching *m = &result->matching;
+    double sum = numpy_pairwise_sum(matched, (size_t)tp);
+    double dtp = (double)tp, fp = (double)(labels_b - tp), fn = (double)(labels_a - tp);
+    m->threshold = t;
+    m->tp = tp;
+    m->fp = labels_b - tp;
+    m->fn = labels_a - tp;
+    m->precision = tp > 0 ? dtp / (dtp + fp) : 0.0;
+    m->recall = tp > 0 ? dtp / (dtp + fn) : 0.0;
+    m->f1 = tp > 0 ? (2 * dtp) / (2 * dtp + fp + fn) : 0.0;
+    m->mean_matched_iou = safe_ratio(sum, dtp);
+    m->panoptic_quality = safe_ratio(sum, dtp + fp / 2 + fn / 2);
+    result->has_matching = true;
+out:
+    free(b_used);
+    free(matched);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Finishing
+ */
+
+static enum error_code labels_alloc(struct overlap_labels *l, size_t n, struct error_info *err)
+{
+    l->n = n;
+    l->label = big_alloc(n + 1, sizeof *l->label, false);
+    l->area = big_alloc(n + 1, sizeof *l->area, false);
+    if (l->label == NULL || l->area == NULL)
+        return error_set(err, ERROR_NO_MEMORY, "cannot allocate the areas of %zu labels", n);
+    return ERROR_OK;
+}
+
+void overlap_result_cleanup(struct overlap_result *result)
+{
+    free(result->a);
+    free(result->b);
+    free(result->count);
+    free(result->iou);
+    free(result->areas_a.label);
+    free(result->areas_a.area);
+    free(result->areas_b.label);
+    free(result->areas_b.area);
+    memset(result, 0, sizeof *result);
+}
+
+/* b labels up to this use a dense label -> rank table in finish (4 bytes per label value). */
+#define OVERLAP_DENSE_B_MAX ((uint64_t)1 << 22)
+
+/* Areas of b and the b_index, dense when max_b is small, else by sorting (b, pair index). */
+static enum error_code areas_of_b(const struct overlap_entry *pairs, size_t n,
+                                  struct overlap_labels *lb, struct overlap_b_index *bx,
+                                  uint32_t **rank_by_label, size_t **rank_by_pair,
+                                  struct error_info *err)
+{
+    uint64_t max_b = 0;
+    for (size_t i = 0; i < n; i++)
+        max_b = pairs[i].b > max_b ? pairs[i].b : max_b;
+    if (max_b <= OVERLAP_DENSE_B_MAX && max_b <= 4 * (uint64_t)n + 1024) {
+        uint64_t *area = big_alloc((size_t)max_b + 1, sizeof *area, true);
+        uint32_t *rank = big_alloc((size_t)max_b + 1, sizeof *rank, false);
+        *rank_by_label = rank;
+        if (area == NULL || rank == NULL) {
+            free(area);
+            return error_set(err, ERROR_NO_MEMORY, "cannot allocate the areas of %zu labels",
+                             (size_t)max_b + 1);
+        }
+        size_t distinct = 0;
+        for (size_t i = 0; i < n; i++) {
+            distinct += area[pairs[i].b] == 0;
+            area[pairs[i].b] += pairs[i].count;
+        }
+        enum error_code rc = labels_alloc(lb, distinct, err);
+        if (rc == ERROR_OK) {
+            for (size_t v = 0, r = 0; v <= max_b; v++) {
+                if (area[v] == 0)
+                    continue;
+                rank[v] = (uint32_t)r;
+                lb->label[r] = v;
+                lb->area[r++] = area[v];
+            }
+            bx->rank_by_label = rank;
+        }
+        free(area);
+        return rc;
+    }
+    struct overlap_keyed *keyed = big_alloc(n + 1, sizeof *keyed, false);
+    struct overlap_keyed *keyed_tmp = big_alloc(n + 1, sizeof *keyed_tmp, false);
+    size_t *rank = big_alloc(n + 1, sizeof *rank, false);
+    *rank_by_pair = rank;
+    enum error_code rc = ERROR_OK;
+    if (keyed == NULL || keyed_tmp == NULL || rank == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate the areas of %zu pairs", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keyed[i].key = pairs[i].b;
+        keyed[i].index = i;
+    }
+    sort_keyed(keyed, keyed_tmp, n);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || keyed[i].key != keyed[i - 1].key;
+    rc = labels_alloc(lb, distinct, err);
+    if (rc != ERROR_OK)
+        goto out;
+    for (size_t i = 0, r = 0; i < n; r++) {
+        size_t j = i;
+        uint64_t area = 0;
+        for (; j < n && keyed[j].key == keyed[i].key; j++)
+            area += pairs[keyed[j].index].count;
+        lb->label[r] = keyed[i].key;
+        lb->area[r] = area;
+        for (; i < j; i++)
+            rank[keyed[i].index] = r;
+    }
+    bx->rank_by_pair = rank;
+out:
+    free(keyed);
+    free(keyed_tmp);
+    return rc;
+}
+
+/*
+ * The counter's table becomes the pair array: occupied slots are packed to its front in place
+ * (no copy of the pairs in fresh memory) and the counter gets a new empty table first, so a
+ * failure never leaves it half-built.
+ */
+enum error_code overlap_counter_finish(struct overlap_counter *counter,
+                                       const struct overlap_options *options,
+                                       struct overlap_result *result, struct error_info *err)
+{
+    memset(result, 0, sizeof *result);
+    enum error_code rc = ERROR_OK;
+    struct overlap_entry *pairs = NULL, *tmp = NULL;
+    uint32_t *rank_by_label = NULL;
+    size_t *rank_by_pair = NULL;
+    struct overlap_b_index bx = {NULL, NULL};
+    if (options->match) {
+        rc = overlap_match_check(options->match_threshold, err);
+        if (rc != ERROR_OK)
+            return rc;
+    }
+    rc = counter_flush(counter, counter, err);
+    if (rc != ERROR_OK)
+        return rc;
+
+    /* Take the table, leave the counter empty. */
+    const size_t n = counter->used, slots = counter->mask + 1;
+    pairs = counter->slots;
+    rc = table_alloc(counter, OVERLAP_INITIAL_SLOTS, err);
+    if (rc != ERROR_OK) {
+        counter->slots = pairs; /* table_alloc touched nothing else on failure */
+        return rc;
+    }
+    result->pixels = counter->pixels;
+    counter->pixels = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < slots; i++)
+        if (pairs[i].count != 0)
+            pairs[k++] = pairs[i];
+
+    /* Sort in the table's free tail when it is long enough, else in fresh memory. */
+    if (slots >= 2 * n + 1) {
+        sort_entries(pairs, pairs + n, n);
+    } else {
+        tmp = big_alloc(n + 1, sizeof *tmp, false);
+        if (tmp == NULL) {
+            rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
+            goto out;
+        }
+        sort_entries(pairs, tmp, n);
+    }
+
+    /* Areas of a: runs of equal a in the sorted pairs. */
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || pairs[i].a != pairs[i - 1].a;
+    rc = labels_alloc(&result->areas_a, distinct, err);
+    if (rc != ERROR_OK)
+        goto out;
+    for (size_t i = 0, r = 0; i < n; r++) {
+        uint64_t area = 0, a = pairs[i].a;
+        for (; i < n && pairs[i].a == a; i++)
+            area += pairs[i].count;
+        result->areas_a.label[r] = a;
+        result->areas_a.area[r] = area;
+    }
+    rc = areas_of_b(pairs, n, &result->areas_b, &bx, &rank_by_label, &rank_by_pair, err);
+    if (rc != ERROR_OK)
+        goto out;
+    const struct overlap_labels *la = &result->areas_a, *lb = &result->areas_b;
+    result->labels_a = la->n - (la->n > 0 && la->label[0] == 0);
+    result->labels_b = lb->n - (lb->n > 0 && lb->label[0] == 0);
+
+    if (options->match) {
+        rc = match_pairs(pairs, n, &bx, options->match_threshold, result, err);
+        if (rc != ERROR_OK)
+            goto out;
+    }
+
+    /* Columns, without background rows unless asked. */
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i++)
+        rows += options->include_background || (pairs[i].a != 0 && pairs[i].b != 0);
+    result->a = big_alloc(rows + 1, sizeof *result->a, false);
+    result->b = big_alloc(rows + 1, sizeof *result->b, false);
+    result->count = big_alloc(rows + 1, sizeof *result->count, false);
+    if (options->iou)
+        result->iou = big_alloc(rows + 1, sizeof *result->iou, false);
+    if (!result->a || !result->b || !result->count || (options->iou && !result->iou)) {
+        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate the result for %zu pairs", rows);
+        goto out;
+    }
+    for (size_t i = 0, r = 0, ra = 0; i < n; i++) {
+        const struct overlap_entry *e = &pairs[i];
+        while (la->label[ra] != e->a)
+            ra++;
+        if (!options->include_background && (e->a == 0 || e->b == 0))
+            continue;
+        result->a[r] = e->a;
+        result->b[r] = e->b;
+        result->count[r] = e->count;
+        if (options->iou) {
+            uint64_t area_b = lb->area[b_rank(&bx, pairs, i)];
+            result->iou[r] = (double)e->count / (double)(la->area[ra] + area_b - e->count);
+        }
+        r++;
+    }
+    result->n_pairs = rows;
+out:
+    if (rc != ERROR_OK)
+        overlap_result_cleanup(result);
+    free(pairs);
+    free(tmp);
+    free(rank_by_label);
+    free(rank_by_pair);
+    return rc;
+}

@@ -1,0 +1,139 @@
+/* multipart.c - in-place multipart/form-data splitting; see multipart.h. */
+#include "multipart.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#define MULTIPART_BOUNDARY_MAX 70 /* RFC 2046 */
+
+/* Copy the boundary parameter of content_type into out; false when absent or bad. */
+static bool multipart_boundary(const char *content_type, char *out, size_t size)
+{
+    if (content_type == NULL || strncasecmp(content_type, "multipart/form-data", 19) != 0)
+        return false;
+    const char *p = strcasestr(content_type, "boundary=");
+    if (p == NULL)
+        return false;
+    p += 9;
+    size_t n = 0;
+    if (*p == '"') {
+        p++;
+        while (p[n] != '\0' && p[n] != '"')
+            n++;
+        if (p[n] != '"')
+            return false;
+    } else {
+        while (p[n] != '\0' && p[n] != ';' && p[n] != ' ' && p[n] != '\t')
+            n++;
+    }
+    if (n == 0 || n > MULTIPART_BOUNDARY_MAX || n + 1 > size)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* The name="..." of a Content-Disposition line inside headers[0..hlen). */
+static bool multipart_part_name(const unsigned char *headers, size_t hlen, char *out, size_t size)
+{
+    char block[MULTIPART_HEADER_MAX + 3]; /* the block, its closing CRLF, and a NUL */
+    memcpy(block, headers, hlen);
+    block[hlen] = '\0';
+    if (memchr(block, '\0', hlen) != NULL)
+        return false;
+    for (char *line = block; line != NULL && *line != '\0';) {
+        char *next = strstr(line, "\r\n");
+        if (next != NULL)
+            *next = '\0';
+        if (strncasecmp(line, "Content-Disposition:", 20) == 0) {
+            const char *p = line + 20;
+            while (*p != '\0') {
+                while (*p == ' ' || *p == ';' || *p == '\t')
+                    p++;
+                if (strncasecmp(p, "name=\"", 6) == 0) {
+                    p += 6;
+                    const char *end = strchr(p, '"');
+                    size_t n = end ? (size_t)(end - p) : 0;
+                    if (end == NULL || n == 0 || n >= size)
+                        return false;
+                    memcpy(out, p, n);
+                    out[n] = '\0';
+                    return true;
+                }
+                while (*p != '\0' && *p != ';')
+                    p++;
+            }
+        }
+        line = next ? next + 2 : NULL;
+    }
+    return false;
+}
+
+enum error_code multipart_parse(const char *content_type, const unsigned char *body, size_t len,
+                                struct multipart_part *parts, size_t max_parts, size_t *n,
+                                struct error_info *err)
+{
+    *n = 0;
+    char boundary[MULTIPART_BOUNDARY_MAX + 1];
+    if (!multipart_boundary(content_type, boundary, sizeof boundary))
+        return error_set(err, ERROR_INVALID,
+                         "multipart/form-data needs a boundary parameter of 1-70 characters");
+    char delim[MULTIPART_BOUNDARY_MAX + 5]; /* "\r\n--" + boundary */
+    size_t blen = strlen(boundary);
+    memcpy(delim, "\r\n--", 4);
+    memcpy(delim + 4, boundary, blen);
+    size_t dlen = blen + 4;
+
+    /* The first delimiter may start the body without the leading CRLF. */
+    const unsigned char *p;
+    if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0)
+        p = body + dlen - 2;
+    else {
+        p = memmem(body, len, delim, dlen);
+        if (p == NULL)
+            return error_set(err, ERROR_INVALID, "no multipart boundary found in the body");
+        p += dlen;
+    }
+    const unsigned char *end = body + len;
+    for (;;) {
+        /* After a delimiter: "--" closes, CRLF opens a part. */
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            return ERROR_OK;
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+            return error_set(err, ERROR_INVALID, "malformed multipart delimiter line");
+        p += 2;
+        const unsigned char *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (hend == NULL)
+            return error_set(err, ERROR_INVALID, "a multipart part has no end of headers");
+        if ((size_t)(hend - p) > MULTIPART_HEADER_MAX)
+            return error_set(err, ERROR_INVALID, "multipart part headers over %d bytes",
+                             MULTIPART_HEADER_MAX);
+        if (*n == max_parts)
+            return error_set(err, ERROR_INVALID, "more than %zu multipart parts", max_parts);
+        struct multipart_part *part = &parts[*n];
+        if (!multipart_part_name(p, (size_t)(hend - p) + 2, part->name, sizeof part->name))
+            return error_set(err, ERROR_INVALID,
+                             "multipart part %zu has no Content-Disposition name", *n + 1);
+        if (multipart_find(parts, *n, part->name) != NULL)
+            return error_set(err, ERROR_INVALID, "multipart part '%s' is given twice", part->name);
+        part->data = hend + 4;
+        const unsigned char *next = memmem(part->data, (size_t)(end - part->data), delim, dlen);
+        if (next == NULL)
+            return error_set(err, ERROR_INVALID,
+                             "multipart part '%s' is not closed by a boundary (truncated?)",
+                             part->name);
+        part->len = (size_t)(next - part->data);
+        (*n)++;
+        p = next + dlen;
+    }
+}
+
+const struct multipart_part *multipart_find(const struct multipart_part *parts, size_t n,
+                                            const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(parts[i].name, name) == 0)
+            return &parts[i];
+    return NULL;
+}

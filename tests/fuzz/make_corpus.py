@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Build seed corpora for the fuzz targets.
+
+usage: make_corpus.py TESSERA_BIN OUT_DIR
+
+Writes OUT_DIR/<target>/ seeds: the demo data set's TIFFs (plain, OME, ImageJ, SubIFD
+pyramid, BigTIFF, label images) in both byte orders where tifffile can rewrite them,
+requests for every handler in the fuzz_handlers input format (first byte: route | type<<3,
+then the query string, '\\n', then the body), and paths for fuzz_confine.
+"""
+import json
+import os
+import subprocess
+import sys
+
+ROUTES = ["GET /scan", "POST /scan", "GET /classify", "POST /classify", "POST /overlap",
+          "POST /topk"]
+TYPES = [None, "application/json", "application/octet-stream",
+         "multipart/form-data; boundary=XyZ", "text/plain"]
+
+
+def handler_seed(route, ctype, query, body):
+    head = bytes([ROUTES.index(route) | (TYPES.index(ctype) << 3)])
+    return head + query.encode() + b"\n" + body
+
+
+def multipart(parts):
+    out = b""
+    for name, data in parts:
+        out += b"--XyZ\r\nContent-Disposition: form-data; name=\"" + name.encode() + b"\"\r\n\r\n"
+        out += data + b"\r\n"
+    return out + b"--XyZ--\r\n"
+
+
+def main():
+    binary, out = sys.argv[1], sys.argv[2]
+    demo = os.path.join(out, "demo")
+    os.makedirs(out, exist_ok=True)
+    subprocess.run([binary, "make-demo", demo], check=True)
+    tiffs = []
+    for dirpath, _, files in os.walk(demo):
+        for f in files:
+            if f.lower().endswith((".tif", ".tiff")):
+                tiffs.append(os.path.join(dirpath, f))
+    for target in ("classify", "load", "handlers", "confine"):
+        os.makedirs(os.path.join(out, target), exist_ok=True)
+
+    def put(target, name, data):
+        with open(os.path.join(out, target, name), "wb") as fh:
+            fh.write(data)
+
+    try:
+        import numpy as np
+        import tifffile
+        big = os.path.join(demo, "be.tif")
+        tifffile.imwrite(big, np.arange(64, dtype=">u2").reshape(8, 8), byteorder=">")
+        tiffs.append(big)
+        tifffile.imwrite(os.path.join(demo, "bt.tif"), np.zeros((4, 4), np.uint32),
+                         bigtiff=True, tile=(16, 16))
+        tiffs.append(os.path.join(demo, "bt.tif"))
+    except ImportError:
+        pass
+    for path in tiffs:
+        data = open(path, "rb").read()
+        name = os.path.basename(path)
+        put("classify", name, data[:262144])
+        if "label" in path or "truth" in name or "predicted" in name or name in ("be.tif", "bt.tif"):
+            put("load", name, data)
+    small = min(tiffs, key=os.path.getsize)
+    seeds = {
+        "scan_get": handler_seed("GET /scan", None, "dir=cyc1&recursive=true", b""),
+        "scan_get_bad": handler_seed("GET /scan", None, "max_depth=-1&x=1", b""),
+        "scan_post": handler_seed("POST /scan", "application/json", "",
+                                  json.dumps({"dir": "", "recursive": True, "classify": True,
+                                              "limit": 5}).encode()),
+        "classify_get": handler_seed("GET /classify", None, "path=slides/pyramid.ome.tif", b""),
+        "classify_post": handler_seed("POST /classify", "application/json", "",
+                                      json.dumps({"paths": ["plate.zarr", "../x", "cyc1"]}).encode()),
+        "overlap_json": handler_seed("POST /overlap", "application/json", "",
+                                     json.dumps({"a": "labels/truth.tif", "b": "labels/predicted.tif",
+                                                 "iou": True, "match_threshold": 0.5}).encode()),
+        "overlap_pairs": handler_seed("POST /overlap", "application/json", "",
+                                      json.dumps({"pairs": [{"a": "labels/truth.tif", "b": "cyc1/DAPI.tif"}]}).encode()),
+        "overlap_multipart": handler_seed("POST /overlap", TYPES[3], "",
+                                          multipart([("a", open(small, "rb").read()),
+                                                     ("b", open(small, "rb").read()),
+                                                     ("options", b'{"iou": true}')])),
+        "topk_values": handler_seed("POST /topk", "application/json", "",
+                                    b'{"values": [3, 1, null, 1, -0.0, 0.0], "k": 3, "largest": true}'),
+        "topk_rows": handler_seed("POST /topk", "application/json", "",
+                                  b'{"rows": [[0, 1, 2], [1, 0, 3], [2, 3, 0]], "k": 1, "exclude_self": true}'),
+        "topk_points": handler_seed("POST /topk", "application/json", "",
+                                    b'{"points": [[0, 0], [1, 0], [5, 5], [1, 1]], "k": 2}'),
+        "topk_binary": handler_seed("POST /topk", "application/octet-stream",
+                                    "mode=values&k=2&dtype=float64&shape=4",
+                                    bytes(8) * 4),
+    }
+    for name, data in seeds.items():
+        put("handlers", name, data)
+    for i, p in enumerate(["cyc1/DAPI.tif", "../etc/passwd", "a//b/./c", "/abs", "x\x01y",
+                           "%2e%2e/", "a" * 300, "cyc1/../cyc2"]):
+        put("confine", "p%d" % i, p.encode())
+
+
+if __name__ == "__main__":
+    main()

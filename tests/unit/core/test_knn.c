@@ -1,0 +1,251 @@
+/*
+ * test_knn.c - core/knn.c against brute force.
+ *
+ * The reference computes every squared distance with the same expression the contract
+ * names (dx*dx + dy*dy [+ dz*dz]), sorts (d2, index) and takes the first k after dropping
+ * the point itself; indices and distances must match exactly. Point sets: uniform 2-D and
+ * 3-D, Gaussian clusters, small-integer grids (many equal distances), all points identical
+ * (every distance ties, so the answer is decided by index alone), collinear, tiny n, and a
+ * larger set checked on a sample of queries with several threads.
+ */
+#include "check.h"
+#include "knn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x243f6a8885a308d3u;
+
+static uint64_t rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static double rng_unit(void)
+{
+    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+enum cloud {
+    CLOUD_UNIFORM,
+    CLOUD_CLUSTERED,
+    CLOUD_GRID,      /* small integers: many exact distance ties and duplicates */
+    CLOUD_IDENTICAL, /* every point the same */
+    CLOUD_COLLINEAR,
+    CLOUD_KINDS
+};
+
+static void make_cloud(double *p, size_t n, unsigned dim, enum cloud kind)
+{
+    double centre[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        double t = rng_unit();
+        if (kind == CLOUD_CLUSTERED && i % 97 == 0)
+            for (unsigned d = 0; d < dim; d++)
+                centre[d] = rng_unit() * 1000.0;
+        for (unsigned d = 0; d < dim; d++) {
+            double *c = &p[i * dim + d];
+            switch (kind) {
+            case CLOUD_UNIFORM:
+                *c = rng_unit();
+                break;
+            case CLOUD_CLUSTERED: {
+                /* sum of uniforms: a cheap bell around the cluster centre */
+                double u = rng_unit() + rng_unit() + rng_unit() - 1.5;
+                *c = centre[d] + u * 0.5;
+                break;
+            }
+            case CLOUD_GRID:
+                *c = (double)(rng_next() % 6);
+                break;
+            case CLOUD_IDENTICAL:
+                *c = 7.25;
+                break;
+            default:
+                *c = t * (double)(d + 1) + 3.0;
+                break;
+            }
+        }
+    }
+}
+
+struct ref_entry {
+    double d2;
+    size_t index;
+};
+
+static int ref_compare(const void *pa, const void *pb)
+{
+    const struct ref_entry *a = pa, *b = pb;
+    if (a->d2 != b->d2)
+        return a->d2 < b->d2 ? -1 : 1;
+    return a->index < b->index ? -1 : (a->index > b->index ? 1 : 0);
+}
+
+static bool ref_less(const struct ref_entry *a, const struct ref_entry *b)
+{
+    return ref_compare(a, b) < 0;
+}
+
+/* Brute force: the kmax nearest other points of point q into e[0..kmax), sorted. Every
+ * distance is computed; a short k is kept by insertion, a long one by sorting them all. */
+static void ref_neighbours(const double *p, size_t n, unsigned dim, size_t q, size_t kmax,
+                           struct ref_entry *e)
+{
+    size_t m = 0;
+    bool insertion = kmax * 8 < n;
+    const double *a = p + q * dim;
+    for (size_t j = 0; j < n; j++) {
+        if (j == q)
+            continue;
+        const double *b = p + j * dim;
+        double dx = b[0] - a[0], dy = b[1] - a[1];
+        double d2 = dx * dx + dy * dy;
+        if (dim == 3) {
+            double dz = b[2] - a[2];
+            d2 += dz * dz;
+        }
+        struct ref_entry cand = {d2, j};
+        if (!insertion) {
+            e[m++] = cand;
+            continue;
+        }
+        if (m == kmax && !ref_less(&cand, &e[m - 1]))
+            continue;
+        size_t i = m < kmax ? m++ : m - 1;
+        while (i > 0 && ref_less(&cand, &e[i - 1])) {
+            e[i] = e[i - 1];
+            i--;
+        }
+        e[i] = cand;
+    }
+    if (!insertion)
+        qsort(e, m, sizeof *e, ref_compare);
+}
+
+/* Run knn_points for each k in ks and compare queries 0, step, 2*step, ... with brute
+ * force, indices and distances exactly. */
+static bool check_cloud(const double *p, size_t n, unsigned dim, const size_t *ks, size_t nks,
+                        unsigned threads, size_t step)
+{
+    size_t kmax = 0, total = 0;
+    for (size_t i = 0; i < nks; i++) {
+        kmax = ks[i] > kmax ? ks[i] : kmax;
+        total += n * ks[i];
+    }
+    int64_t *idx = malloc((total + 1) * sizeof *idx);
+    double *dist = malloc((total + 1) * sizeof *dist);
+    struct ref_entry *e = malloc((n + 1) * sizeof *e);
+    bool ok = idx != NULL && dist != NULL && e != NULL;
+    struct error_info err;
+    error_init(&err);
+    enum error_code rc = ERROR_OK;
+    size_t bad_q = SIZE_MAX, bad_k = 0;
+    for (size_t i = 0, off = 0; ok && i < nks; off += n * ks[i], i++) {
+        rc = knn_points(p, n, dim, ks[i], threads, idx + off, dist + off, &err);
+        ok = rc == ERROR_OK;
+        bad_k = ks[i];
+    }
+    for (size_t q = 0; ok && q < n; q += step) {
+        ref_neighbours(p, n, dim, q, kmax, e);
+        for (size_t i = 0, off = 0; ok && i < nks; off += n * ks[i], i++) {
+            size_t k = ks[i];
+            for (size_t j = 0; ok && j < k; j++)
+                ok = idx[off + q * k + j] == (int64_t)e[j].index &&
+                     dist[off + q * k + j] == sqrt(e[j].d2);
+            if (!ok) {
+                bad_q = q;
+                bad_k = k;
+            }
+        }
+    }
+    if (!ok)
+        fprintf(stderr, "  knn n=%zu dim=%u k=%zu threads=%u rc=%d (%s) first bad query %zu\n", n,
+                dim, bad_k, threads, (int)rc, err.detail, bad_q);
+    free(e);
+    free(dist);
+    free(idx);
+    return ok;
+}
+
+static void test_clouds(void)
+{
+    static const size_t sizes[] = {2, 3, 9, 17, 100, 1500};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        double *p = malloc(n * 3 * sizeof *p);
+        if (!CHECK(p != NULL))
+            return;
+        for (unsigned dim = 2; dim <= 3; dim++)
+            for (int kind = 0; kind < CLOUD_KINDS; kind++) {
+                make_cloud(p, n, dim, (enum cloud)kind);
+                size_t ks[5], nks = 0;
+                /* k near n makes the output n^2: only for the small sets */
+                size_t wanted[5] = {1, 2, 10, n <= 100 ? n / 2 : 40, n <= 100 ? n - 1 : 77};
+                for (size_t i = 0; i < 5; i++)
+                    if (wanted[i] >= 1 && wanted[i] <= n - 1)
+                        ks[nks++] = wanted[i];
+                CHECK(check_cloud(p, n, dim, ks, nks, 1 + (unsigned)(s % 3), 1));
+            }
+        free(p);
+    }
+}
+
+/* Enough points for the parallel build and many query batches; sampled queries. */
+static void test_large(void)
+{
+    size_t n = 150000;
+    double *p = malloc(n * 3 * sizeof *p);
+    if (!CHECK(p != NULL))
+        return;
+    static const size_t ks[] = {1, 10};
+    for (unsigned dim = 2; dim <= 3; dim++)
+        for (int kind = 0; kind < CLOUD_KINDS; kind++) {
+            make_cloud(p, n, dim, (enum cloud)kind);
+            CHECK(check_cloud(p, n, dim, ks, 2, 4, 1499));
+        }
+    free(p);
+}
+
+static void test_errors(void)
+{
+    double p[8] = {0, 0, 1, 0, 0, 1, 1, 1};
+    int64_t idx[16];
+    double dist[16];
+    struct error_info err;
+    error_init(&err);
+    CHECK_INT(knn_points(p, 4, 2, 4, 1, idx, dist, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "maximum k is 3") != NULL);
+    CHECK_INT(knn_points(p, 1, 2, 1, 1, idx, dist, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "maximum k is 0") != NULL);
+    CHECK_INT(knn_points(p, 1, 2, 0, 1, idx, dist, &err), ERROR_OK);
+    CHECK_INT(knn_points(NULL, 0, 2, 0, 1, idx, dist, &err), ERROR_OK);
+    CHECK_INT(knn_points(p, 2, 4, 1, 1, idx, dist, &err), ERROR_INVALID);
+    CHECK_INT(knn_points(p, 2, 1, 1, 1, idx, dist, &err), ERROR_INVALID);
+    p[5] = NAN;
+    CHECK_INT(knn_points(p, 4, 2, 1, 1, idx, dist, &err), ERROR_INVALID);
+    CHECK(strstr(err.detail, "points[2]") != NULL);
+    p[5] = 1;
+    p[6] = -INFINITY;
+    CHECK_INT(knn_points(p, 4, 2, 1, 1, idx, dist, &err), ERROR_INVALID);
+    CHECK(strstr(err.detail, "points[3]") != NULL);
+    p[6] = 1;
+    /* square corners: ties broken by index; distances may be omitted */
+    CHECK_INT(knn_points(p, 4, 2, 3, 2, idx, NULL, &err), ERROR_OK);
+    const int64_t want[12] = {1, 2, 3, 0, 3, 2, 0, 3, 1, 1, 2, 0};
+    for (int j = 0; j < 12; j++)
+        CHECK_INT(idx[j], want[j]);
+}
+
+int main(void)
+{
+    test_errors();
+    test_clouds();
+    test_large();
+    return check_finish("test_knn");
+}
