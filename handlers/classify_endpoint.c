@@ -64,20 +64,6 @@ static void classify_endpoint_name(struct jsonw *w, const char *key, const char 
         jsonw_lit(w, "null");
 }
 
-static void classify_endpoint_time(struct jsonw *w, const struct timespec *ts)
-{
-    struct tm tm;
-    char buf[64];
-    time_t t = ts->tv_sec;
-    if (gmtime_r(&t, &tm) == NULL) {
-        jsonw_lit(w, "null");
-        return;
-    }
-    size_t n = strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%09ldZ\"", ts->tv_nsec);
-    jsonw_lit(w, buf);
-}
-
 void classify_endpoint_write(struct jsonw *w, const struct classify_item *item,
                              const struct request *req)
 {
@@ -85,13 +71,8 @@ void classify_endpoint_write(struct jsonw *w, const struct classify_item *item,
     if (!jsonw_string(w, item->path, item->path_len))
         jsonw_lit(w, "null");
     if (item->err.code != ERROR_OK) {
-        json_t *p = problem_object(problem_status(item->err.code), item->err.detail, req->path,
-                                   req->request_id);
-        char *text = p ? json_dumps(p, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-        json_decref(p);
         jsonw_lit(w, ",\"error\":");
-        jsonw_lit(w, text ? text : "null");
-        free(text);
+        problem_append(w, req, &item->err);
         jsonw_lit(w, "}");
         return;
     }
@@ -99,7 +80,7 @@ void classify_endpoint_write(struct jsonw *w, const struct classify_item *item,
     jsonw_lit(w, ",\"size\":");
     jsonw_u64(w, S_ISREG(item->st.st_mode) ? (uint64_t)item->st.st_size : 0);
     jsonw_lit(w, ",\"mtime\":");
-    classify_endpoint_time(w, &item->st.st_mtim);
+    jsonw_time(w, item->st.st_mtim.tv_sec, item->st.st_mtim.tv_nsec);
     classify_endpoint_name(w, ",\"container\":", classify_container_name(r->container));
     classify_endpoint_name(w, ",\"format\":", r->format);
     jsonw_lit(w, ",\"is_ome\":");
@@ -138,18 +119,6 @@ void classify_endpoint_write(struct jsonw *w, const struct classify_item *item,
     jsonw_lit(w, "}");
 }
 
-static void classify_endpoint_send(struct jsonw *w, const struct request *req,
-                                   struct response *resp)
-{
-    size_t len;
-    char *body = jsonw_take(w, &len);
-    if (body == NULL) {
-        problem_send(resp, req, 503, "out of memory rendering the classification");
-        return;
-    }
-    response_bytes(resp, 200, "application/json", body, len);
-}
-
 /* ---------------------------------------------------------------------------------------
  * Endpoints
  * --------------------------------------------------------------------------------------- */
@@ -174,7 +143,7 @@ void classify_endpoint_get(const struct handler_context *ctx, const struct reque
     struct jsonw w;
     jsonw_init(&w);
     classify_endpoint_write(&w, &item, req);
-    classify_endpoint_send(&w, req, resp);
+    response_jsonw(resp, req, &w);
 }
 
 void classify_endpoint_post(const struct handler_context *ctx, const struct request *req,
@@ -221,7 +190,7 @@ void classify_endpoint_post(const struct handler_context *ctx, const struct requ
         classify_endpoint_write(&w, &items[i], req);
     }
     jsonw_lit(&w, "]}");
-    classify_endpoint_send(&w, req, resp);
+    response_jsonw(resp, req, &w);
 out:
     free(items);
     json_decref(body);

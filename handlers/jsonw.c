@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void jsonw_init(struct jsonw *w)
 {
@@ -170,6 +171,20 @@ void jsonw_double(struct jsonw *w, double v)
 void jsonw_bool(struct jsonw *w, bool v)
 {
     jsonw_raw(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jsonw_time(struct jsonw *w, int64_t sec, long nsec)
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    char buf[64];
+    if (gmtime_r(&t, &tm) == NULL) {
+        jsonw_raw(w, "null", 4);
+        return;
+    }
+    size_t n = strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%09ldZ\"", nsec);
+    jsonw_lit(w, buf);
 }
 
 char *jsonw_take(struct jsonw *w, size_t *len)

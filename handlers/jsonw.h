@@ -37,6 +37,10 @@ void jsonw_i64(struct jsonw *w, int64_t v);
 void jsonw_double(struct jsonw *w, double v);
 void jsonw_bool(struct jsonw *w, bool v);
 
+/* A file time as a quoted RFC 3339 UTC string with nanoseconds:
+ * "2026-11-24T10:00:00.123456789Z" (null when the time cannot be represented). */
+void jsonw_time(struct jsonw *w, int64_t sec, long nsec);
+
 /* Hand the NUL-terminated buffer to the caller (who frees it); *len gets its length.
  * Returns NULL when an allocation failed. The writer is empty afterwards. */
 char *jsonw_take(struct jsonw *w, size_t *len);

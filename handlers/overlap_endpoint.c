@@ -250,17 +250,6 @@ static void overlap_write_path(struct jsonw *w, const char *key, const char *pat
         jsonw_lit(w, "null");
 }
 
-static void overlap_send(struct jsonw *w, const struct request *req, struct response *resp)
-{
-    size_t len;
-    char *body = jsonw_take(w, &len);
-    if (body == NULL) {
-        problem_send(resp, req, 503, "out of memory rendering the overlap");
-        return;
-    }
-    response_bytes(resp, 200, "application/json", body, len);
-}
-
 static void overlap_answer_one(const struct request *req, struct overlap_pair *pair,
                                struct response *resp)
 {
@@ -273,7 +262,7 @@ static void overlap_answer_one(const struct request *req, struct overlap_pair *p
     jsonw_lit(&w, "{");
     overlap_write_result(&w, pair);
     jsonw_lit(&w, "}");
-    overlap_send(&w, req, resp);
+    response_jsonw(resp, req, &w);
 }
 
 static void overlap_answer_batch(const struct request *req, struct overlap_pair *pairs, size_t n,
@@ -288,13 +277,8 @@ static void overlap_answer_batch(const struct request *req, struct overlap_pair 
         overlap_write_path(&w, "\"a\":", pair->path_a, pair->len_a);
         overlap_write_path(&w, ",\"b\":", pair->path_b, pair->len_b);
         if (pair->err.code != ERROR_OK) {
-            json_t *p = problem_object(problem_status(pair->err.code), pair->err.detail, req->path,
-                                       req->request_id);
-            char *text = p ? json_dumps(p, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-            json_decref(p);
             jsonw_lit(&w, ",\"error\":");
-            jsonw_lit(&w, text ? text : "null");
-            free(text);
+            problem_append(&w, req, &pair->err);
         } else {
             jsonw_lit(&w, ",");
             overlap_write_result(&w, pair);
@@ -302,7 +286,7 @@ static void overlap_answer_batch(const struct request *req, struct overlap_pair 
         jsonw_lit(&w, "}");
     }
     jsonw_lit(&w, "]}");
-    overlap_send(&w, req, resp);
+    response_jsonw(resp, req, &w);
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
  * The "type" of each problem is a stable URN per status, so clients can switch on it.
  */
 #include "problem.h"
+#include "jsonw.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Retry-After sent with every 503: long enough for a queue slot to free up. */
 #define PROBLEM_RETRY_AFTER_S 1
@@ -126,6 +128,16 @@ void problem_send(struct response *resp, const struct request *req, int status, 
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     problem_send_detail(resp, req, status, detail);
+}
+
+void problem_append(struct jsonw *w, const struct request *req, const struct error_info *err)
+{
+    json_t *p = problem_object(problem_status(err->code), err->detail, req ? req->path : NULL,
+                               req ? req->request_id : NULL);
+    char *text = p ? json_dumps(p, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(p);
+    jsonw_lit(w, text ? text : "null");
+    free(text);
 }
 
 void problem_from_error(struct response *resp, const struct request *req,

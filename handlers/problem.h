@@ -24,6 +24,11 @@ json_t *problem_object(int status, const char *detail, const char *instance,
 void problem_send(struct response *resp, const struct request *req, int status, const char *fmt,
                   ...) ERROR_PRINTF(4, 5);
 
+struct jsonw;
+
+/* Append the problem object for err (a batch item's error) to w. */
+void problem_append(struct jsonw *w, const struct request *req, const struct error_info *err);
+
 /* Make resp the problem for a core error. */
 void problem_from_error(struct response *resp, const struct request *req,
                         const struct error_info *err);

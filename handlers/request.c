@@ -3,6 +3,7 @@
  * and building the response body.
  */
 #include "request.h"
+#include "jsonw.h"
 #include "problem.h"
 
 #include <stdlib.h>
@@ -249,6 +250,17 @@ void response_json(struct response *resp, int status, json_t *json)
         return;
     }
     response_bytes(resp, status, "application/json", text, strlen(text));
+}
+
+void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w)
+{
+    size_t len;
+    char *body = jsonw_take(w, &len);
+    if (body == NULL) {
+        problem_send(resp, req, 503, "out of memory rendering the answer");
+        return;
+    }
+    response_bytes(resp, 200, "application/json", body, len);
 }
 
 void response_cleanup(struct response *resp)

@@ -111,6 +111,12 @@ bool request_expired(const struct request *req);
  * On serialization failure the response becomes a 500 problem. */
 void response_json(struct response *resp, int status, json_t *json);
 
+struct jsonw;
+
+/* Make w's document the 200 application/json body (the writer is emptied); a writer whose
+ * allocation failed becomes a 503 problem. */
+void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w);
+
 /* Take ownership of a malloc'd body of len bytes. */
 void response_bytes(struct response *resp, int status, const char *content_type, char *body,
                     size_t len);

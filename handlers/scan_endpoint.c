@@ -130,21 +130,6 @@ static bool scan_endpoint_from_body(const struct handler_context *ctx, const str
     return true;
 }
 
-/* RFC 3339 UTC with nanoseconds: 2026-11-24T10:00:00.123456789Z */
-static void scan_endpoint_time(struct jsonw *w, int64_t sec, long nsec)
-{
-    time_t t = (time_t)sec;
-    struct tm tm;
-    char buf[64];
-    if (gmtime_r(&t, &tm) == NULL) {
-        jsonw_lit(w, "null");
-        return;
-    }
-    size_t n = strftime(buf, sizeof buf, "\"%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%09ldZ\"", nsec);
-    jsonw_lit(w, buf);
-}
-
 static void scan_endpoint_error_item(struct jsonw *w, bool *first, const char *path,
                                      const char *detail)
 {
@@ -189,7 +174,7 @@ static void scan_endpoint_render(const struct request *req, const struct scan_qu
         jsonw_lit(&w, "\",\"size\":");
         jsonw_u64(&w, e->size);
         jsonw_lit(&w, ",\"mtime\":");
-        scan_endpoint_time(&w, e->mtime_sec, e->mtime_nsec);
+        jsonw_time(&w, e->mtime_sec, e->mtime_nsec);
         if (classified != NULL) {
             jsonw_lit(&w, ",\"classification\":");
             classify_endpoint_write(&w, &classified[i], req);
@@ -215,13 +200,7 @@ static void scan_endpoint_render(const struct request *req, const struct scan_qu
     jsonw_lit(&w, ",\"errors_dropped\":");
     jsonw_u64(&w, res->errors_dropped);
     jsonw_lit(&w, "}");
-    size_t len;
-    char *body = jsonw_take(&w, &len);
-    if (body == NULL) {
-        problem_send(resp, req, 503, "out of memory rendering %zu entries", res->count);
-        return;
-    }
-    response_bytes(resp, 200, "application/json", body, len);
+    response_jsonw(resp, req, &w);
 }
 
 static void scan_endpoint_run(const struct handler_context *ctx, const struct request *req,

@@ -371,13 +371,7 @@ static void topk_render_json(const struct topk_job *job, size_t rows, size_t k, 
         jsonw_lit(&w, "]");
     }
     jsonw_lit(&w, "}");
-    size_t len;
-    char *body = jsonw_take(&w, &len);
-    if (body == NULL) {
-        problem_send(resp, req, 503, "out of memory rendering %zu results", rows * k);
-        return;
-    }
-    response_bytes(resp, 200, "application/json", body, len);
+    response_jsonw(resp, req, &w);
 }
 
 static void topk_run(const struct handler_context *ctx, const struct request *req,
