@@ -362,7 +362,7 @@ uint64_t overlap_counter_pairs(const struct overlap_counter *counter)
     {                                                                                              \
         uint64_t m = 0;                                                                            \
         for (size_t k = 0; k < len; k++)                                                           \
-            m |= (uint64_t)(a[k] != a[k - 1] || b[k] != b[k - 1]) << k;                            \
+            m |= (uint64_t)(a[k] != a[(ptrdiff_t)k - 1] || b[k] != b[(ptrdiff_t)k - 1]) << k;      \
         return m;                                                                                  \
     }
 

@@ -8,8 +8,11 @@ purpose=${1:-run}
 run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libtiff-dev curl)
 test_pkgs=("${run_pkgs[@]}" libcurl4-openssl-dev clang clang-format libclang-rt-14-dev
            python3 python3-numpy python3-scipy python3-skimage python3-tifffile python3-zarr
-           libtiff-tools libvips-tools)
-bench_pkgs=("${test_pkgs[@]}" wrk nginx hyperfine linux-perf)
+           libtiff-tools libvips-tools nginx nodejs chromium)
+# Debian's npm package conflicts with a nodejs that already bundles npm (NodeSource's):
+# ask for it only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
+bench_pkgs=("${test_pkgs[@]}" wrk nginx hyperfine linux-perf python3-openslide)
 
 case "$purpose" in
   run) want=("${run_pkgs[@]}") ;;
@@ -18,13 +21,30 @@ case "$purpose" in
   *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 
+# The contract, lint and browser tests run on node: the pinned packages of package-lock.json
+# go into node_modules/ (npm ci, no install scripts) when it is missing or the lock changed.
+npm_deps() {
+  [ "$purpose" = run ] && return 0
+  local root stamp want_sha
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  stamp="$root/node_modules/.tessera-lock-sha256"
+  want_sha=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)
+  if [ ! -d "$root/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_sha" ]; then
+    echo "Installing node packages from package-lock.json (npm ci)" >&2
+    (cd "$root" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    echo "$want_sha" > "$stamp"
+  fi
+}
 missing=()
 for p in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  npm_deps
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "Tessera needs these Debian packages; install them with:" >&2
@@ -35,3 +55,4 @@ echo "Installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_deps

@@ -1,5 +1,7 @@
 /*
- * pages.c - GET /, /healthz, /readyz, /metrics and /openapi.yaml; see pages.h.
+ * pages.c - GET /, /ui, /docs, /assets/..., /healthz, /readyz, /metrics and /openapi.yaml;
+ * see pages.h. Everything served here is either computed from server state or embedded in
+ * the binary at build time: the page never loads anything from elsewhere.
  */
 #include "pages.h"
 #include "http.h"
@@ -17,9 +19,14 @@
 #define TESSERA_VERSION "0.0.0"
 #endif
 
-/* Generated at build time from openapi/openapi.yaml (server/embed.cmake). */
+/* Generated at build time from openapi/openapi.yaml and web/ (server/embed.cmake). Each
+ * array has a NUL after its len bytes, so the templates can be searched as strings. */
 extern const unsigned char openapi_spec_yaml[];
 extern const size_t openapi_spec_yaml_len;
+extern const unsigned char web_index_html[], web_app_css[], web_app_js[], web_docs_html[],
+    web_docs_js[], web_favicon_svg[], web_swagger_ui_bundle_js[], web_swagger_ui_css[];
+extern const size_t web_index_html_len, web_app_css_len, web_app_js_len, web_docs_html_len,
+    web_docs_js_len, web_favicon_svg_len, web_swagger_ui_bundle_js_len, web_swagger_ui_css_len;
 
 static const struct server *pages_server;
 
@@ -91,7 +98,7 @@ void pages_openapi(const struct handler_context *ctx, const struct request *req,
 }
 
 /* ---------------------------------------------------------------------------------------
- * The human page
+ * A growable text buffer for the page (failure is sticky and checked once at the end)
  * --------------------------------------------------------------------------------------- */
 
 struct pages_buf {
@@ -152,51 +159,128 @@ static void pages_escaped(struct pages_buf *b, const char *s)
     }
 }
 
-void pages_index(const struct handler_context *ctx, const struct request *req,
-                 struct response *resp)
+/* ---------------------------------------------------------------------------------------
+ * The human page
+ *
+ * web/index.html is a template with {{VERSION}}, {{ROOT}} (the data root, for the page's
+ * script), {{ROOT_TEXT}} (the data root as shown) and {{ROUTES}} (one table row per API
+ * route). GET / needs the token like the API; GET /ui is the same page without the data
+ * root, public so that a browser can load it and ask for the token, after which the
+ * script reads the root from GET /.
+ * --------------------------------------------------------------------------------------- */
+
+static void pages_route_rows(struct pages_buf *b)
 {
-    struct pages_buf b = {0};
-    pages_puts(&b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                   "<title>Tessera</title><style>"
-                   "body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;"
-                   "padding:0 1rem;color:#222}code{background:#f3f3f3;padding:0 .25rem}"
-                   "table{border-collapse:collapse}td,th{padding:.3rem .8rem;"
-                   "border-bottom:1px solid #ddd;text-align:left}</style></head><body>\n"
-                   "<h1>Tessera</h1>\n<p>An HTTP service for multiplex-imaging pipelines: scan "
-                   "image directories, classify image files (OME-TIFF, pyramids, vendor "
-                   "slides, Zarr) and say which reader opens them, count label-image "
-                   "overlaps (IoU, matching) and find top-k and nearest neighbours.</p>\n"
-                   "<p>Version <code>" TESSERA_VERSION "</code>. Data root: <code>");
-    pages_escaped(&b, ctx->root_path);
-    pages_puts(&b, "</code>. Every path in a request is relative to it.</p>\n"
-                   "<h2>Endpoints</h2>\n<table><tr><th>Method</th><th>Path</th>"
-                   "<th>What it does</th></tr>\n");
     for (size_t i = 0; i < routes_count; i++) {
         const struct route *r = &routes[i];
-        pages_puts(&b, "<tr><td>");
-        pages_puts(&b, r->method);
-        pages_puts(&b, "</td><td>");
+        if (strncmp(r->path, "/assets/", 8) == 0)
+            continue;
+        pages_puts(b, "      <tr><td>");
+        pages_puts(b, r->method);
+        pages_puts(b, "</td><td>");
         if (strcmp(r->method, "GET") == 0) {
-            pages_puts(&b, "<a href=\"");
-            pages_escaped(&b, r->path);
-            pages_puts(&b, "\">");
-            pages_escaped(&b, r->path);
-            pages_puts(&b, "</a>");
+            pages_puts(b, "<a href=\"");
+            pages_escaped(b, r->path);
+            pages_puts(b, "\">");
+            pages_escaped(b, r->path);
+            pages_puts(b, "</a>");
         } else {
-            pages_escaped(&b, r->path);
+            pages_escaped(b, r->path);
         }
-        pages_puts(&b, "</td><td>");
-        pages_escaped(&b, r->summary);
-        pages_puts(&b, "</td></tr>\n");
+        pages_puts(b, "</td><td>");
+        pages_escaped(b, r->summary);
+        pages_puts(b, "</td></tr>\n");
     }
-    pages_puts(&b, "</table>\n<p>The full contract is <a href=\"/openapi.yaml\">"
-                   "/openapi.yaml</a>. Errors are <code>application/problem+json</code> "
-                   "(RFC 9457) with a <code>request_id</code>.</p>\n</body></html>\n");
+}
+
+/* Render web/index.html; root NULL hides the data root. */
+static void pages_render(const struct request *req, const char *root, const char *root_text,
+                         struct response *resp)
+{
+    const char *t = (const char *)web_index_html;
+    const char *end = t + web_index_html_len;
+    struct pages_buf b = {0};
+    while (t < end) {
+        const char *open = strstr(t, "{{");
+        const char *close = open ? strstr(open, "}}") : NULL;
+        if (open == NULL || close == NULL) {
+            pages_put(&b, t, (size_t)(end - t));
+            break;
+        }
+        pages_put(&b, t, (size_t)(open - t));
+        size_t n = (size_t)(close - open - 2);
+        const char *name = open + 2;
+        if (n == 7 && strncmp(name, "VERSION", n) == 0)
+            pages_escaped(&b, TESSERA_VERSION);
+        else if (n == 4 && strncmp(name, "ROOT", n) == 0)
+            pages_escaped(&b, root ? root : "");
+        else if (n == 9 && strncmp(name, "ROOT_TEXT", n) == 0)
+            pages_escaped(&b, root_text);
+        else if (n == 6 && strncmp(name, "ROUTES", n) == 0)
+            pages_route_rows(&b);
+        else
+            pages_put(&b, open, n + 4); /* not a placeholder: kept as written */
+        t = close + 2;
+    }
     if (b.failed) {
         free(b.data);
         problem_send(resp, req, 503, "out of memory rendering the page");
         return;
     }
     response_bytes(resp, 200, "text/html; charset=utf-8", b.data, b.len);
+}
+
+void pages_index(const struct handler_context *ctx, const struct request *req,
+                 struct response *resp)
+{
+    pages_render(req, ctx->root_path, ctx->root_path, resp);
+}
+
+void pages_ui(const struct handler_context *ctx, const struct request *req, struct response *resp)
+{
+    bool open = pages_server == NULL || pages_server->cfg->token[0] == '\0';
+    if (open)
+        pages_render(req, ctx->root_path, ctx->root_path, resp);
+    else
+        pages_render(req, NULL, "(enter the token to see it)", resp);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Static assets
+ *
+ * Embedded at build time (CMakeLists.txt, server/embed.cmake); the Content-Type must be
+ * exact because every answer carries X-Content-Type-Options: nosniff.
+ * --------------------------------------------------------------------------------------- */
+
+struct pages_asset {
+    const char *path;
+    const char *content_type;
+    const unsigned char *data;
+    const size_t *len;
+};
+
+static const struct pages_asset pages_assets[] = {
+    {"/docs", "text/html; charset=utf-8", web_docs_html, &web_docs_html_len},
+    {"/assets/app.css", "text/css; charset=utf-8", web_app_css, &web_app_css_len},
+    {"/assets/app.js", "text/javascript; charset=utf-8", web_app_js, &web_app_js_len},
+    {"/assets/docs.js", "text/javascript; charset=utf-8", web_docs_js, &web_docs_js_len},
+    {"/assets/favicon.svg", "image/svg+xml", web_favicon_svg, &web_favicon_svg_len},
+    {"/assets/swagger-ui-bundle.js", "text/javascript; charset=utf-8", web_swagger_ui_bundle_js,
+     &web_swagger_ui_bundle_js_len},
+    {"/assets/swagger-ui.css", "text/css; charset=utf-8", web_swagger_ui_css,
+     &web_swagger_ui_css_len},
+};
+
+void pages_asset(const struct handler_context *ctx, const struct request *req,
+                 struct response *resp)
+{
+    (void)ctx;
+    for (size_t i = 0; i < sizeof pages_assets / sizeof pages_assets[0]; i++) {
+        const struct pages_asset *a = &pages_assets[i];
+        if (strcmp(a->path, req->path) == 0) {
+            pages_text(resp, 200, a->content_type, (const char *)a->data, *a->len);
+            return;
+        }
+    }
+    problem_send(resp, req, 404, "no asset at '%.200s'", req->path);
 }

@@ -33,6 +33,18 @@ const struct route routes[] = {
      "k smallest / largest, per-row top-k, k nearest neighbours of points"},
     {"GET", "/openapi.yaml", pages_openapi, ROUTE_BODY_NONE, false, false,
      "the OpenAPI 3.1 contract"},
+    {"GET", "/docs", pages_asset, ROUTE_BODY_NONE, false, true,
+     "the contract rendered by Swagger UI (try it out from the browser)"},
+    {"GET", "/ui", pages_ui, ROUTE_BODY_NONE, false, true,
+     "this page without the data root, for browsers when a token is needed"},
+    {"GET", "/assets/app.js", pages_asset, ROUTE_BODY_NONE, false, true, "page script"},
+    {"GET", "/assets/app.css", pages_asset, ROUTE_BODY_NONE, false, true, "page style"},
+    {"GET", "/assets/docs.js", pages_asset, ROUTE_BODY_NONE, false, true, "/docs script"},
+    {"GET", "/assets/favicon.svg", pages_asset, ROUTE_BODY_NONE, false, true, "icon"},
+    {"GET", "/assets/swagger-ui-bundle.js", pages_asset, ROUTE_BODY_NONE, false, true,
+     "Swagger UI (swagger-ui-dist, vendored)"},
+    {"GET", "/assets/swagger-ui.css", pages_asset, ROUTE_BODY_NONE, false, true,
+     "Swagger UI style"},
 };
 /* clang-format on */
 

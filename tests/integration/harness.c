@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +146,101 @@ void itest_free(struct itest_server *s)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Contract log
+ *
+ * When TESSERA_CONTRACT_LOG names a file, every answer a test receives is appended to it as
+ * one JSON line, for tests/contract/validate.mjs to check against openapi/openapi.yaml. One
+ * write(2) per line on an O_APPEND descriptor, so concurrent requests do not interleave.
+ * --------------------------------------------------------------------------------------- */
+
+static char *itest_base64(const unsigned char *in, size_t len)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = digits[(v >> 18) & 63];
+        out[o++] = digits[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? digits[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? digits[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Append line (reference stolen) to the contract log, if one is set: kind "curl" with
+ * method_b64, target_b64, status, headers_b64, body_b64, or kind "raw" with request_b64 and
+ * answer_b64. Bytes are base64 so any body survives JSON. */
+static void itest_contract_log(json_t *line)
+{
+    const char *path = getenv("TESSERA_CONTRACT_LOG");
+    if (path == NULL || path[0] == '\0') {
+        json_decref(line);
+        return;
+    }
+    /* A line that cannot be built is logged as such: the validator fails on it. */
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (text == NULL) {
+        static const char lost[] = "{\"kind\":\"lost\"}";
+        text = malloc(sizeof lost);
+        if (text == NULL)
+            return;
+        memcpy(text, lost, sizeof lost);
+    }
+    if (text == NULL)
+        return;
+    size_t n = strlen(text);
+    text[n] = '\n'; /* replaces the terminating NUL; written with an explicit length */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (write(fd, text, n + 1) != (ssize_t)(n + 1))
+            fprintf(stderr, "    contract log: short write to %s\n", path);
+        close(fd);
+    }
+    free(text);
+}
+
+static json_t *itest_b64_string(const void *data, size_t len)
+{
+    char *b64 = itest_base64(data, len);
+    json_t *s = b64 ? json_string(b64) : NULL;
+    free(b64);
+    return s;
+}
+
+static void itest_log_reply(const char *method, const char *target, const struct itest_reply *r)
+{
+    if (getenv("TESSERA_CONTRACT_LOG") == NULL)
+        return;
+    itest_contract_log(json_pack("{s:s, s:o, s:o, s:I, s:o, s:o}", "kind", "curl", "method_b64",
+                                 itest_b64_string(method, strlen(method)), "target_b64",
+                                 itest_b64_string(target, strlen(target)), "status",
+                                 (json_int_t)r->status, "headers_b64",
+                                 itest_b64_string(r->headers, strlen(r->headers)), "body_b64",
+                                 itest_b64_string(r->body, r->len)));
+}
+
+static void itest_log_raw(const char *bytes, size_t len, const char *answer, size_t got)
+{
+    if (getenv("TESSERA_CONTRACT_LOG") == NULL)
+        return;
+    /* The request line and headers are enough to know what was asked. */
+    const char *end = memmem(bytes, len, "\r\n\r\n", 4);
+    size_t head = end ? (size_t)(end - bytes) + 4 : (len < 4096 ? len : 4096);
+    itest_contract_log(json_pack("{s:s, s:o, s:o}", "kind", "raw", "request_b64",
+                                 itest_b64_string(bytes, head), "answer_b64",
+                                 itest_b64_string(answer, got)));
+}
+
+/* ---------------------------------------------------------------------------------------
  * libcurl requests
  * --------------------------------------------------------------------------------------- */
 
@@ -208,6 +304,8 @@ bool itest_request(const struct itest_server *s, const char *method, const char 
         r->json = json_loadb(r->body, r->len, 0, NULL);
     if (rc != CURLE_OK)
         fprintf(stderr, "    curl %s %s: %s\n", method, target, curl_easy_strerror(rc));
+    else
+        itest_log_reply(method, target, r);
     return rc == CURLE_OK;
 }
 
@@ -304,6 +402,7 @@ long itest_raw(const struct itest_server *s, const char *bytes, size_t len, char
     }
     out[got] = '\0';
     close(fd);
+    itest_log_raw(bytes, len, out, got);
     return (long)got;
 }
 

@@ -270,7 +270,14 @@ int main(void)
 
     long peak_mb = server_peak_mb(&s);
     printf("server peak RSS: %ld MB at start, %ld MB after the hostile files\n", base_mb, peak_mb);
-    CHECK(peak_mb >= 0 && peak_mb < 300);
+    /* 300 MB is the goal for the production build; ASan's shadow memory and quarantine
+     * roughly double every allocation, so a sanitizer build gets twice the room. */
+#if defined(__SANITIZE_ADDRESS__)
+    const long limit_mb = 600;
+#else
+    const long limit_mb = 300;
+#endif
+    CHECK(peak_mb >= 0 && peak_mb < limit_mb);
 
     struct itest_reply r;
     CHECK(itest_request(&s, "GET", "/healthz", NULL, NULL, 0, &r));

@@ -1,0 +1,305 @@
+// ui.test.mjs - the ctest "ui": Debian's headless chromium (driven by playwright-core) uses
+// the page and /docs of a real tessera server started here on --port 0 over the demo data.
+//
+// Checks: the page shows the version, the data root and live counters; a scan through the
+// form renders rows; a file classifies (typed, and by clicking a scan row); an error shows
+// its problem detail; top-k and overlap render tables; /docs renders every operation of
+// openapi/openapi.yaml; with --token, /ui asks for the token and then works. No request may
+// leave the server (everything the pages load is embedded). Screenshots of each page are
+// written to the artifacts directory.
+//
+// Usage: node tests/ui/ui.test.mjs --bin build/tessera --artifacts build/ui-artifacts
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import YAML from 'yaml';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SPEC = path.resolve(HERE, '../../openapi/openapi.yaml');
+const CHROMIUM = process.env.TESSERA_CHROMIUM || '/usr/bin/chromium';
+
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
+const BIN = opt('--bin', null);
+const ARTIFACTS = path.resolve(opt('--artifacts', 'ui-artifacts'));
+if (!BIN) {
+  console.error('usage: node tests/ui/ui.test.mjs --bin PATH/TO/tessera [--artifacts DIR]');
+  process.exit(2);
+}
+mkdirSync(ARTIFACTS, { recursive: true });
+
+/* ---- tiny test runner ------------------------------------------------------------------ */
+
+let failures = 0;
+let passes = 0;
+function check(ok, what, detail = '') {
+  if (ok) { passes++; console.log(`  ok   ${what}`); } else { failures++; console.log(`  FAIL ${what}${detail ? `: ${detail}` : ''}`); }
+  return ok;
+}
+async function step(name, fn) {
+  console.log(`- ${name}`);
+  try {
+    await fn();
+  } catch (e) {
+    failures++;
+    console.log(`  FAIL ${name} threw: ${e.stack || e}`);
+  }
+}
+
+/* ---- the server ------------------------------------------------------------------------ */
+
+function startServer(root, extra = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['--root', root, '--port', '0', '--access-log=false', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no 'listening' line in 10 s:\n${out}`)); }, 10000);
+    const onData = (d) => {
+      out += d.toString();
+      const m = /"msg":"listening".*?"port":(\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve({ child, port: Number(m[1]), base: `http://127.0.0.1:${m[1]}` }); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`tessera exited ${code}:\n${out}`)); });
+  });
+}
+
+function stopServer(s) {
+  return new Promise((resolve) => {
+    if (s.child.exitCode !== null) { resolve(s.child.exitCode); return; }
+    s.child.removeAllListeners('exit');
+    s.child.on('exit', (code) => resolve(code));
+    s.child.kill('SIGTERM');
+  });
+}
+
+/* ---- the browser ----------------------------------------------------------------------- */
+
+async function openBrowser(profile) {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/* Record every request that is not to the server and every page error. */
+function watch(page, base, log) {
+  page.on('request', (req) => {
+    const url = req.url();
+    if (!url.startsWith(`${base}/`) && !url.startsWith('data:') && !url.startsWith('blob:')) log.offsite.push(url);
+  });
+  page.on('pageerror', (e) => log.errors.push(String(e)));
+  page.on('console', (msg) => { if (msg.type() === 'error') log.console.push(msg.text()); });
+}
+
+const cellTexts = (page, sel) => page.$$eval(sel, (cells) => cells.map((c) => c.textContent.trim()));
+
+/* ---- the tests ------------------------------------------------------------------------- */
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'tessera-ui-'));
+const root = path.join(tmp, 'data');
+const demo = spawnSync(BIN, ['make-demo', root], { encoding: 'utf8' });
+if (demo.status !== 0) {
+  console.error(`make-demo failed: ${demo.stderr}`);
+  process.exit(1);
+}
+const spec = YAML.parse(readFileSync(SPEC, 'utf8'), { maxAliasCount: -1 });
+const version = spec.info.version;
+
+let server = null;
+let context = null;
+try {
+  server = await startServer(root);
+  context = await openBrowser(path.join(tmp, 'profile-open'));
+  const page = context.pages()[0] || await context.newPage();
+  const log = { offsite: [], errors: [], console: [] };
+  watch(page, server.base, log);
+
+  await step('the page: what Tessera is, version, data root, live counters', async () => {
+    const res = await page.goto(`${server.base}/`);
+    check(res.status() === 200, 'GET / is 200', String(res.status()));
+    check((await page.title()) === 'Tessera', 'title is Tessera');
+    check((await page.textContent('#version')) === version, `version ${version} shown`);
+    check((await page.textContent('#root')) === root, 'data root shown', await page.textContent('#root'));
+    check((await page.textContent('.lead')).includes('multiplex-imaging'), 'says what Tessera is');
+    await page.waitForSelector('#counters .counter', { timeout: 5000 });
+    const tiles = await cellTexts(page, '#counters .counter span');
+    check(tiles.includes('requests') && tiles.includes('open connections'), 'counters from /metrics', tiles.join(', '));
+    const rows = await cellTexts(page, 'table.endpoints tbody td:nth-child(2)');
+    for (const p of ['/scan', '/classify', '/overlap', '/topk', '/docs']) check(rows.includes(p), `endpoint list has ${p}`);
+  });
+
+  await step('scan the data root through the form', async () => {
+    await page.check('#scan-form input[name=recursive]');
+    await page.check('#scan-form input[name=classify]');
+    await page.click('#scan-form button[type=submit]');
+    await page.waitForSelector('#scan-result tbody tr', { timeout: 10000 });
+    const paths = await cellTexts(page, '#scan-result tbody tr td:first-child');
+    check(paths.length >= 8, `${paths.length} rows rendered`, paths.join(' '));
+    check(paths.includes('cyc1/DAPI.tif') && paths.includes('plate.zarr'), 'rows include cyc1/DAPI.tif and plate.zarr');
+    check(paths.indexOf('cyc2/CD3.TIFF') < paths.indexOf('cyc10/CD20.tiff'), 'natural order: cyc2 before cyc10');
+    check(!paths.some((p) => p.endsWith('.txt')), 'non-images are not listed');
+    const summary = await page.textContent('#scan-result .summary');
+    check(/^\d+ entr/.test(summary), 'summary line', summary);
+    const header = await cellTexts(page, '#scan-result thead th');
+    check(header.includes('Format') && header.includes('Reader'), 'classification columns with classify on', header.join(','));
+  });
+
+  await step('classify a file (typed)', async () => {
+    await page.fill('#classify-form input[name=path]', 'slides/pyramid.ome.tif');
+    await page.click('#classify-form button[type=submit]');
+    await page.waitForSelector('#classify-result table.kv', { timeout: 10000 });
+    const kv = Object.fromEntries((await page.$$eval('#classify-result table.kv tr', (trs) => trs.map((tr) => [tr.cells[0].textContent, tr.cells[1].textContent]))));
+    check(kv.format === 'ome-tiff', 'format ome-tiff', kv.format);
+    check(kv.reader === 'vips' && kv.tiled === 'yes' && kv.levels === '3', 'reader vips, tiled, 3 levels', JSON.stringify(kv));
+  });
+
+  await step('classify by clicking a scan row', async () => {
+    await page.click('#scan-result button.linkish:text-is("cyc2/hyperstack.tif")');
+    await page.waitForFunction(() => document.querySelector('#classify-result table.kv')?.textContent.includes('hyperstack'), null, { timeout: 10000 });
+    const text = await page.textContent('#classify-result');
+    check(text.includes('imagej-tiff'), 'hyperstack.tif is imagej-tiff');
+  });
+
+  await step('an error shows its problem detail', async () => {
+    await page.fill('#classify-form input[name=path]', 'nope.tif');
+    await page.click('#classify-form button[type=submit]');
+    await page.waitForSelector('#classify-result .problem', { timeout: 10000 });
+    const text = await page.textContent('#classify-result .problem');
+    check(text.includes('404') && text.includes('Not Found'), 'status and title shown', text);
+    check(text.includes("'nope.tif' does not exist"), 'detail shown', text);
+    check(/request id [0-9a-f]{32}/.test(text), 'request id shown', text);
+    await page.fill('#classify-form input[name=path]', '../etc/passwd');
+    await page.click('#classify-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#classify-result .problem')?.textContent.includes('403'), null, { timeout: 10000 });
+    check(true, 'a path out of the root shows 403');
+  });
+
+  await step('top-k of a pasted list', async () => {
+    await page.fill('#topk-form textarea[name=values]', '3, 1, nan, 2\n1 9');
+    await page.fill('#topk-form input[name=k]', '3');
+    await page.click('#topk-form button[type=submit]');
+    await page.waitForSelector('#topk-result tbody tr', { timeout: 10000 });
+    const rows = await page.$$eval('#topk-result tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    check(JSON.stringify(rows) === JSON.stringify([['1', '1', '1'], ['2', '4', '1'], ['3', '3', '2']]), 'ranks, indices (ties by lower index) and values', JSON.stringify(rows));
+    await page.check('#topk-form input[name=largest]');
+    await page.click('#topk-form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#topk-result tbody tr td:nth-child(3)')?.textContent === '9', null, { timeout: 10000 });
+    check(true, 'largest puts 9 first');
+    await page.fill('#topk-form input[name=k]', '99');
+    await page.click('#topk-form button[type=submit]');
+    await page.waitForSelector('#topk-result .problem', { timeout: 10000 });
+    check((await page.textContent('#topk-result .problem')).includes('422'), 'k too large shows a 422 problem');
+    await page.fill('#topk-form input[name=k]', '3');
+    await page.uncheck('#topk-form input[name=largest]');
+    await page.click('#topk-form button[type=submit]');
+    await page.waitForSelector('#topk-result tbody tr', { timeout: 10000 });
+  });
+
+  await step('overlap two label images under the root', async () => {
+    await page.fill('#overlap-form input[name=a]', 'labels/truth.tif');
+    await page.fill('#overlap-form input[name=b]', 'labels/predicted.tif');
+    await page.click('#overlap-form button[type=submit]');
+    await page.waitForSelector('#overlap-result h3', { timeout: 20000 });
+    const text = await page.textContent('#overlap-result');
+    check(text.includes('labels in a') && text.includes('Matching at IoU'), 'summary and matching tables');
+    const pairs = await page.$$('#overlap-result .scroll tbody tr');
+    check(pairs.length > 10, `${pairs.length} pair rows`);
+  });
+
+  await step('live counters keep up', async () => {
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#counters tbody tr')].map((tr) => tr.cells[0].textContent);
+      return rows.includes('GET /scan') && rows.includes('POST /topk');
+    }, null, { timeout: 8000 });
+    check(true, 'the counters list the calls just made');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'index.png'), fullPage: true });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'index.png')}`);
+  });
+
+  await step('/docs renders every operation of the spec', async () => {
+    const res = await page.goto(`${server.base}/docs`);
+    check(res.status() === 200, 'GET /docs is 200');
+    await page.waitForSelector('.swagger-ui .opblock', { timeout: 20000 });
+    const shown = new Set(await page.$$eval('.swagger-ui .opblock', (blocks) => blocks.map((b) => {
+      const method = b.querySelector('.opblock-summary-method')?.textContent.trim().toLowerCase();
+      const p = b.querySelector('.opblock-summary-path')?.getAttribute('data-path');
+      return `${method} ${p}`;
+    })));
+    const want = [];
+    for (const [p, item] of Object.entries(spec.paths)) {
+      for (const m of ['get', 'head', 'post', 'put', 'delete', 'patch', 'options']) if (item[m]) want.push(`${m} ${p}`);
+    }
+    const missing = want.filter((w) => !shown.has(w));
+    check(missing.length === 0, `all ${want.length} operations shown`, `missing: ${missing.join(', ')}`);
+    check((await page.textContent('.swagger-ui .info .title')).includes('Tessera'), 'title from the spec');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'docs.png'), fullPage: false });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'docs.png')}`);
+    await page.click('.opblock-post .opblock-summary-path[data-path="/topk"]');
+    await page.waitForSelector('.opblock-post.is-open .responses-table', { timeout: 10000 });
+    const codes = await cellTexts(page, '.opblock-post.is-open .responses-table td.response-col_status');
+    check(codes.includes('200') && codes.includes('422') && codes.includes('503'), 'an operation opens with its responses', codes.join(','));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'docs-topk.png'), fullPage: false });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'docs-topk.png')}`);
+  });
+
+  await step('nothing was loaded from elsewhere, no script errors', async () => {
+    check(log.offsite.length === 0, 'no request left the server', log.offsite.join(' '));
+    check(log.errors.length === 0, 'no page errors', log.errors.join(' | '));
+    const unexpected = log.console.filter((m) => !m.includes('status of 4')); // the deliberate 404/403/422
+    check(unexpected.length === 0, 'no console errors', unexpected.join(' | '));
+  });
+  await context.close();
+  context = null;
+  await stopServer(server);
+  server = null;
+
+  // With a token: / needs it (a browser cannot send it on navigation), /ui asks for it.
+  server = await startServer(root, ['--token', 'ui-test-token']);
+  context = await openBrowser(path.join(tmp, 'profile-token'));
+  const tpage = context.pages()[0] || await context.newPage();
+  const tlog = { offsite: [], errors: [], console: [] };
+  watch(tpage, server.base, tlog);
+  await step('with --token: /ui asks for the token, then works', async () => {
+    const direct = await tpage.goto(`${server.base}/`);
+    check(direct.status() === 401, 'GET / without the token is 401');
+    const res = await tpage.goto(`${server.base}/ui`);
+    check(res.status() === 200, 'GET /ui is 200 without the token');
+    check(!(await tpage.textContent('#root')).includes(root), 'the data root is not shown before the token');
+    await tpage.waitForSelector('#counters .problem', { timeout: 5000 });
+    check((await tpage.textContent('#counters .problem')).includes('401'), 'counters show the 401 problem');
+    check((await tpage.textContent('#token-state')).includes('needs a token'), 'the page asks for the token');
+    await tpage.fill('#token', 'ui-test-token');
+    await tpage.click('#token-form button[type=submit]');
+    await tpage.waitForSelector('#counters .counter', { timeout: 5000 });
+    check(true, 'counters load with the token');
+    await tpage.waitForFunction((r) => document.querySelector('#root').textContent === r, root, { timeout: 5000 });
+    check(true, 'the data root is read from GET / with the token');
+    await tpage.click('#scan-form button[type=submit]');
+    await tpage.waitForSelector('#scan-result tbody tr', { timeout: 10000 });
+    check((await tpage.$$('#scan-result tbody tr')).length >= 8, 'scan works with the token');
+    await tpage.screenshot({ path: path.join(ARTIFACTS, 'ui-token.png'), fullPage: false });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'ui-token.png')}`);
+    await tpage.goto(`${server.base}/docs`);
+    await tpage.waitForSelector('.swagger-ui .opblock', { timeout: 20000 });
+    check(true, '/docs loads the protected spec with the token from sessionStorage');
+    check(tlog.offsite.length === 0, 'no request left the server', tlog.offsite.join(' '));
+    check(tlog.errors.length === 0, 'no page errors', tlog.errors.join(' | '));
+  });
+} catch (e) {
+  failures++;
+  console.log(`FAIL ${e.stack || e}`);
+} finally {
+  if (context) await context.close().catch(() => {});
+  if (server) await stopServer(server);
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+console.log(`ui: ${passes} checks passed, ${failures} failed; screenshots in ${ARTIFACTS}`);
+process.exit(failures ? 1 : 0);
