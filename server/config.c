@@ -99,7 +99,7 @@ static const struct config_option config_options[] = {
      STR(LIMIT_ZARR_JSON_MAX), 1024, (uint64_t)1 << 30,
      "bytes of one Zarr metadata file (.zarray, .zattrs, zarr.json) read by /classify"},
     {"max-pairs", "TESSERA_MAX_PAIRS", CONFIG_UINT, OFF(limits.max_pairs),
-     STR(LIMIT_MAX_PAIRS), 1, 1000000000, "distinct label pairs one /overlap may hold"},
+     STR(LIMIT_MAX_PAIRS), 1, 1000000000, "distinct label pairs one /overlap counting thread may hold (memory ~72 B each)"},
     {"max-batch", "TESSERA_MAX_BATCH", CONFIG_UINT, OFF(limits.max_batch), STR(LIMIT_MAX_BATCH),
      1, 100000, "image pairs in one batch /overlap"},
     {"threads", "TESSERA_THREADS", CONFIG_UINT, OFF(limits.threads), "0", 0, 256,

@@ -13,7 +13,7 @@
  *   desc.tif      a 100 MB ImageDescription                  /classify answered, bounded
  *   jpeg.tif      JPEG-compressed labels                     /overlap 422
  *   pairs.tif     10^7 distinct labels (unique per pixel)    /overlap 413 (--max-pairs,
- *                 default 2 * 10^6: bounded memory rather than a 300 MB answer)
+ *                 default 10^6 per counting thread: bounded memory, not a huge answer)
  *   loop.tif is also sent to /overlap: page 0 is valid and the loop lies beyond it, so the
  *   answer is a correct 200.
  */
