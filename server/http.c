@@ -83,6 +83,7 @@ struct exchange {
     bool framing_bad;    /* the request's framing is suspect: answer and close */
     uint64_t bytes_in;
 
+    bool late;       /* arrived after draining began: never handed to a worker */
     bool dispatched; /* handed to a worker */
     bool done;       /* resp holds the answer, not yet queued */
     bool queued;     /* an answer was queued with MHD */
@@ -556,6 +557,12 @@ static enum MHD_Result http_dispatch(struct exchange *ex)
         http_run_handler(ex);
         return http_queue(ex);
     }
+    if (ex->late) {
+        /* Stopping the daemon with a suspended connection aborts: a heavy request that
+         * arrives on a kept-alive connection during the drain is refused, retryable. */
+        http_problem(ex, 503, "draining: the server is shutting down; retry on another replica");
+        return http_queue(ex);
+    }
     ex->dispatched = true;
     MHD_suspend_connection(ex->conn);
     if (!pool_submit(ex->srv->pool, http_job, ex)) {
@@ -585,7 +592,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         ex->resp.status = 500;
         snprintf(ex->path, sizeof ex->path, "%s", url);
         *req_cls = ex;
+        /* Count first, then look at draining (both seq_cst): either this request sees the
+         * drain, or the drain sees this request and waits for it. */
         atomic_fetch_add(&srv->active, 1);
+        ex->late = atomic_load(&srv->draining);
         /* An early answer goes out now when a body is coming (MHD then closes the
          * connection instead of reading it); without a body it waits for the next call,
          * which keeps the connection alive. */

@@ -73,6 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     size_t route = (data[0] & 7) % (sizeof fuzz_routes / sizeof fuzz_routes[0]);
     const char *type = fuzz_types[(data[0] >> 3) % (sizeof fuzz_types / sizeof fuzz_types[0])];
+    bool accept_binary = (data[0] & 0x80) != 0;
     data++;
     size--;
     const uint8_t *nl = memchr(data, '\n', size);
@@ -103,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .params = params,
         .n_params = n,
         .content_type = type,
-        .accept = (data[0] & 1) ? "application/octet-stream" : NULL,
+        .accept = accept_binary ? "application/octet-stream" : NULL,
         .body = copy,
         .body_len = body_len,
         .request_id = "fuzz",
