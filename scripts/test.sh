@@ -23,7 +23,7 @@ echo "== thread sanitizer build (threaded core units)"
 cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_TSAN=ON >/dev/null
 cmake --build build/tsan -j"$jobs" --target tessera_tsan_units
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure -j"$jobs" \
-    -L tsan
+    -L '^tsan$'
 
 echo "== fuzz smoke (clang libFuzzer + ASan + UBSan): replay the seed corpora and regressions"
 tests/fuzz/run.sh 0
