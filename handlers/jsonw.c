@@ -173,6 +173,24 @@ void jsonw_bool(struct jsonw *w, bool v)
     jsonw_raw(w, v ? "true" : "false", v ? 4 : 5);
 }
 
+void jsonw_member_u64(struct jsonw *w, const char *key, uint64_t v)
+{
+    jsonw_lit(w, key);
+    jsonw_u64(w, v);
+}
+
+void jsonw_member_bool(struct jsonw *w, const char *key, bool v)
+{
+    jsonw_lit(w, key);
+    jsonw_bool(w, v);
+}
+
+void jsonw_member_double(struct jsonw *w, const char *key, double v)
+{
+    jsonw_lit(w, key);
+    jsonw_double(w, v);
+}
+
 void jsonw_time(struct jsonw *w, int64_t sec, long nsec)
 {
     time_t t = (time_t)sec;

@@ -37,6 +37,11 @@ void jsonw_i64(struct jsonw *w, int64_t v);
 void jsonw_double(struct jsonw *w, double v);
 void jsonw_bool(struct jsonw *w, bool v);
 
+/* An object member: key is the raw prefix written before the value (e.g. ",\"width\":"). */
+void jsonw_member_u64(struct jsonw *w, const char *key, uint64_t v);
+void jsonw_member_bool(struct jsonw *w, const char *key, bool v);
+void jsonw_member_double(struct jsonw *w, const char *key, double v);
+
 /* A file time as a quoted RFC 3339 UTC string with nanoseconds:
  * "2026-11-24T10:00:00.123456789Z" (null when the time cannot be represented). */
 void jsonw_time(struct jsonw *w, int64_t sec, long nsec);

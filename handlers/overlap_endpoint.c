@@ -197,14 +197,10 @@ static void overlap_u64_array(struct jsonw *w, const char *key, const uint64_t *
 static void overlap_write_result(struct jsonw *w, const struct overlap_pair *pair)
 {
     const struct overlap_result *r = &pair->result;
-    jsonw_lit(w, "\"height\":");
-    jsonw_u64(w, pair->info_a.height);
-    jsonw_lit(w, ",\"width\":");
-    jsonw_u64(w, pair->info_a.width);
-    jsonw_lit(w, ",\"labels_a\":");
-    jsonw_u64(w, r->labels_a);
-    jsonw_lit(w, ",\"labels_b\":");
-    jsonw_u64(w, r->labels_b);
+    jsonw_member_u64(w, "\"height\":", pair->info_a.height);
+    jsonw_member_u64(w, ",\"width\":", pair->info_a.width);
+    jsonw_member_u64(w, ",\"labels_a\":", r->labels_a);
+    jsonw_member_u64(w, ",\"labels_b\":", r->labels_b);
     jsonw_lit(w, ",\"pairs\":{");
     overlap_u64_array(w, "\"a\":", r->a, r->n_pairs);
     overlap_u64_array(w, ",\"b\":", r->b, r->n_pairs);
@@ -221,24 +217,15 @@ static void overlap_write_result(struct jsonw *w, const struct overlap_pair *pai
     jsonw_lit(w, "}");
     if (r->has_matching) {
         const struct overlap_matching *m = &r->matching;
-        jsonw_lit(w, ",\"matching\":{\"threshold\":");
-        jsonw_double(w, m->threshold);
-        jsonw_lit(w, ",\"tp\":");
-        jsonw_u64(w, m->tp);
-        jsonw_lit(w, ",\"fp\":");
-        jsonw_u64(w, m->fp);
-        jsonw_lit(w, ",\"fn\":");
-        jsonw_u64(w, m->fn);
-        jsonw_lit(w, ",\"precision\":");
-        jsonw_double(w, m->precision);
-        jsonw_lit(w, ",\"recall\":");
-        jsonw_double(w, m->recall);
-        jsonw_lit(w, ",\"f1\":");
-        jsonw_double(w, m->f1);
-        jsonw_lit(w, ",\"mean_matched_iou\":");
-        jsonw_double(w, m->mean_matched_iou);
-        jsonw_lit(w, ",\"panoptic_quality\":");
-        jsonw_double(w, m->panoptic_quality);
+        jsonw_member_double(w, ",\"matching\":{\"threshold\":", m->threshold);
+        jsonw_member_u64(w, ",\"tp\":", m->tp);
+        jsonw_member_u64(w, ",\"fp\":", m->fp);
+        jsonw_member_u64(w, ",\"fn\":", m->fn);
+        jsonw_member_double(w, ",\"precision\":", m->precision);
+        jsonw_member_double(w, ",\"recall\":", m->recall);
+        jsonw_member_double(w, ",\"f1\":", m->f1);
+        jsonw_member_double(w, ",\"mean_matched_iou\":", m->mean_matched_iou);
+        jsonw_member_double(w, ",\"panoptic_quality\":", m->panoptic_quality);
         jsonw_lit(w, "}");
     }
 }
