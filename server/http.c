@@ -746,6 +746,9 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
         return false;
     }
 
+    if (srv->no_listen)
+        flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+
     srv->pool = pool_new(cfg->workers, cfg->queue);
     if (srv->pool == NULL) {
         snprintf(msg, msg_size, "cannot start %u worker threads", cfg->workers);
@@ -774,6 +777,11 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : cfg->port;
     return true;
+}
+
+bool http_add_connection(struct server *srv, int fd, const struct sockaddr *addr, unsigned addr_len)
+{
+    return MHD_add_connection(srv->daemon, fd, addr, (socklen_t)addr_len) == MHD_YES;
 }
 
 long http_drain_and_stop(struct server *srv)

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 struct MHD_Daemon;
+struct sockaddr;
 struct pool;
 
 struct server {
@@ -26,10 +27,16 @@ struct server {
     atomic_bool draining;
     atomic_long active; /* requests between first callback and completion */
     unsigned port;      /* the bound port (useful with --port 0) */
+    bool no_listen;     /* no listening socket: connections come from http_add_connection */
 };
 
 /* Start serving. srv->cfg and srv->hctx must be set. Returns false with a message. */
 bool http_start(struct server *srv, char *msg, size_t msg_size);
+
+/* Hand an already connected socket to the daemon (it takes ownership of fd), as if it had
+ * been accepted from addr. For a server started with no_listen (the whole-server fuzzer). */
+bool http_add_connection(struct server *srv, int fd, const struct sockaddr *addr,
+                         unsigned addr_len);
 
 /* Stop accepting, let in-flight requests finish (up to --drain-timeout), stop. Returns the
  * number of requests abandoned at the deadline (0 on a clean drain). */

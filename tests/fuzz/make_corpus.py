@@ -6,7 +6,8 @@ usage: make_corpus.py TESSERA_BIN OUT_DIR
 Writes OUT_DIR/<target>/ seeds: the demo data set's TIFFs (plain, OME, ImageJ, SubIFD
 pyramid, BigTIFF, label images) in both byte orders where tifffile can rewrite them,
 requests for every handler in the fuzz_handlers input format (first byte: route | type<<3,
-then the query string, '\\n', then the body), and paths for fuzz_confine.
+then the query string, '\\n', then the body), the same requests as raw HTTP for fuzz_http
+(plus pages, CORS, chunked bodies, pipelining and bad framing), and paths for fuzz_confine.
 """
 import json
 import os
@@ -32,6 +33,60 @@ def multipart(parts):
     return out + b"--XyZ--\r\n"
 
 
+def raw_request(seed):
+    """The fuzz_handlers seed as the HTTP request a client would send."""
+    route = ROUTES[seed[0] & 7]
+    ctype = TYPES[seed[0] >> 3]
+    query, body = seed[1:].split(b"\n", 1)
+    method, path = route.split(" ")
+    target = path.encode() + (b"?" + query if query else b"")
+    head = method.encode() + b" " + target + b" HTTP/1.1\r\nHost: fuzz\r\n"
+    if ctype:
+        head += b"Content-Type: " + ctype.encode() + b"\r\n"
+    if method == "POST":
+        head += b"Content-Length: %d\r\n" % len(body)
+    return head + b"\r\n" + (body if method == "POST" else b"")
+
+
+def chunked(body, size=7):
+    out = b""
+    for i in range(0, len(body), size):
+        part = body[i:i + size]
+        out += b"%x\r\n" % len(part) + part + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+TOPK = b'{"values": [3, 1, 2], "k": 2}'
+RAW_SEEDS = {
+    "healthz": b"GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    "readyz_10": b"GET /readyz HTTP/1.0\r\n\r\n",
+    "metrics": b"GET /metrics HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n\r\n",
+    "openapi": b"GET /openapi.yaml HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    "index_head": b"HEAD / HTTP/1.1\r\nHost: fuzz\r\nAccept: text/html\r\n\r\n",
+    "options_cors": (b"OPTIONS /topk HTTP/1.1\r\nHost: fuzz\r\nOrigin: https://lab.example\r\n"
+                     b"Access-Control-Request-Method: POST\r\n"
+                     b"Access-Control-Request-Headers: content-type, authorization\r\n\r\n"),
+    "cors_get": (b"GET /scan?dir=cyc1 HTTP/1.1\r\nHost: fuzz\r\nOrigin: https://lab.example\r\n"
+                 b"X-Request-Id: abc-123\r\nAuthorization: Bearer x\r\n\r\n"),
+    "chunked_topk": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n" + chunked(TOPK)),
+    "expect_continue": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
+                        + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(TOPK)
+                        + TOPK),
+    "pipelined": (b"GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n"
+                  b"GET /classify?path=cyc1%2FDAPI.tif HTTP/1.1\r\nHost: fuzz\r\n\r\n"
+                  b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
+                  + b"Content-Length: %d\r\n\r\n" % len(TOPK) + TOPK),
+    "te_and_cl": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 5\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    "absolute_target": b"GET http://fuzz/healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    "nul_target": b"GET /classify?path=a%00b HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    "percent_query": b"GET /scan?dir=%63yc1&recursive=true&dir=x HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    "method_405": b"DELETE /scan HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    "not_found": b"GET /nope/../scan HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+}
+
+
 def main():
     binary, out = sys.argv[1], sys.argv[2]
     demo = os.path.join(out, "demo")
@@ -42,7 +97,7 @@ def main():
         for f in files:
             if f.lower().endswith((".tif", ".tiff")):
                 tiffs.append(os.path.join(dirpath, f))
-    for target in ("classify", "load", "handlers", "confine"):
+    for target in ("classify", "load", "handlers", "confine", "http"):
         os.makedirs(os.path.join(out, target), exist_ok=True)
 
     def put(target, name, data):
@@ -97,6 +152,9 @@ def main():
     }
     for name, data in seeds.items():
         put("handlers", name, data)
+        put("http", name, raw_request(data))
+    for name, data in RAW_SEEDS.items():
+        put("http", name, data)
     for i, p in enumerate(["cyc1/DAPI.tif", "../etc/passwd", "a//b/./c", "/abs", "x\x01y",
                            "%2e%2e/", "a" * 300, "cyc1/../cyc2"]):
         put("confine", "p%d" % i, p.encode())

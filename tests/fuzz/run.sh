@@ -4,13 +4,14 @@
 # Usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
 #   SECONDS=0 only replays the corpora once (the smoke pass the test command runs).
 # Builds build/fuzz with clang if needed. Corpora grow in build/fuzz/corpus/<target>;
-# crashing inputs land in build/fuzz/artifacts/ and make the script exit 1.
+# crashing inputs land in build/fuzz/artifacts/ and make the script exit 1. Every run is
+# appended to build/fuzz/ledger.tsv (time, target, seconds, executions, result).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_confine fuzz_classify fuzz_load fuzz_handlers)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_confine fuzz_classify fuzz_load fuzz_handlers fuzz_http)
 
 build=build/fuzz
 if [ ! -x "$build/tests/fuzz/fuzz_handlers" ] || [ -n "${FUZZ_REBUILD:-}" ]; then
@@ -20,7 +21,7 @@ fi
 cmake --build "$build" -j"$(nproc)" --target tessera "${targets[@]}" >/dev/null
 
 corpus=$build/corpus
-if [ ! -d "$corpus/handlers" ]; then
+if [ ! -d "$corpus/http" ]; then
   /usr/bin/python3 tests/fuzz/make_corpus.py "$build/tessera" "$corpus"
 fi
 mkdir -p "$build/artifacts"
@@ -36,6 +37,7 @@ for t in "${targets[@]}"; do
   case $name in
     classify|load) dict=(-dict=tests/fuzz/tiff.dict) ;;
     handlers) dict=(-dict=tests/fuzz/handlers.dict) ;;
+    http) dict=(-dict=tests/fuzz/http.dict) ;;
   esac
   log=$build/artifacts/$t.log
   if [ "$seconds" -eq 0 ]; then
@@ -53,5 +55,8 @@ for t in "${targets[@]}"; do
   fi
   execs=$(grep -aoE '^(#[0-9]+|Done [0-9]+ runs)' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
   printf '%-16s %8s %12s %8s\n' "$t" "$seconds" "$execs" "$result"
+  # The ledger sums up how long each target has run, across runs, for the report.
+  printf '%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$seconds" "$execs" "$result" \
+    >>"$build/ledger.tsv"
 done
 exit $status
