@@ -9,6 +9,8 @@
  */
 #include "cache.h"
 
+#include "alloc.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -151,8 +153,8 @@ static enum error_code shard_init(struct cache_shard *s, uint32_t capacity, stru
     uint32_t nb = 1;
     while (nb < capacity && nb < (UINT32_C(1) << 30))
         nb *= 2;
-    s->entries = calloc(capacity, sizeof *s->entries);
-    s->buckets = malloc((size_t)nb * sizeof *s->buckets);
+    s->entries = alloc_zeroed(capacity, sizeof *s->entries);
+    s->buckets = alloc_bytes((size_t)nb * sizeof *s->buckets);
     if (s->entries == NULL || s->buckets == NULL) {
         free(s->entries);
         free(s->buckets);
@@ -193,10 +195,10 @@ enum error_code cache_new(size_t capacity, unsigned shards, struct cache **out,
         return error_set(err, ERROR_INVALID, "cache capacity %zu needs more shards", capacity);
 
     enum error_code rc = ERROR_OK;
-    struct cache *c = calloc(1, sizeof *c);
+    struct cache *c = alloc_zeroed(1, sizeof *c);
     if (c == NULL)
         return error_set(err, ERROR_NO_MEMORY, "out of memory for the cache");
-    c->shards = calloc(shards, sizeof *c->shards);
+    c->shards = alloc_zeroed(shards, sizeof *c->shards);
     if (c->shards == NULL) {
         rc = error_set(err, ERROR_NO_MEMORY, "out of memory for the cache shards");
         goto out;

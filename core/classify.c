@@ -11,6 +11,7 @@
  */
 #include "classify.h"
 
+#include "alloc.h"
 #include "limit.h"
 
 #include <errno.h>
@@ -554,7 +555,7 @@ static enum error_code seen_add(struct seen *s, uint64_t off, bool *fresh, struc
         size_t cap = 256;
         while (cap < s->table_cap)
             cap *= 2;
-        s->table = calloc(cap, sizeof *s->table);
+        s->table = alloc_zeroed(cap, sizeof *s->table);
         if (s->table == NULL)
             return error_set(err, ERROR_NO_MEMORY, "out of memory for the IFD loop detector");
         s->mask = cap - 1;
@@ -969,7 +970,7 @@ static enum error_code detect_ome(const struct tiff *t, const struct ifd *d, boo
         return ERROR_OK;
     *is_ome = true;
 
-    char *big = malloc(OME_HEAD_MAX);
+    char *big = alloc_bytes(OME_HEAD_MAX);
     if (big == NULL)
         return error_set(err, ERROR_NO_MEMORY, "out of memory reading OME-XML");
     rc = entry_text(t, &d->description[0], false, big, OME_HEAD_MAX, err);
@@ -1383,7 +1384,7 @@ static enum error_code json_load(int dirfd, const char *rel, size_t max, struct 
                        (long long)st.st_size, max);
         goto out;
     }
-    jf->text = malloc((size_t)st.st_size + 1);
+    jf->text = alloc_bytes((size_t)st.st_size + 1);
     if (jf->text == NULL) {
         rc = error_set(err, ERROR_NO_MEMORY, "out of memory reading Zarr metadata %s", rel);
         goto out;

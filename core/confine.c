@@ -10,6 +10,8 @@
  */
 #include "confine.h"
 
+#include "alloc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -163,7 +165,7 @@ static enum error_code confine_splice(struct confine_walk *w, const char *target
 static enum error_code confine_walk_open(int root_fd, const char *rel, enum confine_expect expect,
                                          int *out_fd, struct error_info *err)
 {
-    struct confine_walk *w = malloc(sizeof *w);
+    struct confine_walk *w = alloc_bytes(sizeof *w);
     if (w == NULL)
         return error_set(err, ERROR_NO_MEMORY, "out of memory resolving '%s'", rel);
     enum error_code rc = ERROR_OK;

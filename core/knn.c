@@ -10,6 +10,8 @@
  */
 #include "knn.h"
 
+#include "alloc.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -438,7 +440,7 @@ static void *query_main(void *arg)
     struct query_task *task = arg;
     const struct knn_tree *t = task->tree;
     size_t k = task->k;
-    struct knn_best *h = malloc(k * sizeof *h);
+    struct knn_best *h = alloc_bytes(k * sizeof *h);
     struct knn_results r = {h, 0, k, k <= KNN_SORTED_MAX_K, INFINITY, UINT32_MAX};
     if (h == NULL) {
         task->failed = true;
@@ -482,9 +484,9 @@ static void advise_huge(void *p, size_t bytes)
 static void *alloc_large(size_t bytes)
 {
     if (bytes < 2 * KNN_HUGE_PAGE)
-        return malloc(bytes);
+        return alloc_bytes(bytes);
     size_t rounded = (bytes + KNN_HUGE_PAGE - 1) & ~(KNN_HUGE_PAGE - 1);
-    void *p = aligned_alloc(KNN_HUGE_PAGE, rounded);
+    void *p = alloc_fault() ? NULL : aligned_alloc(KNN_HUGE_PAGE, rounded);
     if (p != NULL)
         advise_huge(p, rounded);
     return p;
@@ -539,7 +541,7 @@ enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t 
         nthreads = KNN_MAX_THREADS;
     if ((size_t)nthreads > n / KNN_QUERY_BATCH + 1)
         nthreads = (unsigned)(n / KNN_QUERY_BATCH + 1);
-    tasks = calloc(nthreads, sizeof *tasks);
+    tasks = alloc_zeroed(nthreads, sizeof *tasks);
     if (tree.coords == NULL || tree.index == NULL || tree.nodes == NULL || tasks == NULL) {
         rc = error_set(err, ERROR_NO_MEMORY, "knn: no memory for a tree of %zu points", n);
         goto out;

@@ -10,6 +10,7 @@
  */
 #include "load.h"
 
+#include "alloc.h"
 #include "limit.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@
 
 static void *big_alloc(size_t size)
 {
-    void *p = malloc(size);
+    void *p = alloc_bytes(size);
     if (p != NULL && size >= 2 * LOAD_HUGE_PAGE) {
         uintptr_t lo = ((uintptr_t)p + LOAD_HUGE_PAGE - 1) & ~(LOAD_HUGE_PAGE - 1);
         uintptr_t hi = ((uintptr_t)p + size) & ~(LOAD_HUGE_PAGE - 1);
@@ -458,7 +459,7 @@ static const char *source_name(const struct load_source *src)
 enum error_code load_probe(const struct load_source *source, const struct load_options *options,
                            struct load_info *info, struct error_info *err)
 {
-    struct load_handle *h = malloc(sizeof *h);
+    struct load_handle *h = alloc_bytes(sizeof *h);
     if (h == NULL)
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate a TIFF handle");
     const char *name = source_name(source);
@@ -744,7 +745,7 @@ enum error_code load_page(const struct load_source *source, const struct load_op
     unsigned n = options->threads == 0 ? 1 : options->threads;
     if (n > LOAD_MAX_THREADS)
         n = LOAD_MAX_THREADS;
-    struct load_worker *w = calloc(n, sizeof *w);
+    struct load_worker *w = alloc_zeroed(n, sizeof *w);
     if (w == NULL)
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate decoding workers");
     enum error_code rc = job_open_source(&job, &w[0], 0, err);
@@ -785,7 +786,7 @@ enum error_code load_overlap(const struct load_source *a, const struct load_sour
     unsigned n = options->threads == 0 ? 1 : options->threads;
     if (n > LOAD_MAX_THREADS)
         n = LOAD_MAX_THREADS;
-    struct load_worker *w = calloc(n, sizeof *w);
+    struct load_worker *w = alloc_zeroed(n, sizeof *w);
     if (w == NULL)
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate decoding workers");
     enum error_code rc = job_open_source(&job, &w[0], 0, err);

@@ -11,6 +11,8 @@
  */
 #include "overlap.h"
 
+#include "alloc.h"
+
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -87,7 +89,7 @@ static void *big_alloc(size_t count, size_t size, bool zero)
 {
     if (size != 0 && count > SIZE_MAX / size)
         return NULL;
-    void *p = zero ? calloc(count, size) : malloc(count * size);
+    void *p = zero ? alloc_zeroed(count, size) : alloc_bytes(count * size);
     if (p != NULL && count * size >= 2 * OVERLAP_HUGE_PAGE) {
         uintptr_t lo = ((uintptr_t)p + OVERLAP_HUGE_PAGE - 1) & ~(OVERLAP_HUGE_PAGE - 1);
         uintptr_t hi = ((uintptr_t)p + count * size) & ~(OVERLAP_HUGE_PAGE - 1);
@@ -288,7 +290,7 @@ static enum error_code counter_flush(struct overlap_counter *src, struct overlap
 
 struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_info *err)
 {
-    struct overlap_counter *c = calloc(1, sizeof *c);
+    struct overlap_counter *c = alloc_zeroed(1, sizeof *c);
     if (c == NULL) {
         error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
         return NULL;
@@ -297,8 +299,8 @@ struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_inf
         free(c);
         return NULL;
     }
-    c->front = calloc(OVERLAP_FRONT_SLOTS, sizeof *c->front);
-    c->spill = malloc(OVERLAP_SPILL * sizeof *c->spill);
+    c->front = alloc_zeroed(OVERLAP_FRONT_SLOTS, sizeof *c->front);
+    c->spill = alloc_bytes(OVERLAP_SPILL * sizeof *c->spill);
     if (c->front == NULL || c->spill == NULL) {
         free(c->front);
         free(c->spill);
@@ -648,9 +650,9 @@ enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, co
     if (t <= 1)
         return overlap_counter_add(counter, a, dtype_a, b, dtype_b, n, err);
 
-    struct overlap_job *jobs = calloc(t, sizeof *jobs);
-    pthread_t *tids = calloc(t, sizeof *tids);
-    bool *started = calloc(t, sizeof *started);
+    struct overlap_job *jobs = alloc_zeroed(t, sizeof *jobs);
+    pthread_t *tids = alloc_zeroed(t, sizeof *tids);
+    bool *started = alloc_zeroed(t, sizeof *started);
     enum error_code rc = ERROR_OK;
     if (jobs == NULL || tids == NULL || started == NULL) {
         rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate %zu counting threads", t);

@@ -18,6 +18,7 @@
  */
 #include "scan.h"
 
+#include "alloc.h"
 #include "confine.h"
 #include "limit.h"
 
@@ -245,7 +246,7 @@ static char *scan_arena_alloc(struct scan_result *res, size_t n)
     struct scan_arena *a = res->arena;
     if (a == NULL || a->size - a->used < n) {
         size_t size = n > SCAN_ARENA_CHUNK ? n : SCAN_ARENA_CHUNK;
-        struct scan_arena *fresh = malloc(sizeof *fresh + size);
+        struct scan_arena *fresh = alloc_bytes(sizeof *fresh + size);
         if (fresh == NULL)
             return NULL;
         fresh->next = a;
@@ -270,7 +271,7 @@ static bool scan_grow(void **array, size_t *cap, size_t count, size_t limit, siz
         want = limit;
     if (want <= count || want > SIZE_MAX / elem)
         return false;
-    void *bigger = realloc(*array, want * elem);
+    void *bigger = alloc_resize(*array, want * elem);
     if (bigger == NULL)
         return false;
     *array = bigger;
@@ -519,7 +520,7 @@ static void scan_pool_start(struct scan_walk *w)
 {
     w->pool_tried = true;
     size_t workers = w->opt->threads - 1;
-    struct scan_pool *pool = calloc(1, sizeof *pool);
+    struct scan_pool *pool = alloc_zeroed(1, sizeof *pool);
     if (pool == NULL)
         return;
     if (pthread_mutex_init(&pool->lock, NULL) != 0) {
@@ -588,7 +589,7 @@ static enum error_code scan_stat_enqueue(struct scan_walk *w, int dirfd, const c
         b = w->free_blocks;
         if (b != NULL)
             w->free_blocks = b->next_in_dir;
-        else if ((b = malloc(sizeof *b)) == NULL)
+        else if ((b = alloc_bytes(sizeof *b)) == NULL)
             return scan_no_memory(w);
         b->dirfd = dirfd;
         b->count = 0;
@@ -721,7 +722,7 @@ static enum error_code scan_plan_descent(struct scan_walk *w, char kind, const c
         size_t cap = w->pending_cap == 0 ? 4096 : w->pending_cap;
         while (cap < need)
             cap *= 2;
-        char *bigger = realloc(w->pending, cap);
+        char *bigger = alloc_resize(w->pending, cap);
         if (bigger == NULL)
             return scan_no_memory(w);
         w->pending = bigger;
@@ -992,7 +993,7 @@ static void scan_sort_entries(struct scan_result *res)
         return;
     if (n > UINT32_MAX)
         goto fallback;
-    items = malloc(n * sizeof *items);
+    items = alloc_bytes(n * sizeof *items);
     if (items == NULL)
         goto fallback;
     size_t total = 0;
@@ -1001,7 +1002,7 @@ static void scan_sort_entries(struct scan_result *res)
         items[i].key_len = (uint32_t)len;
         total += len;
     }
-    keys = malloc(total > 0 ? total : 1);
+    keys = alloc_bytes(total > 0 ? total : 1);
     if (keys == NULL)
         goto fallback;
     unsigned char *at = keys;
@@ -1093,9 +1094,9 @@ enum error_code scan_tree(int root_fd, const char *rel, size_t len, const struct
     if (rc != ERROR_OK)
         return rc;
 
-    struct scan_result *res = calloc(1, sizeof *res);
-    struct scan_walk *w = calloc(1, sizeof *w);
-    char *dents = malloc(SCAN_DENTS_BYTES);
+    struct scan_result *res = alloc_zeroed(1, sizeof *res);
+    struct scan_walk *w = alloc_zeroed(1, sizeof *w);
+    char *dents = alloc_bytes(SCAN_DENTS_BYTES);
     if (res == NULL || w == NULL || dents == NULL) {
         rc = error_set(err, ERROR_NO_MEMORY, "out of memory starting a scan");
         goto out;

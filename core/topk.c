@@ -11,6 +11,8 @@
  */
 #include "topk.h"
 
+#include "alloc.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -453,7 +455,7 @@ static void *job_helper(void *arg)
     struct topk_job *job = arg;
     struct topk_entry *scratch = NULL;
     if (job->scratch_len > 0)
-        scratch = malloc(job->scratch_len * sizeof *scratch);
+        scratch = alloc_bytes(job->scratch_len * sizeof *scratch);
     if (job->scratch_len == 0 || scratch != NULL)
         job_work(job, scratch);
     free(scratch);
@@ -494,7 +496,7 @@ static void job_run(struct topk_job *job, unsigned threads, struct topk_entry *s
 /* A zeroed job with its lock, or NULL. */
 static struct topk_job *job_new(void)
 {
-    struct topk_job *job = calloc(1, sizeof *job);
+    struct topk_job *job = alloc_zeroed(1, sizeof *job);
     if (job == NULL)
         return NULL;
     if (pthread_mutex_init(&job->lock, NULL) != 0) {
@@ -557,7 +559,7 @@ enum error_code topk_values(const void *x, enum topk_dtype dtype, size_t n, size
         return ERROR_OK;
 
     if (!use_heap(n, k)) {
-        struct topk_entry *scratch = malloc(n * sizeof *scratch);
+        struct topk_entry *scratch = alloc_bytes(n * sizeof *scratch);
         if (scratch == NULL)
             return error_set(err, ERROR_NO_MEMORY, "topk: no memory for %zu entries", n);
         best_of_range(x, dtype, n, SIZE_MAX, k, opt->largest, scratch);
@@ -579,8 +581,8 @@ enum error_code topk_values(const void *x, enum topk_dtype dtype, size_t n, size
     if (job->chunk_len < 16 * k)
         job->chunk_len = 16 * k;
     job->chunks = (n + job->chunk_len - 1) / job->chunk_len;
-    job->heaps = calloc(job->chunks, sizeof *job->heaps);
-    job->memory = malloc(job->chunks * k * sizeof *job->memory);
+    job->heaps = alloc_zeroed(job->chunks, sizeof *job->heaps);
+    job->memory = alloc_bytes(job->chunks * k * sizeof *job->memory);
     if (job->heaps == NULL || job->memory == NULL) {
         rc =
             error_set(err, ERROR_NO_MEMORY, "topk: no memory for %zu heaps of %zu", job->chunks, k);
@@ -652,7 +654,7 @@ enum error_code topk_rows(const void *x, enum topk_dtype dtype, size_t rows, siz
     job->scratch_len = use_heap(available, k) ? k : cols;
     job->chunk_len = chunk_length(rows, opt->threads, (TOPK_MIN_CHUNK / 4 + cols - 1) / cols);
     job->chunks = (rows + job->chunk_len - 1) / job->chunk_len;
-    scratch = malloc(job->scratch_len * sizeof *scratch);
+    scratch = alloc_bytes(job->scratch_len * sizeof *scratch);
     if (scratch == NULL) {
         rc = error_set(err, ERROR_NO_MEMORY, "topk: no memory for a row's scratch");
         goto out;

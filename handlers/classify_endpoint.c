@@ -9,6 +9,7 @@
  * problem object instead of failing the batch.
  */
 #include "classify_endpoint.h"
+#include "alloc.h"
 #include "confine.h"
 #include "parallel.h"
 #include "problem.h"
@@ -151,7 +152,7 @@ void classify_endpoint_post(const struct handler_context *ctx, const struct requ
                      ctx->limits->classify_batch);
         goto out;
     }
-    items = calloc(n ? n : 1, sizeof *items);
+    items = alloc_zeroed(n ? n : 1, sizeof *items);
     if (items == NULL) {
         problem_send(resp, req, 503, "out of memory for %zu paths", n);
         goto out;

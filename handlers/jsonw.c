@@ -1,6 +1,8 @@
 /* jsonw.c - append-only JSON writer; see jsonw.h. */
 #include "jsonw.h"
 
+#include "alloc.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +34,7 @@ static bool jsonw_reserve(struct jsonw *w, size_t extra)
         }
         cap *= 2;
     }
-    char *grown = realloc(w->buf, cap);
+    char *grown = alloc_resize(w->buf, cap);
     if (grown == NULL) {
         w->failed = true;
         return false;

@@ -10,6 +10,7 @@
  * sorted by (a, b), written with jsonw (a big segmentation has 10^5+ pairs).
  */
 #include "overlap_endpoint.h"
+#include "alloc.h"
 #include "confine.h"
 #include "jsonw.h"
 #include "load.h"
@@ -291,7 +292,7 @@ static bool overlap_pairs_from(const struct handler_context *ctx, const struct r
                      ctx->limits->max_batch);
         return false;
     }
-    struct overlap_pair *pairs = calloc(count, sizeof *pairs);
+    struct overlap_pair *pairs = alloc_zeroed(count, sizeof *pairs);
     if (pairs == NULL) {
         problem_send(resp, req, 503, "out of memory for %zu pairs", count);
         return false;
@@ -398,8 +399,14 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
     }
     if (options != NULL) {
         json_error_t jerr;
+        unsigned long failures = alloc_failures_here();
         json_t *obj =
             json_loadb((const char *)options->data, options->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (alloc_failures_here() != failures) { /* see request_json_object */
+            json_decref(obj);
+            problem_send(resp, req, 503, "out of memory parsing part 'options'");
+            return;
+        }
         if (obj == NULL || !json_is_object(obj)) {
             json_decref(obj);
             problem_send(resp, req, 400, "part 'options' must be a JSON object: %s",

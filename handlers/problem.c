@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Retry-After sent with every 503: long enough for a queue slot to free up. */
 #define PROBLEM_RETRY_AFTER_S 1
@@ -78,43 +79,53 @@ const char *problem_title(int status)
     return problem_kind_of(status)->title;
 }
 
-json_t *problem_object(int status, const char *detail, const char *instance, const char *request_id)
+/* The problem object on w. detail, instance and request_id may hold bytes from a file or a
+ * client: invalid UTF-8 is replaced (detail) or left out (the others). Rendered with jsonw,
+ * whose failure is sticky, rather than jansson: jansson can drop a member it could not
+ * allocate and still return a document. */
+static void problem_write(struct jsonw *w, int status, const char *detail, const char *instance,
+                          const char *request_id)
 {
     const struct problem_kind *kind = problem_kind_of(status);
-    char type[96];
-    snprintf(type, sizeof type, "urn:tessera:problem:%s", kind->slug);
-    json_t *obj = json_object();
-    if (obj == NULL)
-        return NULL;
-    int bad = json_object_set_new(obj, "type", json_string(type));
-    bad |= json_object_set_new(obj, "title", json_string(kind->title));
-    bad |= json_object_set_new(obj, "status", json_integer(status));
-    /* detail may hold bytes from a file or a client: json_string rejects invalid UTF-8. */
-    json_t *d = json_string(detail ? detail : kind->title);
-    if (d == NULL)
-        d = json_string("(detail was not valid UTF-8)");
-    bad |= json_object_set_new(obj, "detail", d);
-    if (instance != NULL) {
-        json_t *inst = json_string(instance);
-        bad |= inst ? json_object_set_new(obj, "instance", inst) : 0;
+    jsonw_lit(w, "{\"type\":\"urn:tessera:problem:");
+    jsonw_lit(w, kind->slug);
+    jsonw_lit(w, "\",\"title\":");
+    jsonw_string(w, kind->title, strlen(kind->title));
+    jsonw_member_u64(w, ",\"status\":", (uint64_t)status);
+    jsonw_lit(w, ",\"detail\":");
+    if (detail == NULL)
+        detail = kind->title;
+    if (!jsonw_string(w, detail, strlen(detail)))
+        jsonw_lit(w, "\"(detail was not valid UTF-8)\"");
+    if (instance != NULL && jsonw_utf8_valid(instance, strlen(instance))) {
+        jsonw_lit(w, ",\"instance\":");
+        jsonw_string(w, instance, strlen(instance));
     }
-    if (request_id != NULL)
-        bad |= json_object_set_new(obj, "request_id", json_string(request_id));
-    if (bad) {
-        json_decref(obj);
-        return NULL;
+    if (request_id != NULL && jsonw_utf8_valid(request_id, strlen(request_id))) {
+        jsonw_lit(w, ",\"request_id\":");
+        jsonw_string(w, request_id, strlen(request_id));
     }
-    return obj;
+    jsonw_lit(w, "}");
+}
+
+char *problem_render(int status, const char *detail, const char *instance, const char *request_id,
+                     size_t *len)
+{
+    struct jsonw w;
+    jsonw_init(&w);
+    problem_write(&w, status, detail, instance, request_id);
+    return jsonw_take(&w, len);
 }
 
 static void problem_send_detail(struct response *resp, const struct request *req, int status,
                                 const char *detail)
 {
     response_cleanup(resp);
-    json_t *obj =
-        problem_object(status, detail, req ? req->path : NULL, req ? req->request_id : NULL);
-    response_json(resp, status, obj);
-    resp->content_type = "application/problem+json";
+    size_t len = 0;
+    char *body =
+        problem_render(status, detail, req ? req->path : NULL, req ? req->request_id : NULL, &len);
+    /* Out of memory even for this: the status alone, with an empty body. */
+    response_bytes(resp, status, body ? "application/problem+json" : NULL, body, len);
     if (status == 503)
         resp->retry_after = PROBLEM_RETRY_AFTER_S;
 }
@@ -132,12 +143,8 @@ void problem_send(struct response *resp, const struct request *req, int status, 
 
 void problem_append(struct jsonw *w, const struct request *req, const struct error_info *err)
 {
-    json_t *p = problem_object(problem_status(err->code), err->detail, req ? req->path : NULL,
-                               req ? req->request_id : NULL);
-    char *text = p ? json_dumps(p, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(p);
-    jsonw_lit(w, text ? text : "null");
-    free(text);
+    problem_write(w, problem_status(err->code), err->detail, req ? req->path : NULL,
+                  req ? req->request_id : NULL);
 }
 
 void problem_from_error(struct response *resp, const struct request *req,

@@ -15,10 +15,10 @@ int problem_status(enum error_code code);
 /* Reason phrase for an HTTP status ("Not Found"). */
 const char *problem_title(int status);
 
-/* Build the problem object (new reference, NULL on allocation failure). instance and
- * request_id may be NULL. */
-json_t *problem_object(int status, const char *detail, const char *instance,
-                       const char *request_id);
+/* Render the problem object as a malloc'd JSON text of *len bytes (NULL when out of
+ * memory). detail, instance and request_id may be NULL. */
+char *problem_render(int status, const char *detail, const char *instance, const char *request_id,
+                     size_t *len);
 
 /* Make resp a problem+json response. detail is printf-formatted. Sets Retry-After for 503. */
 void problem_send(struct response *resp, const struct request *req, int status, const char *fmt,

@@ -3,6 +3,7 @@
  * and building the response body.
  */
 #include "request.h"
+#include "alloc.h"
 #include "jsonw.h"
 #include "problem.h"
 
@@ -93,8 +94,16 @@ json_t *request_json_object(const struct request *req, struct response *resp)
         return NULL;
     }
     json_error_t jerr;
+    unsigned long failures = alloc_failures_here();
     json_t *root =
         json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (alloc_failures_here() != failures) {
+        /* jansson can drop bytes of a string when its buffer cannot grow, and still
+         * return a document: whatever it returned is not the request. */
+        json_decref(root);
+        problem_send(resp, req, 503, "out of memory parsing the request body");
+        return NULL;
+    }
     if (root == NULL) {
         problem_send(resp, req, 400, "request body is not valid JSON: %s (line %d, column %d)",
                      jerr.text, jerr.line, jerr.column);
@@ -233,23 +242,6 @@ void response_bytes(struct response *resp, int status, const char *content_type,
     resp->content_type = content_type;
     resp->body = body;
     resp->body_len = len;
-}
-
-void response_json(struct response *resp, int status, json_t *json)
-{
-    char *text = json ? json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    json_decref(json);
-    if (text == NULL) {
-        static const char fallback[] = "{\"type\":\"urn:tessera:problem:internal-error\","
-                                       "\"title\":\"Internal Server Error\",\"status\":500,"
-                                       "\"detail\":\"could not render the response\"}";
-        char *copy = malloc(sizeof fallback);
-        if (copy != NULL)
-            memcpy(copy, fallback, sizeof fallback);
-        response_bytes(resp, 500, "application/problem+json", copy, copy ? sizeof fallback - 1 : 0);
-        return;
-    }
-    response_bytes(resp, status, "application/json", text, strlen(text));
 }
 
 void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w)

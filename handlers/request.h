@@ -107,10 +107,6 @@ bool request_json_fields(const struct request *req, json_t *obj, const struct re
 int64_t request_now_ns(void);
 bool request_expired(const struct request *req);
 
-/* Serialize json (reference stolen, even on failure) as the response body with status.
- * On serialization failure the response becomes a 500 problem. */
-void response_json(struct response *resp, int status, json_t *json);
-
 struct jsonw;
 
 /* Make w's document the 200 application/json body (the writer is emptied); a writer whose

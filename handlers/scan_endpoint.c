@@ -7,6 +7,7 @@
  * not valid UTF-8 cannot be carried by JSON: it is reported in errors instead.
  */
 #include "scan_endpoint.h"
+#include "alloc.h"
 #include "classify_endpoint.h"
 #include "jsonw.h"
 #include "problem.h"
@@ -215,7 +216,7 @@ static void scan_endpoint_run(const struct handler_context *ctx, const struct re
     }
     struct classify_item *items = NULL;
     if (q->classify && res->count > 0) {
-        items = calloc(res->count, sizeof *items);
+        items = alloc_zeroed(res->count, sizeof *items);
         if (items == NULL) {
             problem_send(resp, req, 503, "out of memory classifying %zu entries", res->count);
             scan_result_free(res);

@@ -10,6 +10,7 @@
  * the int64 indices followed by the float64 values / distances.
  */
 #include "topk_endpoint.h"
+#include "alloc.h"
 #include "jsonw.h"
 #include "knn.h"
 #include "problem.h"
@@ -115,7 +116,7 @@ static bool topk_json_matrix(const struct handler_context *ctx, const struct req
         return false;
     }
     size_t count = n * m;
-    double *data = malloc((count > 0 ? count : 1) * sizeof *data);
+    double *data = alloc_bytes((count > 0 ? count : 1) * sizeof *data);
     if (data == NULL) {
         problem_send(resp, req, 503, "out of memory for %zu x %zu numbers", n, m);
         return false;
@@ -196,7 +197,7 @@ static bool topk_from_json(const struct handler_context *ctx, const struct reque
                          n, ctx->limits->max_json_values);
             goto out;
         }
-        double *data = malloc((n ? n : 1) * sizeof *data);
+        double *data = alloc_bytes((n ? n : 1) * sizeof *data);
         if (data == NULL) {
             problem_send(resp, req, 503, "out of memory for %zu numbers", n);
             goto out;
@@ -317,7 +318,7 @@ static bool topk_from_binary(const struct handler_context *ctx, const struct req
     if (job->mode == TOPK_MODE_POINTS) {
         /* core/knn takes float64 and checks finiteness; widen float32 once. */
         size_t count = job->n * job->m;
-        double *pts = malloc((count ? count : 1) * sizeof *pts);
+        double *pts = alloc_bytes((count ? count : 1) * sizeof *pts);
         if (pts == NULL) {
             problem_send(resp, req, 503, "out of memory for %zu coordinates", count);
             return false;
@@ -381,7 +382,7 @@ static void topk_run(const struct handler_context *ctx, const struct request *re
     size_t k = (size_t)job->k;
     size_t total = rows * k;
     /* One block: indices then values, exactly the binary answer's layout. */
-    char *block = malloc(total ? total * 16 : 1);
+    char *block = alloc_bytes(total ? total * 16 : 1);
     if (block == NULL) {
         problem_send(resp, req, 503, "out of memory for %zu results", total);
         return;

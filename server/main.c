@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 
+#include "alloc.h"
 #include "cache.h"
 
 #include <errno.h>
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
     TIFFSetErrorHandler(NULL);
     TIFFSetWarningHandler(NULL);
     json_object_seed(0);
+    json_set_alloc_funcs(alloc_bytes, free); /* the fault-injection hook reaches jansson */
 
     sigset_t sigs;
     sigemptyset(&sigs);
