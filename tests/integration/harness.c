@@ -59,6 +59,12 @@ char *itest_log(struct itest_server *s)
     return copy;
 }
 
+int itest_slowdown(void)
+{
+    const char *wrap = getenv("TESSERA_ITEST_WRAPPER");
+    return wrap != NULL && *wrap != '\0' ? 20 : 1;
+}
+
 bool itest_start(struct itest_server *s, const char *root, const char *const extra[])
 {
     memset(s, 0, sizeof *s);
@@ -66,9 +72,22 @@ bool itest_start(struct itest_server *s, const char *root, const char *const ext
     int fds[2];
     if (pipe(fds) != 0)
         return false;
-    const char *argv[64] = {TESSERA_BIN, "--root", root, "--port", "0"};
-    size_t argc = 5;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 62; i++)
+    /* TESSERA_ITEST_WRAPPER (e.g. "valgrind --leak-check=full --error-exitcode=99") runs
+     * the server under a tool: its words go first, and every wait is longer. */
+    static char wrapper[512];
+    const char *argv[96];
+    size_t argc = 0;
+    const char *wrap = getenv("TESSERA_ITEST_WRAPPER");
+    if (wrap != NULL && *wrap != '\0') {
+        snprintf(wrapper, sizeof wrapper, "%s", wrap);
+        for (char *save = NULL, *w = strtok_r(wrapper, " ", &save); w != NULL && argc < 24;
+             w = strtok_r(NULL, " ", &save))
+            argv[argc++] = w;
+    }
+    const char *const base[] = {TESSERA_BIN, "--root", root, "--port", "0"};
+    for (size_t i = 0; i < 5; i++)
+        argv[argc++] = base[i];
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && argc < 94; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
     pid_t pid = fork();
@@ -79,7 +98,7 @@ bool itest_start(struct itest_server *s, const char *root, const char *const ext
         dup2(fds[1], STDERR_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execv(TESSERA_BIN, (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(fds[1]);
@@ -87,7 +106,7 @@ bool itest_start(struct itest_server *s, const char *root, const char *const ext
     s->out_fd = fds[0];
     pthread_create(&s->reader, NULL, itest_reader, s);
     s->reader_running = true;
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < 1000 * itest_slowdown(); i++) {
         char *log = itest_log(s);
         const char *p = log ? strstr(log, "\"msg\":\"listening\"") : NULL;
         const char *port = p ? strstr(p, "\"port\":") : NULL;
@@ -114,7 +133,7 @@ int itest_stop(struct itest_server *s, int sig, int timeout_s)
     int status = -1;
     if (s->pid > 0) {
         kill(s->pid, sig ? sig : SIGTERM);
-        for (int i = 0; i < timeout_s * 100; i++) {
+        for (int i = 0; i < timeout_s * 100 * itest_slowdown(); i++) {
             int st;
             if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
                 status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

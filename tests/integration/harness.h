@@ -26,6 +26,10 @@ struct itest_server {
 /* Start TESSERA_BIN --root root --port 0 [extra args..., NULL]. Waits for "listening". */
 bool itest_start(struct itest_server *s, const char *root, const char *const extra[]);
 
+/* How much slower the server runs than natively: 20 under TESSERA_ITEST_WRAPPER
+ * (valgrind), else 1. Start and stop waits are scaled by it; tests scale theirs with it. */
+int itest_slowdown(void);
+
 /* Send sig (0 = SIGTERM), wait up to timeout_s, return the exit status (or -1). */
 int itest_stop(struct itest_server *s, int sig, int timeout_s);
 
