@@ -85,6 +85,9 @@ enum error_code multipart_parse(const char *content_type, const unsigned char *b
     memcpy(delim + 4, boundary, blen);
     size_t dlen = blen + 4;
 
+    if (len == 0) /* the server passes no buffer at all for an empty body */
+        return error_set(err, ERROR_INVALID, "the multipart body is empty");
+
     /* The first delimiter may start the body without the leading CRLF. */
     const unsigned char *p;
     if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0)

@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .n_params = n,
         .content_type = type,
         .accept = accept_binary ? "application/octet-stream" : NULL,
-        .body = copy,
+        .body = body_len ? copy : NULL, /* as the server passes an empty body */
         .body_len = body_len,
         .request_id = "fuzz",
         .deadline_ns = request_now_ns() + 2000000000,
