@@ -11,7 +11,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== normal build (RelWithDebInfo)"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/release -j"$jobs"
-ctest --test-dir build/release --output-on-failure -j"$jobs"
+ctest --test-dir build/release --output-on-failure -j"$jobs" -LE '^memcheck$'
+
+echo "== valgrind memcheck: every integration test with its servers under valgrind"
+ctest --test-dir build/release --output-on-failure -j"$jobs" -L '^memcheck$'
 
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=ON >/dev/null
