@@ -86,7 +86,7 @@ enum error_code multipart_parse(const char *content_type, const unsigned char *b
     size_t dlen = blen + 4;
 
     if (len == 0) /* the server passes no buffer at all for an empty body */
-        return error_set(err, ERROR_INVALID, "the multipart body is empty");
+        return error_set(err, ERROR_INVALID, "the multipart body is empty (no boundary found)");
 
     /* The first delimiter may start the body without the leading CRLF. */
     const unsigned char *p;
