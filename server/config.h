@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct config {
@@ -25,6 +26,7 @@ struct config {
     unsigned max_per_ip;
     unsigned idle_timeout_s;
     size_t conn_memory;
+    size_t max_body_memory;
     unsigned drain_timeout_s;
     char token[256];
     char cors_origins[1024];

@@ -17,8 +17,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,10 @@
 #define HTTP_MAX_PARAMS 64
 /* Bodies at least this large get huge-page-aligned buffers (the x86-64 huge page size). */
 #define HTTP_HUGE_BODY ((size_t)2 << 20)
+/* libmicrohttpd's connection limit is this much above --max-connections (see http_accept). */
+#define HTTP_ACCEPT_SLACK 64u
+/* libmicrohttpd log lines written per second at most. */
+#define HTTP_LOG_PER_S 20u
 /* Longest client-supplied X-Request-Id we echo. */
 #define HTTP_REQUEST_ID_MAX 64
 
@@ -51,6 +57,7 @@ struct http_conn {
     bool target_not_origin_form; /* does not start with '/' (absolute form, '*') */
     bool target_has_nul;         /* "%00" anywhere: MHD would truncate silently */
     char remote[64];
+    bool over_limit; /* accepted past --max-connections by concurrent accepts: close */
 };
 
 struct exchange {
@@ -78,6 +85,7 @@ struct exchange {
 
     char *body;
     size_t body_len, body_cap, body_limit;
+    size_t body_reserved; /* bytes of --max-body-memory this body holds */
     bool body_cut;
     bool body_announced; /* Content-Length > 0 or chunked */
     bool framing_bad;    /* the request's framing is suspect: answer and close */
@@ -91,6 +99,9 @@ struct exchange {
     unsigned status;
     uint64_t bytes_out;
 };
+
+/* Bytes of request bodies held in memory, all connections (--max-body-memory). */
+static atomic_size_t http_body_memory;
 
 static const char *const http_methods[] = {"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
                                            "PATCH", "OPTIONS", "TRACE", "CONNECT"};
@@ -114,6 +125,16 @@ static char *http_strdup(const char *s)
     return d;
 }
 
+/* Free the body and give its bytes back to the --max-body-memory budget. */
+static void http_body_free(struct exchange *ex)
+{
+    free(ex->body);
+    ex->body = NULL;
+    ex->body_cap = 0;
+    atomic_fetch_sub(&http_body_memory, ex->body_reserved);
+    ex->body_reserved = 0;
+}
+
 static void exchange_free(struct exchange *ex)
 {
     for (size_t i = 0; i < ex->n_params; i++) {
@@ -122,7 +143,7 @@ static void exchange_free(struct exchange *ex)
     }
     free(ex->content_type);
     free(ex->accept);
-    free(ex->body);
+    http_body_free(ex);
     response_cleanup(&ex->resp);
     free(ex);
 }
@@ -332,16 +353,36 @@ static bool http_parse_length(const char *s, uint64_t *out)
 
 /* A buffer for a body of len bytes. Large bodies (an 80 MB /topk array, a TIFF upload) are
  * backed by transparent huge pages: first-touch page faults otherwise cost more than the
- * copy itself (measured: 450 ms -> 90 ms for an 80 MB body). Freed with free(). */
+ * copy itself (measured: 450 ms -> 90 ms for an 80 MB body). The first huge page is left
+ * to small pages: memory is committed as bytes arrive, so a client that announces a large
+ * body and sends a few bytes (slow body attack) holds kilobytes, not a 2 MB page, and a
+ * client past the first 2 MB holds at most one partly filled huge page more than it sent.
+ * Freed with free(). */
 static char *http_body_alloc(size_t len)
 {
     if (len < HTTP_HUGE_BODY)
         return malloc(len);
     size_t rounded = (len + HTTP_HUGE_BODY - 1) / HTTP_HUGE_BODY * HTTP_HUGE_BODY;
     char *p = aligned_alloc(HTTP_HUGE_BODY, rounded);
-    if (p != NULL)
-        madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure changes nothing */
+    if (p != NULL) { /* advice only: failure changes nothing */
+        madvise(p, HTTP_HUGE_BODY, MADV_NOHUGEPAGE);
+        if (rounded > HTTP_HUGE_BODY)
+            madvise(p + HTTP_HUGE_BODY, rounded - HTTP_HUGE_BODY, MADV_HUGEPAGE);
+    }
     return p;
+}
+
+/* Take bytes from the body budget; false (nothing taken) when it would pass the limit. */
+static bool http_body_reserve(struct exchange *ex, size_t bytes)
+{
+    size_t limit = ex->srv->cfg->max_body_memory;
+    size_t held = atomic_load(&http_body_memory);
+    do {
+        if (bytes > limit || held > limit - bytes)
+            return false;
+    } while (!atomic_compare_exchange_weak(&http_body_memory, &held, held + bytes));
+    ex->body_reserved += bytes;
+    return true;
 }
 
 /* Returns true when ex->resp already holds the answer. */
@@ -476,6 +517,14 @@ static bool http_first_call(struct exchange *ex, const char *url, const char *me
         return true;
     }
     if (content_length > 0) {
+        if (!http_body_reserve(ex, (size_t)content_length)) {
+            metrics_count(METRICS_BODY_BUDGET);
+            http_problem(ex, 503,
+                         "the server is receiving %zu bytes of request bodies already "
+                         "(--max-body-memory); retry shortly",
+                         atomic_load(&http_body_memory));
+            return true;
+        }
         ex->body = http_body_alloc((size_t)content_length);
         if (ex->body == NULL) {
             http_problem(ex, 503, "out of memory for a %llu-byte body",
@@ -505,6 +554,12 @@ static void http_take_body(struct exchange *ex, const char *data, size_t len)
         size_t cap = ex->body_cap ? ex->body_cap : 4096;
         while (cap < ex->body_len + len)
             cap = cap > ex->body_limit / 2 ? ex->body_limit : cap * 2;
+        /* A chunked body takes from the budget as it grows; over it, it is cut. */
+        if (cap > ex->body_reserved && !http_body_reserve(ex, cap - ex->body_reserved)) {
+            metrics_count(METRICS_BODY_BUDGET);
+            ex->body_cut = true;
+            return;
+        }
         char *grown = realloc(ex->body, cap);
         if (grown == NULL) {
             ex->body_cut = true;
@@ -515,6 +570,21 @@ static void http_take_body(struct exchange *ex, const char *data, size_t len)
     }
     memcpy(ex->body + ex->body_len, data, len);
     ex->body_len += len;
+}
+
+int http_root_open(const struct server *srv, char *why, size_t why_size)
+{
+    int fd = open(srv->cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, why_size, "the data root is not available: %s", strerror(errno));
+        return -1;
+    }
+    if (faccessat(fd, ".", R_OK | X_OK, AT_EACCESS) != 0) {
+        snprintf(why, why_size, "the data root cannot be read: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static void http_run_handler(struct exchange *ex)
@@ -533,13 +603,22 @@ static void http_run_handler(struct exchange *ex)
         .deadline_ns = ex->start_ns + (int64_t)srv->hctx.limits->request_timeout_ms * 1000000,
     };
     response_cleanup(&ex->resp);
-    ex->route->handler(&srv->hctx, &req, &ex->resp);
+    /* The root is opened by path for each request that reads it, so a root that is
+     * removed, replaced or made unreadable is noticed (503), and one that comes back is
+     * served again, without a restart. */
+    struct handler_context hctx = srv->hctx;
+    char why[160];
+    hctx.root_fd = ex->route->root ? http_root_open(srv, why, sizeof why) : -1;
+    if (ex->route->root && hctx.root_fd < 0)
+        problem_send(&ex->resp, &req, 503, "%s", why);
+    else
+        ex->route->handler(&hctx, &req, &ex->resp);
+    if (hctx.root_fd >= 0)
+        close(hctx.root_fd);
     if (ex->resp.status < 100 || ex->resp.status > 599)
         problem_send(&ex->resp, &req, 500, "handler returned no answer");
     /* The body is not needed any more; free it before the answer is sent. */
-    free(ex->body);
-    ex->body = NULL;
-    ex->body_cap = 0;
+    http_body_free(ex);
     ex->done = true;
 }
 
@@ -581,6 +660,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     struct server *srv = cls;
     struct exchange *ex = *req_cls;
     if (ex == NULL) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const struct http_conn *hc = ci ? ci->socket_context : NULL;
+        if (hc != NULL && hc->over_limit)
+            return MHD_NO; /* see http_connection */
         ex = calloc(1, sizeof *ex);
         if (ex == NULL)
             return MHD_NO;
@@ -669,7 +753,6 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
 static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                             enum MHD_ConnectionNotificationCode toe)
 {
-    (void)cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         struct http_conn *hc = calloc(1, sizeof *hc);
         if (hc != NULL) {
@@ -685,7 +768,14 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
             }
         }
         *socket_context = hc;
-        metrics_connections_add(1);
+        /* Two connection threads can both pass http_accept for the last free slot: the
+         * later one is closed within a second, or at its first request. */
+        const struct server *srv = cls;
+        if (metrics_connections_add(1) > (long)srv->cfg->max_connections && hc != NULL) {
+            hc->over_limit = true;
+            metrics_count(METRICS_CONN_REFUSED);
+            MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+        }
     } else {
         free(*socket_context);
         *socket_context = NULL;
@@ -713,12 +803,45 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
+    /* A flood of refused or broken connections would otherwise write a line each: at most
+     * HTTP_LOG_PER_S lines a second, the rest only counted (tessera_log_dropped_total). */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t second;
+    static unsigned lines;
+    int64_t now = request_now_ns() / 1000000000;
+    pthread_mutex_lock(&lock);
+    if (now != second) {
+        second = now;
+        lines = 0;
+    }
+    bool write = lines < HTTP_LOG_PER_S;
+    lines += write;
+    pthread_mutex_unlock(&lock);
+    if (!write) {
+        metrics_count(METRICS_LOG_DROPPED);
+        return;
+    }
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     log_event("warn", msg, "\"source\":\"libmicrohttpd\"");
+}
+
+/* Accept policy: past --max-connections a new connection is closed at once. (At its own
+ * limit libmicrohttpd stops accepting instead, and the excess clients hang in the listen
+ * backlog; its limit is set HTTP_ACCEPT_SLACK higher so this refusal happens first.) */
+static enum MHD_Result http_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    const struct server *srv = cls;
+    if (metrics_connections_open() >= (long)srv->cfg->max_connections) {
+        metrics_count(METRICS_CONN_REFUSED);
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -758,15 +881,15 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
     pages_init(srv);
 
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        flags, (uint16_t)cfg->port, http_accept, srv, http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
         http_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->io_threads, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        cfg->conn_memory, MHD_OPTION_STRICT_FOR_CLIENT, (int)cfg->strict_http,
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
-        http_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, srv,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        cfg->max_connections + HTTP_ACCEPT_SLACK, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, MHD_OPTION_STRICT_FOR_CLIENT,
+        (int)cfg->strict_http, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, http_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
+        http_uri_seen, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         snprintf(msg, msg_size, "cannot listen on %s:%u (in use, or not permitted)", cfg->host,
                  cfg->port);

@@ -30,6 +30,10 @@ struct server {
     bool no_listen;     /* no listening socket: connections come from http_add_connection */
 };
 
+/* Open the data root (O_PATH; the caller closes it) and check that it can be listed and
+ * searched. -1 with the reason in why when it is gone or unreadable. Thread-safe. */
+int http_root_open(const struct server *srv, char *why, size_t why_size);
+
 /* Start serving. srv->cfg and srv->hctx must be set. Returns false with a message. */
 bool http_start(struct server *srv, char *msg, size_t msg_size);
 

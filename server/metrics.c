@@ -90,9 +90,9 @@ void metrics_count(enum metrics_counter which)
     atomic_fetch_add(&metrics_counters[which], 1);
 }
 
-void metrics_connections_add(int delta)
+long metrics_connections_add(int delta)
 {
-    atomic_fetch_add(&metrics_open_connections, delta);
+    return atomic_fetch_add(&metrics_open_connections, delta) + delta;
 }
 
 long metrics_connections_open(void)
@@ -180,6 +180,14 @@ char *metrics_render(const char *version, size_t *len)
                                    "Heavy requests refused with 503 because the queue was full."},
         [METRICS_CLIENT_GONE] = {"tessera_client_gone_total",
                                  "Requests whose client disconnected before the answer."},
+        [METRICS_CONN_REFUSED] = {"tessera_connections_refused_total",
+                                  "Connections closed at accept because --max-connections "
+                                  "were open."},
+        [METRICS_BODY_BUDGET] = {"tessera_rejected_body_memory_total",
+                                 "Requests refused with 503 because --max-body-memory was "
+                                 "taken by bodies being received."},
+        [METRICS_LOG_DROPPED] = {"tessera_log_dropped_total",
+                                 "libmicrohttpd messages over the log rate limit, not written."},
     };
     for (int c = 0; c < METRICS_COUNTER_COUNT; c++)
         metrics_put(buf, size, &n, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",

@@ -15,13 +15,17 @@ enum metrics_counter {
     METRICS_BODIES_CUT,    /* chunked bodies over the limit, connection closed */
     METRICS_REJECTED_BUSY, /* 503 because the worker queue was full */
     METRICS_CLIENT_GONE,   /* requests whose client went away before the answer */
+    METRICS_CONN_REFUSED,  /* connections closed at accept: --max-connections reached */
+    METRICS_BODY_BUDGET,   /* 503 because --max-body-memory was taken by other bodies */
+    METRICS_LOG_DROPPED,   /* libmicrohttpd messages over the log rate, not written */
     METRICS_COUNTER_COUNT
 };
 
 /* route and method must be static strings (they are stored, not copied). Thread-safe. */
 void metrics_request(const char *route, const char *method, unsigned status, double seconds);
 void metrics_count(enum metrics_counter which);
-void metrics_connections_add(int delta);
+/* Change the open-connection gauge; returns the new value. */
+long metrics_connections_add(int delta);
 long metrics_connections_open(void);
 
 /* A source appends its own lines to buf (at most size bytes) and returns bytes written. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
@@ -66,11 +67,14 @@ void pages_readyz(const struct handler_context *ctx, const struct request *req,
         problem_send(resp, req, 503, "draining: the server is shutting down");
         return;
     }
-    struct stat st;
-    if (fstat(ctx->root_fd, &st) != 0 || st.st_nlink == 0) {
-        problem_send(resp, req, 503, "the data root is gone");
+    (void)ctx;
+    char why[160];
+    int fd = pages_server ? http_root_open(pages_server, why, sizeof why) : -1;
+    if (fd < 0) {
+        problem_send(resp, req, 503, "%s", pages_server ? why : "the server is starting");
         return;
     }
+    close(fd);
     static const char ok[] = "{\"status\":\"ready\"}";
     pages_text(resp, 200, "application/json", ok, sizeof ok - 1);
 }

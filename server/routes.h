@@ -23,6 +23,7 @@ struct route {
     enum route_body body;
     bool heavy;  /* run on the worker pool (suspend/resume) */
     bool public; /* reachable without the bearer token */
+    bool root;   /* reads the data root: opened for each request, 503 when unavailable */
     const char *summary;
 };
 
