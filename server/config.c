@@ -53,6 +53,8 @@ static const struct config_option config_options[] = {
      "open connections per client address; 0 = no per-address limit"},
     {"idle-timeout", "TESSERA_IDLE_TIMEOUT", CONFIG_UINT, OFF(idle_timeout_s), "30", 1, 3600,
      "seconds a connection may stay idle (also bounds slow senders)"},
+    {"header-timeout", "TESSERA_HEADER_TIMEOUT", CONFIG_UINT, OFF(header_timeout_s), "10", 1,
+     3600, "seconds a new connection may stay idle before its request headers are complete"},
     {"conn-memory", "TESSERA_CONN_MEMORY", CONFIG_SIZE, OFF(conn_memory), "64K", 8192,
      16u << 20, "memory per connection for headers and buffers (bytes; K/M/G suffixes)"},
     {"max-body-memory", "TESSERA_MAX_BODY_MEMORY", CONFIG_SIZE, OFF(max_body_memory), "4G",

@@ -25,6 +25,7 @@ struct config {
     unsigned max_connections;
     unsigned max_per_ip;
     unsigned idle_timeout_s;
+    unsigned header_timeout_s;
     size_t conn_memory;
     size_t max_body_memory;
     unsigned drain_timeout_s;

@@ -665,6 +665,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         const struct http_conn *hc = ci ? ci->socket_context : NULL;
         if (hc != NULL && hc->over_limit)
             return MHD_NO; /* see http_connection */
+        if (srv->cfg->header_timeout_s < srv->cfg->idle_timeout_s)
+            MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                      srv->cfg->idle_timeout_s);
         ex = calloc(1, sizeof *ex);
         if (ex == NULL)
             return MHD_NO;
@@ -775,6 +778,13 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
             hc->over_limit = true;
             metrics_count(METRICS_CONN_REFUSED);
             MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+        } else if (srv->cfg->header_timeout_s < srv->cfg->idle_timeout_s) {
+            /* Until its first request's headers are complete a connection gets the shorter
+             * --header-timeout (http_access restores --idle-timeout). It bounds clients
+             * that connect and send nothing, or part of a request and leave: libmicrohttpd
+             * (epoll) misses a FIN that arrives together with an unfinished request. */
+            MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                      srv->cfg->header_timeout_s);
         }
     } else {
         free(*socket_context);
