@@ -516,6 +516,13 @@ static bool http_first_call(struct exchange *ex, const char *url, const char *me
                          ex->body_limit);
         return true;
     }
+    if (content_length > srv->cfg->max_body_memory) {
+        http_problem(ex, 413,
+                     "request body is %llu bytes; the server holds at most %zu bytes of "
+                     "request bodies (--max-body-memory)",
+                     (unsigned long long)content_length, srv->cfg->max_body_memory);
+        return true;
+    }
     if (content_length > 0) {
         if (!http_body_reserve(ex, (size_t)content_length)) {
             metrics_count(METRICS_BODY_BUDGET);

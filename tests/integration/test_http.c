@@ -1,19 +1,26 @@
 /*
  * test_http.c - the service plumbing over real HTTP: every built-in route, the problem+json
  * shape, 404/405/413/401, request ids, CORS, the framing table (raw bytes), limits on
- * chunked bodies, the access log, configuration errors and SIGTERM.
+ * chunked bodies, the access log, configuration errors and SIGTERM; and the connection
+ * guards: --max-connections (excess closed at accept), --header-timeout, --max-body-memory.
  */
 #include "check.h"
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char root[512];
@@ -311,6 +318,124 @@ static void test_root_gone(void)
     itest_free(&s);
 }
 
+/* A connected loopback socket to the server, or -1. */
+static int limits_connect(const struct itest_server *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Milliseconds until the server closes fd (EOF or reset), or -1 past timeout_ms. */
+static long limits_ms_to_close(int fd, int timeout_ms)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char buf[4096];
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms > timeout_ms)
+            return -1;
+        if (poll(&p, 1, (int)(timeout_ms - ms)) <= 0)
+            continue;
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            return (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        }
+    }
+}
+
+/* The value of a counter in /metrics, or -1. */
+static long long limits_metric(const struct itest_server *s, const char *name)
+{
+    struct itest_reply r;
+    long long v = -1;
+    if (itest_request(s, "GET", "/metrics", NULL, NULL, 0, &r) && r.body != NULL) {
+        char key[128];
+        snprintf(key, sizeof key, "\n%s ", name);
+        const char *p = strstr(r.body, key);
+        if (p != NULL)
+            v = strtoll(p + strlen(key), NULL, 10);
+    }
+    itest_reply_cleanup(&r);
+    return v;
+}
+
+static void test_connection_guards(void)
+{
+    struct itest_server s;
+    const char *const args[] = {"--max-connections", "4",  "--max-per-ip",       "0",
+                                "--header-timeout",  "1",  "--idle-timeout",     "30",
+                                "--max-body-memory", "1M", "--access-log=false", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    int slow = itest_slowdown();
+
+    /* Four silent connections fill --max-connections; a fifth is closed at accept. */
+    int held[4];
+    for (int i = 0; i < 4; i++)
+        CHECK((held[i] = limits_connect(&s)) >= 0);
+    struct timespec settle = {0, 200 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+    int extra = limits_connect(&s);
+    long ms = extra >= 0 ? limits_ms_to_close(extra, 2000 * slow) : 0;
+    if (!CHECK(ms >= 0 && ms < 1000 * slow))
+        fprintf(stderr, "    connection past --max-connections closed after %ld ms\n", ms);
+    if (extra >= 0)
+        close(extra);
+    /* Silent connections are closed by --header-timeout (1 s), not --idle-timeout (30 s). */
+    for (int i = 0; i < 4; i++) {
+        ms = held[i] >= 0 ? limits_ms_to_close(held[i], 5000 * slow) : -1;
+        if (!CHECK(ms >= 0))
+            fprintf(stderr, "    silent connection %d not closed by --header-timeout\n", i);
+        if (held[i] >= 0)
+            close(held[i]);
+    }
+    nanosleep(&settle, NULL);
+    CHECK(limits_metric(&s, "tessera_connections_refused_total") >= 1);
+
+    /* --max-body-memory 1M: a larger body is 413 at once; two bodies of 700 kB at the same
+     * time do not fit, so the second is 503 + Retry-After while the first is held. */
+    const char *const json[] = {"Content-Type: application/json", NULL};
+    struct itest_reply r;
+    static char big[2 << 20];
+    memset(big, ' ', sizeof big);
+    CHECK(itest_request(&s, "POST", "/topk", json, big, sizeof big, &r));
+    itest_is_problem(&r, 413);
+    itest_reply_cleanup(&r);
+
+    int first = limits_connect(&s);
+    const char head[] = "POST /topk HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 700000\r\n\r\n{\"values\": [";
+    CHECK(first >= 0 && send(first, head, sizeof head - 1, MSG_NOSIGNAL) > 0);
+    nanosleep(&settle, NULL);
+    CHECK(itest_request(&s, "POST", "/topk", json, big, 700000, &r));
+    char retry[16];
+    if (itest_is_problem(&r, 503))
+        CHECK(itest_header(&r, "Retry-After", retry, sizeof retry));
+    itest_reply_cleanup(&r);
+    CHECK(limits_metric(&s, "tessera_rejected_body_memory_total") >= 1);
+    if (first >= 0)
+        close(first);
+    nanosleep(&settle, NULL);
+    /* The budget is given back when the first client leaves: the same body is served. */
+    memcpy(big, "{\"values\": [1, 2, 3], \"k\": 1}", 29);
+    CHECK(itest_request(&s, "POST", "/topk", json, big, 700000, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    itest_free(&s);
+}
+
 /* Run the binary with args; return its exit status and what it printed. */
 static int run_binary(const char *args, char *out, size_t size)
 {
@@ -374,6 +499,7 @@ int main(void)
 
     test_token_and_cors();
     test_root_gone();
+    test_connection_guards();
     test_config_errors();
 
     check_rmtree(root);
