@@ -304,5 +304,11 @@ echo "== summary"
   cat "$results"
 } | column -t -s'|' -o '  '
 echo
-if [ "$failed" = 0 ]; then echo "all goals met"; else echo "goals missed: $(grep -c '|FAIL$' "$results")"; fi
+# The results file decides: record() may run in a subshell, where $failed does not stick.
+if ! grep -q '|FAIL$' "$results"; then
+  echo "all goals met"
+else
+  echo "goals missed: $(grep -c '|FAIL$' "$results")"
+  failed=1
+fi
 exit "$failed"
