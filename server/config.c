@@ -41,6 +41,9 @@ static const struct config_option config_options[] = {
      "address to listen on (IPv4 or IPv6 literal)"},
     {"port", "TESSERA_PORT", CONFIG_UINT, OFF(port), "8080", 0, 65535,
      "TCP port; 0 picks a free one (logged at start)"},
+    {"admin-port", "TESSERA_ADMIN_PORT", CONFIG_UINT, OFF(admin_port), "0", 0, 65535,
+     "second port on --host serving only /healthz, /readyz, /metrics with its own connection "
+     "budget, so probes pass a flood of --port; 0 = off"},
     {"io-threads", "TESSERA_IO_THREADS", CONFIG_UINT, OFF(io_threads), "2", 1, 64,
      "threads serving connections (epoll); light routes are answered here"},
     {"workers", "TESSERA_WORKERS", CONFIG_UINT, OFF(workers), "0", 0, 256,

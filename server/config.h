@@ -19,6 +19,7 @@ struct config {
     char root[4096];
     char host[64];
     unsigned port;
+    unsigned admin_port;
     unsigned io_threads;
     unsigned workers;
     unsigned queue;

@@ -42,6 +42,8 @@
 #define HTTP_HUGE_BODY ((size_t)2 << 20)
 /* libmicrohttpd's connection limit is this much above --max-connections (see http_accept). */
 #define HTTP_ACCEPT_SLACK 64u
+/* Connections the --admin-port daemon holds at most (probes and scrapers). */
+#define HTTP_ADMIN_CONNECTIONS 64u
 /* libmicrohttpd log lines written per second at most. */
 #define HTTP_LOG_PER_S 20u
 /* Longest client-supplied X-Request-Id we echo. */
@@ -58,6 +60,7 @@ struct http_conn {
     bool target_has_nul;         /* "%00" anywhere: MHD would truncate silently */
     char remote[64];
     bool over_limit; /* accepted past --max-connections by concurrent accepts: close */
+    bool admin;      /* on --admin-port */
 };
 
 struct exchange {
@@ -453,6 +456,11 @@ static bool http_first_call(struct exchange *ex, const char *url, const char *me
     /* Routing. */
     bool path_known;
     const struct route *route = routes_find(method, url, &path_known);
+    if (hc != NULL && hc->admin && strcmp(url, "/healthz") != 0 && strcmp(url, "/readyz") != 0 &&
+        strcmp(url, "/metrics") != 0) {
+        http_problem(ex, 404, "the admin port serves /healthz, /readyz and /metrics only");
+        return true;
+    }
     if (!path_known) {
         http_problem(ex, 404, "no endpoint at '%.200s'; GET / lists them", url);
         return true;
@@ -760,23 +768,46 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
     atomic_fetch_sub(&srv->active, 1);
 }
 
+/* The state of a new connection, with the client's address (NULL when out of memory). */
+static struct http_conn *http_conn_new(struct MHD_Connection *conn)
+{
+    struct http_conn *hc = calloc(1, sizeof *hc);
+    if (hc != NULL) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        if (sa != NULL && sa->sa_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+            inet_ntop(AF_INET, &in->sin_addr, hc->remote, sizeof hc->remote);
+        } else if (sa != NULL && sa->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+            inet_ntop(AF_INET6, &in6->sin6_addr, hc->remote, sizeof hc->remote);
+        }
+    }
+    return hc;
+}
+
+/* Connections of --admin-port: their own budget, not counted against --max-connections. */
+static void http_admin_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                                  enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct http_conn *hc = http_conn_new(conn);
+        if (hc != NULL)
+            hc->admin = true;
+        *socket_context = hc;
+    } else {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                             enum MHD_ConnectionNotificationCode toe)
 {
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct http_conn *hc = calloc(1, sizeof *hc);
-        if (hc != NULL) {
-            const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-            const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-            if (sa != NULL && sa->sa_family == AF_INET) {
-                const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-                inet_ntop(AF_INET, &in->sin_addr, hc->remote, sizeof hc->remote);
-            } else if (sa != NULL && sa->sa_family == AF_INET6) {
-                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-                inet_ntop(AF_INET6, &in6->sin6_addr, hc->remote, sizeof hc->remote);
-            }
-        }
+        struct http_conn *hc = http_conn_new(conn);
         *socket_context = hc;
         /* Two connection threads can both pass http_accept for the last free slot: the
          * later one is closed within a second, or at its first request. */
@@ -916,6 +947,34 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : cfg->port;
+
+    if (cfg->admin_port != 0 && !srv->no_listen) {
+        /* Light routes only: no suspend/resume, no worker pool, one thread. */
+        unsigned admin_flags = (flags & MHD_USE_IPv6) | MHD_USE_INTERNAL_POLLING_THREAD |
+                               MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        if (in4->sin_family == AF_INET)
+            in4->sin_port = htons((uint16_t)cfg->admin_port);
+        else
+            in6->sin6_port = htons((uint16_t)cfg->admin_port);
+        srv->admin = MHD_start_daemon(
+            admin_flags, (uint16_t)cfg->admin_port, NULL, NULL, http_access, srv,
+            MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, HTTP_ADMIN_CONNECTIONS,
+            MHD_OPTION_CONNECTION_TIMEOUT, cfg->header_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, MHD_OPTION_STRICT_FOR_CLIENT,
+            (int)cfg->strict_http, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+            MHD_OPTION_NOTIFY_CONNECTION, http_admin_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
+            http_uri_seen, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        if (srv->admin == NULL) {
+            snprintf(msg, msg_size, "cannot listen on %s:%u (--admin-port; in use?)", cfg->host,
+                     cfg->admin_port);
+            MHD_stop_daemon(srv->daemon);
+            srv->daemon = NULL;
+            pool_free(srv->pool);
+            srv->pool = NULL;
+            return false;
+        }
+    }
     return true;
 }
 
@@ -940,6 +999,10 @@ long http_drain_and_stop(struct server *srv)
         return left; /* workers still hold suspended connections: stopping MHD is unsafe */
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    if (srv->admin != NULL) { /* answered /readyz 503 during the drain */
+        MHD_stop_daemon(srv->admin);
+        srv->admin = NULL;
+    }
     pool_free(srv->pool);
     srv->pool = NULL;
     return left;

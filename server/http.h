@@ -23,6 +23,7 @@ struct server {
     const struct config *cfg;
     struct handler_context hctx;
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *admin; /* --admin-port: /healthz, /readyz, /metrics only; or NULL */
     struct pool *pool;
     atomic_bool draining;
     atomic_long active; /* requests between first callback and completion */

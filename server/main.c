@@ -98,8 +98,8 @@ int main(int argc, char **argv)
     log_escape(root_esc, sizeof root_esc, cfg.root);
     snprintf(extra, sizeof extra,
              "\"address\":\"%s\",\"port\":%u,\"root\":\"%s\",\"workers\":%u,"
-             "\"io_threads\":%u",
-             cfg.host, srv.port, root_esc, cfg.workers, cfg.io_threads);
+             "\"io_threads\":%u,\"admin_port\":%u",
+             cfg.host, srv.port, root_esc, cfg.workers, cfg.io_threads, cfg.admin_port);
     log_event("info", "listening", extra);
 
     int sig = 0;

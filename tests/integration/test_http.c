@@ -369,14 +369,35 @@ static long long limits_metric(const struct itest_server *s, const char *name)
     return v;
 }
 
+/* A loopback port that was free a moment ago. */
+static unsigned limits_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    unsigned port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
 static void test_connection_guards(void)
 {
     struct itest_server s;
+    char admin_port[16];
+    snprintf(admin_port, sizeof admin_port, "%u", limits_free_port());
     const char *const args[] = {"--max-connections", "4",  "--max-per-ip",       "0",
                                 "--header-timeout",  "1",  "--idle-timeout",     "30",
-                                "--max-body-memory", "1M", "--access-log=false", NULL};
+                                "--max-body-memory", "1M", "--access-log=false", "--admin-port",
+                                admin_port,          NULL};
     if (!CHECK(itest_start(&s, root, args)))
         return;
+    struct itest_server admin = s; /* the same server, seen on --admin-port */
+    admin.port = (unsigned)strtoul(admin_port, NULL, 10);
     int slow = itest_slowdown();
 
     /* Four silent connections fill --max-connections; a fifth is closed at accept. */
@@ -391,6 +412,18 @@ static void test_connection_guards(void)
         fprintf(stderr, "    connection past --max-connections closed after %ld ms\n", ms);
     if (extra >= 0)
         close(extra);
+    /* The admin port has its own budget: probes pass while --port is full. It serves the
+     * probe routes only. */
+    struct itest_reply probe;
+    CHECK(itest_request(&admin, "GET", "/healthz", NULL, NULL, 0, &probe));
+    CHECK_INT(probe.status, 200);
+    itest_reply_cleanup(&probe);
+    CHECK(itest_request(&admin, "GET", "/readyz", NULL, NULL, 0, &probe));
+    CHECK_INT(probe.status, 200);
+    itest_reply_cleanup(&probe);
+    CHECK(itest_request(&admin, "GET", "/scan", NULL, NULL, 0, &probe));
+    itest_is_problem(&probe, 404);
+    itest_reply_cleanup(&probe);
     /* Silent connections are closed by --header-timeout (1 s), not --idle-timeout (30 s). */
     for (int i = 0; i < 4; i++) {
         ms = held[i] >= 0 ? limits_ms_to_close(held[i], 5000 * slow) : -1;
