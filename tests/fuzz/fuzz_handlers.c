@@ -115,7 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (resp.status < 200 || resp.status > 599 || (resp.status >= 500 && resp.status != 503))
         abort();
     if (resp.content_type != NULL && strstr(resp.content_type, "json") != NULL) {
-        json_t *j = json_loadb(resp.body, resp.body_len, 0, NULL);
+        /* Labels go up to 2^64-1, past jansson's integers: parse those as reals. */
+        json_t *j = json_loadb(resp.body, resp.body_len, JSON_DECODE_INT_AS_REAL, NULL);
         if (j == NULL)
             abort();
         json_decref(j);
