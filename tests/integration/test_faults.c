@@ -54,17 +54,9 @@ static char root[512];
 
 static uint64_t rng_state;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
 static uint32_t rng_below(uint32_t n)
 {
-    return (uint32_t)(rng_next() % n);
+    return check_rng_below(&rng_state, n);
 }
 
 static double now_s(void)

@@ -88,3 +88,16 @@ void check_rmtree(const char *path)
     nftw(path, chmod_one, 16, FTW_PHYS);
     nftw(path, remove_one, 16, FTW_PHYS | FTW_DEPTH);
 }
+
+uint64_t check_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+uint32_t check_rng_below(uint64_t *state, uint32_t n)
+{
+    return n ? (uint32_t)(check_rng_next(state) % n) : 0;
+}

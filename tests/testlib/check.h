@@ -28,6 +28,11 @@ bool check_report_str(const char *file, int line, const char *expr, const char *
 /* Print the summary; return 0 when nothing failed and something passed. */
 int check_finish(const char *suite);
 
+/* A seeded pseudo-random sequence (splitmix64) for tests that print their seed so a run
+ * can be replayed: the next value, and a value in [0, n) (0 when n is 0). */
+uint64_t check_rng_next(uint64_t *state);
+uint32_t check_rng_below(uint64_t *state, uint32_t n);
+
 /* Make a fresh temporary directory (mkdtemp under $TMPDIR or /tmp); path written to buf. */
 void check_tmpdir(char *buf, unsigned long size);
 
