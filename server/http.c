@@ -901,8 +901,9 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
     const struct config *cfg = srv->cfg;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
+    /* ITC: http_drain_and_stop hands the backlog to the daemon with MHD_add_connection. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
     struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, cfg->host, &in4->sin_addr) == 1) {
@@ -918,7 +919,7 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
     }
 
     if (srv->no_listen)
-        flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
 
     srv->pool = pool_new(cfg->workers, cfg->queue);
     if (srv->pool == NULL) {
@@ -983,12 +984,35 @@ bool http_add_connection(struct server *srv, int fd, const struct sockaddr *addr
     return MHD_add_connection(srv->daemon, fd, addr, (socklen_t)addr_len) == MHD_YES;
 }
 
+/* Connections the kernel completed before the quiesce still wait in the listen backlog;
+ * closing the socket would reset them. They are handed to the daemon instead and served
+ * like any connection during the drain (light routes answered, heavy ones 503). */
+static void http_adopt_backlog(struct server *srv, int listen_fd)
+{
+    int flags = fcntl(listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return;
+    for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        int fd = accept4(listen_fd, (struct sockaddr *)&addr, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return; /* EAGAIN: the backlog is empty */
+        }
+        MHD_add_connection(srv->daemon, fd, (struct sockaddr *)&addr, len); /* closes on error */
+    }
+}
+
 long http_drain_and_stop(struct server *srv)
 {
     atomic_store(&srv->draining, true);
     MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET)
+    if (listen_fd != MHD_INVALID_SOCKET) {
+        http_adopt_backlog(srv, listen_fd);
         close(listen_fd);
+    }
     int64_t deadline = request_now_ns() + (int64_t)srv->cfg->drain_timeout_s * 1000000000;
     while (atomic_load(&srv->active) > 0 && request_now_ns() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
