@@ -334,22 +334,18 @@ static int limits_connect(const struct itest_server *s)
 /* Milliseconds until the server closes fd (EOF or reset), or -1 past timeout_ms. */
 static long limits_ms_to_close(int fd, int timeout_ms)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = check_now_s();
     char buf[4096];
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        long ms = (long)((check_now_s() - t0) * 1e3);
         if (ms > timeout_ms)
             return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, (int)(timeout_ms - ms)) <= 0)
             continue;
         ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            return (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-        }
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return (long)((check_now_s() - t0) * 1e3);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,4 +101,11 @@ uint64_t check_rng_next(uint64_t *state)
 uint32_t check_rng_below(uint64_t *state, uint32_t n)
 {
     return n ? (uint32_t)(check_rng_next(state) % n) : 0;
+}
+
+double check_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -33,6 +33,9 @@ int check_finish(const char *suite);
 uint64_t check_rng_next(uint64_t *state);
 uint32_t check_rng_below(uint64_t *state, uint32_t n);
 
+/* CLOCK_MONOTONIC in seconds, for timing inside tests. */
+double check_now_s(void);
+
 /* Make a fresh temporary directory (mkdtemp under $TMPDIR or /tmp); path written to buf. */
 void check_tmpdir(char *buf, unsigned long size);
 
