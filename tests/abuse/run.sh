@@ -65,18 +65,9 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
   echo "note: ulimit -n is $(ulimit -n) (hard limit); the flood opens $flood_count connections"
 fi
 
-work=$(mktemp -d /tmp/tessera-abuse.XXXXXX)
-pids=()
-srv_pid=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "$srv_pid" ]; then kill -KILL "$srv_pid" 2>/dev/null || true; fi
-  wait 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "logs and samples kept in $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=tests/abuse/report.sh
+source "$here/report.sh"
+report_init abuse phase
 
 "$bin" make-demo "$work/data" >/dev/null
 
@@ -84,19 +75,8 @@ trap 'exit 130' INT TERM
 # Helpers
 # ---------------------------------------------------------------------------------------
 
-results="$work/results" # phase|check|measured|goal|verdict
-: >"$results"
-failed=0
-
-# record PHASE CHECK MEASURED GOAL OK(0/1)
-record() {
-  local verdict=PASS
-  if [ "$5" != 1 ]; then verdict=FAIL; failed=1; fi
-  printf '%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$verdict" >>"$results"
-}
 # le A B: 1 when A <= B (numbers; "-" or empty is never <=)
 le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "-" && a != "" && a + 0 <= b + 0) ? 1 : 0 }'; }
-eq() { [ "$1" = "$2" ] && echo 1 || echo 0; }
 # jget FILE KEY...: values of (dotted) keys of a one-object JSON file, "-" for null/missing
 jget() {
   "$py" - "$@" <<'PY'
@@ -375,18 +355,4 @@ for phase in $phases; do
   esac
 done
 
-echo
-echo "== summary"
-{
-  echo "phase|check|measured|goal|verdict"
-  cat "$results"
-} | column -t -s'|' -o '  '
-echo
-# The results file decides: record() may run in a subshell, where $failed does not stick.
-if ! grep -q '|FAIL$' "$results"; then
-  echo "all goals met"
-else
-  echo "goals missed: $(grep -c '|FAIL$' "$results")"
-  failed=1
-fi
-exit "$failed"
+report_finish

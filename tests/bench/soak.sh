@@ -45,18 +45,9 @@ sample_every=10
 drift_goal_pct=5
 shed_p99_goal_ms=100
 
-work=$(mktemp -d /tmp/tessera-soak.XXXXXX)
-pids=()
-srv_pid=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "$srv_pid" ]; then kill -KILL "$srv_pid" 2>/dev/null || true; fi
-  wait 2>/dev/null || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=tests/abuse/report.sh
+source "$repo/tests/abuse/report.sh"
+report_init soak step
 
 "$bin" make-demo "$work/data" >/dev/null
 
@@ -64,16 +55,7 @@ trap 'exit 130' INT TERM
 # Helpers
 # ---------------------------------------------------------------------------------------
 
-results="$work/results" # step|check|measured|goal|verdict
-: >"$results"
-failed=0
-record() { # STEP CHECK MEASURED GOAL OK(0/1)
-  local verdict=PASS
-  if [ "$5" != 1 ]; then verdict=FAIL; failed=1; fi
-  printf '%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$verdict" >>"$results"
-}
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "-" && a != "" && a + 0 < b + 0) ? 1 : 0 }'; }
-eq() { [ "$1" = "$2" ] && echo 1 || echo 0; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$srv_pid/status"; }
 fd_count() { find "/proc/$srv_pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
@@ -297,18 +279,4 @@ record burst "rejected_busy_total = 503s" "$rejected vs $shed" "equal" "$(eq "${
 record burst "/healthz after the burst" "$health" "200" "$(eq "$health" 200)"
 stop_server burst
 
-echo
-echo "== summary"
-{
-  echo "step|check|measured|goal|verdict"
-  cat "$results"
-} | column -t -s'|' -o '  '
-echo
-# The results file decides: record() may run in a subshell, where $failed does not stick.
-if ! grep -q '|FAIL$' "$results"; then
-  echo "all goals met"
-else
-  echo "goals missed: $(grep -c '|FAIL$' "$results")"
-  failed=1
-fi
-exit "$failed"
+report_finish
