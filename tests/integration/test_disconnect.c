@@ -568,6 +568,7 @@ static void storm(const struct itest_server *s)
 /* What the traces say should have been counted, and what was off. */
 struct expected {
     unsigned fin_complete; /* FIN after the header block: counted exactly once */
+    unsigned fin_counted;  /* of them, access-log lines seen */
     unsigned fin_cut_body; /* ... of them cut in the body: status 0, "aborted" */
     unsigned fin_whole[2]; /* ... of them whole: answered (200/503), status 0 */
     unsigned rst_complete; /* RST after the header block: counted at most once */
@@ -597,7 +598,11 @@ static void expect_from_traces(struct expected *e)
             ok = t->lines <= 1;
         } else {
             e->fin_complete++;
-            ok = t->lines == 1;
+            e->fin_counted += t->lines;
+            /* Natively the server always reads headers that arrived before the FIN. Under
+             * valgrind (20x slower) libmicrohttpd can see the EOF first and close without
+             * parsing them: then never counted, but still never counted twice. */
+            ok = itest_slowdown() == 1 ? t->lines == 1 : t->lines <= 1;
             if (ok && !whole) {
                 e->fin_cut_body++;
                 ok = t->status == 0 && strcmp(t->outcome, "aborted") == 0;
@@ -643,7 +648,9 @@ static void test_disconnects(struct itest_server *s)
 
     struct expected e;
     expect_from_traces(&e);
-    unsigned want = e.fin_complete + e.rst_counted;
+    unsigned want = e.fin_counted + e.rst_counted;
+    if (itest_slowdown() == 1)
+        CHECK_INT(e.fin_counted, e.fin_complete);
     long long d_requests = after.requests - before.requests;
     long long d_zero = after.status_zero - before.status_zero;
     long long d_gone = after.client_gone - before.client_gone;
