@@ -17,6 +17,21 @@ void *alloc_bytes(size_t size);                /* malloc */
 void *alloc_zeroed(size_t count, size_t size); /* calloc */
 void *alloc_resize(void *p, size_t size);      /* realloc; p is untouched on failure */
 
+/* Large arrays (pages, bands, tables, bodies). A block of 4 MiB or more is 2 MiB-aligned and
+ * its interior is advised MADV_HUGEPAGE: first-touch page faults on fresh memory can cost more
+ * than the work (tens of microseconds per 4 KiB page on some virtual machines), and huge pages
+ * cut faults and TLB misses 512x. The advice is a hint; where THP is off nothing changes.
+ * free() releases the block. alloc_large_zeroed checks count * size for overflow.
+ * alloc_large_lazy keeps the first 2 MiB on small pages, so a buffer that fills slowly (a
+ * request body arriving byte by byte) commits memory as bytes arrive. */
+void *alloc_large(size_t size);
+void *alloc_large_zeroed(size_t count, size_t size);
+void *alloc_large_lazy(size_t size);
+
+/* Advise MADV_HUGEPAGE on the 2 MiB-aligned interior of an existing block (a caller's output
+ * array about to be written in scattered order). A hint only. */
+void alloc_advise_huge(void *p, size_t size);
+
 /* Consume one allocation slot: true when this allocation must fail. For allocations made
  * by other means (aligned_alloc, mmap) so the hook reaches them too. */
 bool alloc_fault(void);

@@ -18,7 +18,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #ifndef KNN_LEAF_SIZE
 #define KNN_LEAF_SIZE 16 /* points per leaf bucket (as cKDTree; 8 and 24 measured no better) */
@@ -28,7 +27,6 @@
 #define KNN_PARALLEL_BUILD 65536 /* subtrees smaller than this are built on one thread */
 #define KNN_QUERY_BATCH    1024  /* points a thread claims at a time */
 #define KNN_MAX_THREADS    256
-#define KNN_HUGE_PAGE      ((size_t)2 << 20)
 #define KNN_STACK_MAX      128 /* > tree depth (<= 33 for 2^32 points) + 1 */
 
 struct knn_node {
@@ -465,33 +463,6 @@ static void *query_main(void *arg)
     return NULL;
 }
 
-/* ---- memory ----------------------------------------------------------------------------
- * The tree and the outputs are touched once each, at random for the outputs (rows are
- * written in tree order). With 4 KiB pages that costs a page fault per 4 KiB and a TLB miss
- * per write; backing large arrays with transparent huge pages (the hint numpy also gives)
- * cuts both by 512x. The hint is advisory: where THP is off, nothing changes.
- */
-
-static void advise_huge(void *p, size_t bytes)
-{
-    uintptr_t begin = ((uintptr_t)p + KNN_HUGE_PAGE - 1) & ~(uintptr_t)(KNN_HUGE_PAGE - 1);
-    uintptr_t end = ((uintptr_t)p + bytes) & ~(uintptr_t)(KNN_HUGE_PAGE - 1);
-    if (end > begin)
-        (void)madvise((void *)begin, end - begin, MADV_HUGEPAGE);
-}
-
-/* malloc for a large array; free() releases it. */
-static void *alloc_large(size_t bytes)
-{
-    if (bytes < 2 * KNN_HUGE_PAGE)
-        return alloc_bytes(bytes);
-    size_t rounded = (bytes + KNN_HUGE_PAGE - 1) & ~(KNN_HUGE_PAGE - 1);
-    void *p = alloc_fault() ? NULL : aligned_alloc(KNN_HUGE_PAGE, rounded);
-    if (p != NULL)
-        advise_huge(p, rounded);
-    return p;
-}
-
 /* ---- entry point ------------------------------------------------------------------------ */
 
 static unsigned spawn_depth_for(unsigned threads)
@@ -547,9 +518,9 @@ enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t 
         goto out;
     }
     memcpy(tree.coords, points, n * dim * sizeof *tree.coords);
-    advise_huge(indices, n * k * sizeof *indices);
+    alloc_advise_huge(indices, n * k * sizeof *indices);
     if (distances != NULL)
-        advise_huge(distances, n * k * sizeof *distances);
+        alloc_advise_huge(distances, n * k * sizeof *distances);
     for (size_t i = 0; i < n; i++)
         tree.index[i] = (uint32_t)i;
     build_subtree(&tree, 0, 0, n, spawn_depth_for(nthreads));
