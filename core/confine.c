@@ -26,8 +26,17 @@
 #define CONFINE_WALK_DEPTH_MAX 256
 /* Attempts when openat2 answers EAGAIN (a concurrent rename under the root). */
 #define CONFINE_EAGAIN_RETRIES 8
+/* Walks of the fallback when a component changes type under it (a client racing its own
+ * request); past them the answer is ERROR_NOT_FOUND ("changed while being opened"). */
+#define CONFINE_RACE_RETRIES 4
 
 static atomic_bool confine_openat2_enabled = true;
+static atomic_ulong confine_race_count;
+
+unsigned long confine_races(void)
+{
+    return atomic_load(&confine_race_count);
+}
 
 void confine_set_use_openat2(bool use)
 {
@@ -162,9 +171,12 @@ static enum error_code confine_splice(struct confine_walk *w, const char *target
     return ERROR_OK;
 }
 
+/* Resolve rel; *raced is set when a component changed type under the walk (the caller
+ * may walk again). */
 static enum error_code confine_walk_open(int root_fd, const char *rel, enum confine_expect expect,
-                                         int *out_fd, struct error_info *err)
+                                         int *out_fd, bool *raced, struct error_info *err)
 {
+    *raced = false;
     struct confine_walk *w = alloc_bytes(sizeof *w);
     if (w == NULL)
         return error_set(err, ERROR_NO_MEMORY, "out of memory resolving '%s'", rel);
@@ -215,15 +227,20 @@ static enum error_code confine_walk_open(int root_fd, const char *rel, enum conf
             goto out;
         }
         if (S_ISLNK(st.st_mode)) {
-            close(fd);
             if (++w->links > CONFINE_SYMLINK_MAX) {
+                close(fd);
                 rc = confine_errno(ELOOP, rel, err);
                 goto out;
             }
+            /* Read the link through the descriptor just opened on it, not by name again:
+             * a link renamed or replaced meanwhile cannot turn into EINVAL or ENOENT here
+             * (the client's race resolves to the object that was opened). */
             char target[CONFINE_PATH_MAX + 1];
-            ssize_t tlen = readlinkat(top, name, target, sizeof target);
+            ssize_t tlen = readlinkat(fd, "", target, sizeof target);
+            int read_errno = errno;
+            close(fd);
             if (tlen < 0) {
-                rc = confine_errno(errno, rel, err);
+                rc = confine_errno(read_errno, rel, err);
                 goto out;
             }
             if ((size_t)tlen >= sizeof target || tlen == 0) {
@@ -250,6 +267,14 @@ static enum error_code confine_walk_open(int root_fd, const char *rel, enum conf
             /* The last component is a non-directory: open it for real, still no-follow. */
             int flags = confine_final_flags(expect) | O_NOFOLLOW;
             int final = openat(top, name, flags);
+            if (final < 0 && errno == ELOOP) {
+                /* It was no link an instant ago: the client replaced it meanwhile. */
+                rc = error_set(err, ERROR_NOT_FOUND,
+                               "'%s' changed while it was being opened; retry", rel);
+                *raced = true;
+                atomic_fetch_add(&confine_race_count, 1);
+                goto out;
+            }
             if (final < 0) {
                 rc = confine_errno(errno, rel, err);
                 goto out;
@@ -328,7 +353,9 @@ enum error_code confine_open(int root_fd, const char *rel, size_t len, enum conf
             return confine_errno(errno, path, err);
     }
     if (fd < 0) {
-        rc = confine_walk_open(root_fd, path, expect, &fd, err);
+        bool raced = true;
+        for (unsigned attempt = 0; raced && attempt < CONFINE_RACE_RETRIES; attempt++)
+            rc = confine_walk_open(root_fd, path, expect, &fd, &raced, err);
         if (rc != ERROR_OK)
             return rc;
     }

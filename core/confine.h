@@ -48,6 +48,11 @@ enum error_code confine_check(const char *rel, size_t len, struct error_info *er
 enum error_code confine_open(int root_fd, const char *rel, size_t len, enum confine_expect expect,
                              int *out_fd, struct stat *st, struct error_info *err) ERROR_MUST_CHECK;
 
+/* Resolutions of the fallback walk that found a component changing type under them (a
+ * client racing its own request: answered ERROR_NOT_FOUND after CONFINE_RACE_RETRIES walks,
+ * never an I/O error), since start. Thread-safe. */
+unsigned long confine_races(void);
+
 /* Test hook: when false, confine_open always takes the O_NOFOLLOW walk. Default true.
  * Not thread-safe against concurrent confine_open; call before starting threads. */
 void confine_set_use_openat2(bool use);

@@ -6,6 +6,8 @@
 #include "confine.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +128,74 @@ static void run_table(int root_fd, bool use_openat2)
     }
 }
 
+/* ---------------------------------------------------------------------------------------
+ * A client racing the fallback walk: "racy" flips between a symlink and a regular file
+ * while it is resolved. Every answer must be a clean outcome (found, or not found in the
+ * instant nothing is there), never an I/O error or a server error: the walk reads a link
+ * through the descriptor it opened, so a rename in between cannot break it.
+ * --------------------------------------------------------------------------------------- */
+
+struct racer {
+    int dfd;
+    atomic_bool stop;
+    unsigned flips;
+};
+
+static void *race_flip(void *arg)
+{
+    struct racer *r = arg;
+    while (!atomic_load(&r->stop)) {
+        (void)unlinkat(r->dfd, "racy.tmp", 0);
+        if (symlinkat("a/file.tif", r->dfd, "racy.tmp") == 0)
+            (void)renameat(r->dfd, "racy.tmp", r->dfd, "racy");
+        int fd = openat(r->dfd, "racy.file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            (void)write(fd, "II*\0", 4);
+            close(fd);
+            (void)renameat(r->dfd, "racy.file", r->dfd, "racy");
+        }
+        r->flips++;
+    }
+    return NULL;
+}
+
+static void test_link_race(const char *root)
+{
+    struct racer r = {.dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    CHECK(r.dfd >= 0);
+    atomic_init(&r.stop, false);
+    int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    confine_set_use_openat2(false);
+    pthread_t tid;
+    CHECK(pthread_create(&tid, NULL, race_flip, &r) == 0);
+    unsigned ok = 0, missing = 0, other = 0;
+    for (unsigned i = 0; i < 3000; i++) {
+        struct error_info err;
+        error_init(&err);
+        int fd = -1;
+        enum error_code rc = confine_open(root_fd, "racy", 4, CONFINE_FILE, &fd, NULL, &err);
+        if (rc == ERROR_OK) {
+            ok++;
+            close(fd);
+        } else if (rc == ERROR_NOT_FOUND) {
+            missing++;
+        } else {
+            if (other++ == 0)
+                fprintf(stderr, "    racing link: %s: %s\n", error_code_name(rc), err.detail);
+        }
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(tid, NULL);
+    fprintf(stderr, "    racing link: %u found, %u not found, %u other, %u flips\n", ok, missing,
+            other, r.flips);
+    CHECK_INT(other, 0);
+    CHECK(ok > 0);
+    CHECK(r.flips > 0);
+    confine_set_use_openat2(true);
+    close(root_fd);
+    close(r.dfd);
+}
+
 int main(void)
 {
     memset(long_path, 'a', sizeof long_path - 1);
@@ -159,6 +229,8 @@ int main(void)
     root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     run_table(root_fd, true);
     close(root_fd);
+
+    test_link_race(root);
 
     check_rmtree(tmp);
     return check_finish("test_confine");
