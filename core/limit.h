@@ -35,6 +35,12 @@
 #define LIMIT_MAX_K           1000000
 #define LIMIT_MAX_JSON_VALUES 1000000
 
+/* /topk: results in one answer (k for values, rows x k, points x k). An answer holds 16
+ * bytes per result in binary and ~30 in JSON, so k-NN with k = n - 1 would grow as n^2
+ * (n = 10,000 points gave 2.4 GB): 10^7 results (10^6 points x k = 10) is 160 MB binary,
+ * ~300 MB JSON. */
+#define LIMIT_MAX_RESULTS 10000000
+
 /* /scan: a deep or huge tree must not hold a worker forever. */
 #define LIMIT_SCAN_MAX_DEPTH   64
 #define LIMIT_SCAN_MAX_ENTRIES 1000000
@@ -65,6 +71,7 @@ struct limits {
     size_t max_decode_buffer;
     unsigned max_k;
     unsigned max_json_values;
+    uint64_t max_results;
     unsigned scan_max_depth;
     unsigned scan_max_entries;
     unsigned scan_timeout_ms;

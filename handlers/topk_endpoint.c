@@ -63,6 +63,10 @@ static bool topk_check_job(const struct handler_context *ctx, const struct reque
                          job->n, job->m);
             return false;
         }
+        if (job->n > 0 && job->m == 0) {
+            problem_send(resp, req, 422, "rows is %zu x 0: rows need at least one column", job->n);
+            return false;
+        }
         available = job->exclude_self && job->m > 0 ? job->m - 1 : job->m;
         break;
     case TOPK_MODE_POINTS:
@@ -78,6 +82,15 @@ static bool topk_check_job(const struct handler_context *ctx, const struct reque
                      (unsigned long long)job->k, available,
                      job->mode == TOPK_MODE_POINTS ? "neighbours are" : "values are",
                      job->mode == TOPK_MODE_ROWS ? " per row" : "");
+        return false;
+    }
+    uint64_t rows = job->mode == TOPK_MODE_VALUES ? 1 : job->n;
+    if (job->k > 0 && rows > ctx->limits->max_results / job->k) {
+        problem_send(resp, req, 413,
+                     "%llu x k = %llu results are over the limit of %llu per answer "
+                     "(--max-results): ask for a smaller k or split the request",
+                     (unsigned long long)rows, (unsigned long long)job->k,
+                     (unsigned long long)ctx->limits->max_results);
         return false;
     }
     return true;

@@ -227,6 +227,7 @@ static void test_rows(struct itest_server *s)
     snprintf(body, sizeof body, "{\"rows\": %s, \"k\": 0}", m);
     EXPECT_JSON(s, body, "{\"indices\":[[],[]],\"values\":[[],[]]}");
     EXPECT_JSON(s, "{\"rows\": [], \"k\": 0}", "{\"indices\":[],\"values\":[]}");
+    EXPECT_JSON_PROBLEM(s, "{\"rows\": [[], []], \"k\": 0}", 422, "at least one column");
     EXPECT_JSON(s, "{\"rows\": [[-0.0, 0.0]], \"k\": 2, \"largest\": true}",
                 "{\"indices\":[[0,1]],\"values\":[[-0.0,0.0]]}");
 
@@ -554,6 +555,12 @@ static void test_binary_errors(struct itest_server *s)
     EXPECT_BIN_PROBLEM(s, "/topk?mode=points&k=1&dtype=float32&shape=2,4", b, n, 422, "2 or 3");
     EXPECT_BIN_PROBLEM(s, "/topk?mode=points&k=1&dtype=float64&shape=4,1", b, n, 422, "2 or 3");
 
+    /* Rows without columns: a few bytes of query must not become N empty rows. */
+    EXPECT_BIN_PROBLEM(s, "/topk?mode=rows&k=0&dtype=float64&shape=1000000000,0", NULL, 0, 422,
+                       "at least one column");
+    EXPECT_BIN_PROBLEM(s, "/topk?mode=rows&k=0&dtype=float32&shape=1,0", NULL, 0, 422,
+                       "at least one column");
+
     /* k itself. */
     EXPECT_BIN_PROBLEM(s, "/topk?mode=values&k=-1&dtype=float64&shape=4", b, n, 400, "'k'");
     EXPECT_BIN_PROBLEM(s, "/topk?mode=values&k=1.5&dtype=float64&shape=4", b, n, 400, "'k'");
@@ -676,6 +683,8 @@ static void test_limits(const char *root)
                                 "1024",
                                 "--max-k",
                                 "5",
+                                "--max-results",
+                                "12",
                                 NULL};
     if (!CHECK(itest_start(&s, root, args)))
         return;
@@ -709,6 +718,17 @@ static void test_limits(const char *root)
                        "--max-k");
     EXPECT_BIN_PROBLEM(&s, "/topk?mode=rows&k=6&dtype=float64&shape=10,10", many, sizeof many, 422,
                        "--max-k");
+
+    /* --max-results: rows x k and points x k, never past 12 here. */
+    EXPECT_BIN_PROBLEM(&s, "/topk?mode=rows&k=2&dtype=float64&shape=10,10", many, 800, 413,
+                       "--max-results");
+    EXPECT_BIN_PROBLEM(&s, "/topk?mode=points&k=2&dtype=float64&shape=7,2", many, 112, 413,
+                       "--max-results");
+    EXPECT_JSON(&s, "{\"points\": [[0, 0], [1, 0], [3, 0], [6, 0], [10, 0]], \"k\": 2}",
+                "{\"indices\":[[1,2],[0,2],[1,0],[2,4],[3,2]],"
+                "\"distances\":[[1,3],[1,2],[2,3],[3,4],[4,7]]}");
+    EXPECT_JSON_PROBLEM(&s, "{\"points\": [[0, 0], [1, 0], [3, 0], [6, 0], [10, 0]], \"k\": 3}",
+                        413, "--max-results");
 
     /* --max-json-body: 1024 bytes pass, 1025 are 413 (from Content-Length). */
     char body[1100];
