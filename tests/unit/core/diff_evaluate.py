@@ -1,0 +1,328 @@
+#!/usr/bin/python3
+"""diff_evaluate.py DRIVER - core/evaluate against the published definitions.
+
+References written here from the definitions (not copied from the libraries):
+  StarDist `matching`: sequential relabelling, a dense (1 + n_true) x (1 + n_pred) overlap
+    table, float32 scores (iou / iot / iop), cost -(score >= t) - score / (2 min(n_true,
+    n_pred)), scipy.optimize.linear_sum_assignment, tp = assigned pairs with score >= t.
+    The driver's "float32" mode must equal this exactly in tp / fp / fn.
+  The same with exact arithmetic (Fraction comparisons, float64 scores): the driver's
+    default "exact" mode.
+  cellpose `aggregated_jaccard_index`: the IoU assignment at 0.5 (float64), overlaps of every
+    assigned pair over the pixels foreground in either image.
+  scikit-image 0.19 `variation_of_information` and `adapted_rand_error`, called directly.
+Label pairs: watershed cells shifted, split, merged, dropped, eroded; exact halves; cells cut
+to land exactly on a threshold; random overlapping blobs that need a real assignment (a
+greedy choice is wrong); huge label IDs; empty and all-background images.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.optimize import linear_sum_assignment
+from skimage.metrics import adapted_rand_error, variation_of_information
+from skimage.segmentation import watershed
+
+DRIVER = sys.argv[1]
+RNG = np.random.default_rng(20261203)
+TMP = tempfile.mkdtemp(prefix="diff_evaluate_")
+THRESHOLDS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0]
+FAILURES = []
+CHECKS = [0]
+
+
+def fail(msg):
+    FAILURES.append(msg)
+    print("FAIL:", msg, file=sys.stderr)
+
+
+def check(ok, msg):
+    CHECKS[0] += 1
+    if not ok:
+        fail(msg)
+
+
+# ------------------------------------------------------------------------------------------
+# Label images
+
+
+def cells(shape, n, radius):
+    markers = np.zeros(shape, np.int32)
+    pts = RNG.integers(0, shape, size=(n, 2))
+    markers[pts[:, 0], pts[:, 1]] = np.arange(1, n + 1)
+    dist = ndi.distance_transform_edt(markers == 0)
+    return watershed(dist, markers, mask=dist < radius).astype(np.uint64)
+
+
+def perturb(lab):
+    out = np.roll(lab, (1, 2), axis=(0, 1)).copy()
+    ids = np.unique(out[out > 0])
+    if len(ids) > 4:
+        drop = RNG.choice(ids, len(ids) // 10, replace=False)
+        out[np.isin(out, drop)] = 0
+        # split some cells in two halves along x
+        for lbl in RNG.choice(ids, len(ids) // 8, replace=False):
+            ys, xs = np.nonzero(out == lbl)
+            if len(xs) > 3:
+                mid = np.median(xs)
+                out[ys[xs > mid], xs[xs > mid]] = lbl + 100000
+        # merge some neighbours
+        for lbl in RNG.choice(ids, len(ids) // 10, replace=False):
+            out[out == lbl] = lbl + 1 if (out == lbl + 1).any() else lbl
+    out = ndi.grey_erosion(out, size=(2, 2)) if RNG.random() < 0.5 else out
+    return out.astype(np.uint64)
+
+
+def blobs(shape, n):
+    """Random overlapping rectangles painted in random order: many-to-many overlaps."""
+    out = np.zeros(shape, np.uint64)
+    for i in range(1, n + 1):
+        y, x = RNG.integers(0, shape[0] - 2), RNG.integers(0, shape[1] - 2)
+        h, w = RNG.integers(2, 8), RNG.integers(2, 8)
+        out[y:y + h, x:x + w] = i
+    return out
+
+
+def pairs():
+    yield "cells", cells((96, 96), 40, 9), None
+    a = cells((128, 100), 60, 8)
+    yield "perturbed", a, perturb(a)
+    for k in range(6):
+        yield f"blobs{k}", blobs((24, 24), 30), blobs((24, 24), 30)
+    # exact halves: each true cell split in two equal halves (IoU exactly 0.5 twice)
+    a = np.zeros((8, 16), np.uint64)
+    b = np.zeros((8, 16), np.uint64)
+    a[:, :8] = 1
+    a[:, 8:] = 2
+    b[:, :4], b[:, 4:8], b[:, 8:12], b[:, 12:] = 10, 11, 12, 13
+    yield "halves", a, b
+    # a cell cut to exactly 70% and 30%, and one to 60 / 40 with 5-pixel rows
+    a = np.zeros((10, 10), np.uint64)
+    b = np.zeros((10, 10), np.uint64)
+    a[:, :] = 7
+    b[:, :7] = 3
+    b[:, 7:] = 4
+    yield "seventy", a, b
+    a = np.zeros((4, 5), np.uint64)
+    a[:] = 1
+    b = a.copy()
+    b[:, 3:] = 2
+    yield "sixty", a, b
+    # huge label IDs
+    a = cells((64, 64), 20, 8)
+    big = np.where(a > 0, a + np.uint64(2**64 - 200), 0).astype(np.uint64)
+    yield "huge", big, np.where(a > 0, a + np.uint64(2**32 - 50), 0).astype(np.uint64)
+    yield "empty_pred", cells((32, 32), 8, 6), np.zeros((32, 32), np.uint64)
+    yield "empty_true", np.zeros((32, 32), np.uint64), cells((32, 32), 8, 6)
+    yield "all_background", np.zeros((16, 16), np.uint64), np.zeros((16, 16), np.uint64)
+    yield "no_background", np.ones((8, 8), np.uint64), np.arange(64, dtype=np.uint64).reshape(8, 8) + 1
+
+
+# ------------------------------------------------------------------------------------------
+# References
+
+
+def relabel(x):
+    ids, inv = np.unique(x, return_inverse=True)
+    if ids[0] != 0:
+        ids = np.concatenate([[0], ids])
+        inv = inv + 1
+    return inv.reshape(x.shape), ids
+
+
+def tables(a, b):
+    ra, ida = relabel(a)
+    rb, idb = relabel(b)
+    nt, npred = len(ida) - 1, len(idb) - 1
+    ov = np.zeros((nt + 1, npred + 1), np.int64)
+    np.add.at(ov, (ra.ravel(), rb.ravel()), 1)
+    return ov, ida, idb, nt, npred
+
+
+def scores_of(ov, criterion, dtype):
+    n_true = ov.sum(axis=1, keepdims=True)
+    n_pred = ov.sum(axis=0, keepdims=True)
+    den = {"iou": n_true + n_pred - ov, "iot": np.broadcast_to(n_true, ov.shape),
+           "iop": np.broadcast_to(n_pred, ov.shape)}[criterion]
+    out = np.zeros(ov.shape, dtype)
+    np.divide(ov, den, out=out, where=den > 0)
+    return out[1:, 1:], den[1:, 1:]
+
+
+def stardist(ov, nt, npred, criterion, t, mode, ida, idb):
+    if mode == "float32":
+        s, _ = scores_of(ov, criterion, np.float32)
+        ok_mat = s >= np.float32(t)
+        cost_div = s / np.float32(2 * max(min(nt, npred), 1))
+    else:
+        s, den = scores_of(ov, criterion, np.float64)
+        inter = ov[1:, 1:]
+        ft = Fraction(t)
+        ok_mat = np.zeros(s.shape, bool)
+        for i, j in zip(*np.nonzero(inter)):
+            ok_mat[i, j] = Fraction(int(inter[i, j]), int(den[i, j])) >= ft
+        cost_div = s / (2 * max(min(nt, npred), 1))
+    n_matched = min(nt, npred)
+    tp, total, matches = 0, 0.0, []
+    if n_matched > 0:
+        costs = -ok_mat.astype(float) - cost_div
+        ti, pi = linear_sum_assignment(costs)
+        ok = ok_mat[ti, pi]
+        tp = int(np.count_nonzero(ok))
+        total = float(np.sum(s[ti, pi][ok].astype(np.float64)))
+        for i, j, k in zip(ti, pi, ok):
+            if ov[i + 1, j + 1] > 0:
+                matches.append((int(ida[i + 1]), int(idb[j + 1]), float(s[i, j]), bool(k)))
+    fp, fn = npred - tp, nt - tp
+    return tp, fp, fn, total, sorted(matches)
+
+
+def assignment_cost(matches, crit, mode, t, ida, idb):
+    """StarDist's objective of a set of assigned overlapping pairs (others cost 0)."""
+    ov = CURRENT["ov"]
+    nt, npred = ov.shape[0] - 1, ov.shape[1] - 1
+    s32, _ = scores_of(ov, crit, np.float32)
+    s64, den = scores_of(ov, crit, np.float64)
+    row = {int(v): i for i, v in enumerate(ida)}
+    col = {int(v): j for j, v in enumerate(idb)}
+    nm = max(min(nt, npred), 1)
+    total = 0.0
+    for a, b, _, _ in matches:
+        i, j = row[a] - 1, col[b] - 1
+        if mode == "float32":
+            total += -float(s32[i, j] >= np.float32(t)) - float(s32[i, j] / np.float32(2 * nm))
+        else:
+            ok = Fraction(int(ov[i + 1, j + 1]), int(den[i, j])) >= Fraction(t)
+            total += -float(ok) - s64[i, j] / (2 * nm)
+    return total
+
+
+CURRENT = {}
+
+
+def aji_ref(ov, nt, npred):
+    if nt == 0 or npred == 0:
+        inter = 0
+    else:
+        s, _ = scores_of(ov, "iou", np.float64)
+        costs = -(s >= 0.5).astype(float) - s / (2 * min(nt, npred))
+        ti, pi = linear_sum_assignment(costs)
+        inter = int(ov[ti + 1, pi + 1].sum())
+    union = int(ov.sum() - ov[0, 0])
+    return inter / union if union else 0.0
+
+
+def rel_close(x, y, tol):
+    if np.isnan(x) or np.isnan(y):
+        return np.isnan(x) and np.isnan(y)
+    return abs(x - y) <= tol * max(1.0, abs(x), abs(y))
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def run_case(name, a, b):
+    if b is None:
+        b = a.copy()
+    pa, pb = os.path.join(TMP, "a.u64"), os.path.join(TMP, "b.u64")
+    a.astype("=u8").tofile(pa)
+    b.astype("=u8").tofile(pb)
+    out = subprocess.run([DRIVER, "--report", pa, pb] + [repr(t) for t in THRESHOLDS],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        fail(f"{name}: driver failed: {out.stdout} {out.stderr}")
+        return
+    lines = out.stdout.splitlines()
+    ov, ida, idb, nt, npred = tables(a, b)
+    CURRENT["ov"] = ov
+    k = 0
+    largest = None
+    while k < len(lines):
+        f = lines[k].split()
+        k += 1
+        if f[0] == "match":
+            crit, mode, t = f[1], f[2], float(f[3])
+            tp, fp, fn, n_t, n_p = map(int, f[4:9])
+            prec, rec, acc, f1, tot, mts, mms, pq = map(float, f[9:17])
+            nm = int(lines[k].split()[1])
+            got_m = []
+            for line in lines[k + 1:k + 1 + nm]:
+                x = line.split()
+                got_m.append((int(x[0]), int(x[1]), float(x[2]), x[3] == "1"))
+            k += 1 + nm
+            wtp, wfp, wfn, wtot, wm = stardist(ov, nt, npred, crit, t, mode, ida, idb)
+            tag = f"{name} {crit} {mode} t={t}"
+            check((tp, fp, fn, n_t, n_p) == (wtp, wfp, wfn, nt, npred),
+                  f"{tag}: tp/fp/fn/n_true/n_pred {(tp, fp, fn, n_t, n_p)} != "
+                  f"{(wtp, wfp, wfn, nt, npred)}")
+            check(rel_close(tot, wtot, 1e-12 if mode == "exact" else 1e-6),
+                  f"{tag}: sum {tot!r} != {wtot!r}")
+            wp = wtp / (wtp + wfp) if wtp else 0.0
+            wr = wtp / (wtp + wfn) if wtp else 0.0
+            check(rel_close(prec, wp, 1e-15) and rel_close(rec, wr, 1e-15),
+                  f"{tag}: precision/recall {prec}, {rec} != {wp}, {wr}")
+            check(rel_close(acc, wtp / (wtp + wfp + wfn) if wtp else 0.0, 1e-15), f"{tag}: accuracy")
+            check(rel_close(f1, 2 * wtp / (2 * wtp + wfp + wfn) if wtp else 0.0, 1e-15), f"{tag}: f1")
+            den = wtp + wfp / 2 + wfn / 2
+            check(rel_close(pq, wtot / den if den else 0.0, 1e-6), f"{tag}: panoptic_quality")
+            check(rel_close(mts, wtot / nt if nt else 0.0, 1e-6), f"{tag}: mean_true_score")
+            check(rel_close(mms, wtot / wtp if wtp else 0.0, 1e-6), f"{tag}: mean_matched_score")
+            # The assignment itself may differ where several are optimal (ties): then ours
+            # must cost exactly as much under the reference's own cost matrix.
+            if sorted(got_m) != sorted(wm):
+                check(rel_close(assignment_cost(got_m, crit, mode, t, ida, idb),
+                                assignment_cost(wm, crit, mode, t, ida, idb), 1e-12),
+                      f"{tag}: a different assignment that is not optimal")
+        elif f[0] == "aji":
+            got = float(f[1])
+            want = aji_ref(ov, nt, npred)
+            check(rel_close(got, want, 1e-12), f"{name}: aji {got!r} != {want!r}")
+        elif f[0] == "vi":
+            ra, _ = relabel(a)
+            rb, _ = relabel(b)
+            want = variation_of_information(ra, rb)
+            check(rel_close(float(f[1]), want[0], 1e-12) and rel_close(float(f[2]), want[1], 1e-12),
+                  f"{name}: vi {f[1:]} != {want}")
+        elif f[0] == "are":
+            ra, _ = relabel(a)
+            rb, _ = relabel(b)
+            with np.errstate(all="ignore"):
+                want = adapted_rand_error(ra, rb)
+            got = list(map(float, f[1:4]))
+            check(all(rel_close(g, float(w), 1e-12) for g, w in zip(got, want)),
+                  f"{name}: adapted_rand {got} != {want}")
+        elif f[0] == "largest":
+            largest = (int(f[1]), int(f[2]))
+    check(largest is not None, f"{name}: no 'largest' line")
+    return largest
+
+
+def main():
+    try:
+        biggest = (0, 0)
+        for name, a, b in pairs():
+            got = run_case(name, a, b)
+            if got and got[0] * got[1] > biggest[0] * biggest[1]:
+                biggest = got
+        # a component over the limit is a clear error naming its size
+        a, b = blobs((24, 24), 30), blobs((24, 24), 30)
+        a.astype("=u8").tofile(os.path.join(TMP, "a.u64"))
+        b.astype("=u8").tofile(os.path.join(TMP, "b.u64"))
+        out = subprocess.run([DRIVER, "--max-cells", "4", os.path.join(TMP, "a.u64"),
+                              os.path.join(TMP, "b.u64"), "0.1"], capture_output=True, text=True)
+        check(out.returncode == 1 and "unprocessable" in out.stdout and "cells" in out.stdout,
+              f"component limit: {out.stdout!r}")
+        print(f"largest component seen: {biggest[0]} x {biggest[1]}")
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+    print(f"diff_evaluate: {CHECKS[0] - len(FAILURES)} passed, {len(FAILURES)} failed")
+    return 1 if FAILURES or CHECKS[0] == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
