@@ -354,6 +354,10 @@ static enum error_code check_encoding(const unsigned char *h, size_t n, unsigned
         bool ok = extra > 0 && h[i] >= 0xC2 && h[i] <= 0xF4 && i + extra < n;
         for (unsigned k = 1; ok && k <= extra; k++)
             ok = (h[i + k] & 0xC0) == 0x80;
+        /* No overlong forms, no UTF-16 surrogates, nothing past U+10FFFF. */
+        if (ok && ((h[i] == 0xE0 && h[i + 1] < 0xA0) || (h[i] == 0xED && h[i + 1] > 0x9F) ||
+                   (h[i] == 0xF0 && h[i + 1] < 0x90) || (h[i] == 0xF4 && h[i + 1] > 0x8F)))
+            ok = false;
         if (!ok)
             return error_set(err, ERROR_UNPROCESSABLE,
                              "%s: invalid UTF-8 at byte %zu of a version 3.0 .npy header", name, i);

@@ -104,21 +104,20 @@ enum error_code zarr_codec_chain_init(struct zarr_codec_chain *chain, unsigned w
     return ERROR_OK;
 }
 
-static bool has_bytes_codec(const struct zarr_codec_chain *chain)
+/* Whether codecs[0..n) hold the bytes codec. */
+static bool has_bytes_codec(const struct zarr_codec_chain *chain, unsigned n)
 {
-    for (unsigned i = 0; i < chain->n_codecs; i++)
+    for (unsigned i = 0; i < n; i++)
         if (chain->codecs[i].id == ZARR_CODEC_BYTES)
             return true;
     return false;
 }
 
-enum error_code zarr_codec_chain_add(struct zarr_codec_chain *chain, const struct zarr_codec *c,
-                                     struct error_info *err)
+/* Whether c may follow codecs[0..n) of chain. */
+static enum error_code check_codec(const struct zarr_codec_chain *chain, unsigned n,
+                                   const struct zarr_codec *c, struct error_info *err)
 {
-    if (chain->n_codecs == ZARR_CODEC_MAX_CODECS)
-        return error_set(err, ERROR_UNPROCESSABLE, "Zarr codec pipeline longer than %d codecs",
-                         ZARR_CODEC_MAX_CODECS);
-    const bool past_bytes = has_bytes_codec(chain);
+    const bool past_bytes = has_bytes_codec(chain, n);
     switch (c->id) {
     case ZARR_CODEC_TRANSPOSE: {
         if (past_bytes)
@@ -132,12 +131,12 @@ enum error_code zarr_codec_chain_add(struct zarr_codec_chain *chain, const struc
                                  chain->ndim - 1);
             seen[c->order[k]] = true;
         }
-        break;
+        return ERROR_OK;
     }
     case ZARR_CODEC_BYTES:
         if (past_bytes)
             return error_set(err, ERROR_UNPROCESSABLE, "Zarr pipeline has two 'bytes' codecs");
-        break;
+        return ERROR_OK;
     case ZARR_CODEC_BLOSC:
     case ZARR_CODEC_ZSTD:
     case ZARR_CODEC_ZLIB:
@@ -145,12 +144,21 @@ enum error_code zarr_codec_chain_add(struct zarr_codec_chain *chain, const struc
         if (!past_bytes)
             return error_set(err, ERROR_UNPROCESSABLE,
                              "Zarr compressor comes before the 'bytes' codec");
-        break;
-    default:
-        return error_set(err, ERROR_INTERNAL, "zarr_codec_chain_add: codec id %d", (int)c->id);
+        return ERROR_OK;
     }
-    chain->codecs[chain->n_codecs++] = *c;
-    return ERROR_OK;
+    return error_set(err, ERROR_INTERNAL, "Zarr codec id %d is unknown", (int)c->id);
+}
+
+enum error_code zarr_codec_chain_add(struct zarr_codec_chain *chain, const struct zarr_codec *c,
+                                     struct error_info *err)
+{
+    if (chain->n_codecs >= ZARR_CODEC_MAX_CODECS)
+        return error_set(err, ERROR_UNPROCESSABLE, "Zarr codec pipeline longer than %d codecs",
+                         ZARR_CODEC_MAX_CODECS);
+    enum error_code rc = check_codec(chain, chain->n_codecs, c, err);
+    if (rc == ERROR_OK)
+        chain->codecs[chain->n_codecs++] = *c;
+    return rc;
 }
 
 enum error_code zarr_codec_chain_v2(struct zarr_codec_chain *chain, unsigned width, bool big_endian,
@@ -175,9 +183,23 @@ enum error_code zarr_codec_chain_v2(struct zarr_codec_chain *chain, unsigned wid
 
 enum error_code zarr_codec_chain_check(const struct zarr_codec_chain *chain, struct error_info *err)
 {
-    if (chain->width == 0 || chain->ndim == 0 || chain->n_codecs > ZARR_CODEC_MAX_CODECS)
+    /* Everything init and add guarantee, again: decoding trusts it. */
+    uint64_t bytes = chain->width;
+    bool sized =
+        (chain->width == 1 || chain->width == 2 || chain->width == 4 || chain->width == 8) &&
+        chain->ndim >= 1 && chain->ndim <= ZARR_CODEC_MAX_DIMS &&
+        chain->n_codecs <= ZARR_CODEC_MAX_CODECS;
+    for (unsigned k = 0; sized && k < chain->ndim; k++)
+        sized = chain->chunk_shape[k] > 0 &&
+                !__builtin_mul_overflow(bytes, chain->chunk_shape[k], &bytes);
+    if (!sized || bytes != chain->chunk_bytes)
         return error_set(err, ERROR_INTERNAL, "Zarr codec chain was not initialised");
-    if (!has_bytes_codec(chain))
+    for (unsigned i = 0; i < chain->n_codecs; i++) {
+        enum error_code rc = check_codec(chain, i, &chain->codecs[i], err);
+        if (rc != ERROR_OK)
+            return rc;
+    }
+    if (!has_bytes_codec(chain, chain->n_codecs))
         return error_set(err, ERROR_UNPROCESSABLE,
                          "Zarr codec pipeline has no array -> bytes codec ('bytes')");
     return ERROR_OK;
@@ -307,6 +329,25 @@ static enum error_code decode_blosc(struct stage *s, struct error_info *err)
     return ERROR_OK;
 }
 
+/* Only zstd v1 frames (what every Zarr writer emits): libzstd's decoders of the pre-1.0
+ * formats and skippable frames are never reached. */
+static enum error_code check_zstd_frames(const struct stage *s, struct error_info *err)
+{
+    const unsigned char *p = s->in;
+    size_t left = s->in_len;
+    do {
+        if (left < 4 || le32(p) != ZSTD_MAGICNUMBER)
+            return error_set(err, ERROR_UNPROCESSABLE, "%s: not a zstd frame", s->name);
+        size_t n = ZSTD_findFrameCompressedSize(p, left);
+        if (ZSTD_isError(n))
+            return error_set(err, ERROR_UNPROCESSABLE, "%s: zstd data is corrupt: %s", s->name,
+                             ZSTD_getErrorName(n));
+        p += n;
+        left -= n;
+    } while (left > 0);
+    return ERROR_OK;
+}
+
 static enum error_code decode_zstd(struct stage *s, struct zarr_codec_work *work,
                                    struct error_info *err)
 {
@@ -319,6 +360,9 @@ static enum error_code decode_zstd(struct stage *s, struct zarr_codec_work *work
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: zstd frame declares %llu decoded bytes, the chunk needs %zu", s->name,
                          declared, s->cap);
+    enum error_code rc = check_zstd_frames(s, err);
+    if (rc != ERROR_OK)
+        return rc;
     if (work->zstd == NULL) {
         if (alloc_fault() || (work->zstd = ZSTD_createDCtx()) == NULL)
             return error_set(err, ERROR_NO_MEMORY, "%s: cannot allocate a zstd decoder", s->name);

@@ -400,6 +400,12 @@ static void test_refusals(void)
                "non-ASCII byte 0xa0");
     fails_with(3, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,)}\xc3", data, 6,
                "invalid UTF-8");
+    fails_with(3, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,)}\xe0\x80\xaf", data, 6,
+               "invalid UTF-8 at byte 55");
+    fails_with(3, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,)}\xed\xa0\x80", data, 6,
+               "invalid UTF-8");
+    fails_with(3, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,)}\xf4\x90\x80\x80", data,
+               6, "invalid UTF-8");
     fails_with(3, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,), '\xc3\xa9': 1}", data, 6,
                "unknown key '\xc3\xa9'");
     fails_with(1, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,)}\x01", data, 6,

@@ -501,6 +501,17 @@ static void test_zstd_lies(void)
     frame[6] = 0x10; /* 4096 exactly, but the frame holds 1 byte */
     rejects(&chain, frame, sizeof frame, "zstd data is corrupt");
     rejects(&chain, (const unsigned char *)"not zstd at all", 15, "not a zstd frame");
+    /* A skippable frame, and a v0.7 frame: only v1 frames are decoded. */
+    unsigned char skippable[12] = {0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4};
+    rejects(&chain, skippable, sizeof skippable, "not a zstd frame");
+    unsigned char legacy[16] = {0x27, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    rejects(&chain, legacy, sizeof legacy, "not a zstd frame");
+    /* A valid frame followed by garbage. */
+    unsigned char payload[4096], enc[8192];
+    memset(payload, 3, sizeof payload);
+    size_t len = enc_zstd(payload, 2048, true, enc, sizeof enc);
+    memcpy(enc + len, "junk", 4);
+    rejects(&chain, enc, len + 4, "not a zstd frame");
 }
 
 /* A few hundred KB that inflate to 256 MiB: decoding stops at the chunk's 1 MiB. */
@@ -579,6 +590,24 @@ static void test_chain_rules(void)
     struct zarr_codec_chain empty;
     memset(&empty, 0, sizeof empty);
     CHECK_INT(zarr_chunk_decode(&empty, NULL, out, 48, out, 48, &err), ERROR_INTERNAL);
+    /* A chain filled by hand is checked as thoroughly as one built by add. */
+    struct zarr_codec_chain forged = chain;
+    forged.codecs[0].order[1] = 7;
+    CHECK_INT(zarr_chunk_decode(&forged, NULL, out, 48, out, 48, &err), ERROR_UNPROCESSABLE);
+    CHECK_DETAIL(err, "not a permutation");
+    forged = chain;
+    forged.codecs[2] = forged.codecs[0];
+    CHECK_INT(zarr_codec_chain_check(&forged, &err), ERROR_UNPROCESSABLE);
+    CHECK_DETAIL(err, "'transpose' comes after the 'bytes' codec");
+    forged = chain;
+    forged.chunk_bytes = 4096;
+    CHECK_INT(zarr_codec_chain_check(&forged, &err), ERROR_INTERNAL);
+    forged = chain;
+    forged.n_codecs = 9;
+    CHECK_INT(zarr_codec_chain_check(&forged, &err), ERROR_INTERNAL);
+    forged = chain;
+    forged.codecs[1].id = (enum zarr_codec_id)42;
+    CHECK_INT(zarr_codec_chain_check(&forged, &err), ERROR_INTERNAL);
     /* Uncompressed with the wrong size names the chunk and both sizes. */
     struct zarr_codec_chain plain = simple_chain(2, 3, shape, ZARR_CODEC_BYTES);
     rejects(&plain, out, 40, "uncompressed chunk has 40 bytes, the chunk needs 48");
