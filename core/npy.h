@@ -41,8 +41,8 @@
 #define NPY_MAX_DIMS 8
 
 /* The longest header accepted, in bytes: numpy's own reader refuses longer ones by default
- * (numpy.lib.format's max_header_size, 10000 since numpy 1.24.2) because evaluating a huge
- * literal costs time and memory. Real headers are 128 bytes or less. */
+ * (numpy.lib.format's _MAX_HEADER_SIZE, 10000 in the numpy 1.24 Debian 12 ships) because
+ * evaluating a huge literal costs time and memory. Real headers are 128 bytes or less. */
 #define NPY_HEADER_MAX 10000
 
 /* Bytes before the header: magic, version, length (1.0 has a 2-byte length, later 4). */

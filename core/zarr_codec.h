@@ -34,14 +34,17 @@
  * same size; the caller crops.
  *
  * Bounds: every decoder writes at most the expected size and fails when the data would give
- * more (or less), so a decompression bomb stops at chain.chunk_bytes. A blosc header is
- * checked against the chunk length and the expected size before libblosc sees it (libblosc's
- * decoder trusts the sizes in its header). Zstd frames are decoded in one shot into the
+ * more (or less), so a decompression bomb stops at chain.chunk_bytes. A blosc header (sizes,
+ * block size, block starts) is checked against the chunk length and the expected size before
+ * libblosc sees it, since libblosc's decoder trusts its header. Zstd input must be a run of
+ * v1 frames (no skippable or pre-1.0 legacy frames); they are decoded in one shot into the
  * bounded output, which needs no window buffer (streaming would allocate one as large as
  * the frame asks, up to 128 MiB). Cost: O(stored + decoded bytes); a transpose is one extra
- * strided pass. Memory: none for a chain without a transpose and one compressor; else one
- * chunk-sized scratch buffer (two more for stacked compressors), kept in a
- * struct zarr_codec_work so a decoding thread reuses them chunk after chunk.
+ * strided pass. Memory: the output only for a chain without a transpose and with at most one
+ * compressor; else one chunk-sized scratch buffer (two more, 1.25 x chunk + 64 KiB each, for
+ * stacked compressors). Scratch and the zstd decoder state (~100 KiB) live in a
+ * struct zarr_codec_work so a decoding thread reuses them chunk after chunk; zlib's state
+ * (~40 KiB) is made per call.
  *
  * Thread-safety: a chain is read-only while decoding and may be shared by threads; a
  * struct zarr_codec_work belongs to one thread at a time.
@@ -116,8 +119,11 @@ enum error_code zarr_codec_chain_v2(struct zarr_codec_chain *chain, unsigned wid
                                     bool fortran, unsigned ndim, const uint64_t *shape,
                                     struct error_info *err) ERROR_MUST_CHECK;
 
-/* Check that the chain is complete: it has its bytes codec. zarr_chunk_decode checks it
- * too; calling this after filling a chain reports bad metadata once, not per chunk. */
+/* Check the whole chain: what init and add enforce (width, ndim, shape matching chunk_bytes,
+ * codec order, permutations) and that it has its bytes codec. ERROR_UNPROCESSABLE for a
+ * pipeline metadata may describe but Zarr forbids, ERROR_INTERNAL for a struct no init made.
+ * zarr_chunk_decode runs it on every call (O(codecs x ndim)), so a chain filled by hand is
+ * safe; calling it once after filling a chain reports bad metadata once, not per chunk. */
 enum error_code zarr_codec_chain_check(const struct zarr_codec_chain *chain,
                                        struct error_info *err) ERROR_MUST_CHECK;
 
