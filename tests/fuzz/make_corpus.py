@@ -7,7 +7,9 @@ Writes OUT_DIR/<target>/ seeds: the demo data set's TIFFs (plain, OME, ImageJ, S
 pyramid, BigTIFF, label images) in both byte orders where tifffile can rewrite them,
 requests for every handler in the fuzz_handlers input format (first byte: route | type<<3,
 then the query string, '\\n', then the body), the same requests as raw HTTP for fuzz_http
-(plus pages, CORS, chunked bodies, pipelining and bad framing), and paths for fuzz_confine.
+(plus pages, CORS, chunked bodies, pipelining and bad framing), paths for fuzz_confine,
+.npy files for fuzz_npy (every integer dtype, both orders, versions 1-3) and Zarr chunks for
+fuzz_zarr_codec (its 5-byte chain prefix, then a chunk from each compressor).
 """
 import json
 import os
@@ -97,7 +99,7 @@ def main():
         for f in files:
             if f.lower().endswith((".tif", ".tiff")):
                 tiffs.append(os.path.join(dirpath, f))
-    for target in ("classify", "load", "handlers", "confine", "http"):
+    for target in ("classify", "load", "handlers", "confine", "http", "npy", "zarr_codec"):
         os.makedirs(os.path.join(out, target), exist_ok=True)
 
     def put(target, name, data):
@@ -158,6 +160,74 @@ def main():
     for i, p in enumerate(["cyc1/DAPI.tif", "../etc/passwd", "a//b/./c", "/abs", "x\x01y",
                            "%2e%2e/", "a" * 300, "cyc1/../cyc2"]):
         put("confine", "p%d" % i, p.encode())
+    npy_seeds(put)
+    zarr_codec_seeds(put)
+
+
+def npy_bytes(major, header, data):
+    """A .npy file: magic, version, length, header padded to 64 bytes with '\\n', data."""
+    prefix = 10 if major == 1 else 12
+    header = header.encode()
+    pad = -(prefix + len(header) + 1) % 64
+    header += b" " * pad + b"\n"
+    size = len(header).to_bytes(2 if major == 1 else 4, "little")
+    return b"\x93NUMPY" + bytes([major, 0]) + size + header + data
+
+
+def npy_seeds(put):
+    put("npy", "u2_c", npy_bytes(1, "{'descr': '<u2', 'fortran_order': False, 'shape': (3, 4), }",
+                                 bytes(range(24))))
+    put("npy", "i8_f_v2", npy_bytes(2, "{'descr': '>i8', 'fortran_order': True, 'shape': (2, 3, 2), }",
+                                    bytes(range(96))))
+    put("npy", "u1_v3", npy_bytes(3, "{'shape': (5,), 'fortran_order': False, 'descr': '|u1'}",
+                                  b"abcde"))
+    put("npy", "bad_overflow", npy_bytes(1, "{'descr': '<u2', 'fortran_order': False, "
+                                         "'shape': (4294967296, 4294967296), }", b""))
+    try:
+        import io
+        import numpy as np
+    except ImportError:
+        return
+    rng = np.random.default_rng(7)
+    for dt in ("|u1", "|i1", "<u2", ">u2", "<i4", ">i4", "<u8", ">i8"):
+        for fortran in (False, True):
+            a = rng.integers(0, 100, size=(5, 7), dtype=np.dtype(dt).newbyteorder("="))
+            a = a.astype(dt)
+            if fortran:
+                a = np.asfortranarray(a)
+            buf = io.BytesIO()
+            np.save(buf, a)
+            put("npy", "np_%s_%s" % (dt[1:] + ("be" if dt[0] == ">" else ""), "F" if fortran
+                                     else "C"), buf.getvalue())
+    for version in ((2, 0), (3, 0)):
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, np.arange(24, dtype="<u4").reshape(2, 3, 4), version)
+        put("npy", "np_v%d" % version[0], buf.getvalue())
+
+
+def zarr_codec_seeds(put):
+    """fuzz_zarr_codec inputs: codec | fortran << 3 | big << 4, width | (ndim-1) << 2, dims."""
+    import gzip
+    import zlib
+    dims = (7, 9, 1)  # a 8 x 10 chunk of 2-byte elements (1 + b % 32)
+    raw = bytes((i * 7) % 251 for i in range(8 * 10 * 2))
+
+    def head(codec, fortran=False, big=False, width_log=1, ndim=2):
+        return bytes([codec | fortran << 3 | big << 4, width_log | (ndim - 1) << 2]) + bytes(dims)
+
+    put("zarr_codec", "none", head(0) + raw)
+    put("zarr_codec", "zlib", head(3) + zlib.compress(raw))
+    put("zarr_codec", "gzip_f_be", head(4, True, True) + gzip.compress(raw))
+    try:
+        import numcodecs
+    except ImportError:
+        return
+    put("zarr_codec", "zstd", head(2) + numcodecs.Zstd().encode(raw))
+    for cname in ("lz4", "zstd", "zlib", "blosclz"):
+        for shuffle in (0, 1, 2):
+            enc = numcodecs.Blosc(cname=cname, shuffle=shuffle).encode(
+                memoryview(raw).cast("H"))
+            put("zarr_codec", "blosc_%s_%d" % (cname, shuffle), head(1) + enc)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_confine fuzz_classify fuzz_load fuzz_handlers fuzz_http)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_confine fuzz_classify fuzz_load fuzz_npy fuzz_zarr_codec
+                                    fuzz_handlers fuzz_http)
 
 build=build/fuzz
 if [ ! -x "$build/tests/fuzz/fuzz_handlers" ] || [ -n "${FUZZ_REBUILD:-}" ]; then
@@ -21,7 +22,7 @@ fi
 cmake --build "$build" -j"$(nproc)" --target tessera "${targets[@]}" >/dev/null
 
 corpus=$build/corpus
-if [ ! -d "$corpus/http" ]; then
+if [ ! -d "$corpus/http" ] || [ ! -d "$corpus/npy" ]; then
   /usr/bin/python3 tests/fuzz/make_corpus.py "$build/tessera" "$corpus"
 fi
 mkdir -p "$build/artifacts"
@@ -36,6 +37,7 @@ for t in "${targets[@]}"; do
   dict=()
   case $name in
     classify|load) dict=(-dict=tests/fuzz/tiff.dict) ;;
+    npy) dict=(-dict=tests/fuzz/npy.dict) ;;
     handlers) dict=(-dict=tests/fuzz/handlers.dict) ;;
     http) dict=(-dict=tests/fuzz/http.dict) ;;
   esac
