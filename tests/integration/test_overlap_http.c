@@ -508,7 +508,7 @@ static void revive(struct itest_server *s, const char *what)
     char *log = itest_log(s);
     size_t len = log ? strlen(log) : 0;
     int status = itest_stop(s, 0, 5);
-    CHECK(!"the server died");
+    check_report(false, __FILE__, __LINE__, "the server died");
     fprintf(stderr, "    the server died (status %d) after: %.300s\n    log tail: %s\n", status,
             what, log ? log + (len > 600 ? len - 600 : 0) : "");
     free(log);

@@ -369,8 +369,7 @@ static void test_sorted_result(int root_fd)
         "a-1.tif",
         "a 1.tif",
         "A1.tif",
-        "\xc3\xa9"
-        "1.tif",
+        "\xc3\xa9\x31.tif", /* U+00E9, then "1" (\x31: a bare 1 would extend the \xa9) */
         "b.tif",
         "a1b2c3.tif",
         "a1b2c03.tif",
