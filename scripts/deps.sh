@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Tessera needs for a purpose: run | test | bench
 # (bench also covers the abuse and soak scripts: tests/abuse, tests/bench/soak.sh).
+# Every name is a Debian 12 binary package (apt-cache policy NAME shows a candidate); the
+# tests require what the test set installs and fail, never skip, when it is missing.
 # As root it installs what is missing with apt-get; otherwise it prints the exact
 # apt-get line and exits 1. Nothing is installed that is already there.
 set -euo pipefail
@@ -10,11 +12,12 @@ run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libt
           libblosc-dev libzstd-dev zlib1g-dev curl)
 test_pkgs=("${run_pkgs[@]}" libcurl4-openssl-dev clang clang-format libclang-rt-14-dev
            python3 python3-numpy python3-scipy python3-skimage python3-tifffile python3-zarr
-           libtiff-tools libvips-tools nginx nodejs chromium valgrind)
+           python3-openslide libtiff-tools libvips-tools nginx nodejs chromium valgrind)
 # Debian's npm package conflicts with a nodejs that already bundles npm (NodeSource's):
 # ask for it only when there is no npm at all.
 command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
-bench_pkgs=("${test_pkgs[@]}" wrk nginx hyperfine linux-perf python3-openslide slowhttptest h2load)
+# h2load comes in nghttp2-client.
+bench_pkgs=("${test_pkgs[@]}" wrk hyperfine linux-perf slowhttptest nghttp2-client)
 
 case "$purpose" in
   run) want=("${run_pkgs[@]}") ;;

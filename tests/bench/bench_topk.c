@@ -17,6 +17,7 @@
  * sample of a fast case is the mean of enough calls to last about 5 ms), and a checksum of
  * the answer so the caller can see the work was done.
  */
+#include "check.h"
 #include "knn.h"
 #include "topk.h"
 
@@ -52,11 +53,9 @@ static double *load(const char *dir, const char *name, size_t count)
         exit(2);
     }
     if (strcmp(dir, "-") == 0) {
-        uint64_t s = 0x9e3779b97f4a7c15u ^ (uint64_t)strlen(name);
-        for (size_t i = 0; i < count; i++) {
-            s = s * 6364136223846793005u + 1442695040888963407u;
-            buf[i] = (double)(s >> 11) * (1.0 / 9007199254740992.0);
-        }
+        uint64_t rng_state = strlen(name);
+        for (size_t i = 0; i < count; i++)
+            buf[i] = check_rng_double(&rng_state);
         return buf;
     }
     char path[4096];

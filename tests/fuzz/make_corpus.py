@@ -16,6 +16,9 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+import tifffile
+
 ROUTES = ["GET /scan", "POST /scan", "GET /classify", "POST /classify", "POST /overlap",
           "POST /topk"]
 TYPES = [None, "application/json", "application/octet-stream",
@@ -106,17 +109,12 @@ def main():
         with open(os.path.join(out, target, name), "wb") as fh:
             fh.write(data)
 
-    try:
-        import numpy as np
-        import tifffile
-        big = os.path.join(demo, "be.tif")
-        tifffile.imwrite(big, np.arange(64, dtype=">u2").reshape(8, 8), byteorder=">")
-        tiffs.append(big)
-        tifffile.imwrite(os.path.join(demo, "bt.tif"), np.zeros((4, 4), np.uint32),
-                         bigtiff=True, tile=(16, 16))
-        tiffs.append(os.path.join(demo, "bt.tif"))
-    except ImportError:
-        pass
+    big = os.path.join(demo, "be.tif")
+    tifffile.imwrite(big, np.arange(64, dtype=">u2").reshape(8, 8), byteorder=">")
+    tiffs.append(big)
+    tifffile.imwrite(os.path.join(demo, "bt.tif"), np.zeros((4, 4), np.uint32),
+                     bigtiff=True, tile=(16, 16))
+    tiffs.append(os.path.join(demo, "bt.tif"))
     for path in tiffs:
         data = open(path, "rb").read()
         name = os.path.basename(path)

@@ -15,9 +15,10 @@ targets=("$@")
                                     fuzz_handlers fuzz_http)
 
 build=build/fuzz
-if [ ! -x "$build/tests/fuzz/fuzz_handlers" ] || [ -n "${FUZZ_REBUILD:-}" ]; then
+if [ ! -x "$build/tests/fuzz/fuzz_handlers" ] || [ -n "${FUZZ_REBUILD:-}" ] ||
+   ! grep -qx 'TESSERA_WERROR:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
   cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DTESSERA_FUZZ=ON >/dev/null
+        -DTESSERA_FUZZ=ON -DTESSERA_WERROR=ON >/dev/null
 fi
 cmake --build "$build" -j"$(nproc)" --target tessera "${targets[@]}" >/dev/null
 

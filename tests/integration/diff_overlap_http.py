@@ -155,7 +155,7 @@ def write(root, name, arr, codec=None, tile=None, rows=None, big=False, tiffcp=N
     r = subprocess.run(args + [tmp, path], capture_output=True, text=True)
     os.unlink(tmp)
     if r.returncode != 0:
-        print(f"note: tiffcp -c {tiffcp} failed ({r.stderr.strip()[:120]}); case skipped")
+        fail(f"tiffcp -c {tiffcp} could not write {name}: {r.stderr.strip()[:120]}")
         return False
     return True
 

@@ -59,6 +59,25 @@ char *itest_log(struct itest_server *s)
     return copy;
 }
 
+void itest_check_log(struct itest_server *s)
+{
+    char *log = itest_log(s);
+    if (!CHECK(log != NULL))
+        return;
+    for (const char *line = log; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > 0) {
+            json_t *o = json_loadb(line, len, 0, NULL);
+            if (!CHECK(json_is_object(o)))
+                fprintf(stderr, "    the server printed: %.*s\n", (int)len, line);
+            json_decref(o);
+        }
+        line += len + (end ? 1 : 0);
+    }
+    free(log);
+}
+
 int itest_slowdown(void)
 {
     const char *wrap = getenv("TESSERA_ITEST_WRAPPER");

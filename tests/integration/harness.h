@@ -39,6 +39,10 @@ void itest_free(struct itest_server *s);
 /* Copy of the log so far (caller frees). */
 char *itest_log(struct itest_server *s);
 
+/* Every line the server wrote so far is one JSON object (its log format): nothing printed
+ * raw, by libtiff or a sanitizer. Reports each other line through CHECK. */
+void itest_check_log(struct itest_server *s);
+
 struct itest_reply {
     long status;
     char *body;

@@ -12,6 +12,7 @@
  * cache counters in /metrics.
  */
 #include "check.h"
+#include "files.h"
 #include "harness.h"
 
 #include <curl/curl.h>
@@ -344,19 +345,6 @@ static void test_corrupt(const struct itest_server *s)
  * The cache is never stale
  * --------------------------------------------------------------------------------------- */
 
-static char *slurp(const char *rel, size_t *len)
-{
-    char full[1024];
-    snprintf(full, sizeof full, "%s/%s", root, rel);
-    FILE *f = fopen(full, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = malloc(1 << 20);
-    *len = buf ? fread(buf, 1, 1 << 20, f) : 0;
-    fclose(f);
-    return buf;
-}
-
 /* Rewrite rel in place (same inode): truncate and write data. */
 static void rewrite(const char *rel, const char *data, size_t len)
 {
@@ -415,9 +403,9 @@ static void test_never_stale(const struct itest_server *s)
 {
     const char *target = "replace_a.tif";
     size_t a_len = 0, b_len = 0, c_len = 0;
-    char *a = slurp(target, &a_len);                  /* 32 rows x 64 columns */
-    char *b = slurp("staging/replace_b.tif", &b_len); /* 64 x 32, same byte size */
-    char *c = slurp("staging/rewrite_c.tif", &c_len); /* 10 x 20 RGB, smaller */
+    char *a = check_slurp(root, target, &a_len);                  /* 32 rows x 64 columns */
+    char *b = check_slurp(root, "staging/replace_b.tif", &b_len); /* 64 x 32, same byte size */
+    char *c = check_slurp(root, "staging/rewrite_c.tif", &c_len); /* 10 x 20 RGB, smaller */
     if (!CHECK(a && b && c && a_len == b_len && a_len > 0 && c_len != a_len &&
                memcmp(a, b, a_len) != 0))
         goto out;
@@ -668,22 +656,6 @@ static bool make_fixtures(void)
     return true;
 }
 
-/* Every line the server wrote is a JSON log line: nothing (libtiff) printed raw. */
-static void check_log(struct itest_server *s)
-{
-    char *log = itest_log(s);
-    if (!CHECK(log != NULL))
-        return;
-    for (const char *line = log; *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (len > 0 && !CHECK(line[0] == '{'))
-            fprintf(stderr, "    not a log line: %.*s\n", (int)len, line);
-        line += len + (end ? 1 : 0);
-    }
-    free(log);
-}
-
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -706,7 +678,7 @@ int main(void)
     test_errors(&s);
     test_metrics(&s);
     CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
-    check_log(&s);
+    itest_check_log(&s);
     itest_free(&s);
 
     check_rmtree(base);

@@ -22,6 +22,7 @@
  * front of a mode-000 directory. Run as a normal user, the case runs in-process.
  */
 #include "check.h"
+#include "files.h"
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -73,11 +74,6 @@ static void sleep_s(double seconds)
         ;
 }
 
-static void path_of(char *buf, size_t size, const char *rel)
-{
-    snprintf(buf, size, "%s/%s", root, rel);
-}
-
 /* Copy src to dst (both absolute), replacing dst. */
 static bool copy_file(const char *src, const char *dst)
 {
@@ -102,9 +98,9 @@ static bool copy_file(const char *src, const char *dst)
 static bool restore_file(const char *pristine, const char *rel)
 {
     char src[PATH_MAX], tmp[PATH_MAX], dst[PATH_MAX];
-    path_of(src, sizeof src, pristine);
-    path_of(tmp, sizeof tmp, "race/.restore.tmp");
-    path_of(dst, sizeof dst, rel);
+    check_path_join(src, sizeof src, root, pristine);
+    check_path_join(tmp, sizeof tmp, root, "race/.restore.tmp");
+    check_path_join(dst, sizeof dst, root, rel);
     return copy_file(src, tmp) && rename(tmp, dst) == 0;
 }
 
@@ -112,7 +108,7 @@ static off_t file_size(const char *rel)
 {
     char path[PATH_MAX];
     struct stat st;
-    path_of(path, sizeof path, rel);
+    check_path_join(path, sizeof path, root, rel);
     return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
@@ -144,7 +140,7 @@ static uint32_t label_at(unsigned variant, uint32_t x, uint32_t y)
 static void write_labels(const char *rel, unsigned variant)
 {
     char path[PATH_MAX];
-    path_of(path, sizeof path, rel);
+    check_path_join(path, sizeof path, root, rel);
     TIFF *t = TIFFOpen(path, "w");
     if (!CHECK(t != NULL))
         return;
@@ -233,7 +229,7 @@ static bool overlap_answer_is(const json_t *answer, const struct pair_table *t)
 static void write_pages(const char *rel, unsigned pages)
 {
     char path[PATH_MAX];
-    path_of(path, sizeof path, rel);
+    check_path_join(path, sizeof path, root, rel);
     TIFF *t = TIFFOpen(path, "w");
     if (!CHECK(t != NULL))
         return;
@@ -389,7 +385,7 @@ static void race_once(const struct itest_server *s, const struct race *rc, enum 
                       double baseline, struct tally *t)
 {
     struct mutator m = {.kind = kind};
-    path_of(m.file, sizeof m.file, rc->file);
+    check_path_join(m.file, sizeof m.file, root, rc->file);
     /* Every fourth run at once (before the file is opened), the rest spread over the read. */
     m.delay = t->runs % 4 == 0 ? 0 : baseline * 1.25 * (double)rng_below(1000) / 1000.0;
     if (kind == MUT_TRUNCATE) {
@@ -398,8 +394,8 @@ static void race_once(const struct itest_server *s, const struct race *rc, enum 
     }
     if (kind == MUT_REPLACE) {
         char src[PATH_MAX];
-        path_of(src, sizeof src, rc->alternative);
-        path_of(m.staged, sizeof m.staged, "race/.staged.tmp");
+        check_path_join(src, sizeof src, root, rc->alternative);
+        check_path_join(m.staged, sizeof m.staged, root, "race/.staged.tmp");
         CHECK(copy_file(src, m.staged));
     }
     /* Delay 0: the mutation is done before the request is sent, so the answer must show it
@@ -506,9 +502,9 @@ static bool classify_is_new(const json_t *j)
 static void make_race_files(void)
 {
     char dir[PATH_MAX];
-    path_of(dir, sizeof dir, "pristine");
+    check_path_join(dir, sizeof dir, root, "pristine");
     mkdir(dir, 0755);
-    path_of(dir, sizeof dir, "race");
+    check_path_join(dir, sizeof dir, root, "race");
     mkdir(dir, 0755);
     write_labels("pristine/v0.tif", 0);
     write_labels("pristine/v1.tif", 1);
@@ -560,7 +556,7 @@ static void churn_dir(unsigned d, bool moved, char *buf, size_t size)
 static void churn_make(void)
 {
     char path[PATH_MAX];
-    path_of(path, sizeof path, "churn");
+    check_path_join(path, sizeof path, root, "churn");
     mkdir(path, 0755);
     struct churn c;
     memset(&c, 0, sizeof c);
@@ -603,8 +599,8 @@ static int churn_step(struct churn *c)
             return errno;
         c->dir_moved[d] = !c->dir_moved[d];
     } else { /* the whole tree away and back */
-        path_of(from, sizeof from, "churn");
-        path_of(to, sizeof to, "churn.away");
+        check_path_join(from, sizeof from, root, "churn");
+        check_path_join(to, sizeof to, root, "churn.away");
         if (rename(from, to) != 0)
             return errno;
         sleep_s(0.0002);

@@ -20,6 +20,7 @@
  *   answer is a correct 200.
  */
 #include "check.h"
+#include "files.h"
 #include "harness.h"
 
 #include <curl/curl.h>
@@ -35,11 +36,6 @@
 #include <unistd.h>
 
 static char root[512];
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", root, name);
-}
 
 static void put16(unsigned char *p, uint16_t v)
 {
@@ -60,23 +56,6 @@ static void entry(unsigned char *p, uint16_t tag, uint16_t type, uint32_t count,
     put16(p + 2, type);
     put32(p + 4, count);
     put32(p + 8, value);
-}
-
-static void write_file(const char *name, const void *data, size_t len)
-{
-    char path[PATH_MAX];
-    path_of(path, sizeof path, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(fd >= 0);
-    const unsigned char *p = data;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w <= 0)
-            break;
-        p += w;
-        len -= (size_t)w;
-    }
-    close(fd);
 }
 
 /* A minimal classic TIFF: IFD 0 at offset 8 with the given entries, next IFD next. */
@@ -102,21 +81,21 @@ static void make_files(void)
         {259, 3, 1, 1},           {262, 3, 1, 1},           {273, 4, 1, 200},
         {277, 3, 1, 1},           {278, 4, 1, 0xffffffffu}, {279, 4, 1, 16}};
     tiff_header(buf, huge, 9, 0);
-    write_file("huge.tif", buf, 216);
+    check_write_file(root, "huge.tif", buf, 216);
 
     /* loop.tif: IFD 0's next-IFD offset points at IFD 0. */
     const uint32_t small[][4] = {{256, 4, 1, 4}, {257, 4, 1, 4}, {258, 3, 1, 8},
                                  {259, 3, 1, 1}, {262, 3, 1, 1}, {273, 4, 1, 200},
                                  {277, 3, 1, 1}, {278, 4, 1, 4}, {279, 4, 1, 16}};
     tiff_header(buf, small, 9, 8);
-    write_file("loop.tif", buf, 216);
+    check_write_file(root, "loop.tif", buf, 216);
 
     /* subloop.tif: a SubIFDs tag (330) pointing back at IFD 0. */
     const uint32_t sub[][4] = {{256, 4, 1, 4},  {257, 4, 1, 4},   {258, 3, 1, 8}, {259, 3, 1, 1},
                                {262, 3, 1, 1},  {273, 4, 1, 200}, {277, 3, 1, 1}, {278, 4, 1, 4},
                                {279, 4, 1, 16}, {330, 13, 1, 8}};
     tiff_header(buf, sub, 10, 0);
-    write_file("subloop.tif", buf, 216);
+    check_write_file(root, "subloop.tif", buf, 216);
 
     /* ifds.tif: 10^6 complete IFDs (the 4x4 image above), chained; one shared strip. */
     const size_t n_ifds = 1000000, ifd_size = 2 + 9 * 12 + 4;
@@ -133,7 +112,7 @@ static void make_files(void)
                   small[e][0] == 273 ? strip_at : small[e][3]);
         put32(p + 2 + 9 * 12, i + 1 < n_ifds ? (uint32_t)(8 + (i + 1) * ifd_size) : 0);
     }
-    write_file("ifds.tif", many, len);
+    check_write_file(root, "ifds.tif", many, len);
     free(many);
 
     /* desc.tif: a 100 MB ImageDescription before a tiny valid image. */
@@ -146,12 +125,12 @@ static void make_files(void)
     tiff_header(desc, d, 10, 0);
     memset(desc + 300, 0, 16);
     desc[512 + desc_len - 1] = '\0';
-    write_file("desc.tif", desc, desc_len + 512);
+    check_write_file(root, "desc.tif", desc, desc_len + 512);
     free(desc);
 
     char path[PATH_MAX];
     /* bomb.tif: one deflate strip of 12000 x 12000 uint32 zeros (576 MB inflated). */
-    path_of(path, sizeof path, "bomb.tif");
+    check_path_join(path, sizeof path, root, "bomb.tif");
     TIFF *t = TIFFOpen(path, "w");
     const uint32_t side = 12000;
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, side);
@@ -170,7 +149,7 @@ static void make_files(void)
 
     /* zbomb.tif: the same strip with zstd, which stores runs of zeros as RLE blocks: the
      * file is tens of kB, the ratio well past 10,000x (deflate cannot go past ~1,030x). */
-    path_of(path, sizeof path, "zbomb.tif");
+    check_path_join(path, sizeof path, root, "zbomb.tif");
     if (CHECK(TIFFIsCODECConfigured(COMPRESSION_ZSTD))) {
         t = TIFFOpen(path, "w");
         TIFFSetField(t, TIFFTAG_IMAGEWIDTH, side);
@@ -193,7 +172,7 @@ static void make_files(void)
     }
 
     /* jpeg.tif: 8-bit labels stored as JPEG (lossy: never valid for labels). */
-    path_of(path, sizeof path, "jpeg.tif");
+    check_path_join(path, sizeof path, root, "jpeg.tif");
     t = TIFFOpen(path, "w");
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, 64);
     TIFFSetField(t, TIFFTAG_IMAGELENGTH, 64);
@@ -209,7 +188,7 @@ static void make_files(void)
     TIFFClose(t);
 
     /* pairs.tif: 3200 x 3200 = 10,240,000 distinct labels, one per pixel. */
-    path_of(path, sizeof path, "pairs.tif");
+    check_path_join(path, sizeof path, root, "pairs.tif");
     t = TIFFOpen(path, "w");
     const uint32_t pside = 3200;
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, pside);

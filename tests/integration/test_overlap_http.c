@@ -9,6 +9,7 @@
  * --max-batch, --max-pairs and --max-pixels on a second server.
  */
 #include "check.h"
+#include "files.h"
 #include "harness.h"
 
 #include <curl/curl.h>
@@ -24,19 +25,6 @@
 static char root[512];
 
 static uint64_t rng_state = 0x0E7A9;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-static uint32_t rng_below(uint32_t n)
-{
-    return (uint32_t)(rng_next() % n);
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -80,11 +68,13 @@ static void random_scene(struct image *a, struct image *b, uint64_t maxv)
 {
     memset(a->px, 0, (size_t)a->height * a->width * sizeof(uint64_t));
     for (unsigned k = 0; k < 14; k++) {
-        uint64_t v = k < 2 ? maxv - k : 1 + rng_next() % maxv;
-        int y = (int)rng_below(a->height), x = (int)rng_below(a->width);
-        paint(a, y, x, y + 3 + (int)rng_below(12), x + 3 + (int)rng_below(14), v);
+        uint64_t v = k < 2 ? maxv - k : 1 + check_rng_next(&rng_state) % maxv;
+        int y = (int)check_rng_below(&rng_state, a->height),
+            x = (int)check_rng_below(&rng_state, a->width);
+        paint(a, y, x, y + 3 + (int)check_rng_below(&rng_state, 12),
+              x + 3 + (int)check_rng_below(&rng_state, 14), v);
     }
-    int dy = (int)rng_below(5) - 2, dx = (int)rng_below(5) - 2;
+    int dy = (int)check_rng_below(&rng_state, 5) - 2, dx = (int)check_rng_below(&rng_state, 5) - 2;
     for (uint32_t y = 0; y < b->height; y++)
         for (uint32_t x = 0; x < b->width; x++) {
             int sy = (int)y - dy, sx = (int)x - dx;
@@ -94,9 +84,11 @@ static void random_scene(struct image *a, struct image *b, uint64_t maxv)
             b->px[(size_t)y * b->width + x] = v == 0 ? 0 : (v % 3 == 0 ? v : v ^ 1);
         }
     for (unsigned k = 0; k < 4; k++) {
-        int y = (int)rng_below(b->height), x = (int)rng_below(b->width);
-        paint(b, y, x, y + 2 + (int)rng_below(6), x + 2 + (int)rng_below(20),
-              k == 0 ? maxv : 1 + rng_next() % maxv);
+        int y = (int)check_rng_below(&rng_state, b->height),
+            x = (int)check_rng_below(&rng_state, b->width);
+        paint(b, y, x, y + 2 + (int)check_rng_below(&rng_state, 6),
+              x + 2 + (int)check_rng_below(&rng_state, 20),
+              k == 0 ? maxv : 1 + check_rng_next(&rng_state) % maxv);
     }
 }
 
@@ -136,17 +128,12 @@ static void put_sample(unsigned char *dst, const struct tiff_spec *s, uint64_t v
     }
 }
 
-static void root_path(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", root, name);
-}
-
 /* Write the pages (all of one shape) to root/name. */
 static bool tiff_write(const char *name, const struct tiff_spec *s, const struct image *pages,
                        unsigned n_pages)
 {
     char path[1024];
-    root_path(path, sizeof path, name);
+    check_path_join(path, sizeof path, root, name);
     TIFF *tif = TIFFOpen(path, s->mode);
     if (tif == NULL)
         return false;
@@ -198,35 +185,6 @@ static bool tiff_write(const char *name, const struct tiff_spec *s, const struct
 }
 
 static const struct tiff_spec spec_u16 = {"wl", 16, SAMPLEFORMAT_UINT, 1, COMPRESSION_NONE, 8, 0};
-
-static bool write_file(const char *name, const void *bytes, size_t len)
-{
-    char path[1024];
-    root_path(path, sizeof path, name);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        return false;
-    bool ok = fwrite(bytes, 1, len, f) == len;
-    return (fclose(f) == 0) && ok;
-}
-
-static unsigned char *read_file(const char *name, size_t *len)
-{
-    char path[1024];
-    root_path(path, sizeof path, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        fclose(f);
-        return NULL;
-    }
-    unsigned char *buf = xcalloc((size_t)st.st_size, 1);
-    *len = fread(buf, 1, (size_t)st.st_size, f);
-    fclose(f);
-    return buf;
-}
 
 /* ------------------------------------------------------------------------------------------
  * The reference: a plain loop over pixels, and StarDist's matching by exhaustive search
@@ -550,7 +508,7 @@ static void revive(struct itest_server *s, const char *what)
     char *log = itest_log(s);
     size_t len = log ? strlen(log) : 0;
     int status = itest_stop(s, 0, 5);
-    CHECK(!"the server died");
+    check_report(false, __FILE__, __LINE__, "the server died");
     fprintf(stderr, "    the server died (status %d) after: %.300s\n    log tail: %s\n", status,
             what, log ? log + (len > 600 ? len - 600 : 0) : "");
     free(log);
@@ -759,12 +717,12 @@ static void make_fixtures(void)
     CHECK(tiff_write("scene_b.tif", &spec_u16, &scene_b, 1));
 
     char path[1024];
-    root_path(path, sizeof path, "dir.tif");
+    check_path_join(path, sizeof path, root, "dir.tif");
     CHECK(mkdir(path, 0755) == 0);
-    root_path(path, sizeof path, "sub");
+    check_path_join(path, sizeof path, root, "sub");
     CHECK(mkdir(path, 0755) == 0);
-    CHECK(write_file("not_a_tiff.tif", "this is not a TIFF file at all\n", 31));
-    CHECK(write_file("empty.tif", "", 0));
+    CHECK(check_write_file(root, "not_a_tiff.tif", "this is not a TIFF file at all\n", 31));
+    CHECK(check_write_file(root, "empty.tif", "", 0));
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -797,9 +755,10 @@ static void test_dtypes(struct itest_server *s)
                                      types[t].format,
                                      1,
                                      codec,
-                                     layout & 2 ? 0 : 1 + rng_below(9),
-                                     layout & 2 ? 16 * (1 + rng_below(2)) : 0};
-            uint32_t h = 20 + rng_below(40), w = 20 + rng_below(50);
+                                     layout & 2 ? 0 : 1 + check_rng_below(&rng_state, 9),
+                                     layout & 2 ? 16 * (1 + check_rng_below(&rng_state, 2)) : 0};
+            uint32_t h = 20 + check_rng_below(&rng_state, 40),
+                     w = 20 + check_rng_below(&rng_state, 50);
             struct image a = image_new(h, w), b = image_new(h, w);
             random_scene(&a, &b, types[t].maxv);
             char fa[64], fb[64], what[160];
@@ -807,8 +766,9 @@ static void test_dtypes(struct itest_server *s)
             snprintf(fb, sizeof fb, "sub/dt%u_b.tif", k);
             CHECK(tiff_write(fa, &spec, &a, 1));
             CHECK(tiff_write(fb, &spec, &b, 1));
-            struct query q = {rng_below(2) == 0, rng_below(2) == 0, rng_below(3) != 0,
-                              rng_below(2) ? 0.5 : 0.75};
+            struct query q = {
+                check_rng_below(&rng_state, 2) == 0, check_rng_below(&rng_state, 2) == 0,
+                check_rng_below(&rng_state, 3) != 0, check_rng_below(&rng_state, 2) ? 0.5 : 0.75};
             snprintf(what, sizeof what, "%s%u %s %s codec %u %ux%u bg %d iou %d match %d",
                      types[t].format == SAMPLEFORMAT_INT ? "int" : "uint", types[t].bits, spec.mode,
                      spec.tile ? "tiles" : "strips", codec, h, w, q.include_background, q.iou,
@@ -824,9 +784,9 @@ static void test_dtypes(struct itest_server *s)
     struct image a = image_new(301, 257), b = image_new(301, 257);
     random_scene(&a, &b, 60000);
     for (unsigned i = 0; i < 40; i++) {
-        int y = (int)rng_below(301), x = (int)rng_below(257);
-        paint(&a, y, x, y + 20, x + 25, 1 + rng_below(60000));
-        paint(&b, y + 2, x - 1, y + 18, x + 30, 1 + rng_below(60000));
+        int y = (int)check_rng_below(&rng_state, 301), x = (int)check_rng_below(&rng_state, 257);
+        paint(&a, y, x, y + 20, x + 25, 1 + check_rng_below(&rng_state, 60000));
+        paint(&b, y + 2, x - 1, y + 18, x + 30, 1 + check_rng_below(&rng_state, 60000));
     }
     const struct tiff_spec sa = {"wb", 32, SAMPLEFORMAT_UINT, 1, COMPRESSION_ADOBE_DEFLATE, 0, 32};
     const struct tiff_spec sb = {"wl", 16, SAMPLEFORMAT_UINT, 1, COMPRESSION_LZW, 7, 0};
@@ -1017,7 +977,8 @@ static void test_thresholds(struct itest_server *s)
 static void test_multipart(struct itest_server *s)
 {
     size_t la = 0, lb = 0;
-    unsigned char *ta = read_file("scene_a.tif", &la), *tb = read_file("scene_b.tif", &lb);
+    unsigned char *ta = check_slurp(root, "scene_a.tif", &la),
+                  *tb = check_slurp(root, "scene_b.tif", &lb);
     CHECK(ta != NULL && tb != NULL);
     const char *options = "{\"iou\":true,\"include_background\":false,\"match_threshold\":0.5}";
     const struct query q = {false, true, true, 0.5};
@@ -1056,7 +1017,8 @@ static void test_multipart(struct itest_server *s)
 
     /* A big-endian tiled upload with huge labels. */
     size_t lh = 0, lh2 = 0;
-    unsigned char *ha = read_file("huge_a.tif", &lh), *hb = read_file("huge_b.tif", &lh2);
+    unsigned char *ha = check_slurp(root, "huge_a.tif", &lh),
+                  *hb = check_slurp(root, "huge_b.tif", &lh2);
     struct upload huge[] = {{"a", ha, lh, "a.tif"}, {"b", hb, lh2, "b.tif"}};
     CHECK(post_mime(s, huge, 2, &r));
     CHECK_INT(r.status, 200);
@@ -1343,7 +1305,8 @@ static void test_limits(void)
     expect_problem(&s, "{\"a\":\"many_a.tif\",\"b\":\"many_b.tif\"}", 413,
                    (const char *const[]){"max_pairs", "10", NULL});
     size_t la = 0, lb = 0;
-    unsigned char *ta = read_file("many_a.tif", &la), *tb = read_file("many_b.tif", &lb);
+    unsigned char *ta = check_slurp(root, "many_a.tif", &la),
+                  *tb = check_slurp(root, "many_b.tif", &lb);
     struct upload up[] = {{"a", ta, la, "a.tif"}, {"b", tb, lb, "b.tif"}};
     struct itest_reply r;
     CHECK(post_mime(&s, up, 2, &r));

@@ -701,22 +701,6 @@ static void test_errors(const struct itest_server *s)
     itest_reply_cleanup(&r);
 }
 
-/* Every line the server wrote is a JSON log line: no sanitizer report, nothing raw. */
-static void check_log(struct itest_server *s)
-{
-    char *log = itest_log(s);
-    if (!CHECK(log != NULL))
-        return;
-    for (const char *line = log; *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        if (len > 0 && !CHECK(line[0] == '{'))
-            fprintf(stderr, "    server printed: %.*s\n", (int)len, line);
-        line += len + (end ? 1 : 0);
-    }
-    free(log);
-}
-
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -732,13 +716,13 @@ int main(void)
     test_classify(&s);
     test_errors(&s);
     CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
-    check_log(&s);
+    itest_check_log(&s);
     itest_free(&s);
 
     if (CHECK(itest_start(&s, root, NULL))) {
         test_post_defaults(&s);
         CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
-        check_log(&s);
+        itest_check_log(&s);
         itest_free(&s);
     }
 

@@ -205,20 +205,38 @@ static void test_busy_and_healthz(void)
     itest_free(&s);
 }
 
+/* Restart every slow scan that finished (answered or refused), so the pool stays full. */
+static void resend_finished(CURLM *multi)
+{
+    int left = 0;
+    for (CURLMsg *m = curl_multi_info_read(multi, &left); m != NULL;
+         m = curl_multi_info_read(multi, &left)) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = m->easy_handle;
+        curl_multi_remove_handle(multi, e);
+        curl_multi_add_handle(multi, e);
+    }
+}
+
 static void test_busy_reply_shape(void)
 {
-    /* Hold the only worker and the only queue slot with slow scans, then check a third. */
+    /* Two slow scans hold the only worker and the only queue slot; each is sent again the
+     * moment it finishes, so the pool is full except for those instants. Light probes go in
+     * between until one is refused: any probe made while both scans are in flight is. The
+     * deadline only guards against a hang; the 503 is asserted unconditionally. */
     struct itest_server s;
     const char *const args[] = {"--workers", "1", "--queue", "1", NULL};
     if (!CHECK(itest_start(&s, root, args)))
         return;
+    enum { SLOW = 2 };
     CURLM *multi = curl_multi_init();
-    CURL *easy[2];
+    CURL *easy[SLOW];
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/scan?dir=big&recursive=true&limit=1000000",
              s.port);
     FILE *sink = fopen("/dev/null", "w");
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < SLOW; i++) {
         easy[i] = curl_easy_init();
         curl_easy_setopt(easy[i], CURLOPT_URL, url);
         curl_easy_setopt(easy[i], CURLOPT_WRITEDATA, sink);
@@ -228,26 +246,35 @@ static void test_busy_reply_shape(void)
     for (int i = 0; i < 3; i++)
         curl_multi_perform(multi, &running);
     usleep(2000);
-    struct itest_reply r;
-    unsigned seen503 = 0;
-    for (int i = 0; i < 20 && seen503 == 0 && running; i++) {
-        CHECK(itest_request(&s, "GET", "/scan?dir=big&recursive=true", NULL, NULL, 0, &r));
+    const double deadline = check_now_s() + 60.0 * itest_slowdown();
+    unsigned probes = 0, seen503 = 0;
+    while (seen503 == 0 && check_now_s() < deadline) {
+        curl_multi_perform(multi, &running);
+        resend_finished(multi);
+        curl_multi_perform(multi, &running);
+        struct itest_reply r;
+        probes++;
+        CHECK(itest_request(&s, "GET", "/scan?dir=big", NULL, NULL, 0, &r));
         if (r.status == 503) {
             seen503++;
             char h[64];
             itest_is_problem(&r, 503);
             CHECK(itest_header(&r, "Retry-After", h, sizeof h));
             CHECK_STR(h, "1");
+        } else {
+            CHECK_INT(r.status, 200); /* a probe that got in is answered normally */
         }
         itest_reply_cleanup(&r);
-        curl_multi_perform(multi, &running);
     }
-    CHECK(seen503 > 0 || !running);
+    printf("busy reply: %u probes, %u refused with 503\n", probes, seen503);
+    CHECK_INT(seen503, 1);
+    /* Let the scans in flight finish (not sent again), then stop cleanly. */
+    curl_multi_perform(multi, &running);
     while (running) {
-        curl_multi_perform(multi, &running);
         curl_multi_wait(multi, NULL, 0, 10, NULL);
+        curl_multi_perform(multi, &running);
     }
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < SLOW; i++) {
         curl_multi_remove_handle(multi, easy[i]);
         curl_easy_cleanup(easy[i]);
     }

@@ -103,6 +103,16 @@ uint32_t check_rng_below(uint64_t *state, uint32_t n)
     return n ? (uint32_t)(check_rng_next(state) % n) : 0;
 }
 
+uint64_t check_rng_below64(uint64_t *state, uint64_t n)
+{
+    return n ? check_rng_next(state) % n : 0;
+}
+
+double check_rng_double(uint64_t *state)
+{
+    return (double)(check_rng_next(state) >> 11) * (1.0 / 9007199254740992.0); /* 2^-53 */
+}
+
 double check_now_s(void)
 {
     struct timespec ts;

@@ -28,10 +28,14 @@ bool check_report_str(const char *file, int line, const char *expr, const char *
 /* Print the summary; return 0 when nothing failed and something passed. */
 int check_finish(const char *suite);
 
-/* A seeded pseudo-random sequence (splitmix64) for tests that print their seed so a run
- * can be replayed: the next value, and a value in [0, n) (0 when n is 0). */
+/* The tests' one seeded pseudo-random sequence (splitmix64; *state is the seed, advanced by
+ * each call), so a run can be replayed from its seed: the next value; a value in [0, n)
+ * (0 when n is 0), for 32-bit and for 64-bit bounds (sizes, label values); a double in
+ * [0, 1) with 53 random bits. */
 uint64_t check_rng_next(uint64_t *state);
 uint32_t check_rng_below(uint64_t *state, uint32_t n);
+uint64_t check_rng_below64(uint64_t *state, uint64_t n);
+double check_rng_double(uint64_t *state);
 
 /* CLOCK_MONOTONIC in seconds, for timing inside tests. */
 double check_now_s(void);

@@ -6,6 +6,7 @@
  */
 #include "cache.h"
 #include "check.h"
+#include "files.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,25 +18,10 @@
 
 static char dir[512];
 
-static void path_of(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", dir, name);
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char p[1024];
-    path_of(p, sizeof p, name);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(fd >= 0);
-    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-    close(fd);
-}
-
 static int open_file(const char *name)
 {
     char p[1024];
-    path_of(p, sizeof p, name);
+    check_path_join(p, sizeof p, dir, name);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     CHECK(fd >= 0);
     return fd;
@@ -74,17 +60,17 @@ static void test_hit_miss_stale(void)
     struct cache *c;
     struct error_info err;
     CHECK_INT(cache_new(16, 1, &c, &err), ERROR_OK);
-    write_file("a.tif", "AAAA");
+    check_write_file(dir, "a.tif", "AAAA", sizeof "AAAA" - 1);
     CHECK(!lookup_or_insert(c, "a.tif", 1));
     CHECK(lookup_or_insert(c, "a.tif", 1));
     CHECK(lookup_or_insert(c, "a.tif", 1));
 
     /* rewritten in place, same size, mtime moved explicitly */
     char p[1024];
-    path_of(p, sizeof p, "a.tif");
+    check_path_join(p, sizeof p, dir, "a.tif");
     struct stat before;
     CHECK(stat(p, &before) == 0);
-    write_file("a.tif", "BBBB");
+    check_write_file(dir, "a.tif", "BBBB", sizeof "BBBB" - 1);
     struct timespec times[2] = {before.st_atim, before.st_mtim};
     times[1].tv_sec += 5;
     CHECK(utimensat(AT_FDCWD, p, times, 0) == 0);
@@ -95,7 +81,7 @@ static void test_hit_miss_stale(void)
     struct stat mid;
     CHECK(stat(p, &mid) == 0);
     usleep(20000);
-    write_file("a.tif", "CCCC");
+    check_write_file(dir, "a.tif", "CCCC", sizeof "CCCC" - 1);
     struct timespec restore[2] = {mid.st_atim, mid.st_mtim};
     CHECK(utimensat(AT_FDCWD, p, restore, 0) == 0);
     struct stat after;
@@ -106,9 +92,9 @@ static void test_hit_miss_stale(void)
     CHECK(lookup_or_insert(c, "a.tif", 3));
 
     /* replaced by rename: same size, same mtime, new inode */
-    write_file("b.tif", "DDDD");
+    check_write_file(dir, "b.tif", "DDDD", sizeof "DDDD" - 1);
     char q[1024];
-    path_of(q, sizeof q, "b.tif");
+    check_path_join(q, sizeof q, dir, "b.tif");
     struct timespec same[2] = {after.st_atim, after.st_mtim};
     CHECK(utimensat(AT_FDCWD, q, same, 0) == 0);
     int old_fd = open_file("a.tif");
@@ -123,7 +109,7 @@ static void test_hit_miss_stale(void)
     close(old_fd);
 
     /* truncated to a different size */
-    path_of(p, sizeof p, "a.tif");
+    check_path_join(p, sizeof p, dir, "a.tif");
     CHECK(truncate(p, 2) == 0);
     CHECK(!lookup_or_insert(c, "a.tif", 5));
 
@@ -156,20 +142,20 @@ static void test_lru_model(void)
     char names[FILES][32];
     for (int i = 0; i < FILES; i++) {
         snprintf(names[i], sizeof names[i], "lru%02d.tif", i);
-        write_file(names[i], "x");
+        check_write_file(dir, names[i], "x", sizeof "x" - 1);
     }
     struct cache *c;
     struct error_info err;
     CHECK_INT(cache_new(CAP, 1, &c, &err), ERROR_OK);
     int model[CAP];
     int held = 0;
-    unsigned long long seed = 99;
+    uint64_t rng_state = 99;
     unsigned mismatches = 0, evictions = 0;
     for (int op = 0; op < OPS; op++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t draw = check_rng_next(&rng_state);
         /* skewed: low indices are hot */
-        int f = (int)((seed >> 33) % FILES);
-        if ((seed >> 20) % 3 != 0)
+        int f = (int)((draw >> 33) % FILES);
+        if ((draw >> 20) % 3 != 0)
             f %= 10;
         int pos = -1;
         for (int k = 0; k < held; k++)
@@ -226,7 +212,7 @@ enum { THREADS = 8, THREAD_FILES = 64, THREAD_OPS = 20000 };
 struct worker {
     struct cache *cache;
     int fds[THREAD_FILES];
-    unsigned seed;
+    uint64_t rng_state;
     unsigned wrong;
     unsigned lookups;
 };
@@ -235,8 +221,7 @@ static void *hammer(void *arg)
 {
     struct worker *w = arg;
     for (int i = 0; i < THREAD_OPS; i++) {
-        w->seed = w->seed * 1103515245u + 12345u;
-        int f = (int)((w->seed >> 8) % THREAD_FILES);
+        int f = (int)check_rng_below(&w->rng_state, THREAD_FILES);
         struct stat st;
         struct classify_result r;
         w->lookups++;
@@ -261,7 +246,7 @@ static void test_threads(void)
     for (int i = 0; i < THREAD_FILES; i++) {
         char name[32];
         snprintf(name, sizeof name, "t%02d.tif", i);
-        write_file(name, "data");
+        check_write_file(dir, name, "data", sizeof "data" - 1);
         fds[i] = open_file(name);
     }
     struct cache *c;
@@ -271,7 +256,7 @@ static void test_threads(void)
     pthread_t tids[THREADS];
     struct worker workers[THREADS];
     for (int t = 0; t < THREADS; t++) {
-        workers[t] = (struct worker){.cache = c, .seed = (unsigned)t * 7919u + 1};
+        workers[t] = (struct worker){.cache = c, .rng_state = (uint64_t)t * 7919u + 1};
         memcpy(workers[t].fds, fds, sizeof fds);
         CHECK(pthread_create(&tids[t], NULL, hammer, &workers[t]) == 0);
     }

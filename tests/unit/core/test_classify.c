@@ -7,6 +7,7 @@
  * files must only ever give ERROR_OK or ERROR_UNPROCESSABLE (run under ASan/UBSan).
  */
 #include "check.h"
+#include "files.h"
 #include "classify.h"
 
 #include <fcntl.h>
@@ -100,11 +101,6 @@ static void write_image(TIFF *t, const struct spec *s, uint32_t w, uint32_t h, b
     TIFFWriteDirectory(t);
 }
 
-static void path_of(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", dir, name);
-}
-
 static void write_tiff(const char *name, const struct spec *in)
 {
     struct spec s = *in;
@@ -123,7 +119,7 @@ static void write_tiff(const char *name, const struct spec *in)
     if (s.factor == 0)
         s.factor = 2;
     char p[1024];
-    path_of(p, sizeof p, name);
+    check_path_join(p, sizeof p, dir, name);
     TIFF *t = TIFFOpen(p, s.mode);
     CHECK(t != NULL);
     if (t == NULL)
@@ -148,35 +144,6 @@ static void write_tiff(const char *name, const struct spec *in)
     TIFFClose(t);
 }
 
-static void write_bytes(const char *name, const void *data, size_t n)
-{
-    char p[1024];
-    path_of(p, sizeof p, name);
-    FILE *f = fopen(p, "wb");
-    CHECK(f != NULL);
-    if (f == NULL)
-        return;
-    if (n > 0)
-        CHECK(fwrite(data, 1, n, f) == n);
-    fclose(f);
-}
-
-static unsigned char *read_all(const char *name, size_t *n)
-{
-    char p[1024];
-    path_of(p, sizeof p, name);
-    FILE *f = fopen(p, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)len + 1);
-    *n = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    return buf;
-}
-
 /* ---- running classify ------------------------------------------------------------------- */
 
 static bool same_result(const struct classify_result *a, const struct classify_result *b)
@@ -195,7 +162,7 @@ static bool same_result(const struct classify_result *a, const struct classify_r
 static enum error_code run(const char *name, struct classify_result *r, struct error_info *err)
 {
     char p[1024];
-    path_of(p, sizeof p, name);
+    check_path_join(p, sizeof p, dir, name);
     error_init(err);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     CHECK(fd >= 0);
@@ -206,7 +173,7 @@ static enum error_code run(const char *name, struct classify_result *r, struct e
     struct stat st;
     if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
         size_t n = 0;
-        unsigned char *buf = read_all(name, &n);
+        unsigned char *buf = check_slurp(dir, name, &n);
         struct classify_result m;
         struct error_info merr;
         error_init(&merr);
@@ -223,7 +190,7 @@ static enum error_code run(const char *name, struct classify_result *r, struct e
 static void check_against_libtiff(const char *name, const struct classify_result *r)
 {
     char p[1024];
-    path_of(p, sizeof p, name);
+    check_path_join(p, sizeof p, dir, name);
     TIFF *t = TIFFOpen(p, "rm");
     CHECK(t != NULL);
     if (t == NULL)
@@ -375,7 +342,7 @@ static void test_ome_imagej(void)
 
     /* VALIS's regex calls this OME; it is not */
     char p[1024];
-    path_of(p, sizeof p, "home");
+    check_path_join(p, sizeof p, dir, "home");
     CHECK(mkdir(p, 0755) == 0);
     write_tiff("home/x.ome.tif",
                &(struct spec){.width = 10, .height = 10, .description = "just a stitched image"});
@@ -606,7 +573,7 @@ static void expect_corrupt(const char *name, const void *data, size_t n, const c
 {
     struct classify_result r;
     struct error_info err;
-    write_bytes(name, data, n);
+    check_write_file(dir, name, data, n);
     CHECK_INT(run(name, &r, &err), ERROR_UNPROCESSABLE);
     if (!CHECK(strstr(err.detail, words) != NULL))
         fprintf(stderr, "    %s: detail \"%s\" lacks \"%s\"\n", name, err.detail, words);
@@ -622,7 +589,7 @@ static void test_corrupt(void)
                                            .height = 64,
                                            .pages = 3,
                                            .description = "some long description text"});
-    unsigned char *b = read_all("three.tif", &n);
+    unsigned char *b = check_slurp(dir, "three.tif", &n);
     unsigned char *c = malloc(n);
     uint32_t offs[8];
     CHECK_INT(ifd_offsets(b, n, offs, 8), 3);
@@ -689,7 +656,7 @@ static void test_corrupt(void)
         put32(e + 4, 1);
         put32(e + 8, vals[i]);
     }
-    write_bytes("handmade.tif", h, sizeof h);
+    check_write_file(dir, "handmade.tif", h, sizeof h);
     CHECK_INT(run("handmade.tif", &r, &err), ERROR_OK);
     CHECK_INT(r.width, 8);
     check_against_libtiff("handmade.tif", &r);
@@ -705,7 +672,7 @@ static void test_not_images(void)
 {
     struct classify_result r;
     struct error_info err;
-    write_bytes("empty.tif", "", 0);
+    check_write_file(dir, "empty.tif", "", 0);
     CHECK_INT(run("empty.tif", &r, &err), ERROR_OK);
     CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
     CHECK_INT(r.reader, CLASSIFY_READER_NONE);
@@ -713,18 +680,18 @@ static void test_not_images(void)
     CHECK(classify_reader_name(r.reader) == NULL);
     CHECK_STR(classify_container_name(r.container), "unknown");
     static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0};
-    write_bytes("png.tif", png, sizeof png);
+    check_write_file(dir, "png.tif", png, sizeof png);
     CHECK_INT(run("png.tif", &r, &err), ERROR_OK);
     CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
-    write_bytes("text.txt", "II said hello\n", 14);
+    check_write_file(dir, "text.txt", "II said hello\n", 14);
     CHECK_INT(run("text.txt", &r, &err), ERROR_OK);
     CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
-    write_bytes("two.tif", "II", 2);
+    check_write_file(dir, "two.tif", "II", 2);
     CHECK_INT(run("two.tif", &r, &err), ERROR_OK);
     CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
     /* a directory named x.tif is not a TIFF and not a Zarr */
     char p[1024];
-    path_of(p, sizeof p, "dir.tif");
+    check_path_join(p, sizeof p, dir, "dir.tif");
     CHECK(mkdir(p, 0755) == 0);
     CHECK_INT(run("dir.tif", &r, &err), ERROR_OK);
     CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
@@ -741,7 +708,7 @@ static void test_max_ifds(void)
     CHECK_INT(r.pages, 200); /* beyond the 64-entry stack set: the hash set takes over */
     check_against_libtiff("many.tif", &r);
     size_t n;
-    unsigned char *b = read_all("many.tif", &n);
+    unsigned char *b = check_slurp(dir, "many.tif", &n);
     struct classify_options opt = {.max_ifds = 50};
     error_init(&err);
     CHECK_INT(classify_buffer(b, n, &opt, &r, &err), ERROR_UNPROCESSABLE);
@@ -762,25 +729,25 @@ static void test_mutations(void)
 {
     const char *names[] = {"plain.tif",  "tiled.tif",   "big.tif", "subifd.ome.tif",
                            "aperio.svs", "reduced.tif", "be.tif"};
-    unsigned long long seed = 12345;
+    uint64_t rng_state = 12345, draw = 0;
     unsigned bad = 0, ok = 0, unproc = 0;
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         size_t n;
-        unsigned char *b = read_all(names[k], &n);
+        unsigned char *b = check_slurp(dir, names[k], &n);
         unsigned char *c = malloc(n);
         for (int it = 0; it < 3000; it++) {
             memcpy(c, b, n);
             int flips = 1 + it % 4;
             for (int f = 0; f < flips; f++) {
-                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-                size_t at = (size_t)(seed >> 33) % (n < 600 ? n : 600); /* header + IFDs */
+                draw = check_rng_next(&rng_state);
+                size_t at = (size_t)(draw >> 33) % (n < 600 ? n : 600); /* header + IFDs */
                 if (it % 3 == 0)
-                    at = (size_t)(seed >> 33) % n;
-                c[at] = (unsigned char)(seed >> 24);
+                    at = (size_t)(draw >> 33) % n;
+                c[at] = (unsigned char)(draw >> 24);
             }
             size_t len = n;
             if (it % 7 == 0)
-                len = (size_t)(seed >> 40) % n;
+                len = (size_t)(draw >> 40) % n;
             struct classify_result r;
             struct error_info err;
             error_init(&err);
@@ -803,13 +770,13 @@ static void test_mutations(void)
 
 static void write_text(const char *name, const char *text)
 {
-    write_bytes(name, text, strlen(text));
+    check_write_file(dir, name, text, strlen(text));
 }
 
 static void make_dir(const char *name)
 {
     char p[1024];
-    path_of(p, sizeof p, name);
+    check_path_join(p, sizeof p, dir, name);
     CHECK(mkdir(p, 0755) == 0);
 }
 
@@ -939,18 +906,18 @@ static void test_zarr(void)
     CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
     /* random damage to the JSON: only ever OK or UNPROCESSABLE (the scanner is bounded) */
     size_t zn;
-    unsigned char *zattrs = read_all("ngff.zarr/.zattrs", &zn);
-    unsigned long long seed = 7;
+    unsigned char *zattrs = check_slurp(dir, "ngff.zarr/.zattrs", &zn);
+    uint64_t rng_state = 7, draw = 0;
     unsigned bad = 0;
     for (int it = 0; it < 400; it++) {
         unsigned char *m = malloc(zn);
         memcpy(m, zattrs, zn);
         for (int f = 0; f < 1 + it % 5; f++) {
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            m[(seed >> 33) % zn] = (unsigned char)"{}[]\",:0 \"x\0"[(seed >> 20) % 12];
+            draw = check_rng_next(&rng_state);
+            m[(draw >> 33) % zn] = (unsigned char)"{}[]\",:0 \"x\0"[(draw >> 20) % 12];
         }
-        size_t len = it % 4 == 0 ? (size_t)(seed >> 40) % zn : zn;
-        write_bytes("ngff.zarr/.zattrs", m, len);
+        size_t len = it % 4 == 0 ? (size_t)(draw >> 40) % zn : zn;
+        check_write_file(dir, "ngff.zarr/.zattrs", m, len);
         free(m);
         enum error_code rc = run("ngff.zarr", &r, &err);
         if (rc != ERROR_OK && rc != ERROR_UNPROCESSABLE)
@@ -962,8 +929,8 @@ static void test_zarr(void)
     /* a symlinked metadata file is refused */
     make_dir("link.zarr");
     char target[1024], linkp[1024];
-    path_of(target, sizeof target, "arr.zarr/.zarray");
-    path_of(linkp, sizeof linkp, "link.zarr/.zarray");
+    check_path_join(target, sizeof target, dir, "arr.zarr/.zarray");
+    check_path_join(linkp, sizeof linkp, dir, "link.zarr/.zarray");
     CHECK(symlink(target, linkp) == 0);
     CHECK_INT(run("link.zarr", &r, &err), ERROR_UNPROCESSABLE);
     CHECK(strstr(err.detail, "symlink") != NULL);

@@ -18,19 +18,6 @@
 
 static uint64_t rng_state = 0x243f6a8885a308d3u;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
-}
-
 enum cloud {
     CLOUD_UNIFORM,
     CLOUD_CLUSTERED,
@@ -44,24 +31,25 @@ static void make_cloud(double *p, size_t n, unsigned dim, enum cloud kind)
 {
     double centre[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        double t = rng_unit();
+        double t = check_rng_double(&rng_state);
         if (kind == CLOUD_CLUSTERED && i % 97 == 0)
             for (unsigned d = 0; d < dim; d++)
-                centre[d] = rng_unit() * 1000.0;
+                centre[d] = check_rng_double(&rng_state) * 1000.0;
         for (unsigned d = 0; d < dim; d++) {
             double *c = &p[i * dim + d];
             switch (kind) {
             case CLOUD_UNIFORM:
-                *c = rng_unit();
+                *c = check_rng_double(&rng_state);
                 break;
             case CLOUD_CLUSTERED: {
                 /* sum of uniforms: a cheap bell around the cluster centre */
-                double u = rng_unit() + rng_unit() + rng_unit() - 1.5;
+                double u = check_rng_double(&rng_state) + check_rng_double(&rng_state) +
+                           check_rng_double(&rng_state) - 1.5;
                 *c = centre[d] + u * 0.5;
                 break;
             }
             case CLOUD_GRID:
-                *c = (double)(rng_next() % 6);
+                *c = (double)(check_rng_next(&rng_state) % 6);
                 break;
             case CLOUD_IDENTICAL:
                 *c = 7.25;

@@ -7,6 +7,7 @@
  * the right code with a detail that names the problem.
  */
 #include "check.h"
+#include "files.h"
 #include "load.h"
 #include "overlap.h"
 
@@ -29,14 +30,6 @@ static char tmpdir[512];
 
 static uint64_t rng_state = 42;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
 /* ------------------------------------------------------------------------------------------
  * Writing TIFFs
  */
@@ -49,11 +42,6 @@ struct tiff_spec {
     uint32_t rows_per_strip; /* strips when tile_width == 0 */
     uint32_t tile_width, tile_height;
 };
-
-static void path_of(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s/%s", tmpdir, name);
-}
 
 /* Write `pages` pages of spec; page p holds pixels + p * (pixel bytes). */
 static bool write_tiff(const char *path, const struct tiff_spec *s, const void *pixels,
@@ -117,10 +105,10 @@ static void *make_labels(const struct tiff_spec *s, unsigned pages, unsigned max
     unsigned char *p = malloc(n * bps / s->spp + 1);
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (rng_next() % 7 == 0)
-            v = rng_next() % (max_label + 1);
+        if (check_rng_next(&rng_state) % 7 == 0)
+            v = check_rng_next(&rng_state) % (max_label + 1);
         uint64_t x = v;
-        if (s->bits == 64 && rng_next() % 50 == 0)
+        if (s->bits == 64 && check_rng_next(&rng_state) % 50 == 0)
             x = s->format == SAMPLEFORMAT_INT ? (uint64_t)INT64_MAX : UINT64_MAX;
         switch (s->bits) {
         case 8:
@@ -139,26 +127,6 @@ static void *make_labels(const struct tiff_spec *s, unsigned pages, unsigned max
     return p;
 }
 
-static void *slurp(const char *path, size_t *size)
-{
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0)
-        return NULL;
-    *size = (size_t)st.st_size;
-    unsigned char *buf = malloc(*size + 1);
-    CHECK(read(fd, buf, *size) == (ssize_t)*size);
-    close(fd);
-    return buf;
-}
-
-static void spit(const char *path, const void *data, size_t size)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    CHECK(fd >= 0 && write(fd, data, size) == (ssize_t)size);
-    close(fd);
-}
-
 /* ------------------------------------------------------------------------------------------
  * Round trips
  */
@@ -169,7 +137,7 @@ static const uint16_t codecs[] = {COMPRESSION_NONE,     COMPRESSION_LZW,  COMPRE
 static void check_roundtrip(const struct tiff_spec *s, unsigned threads)
 {
     char path[600];
-    path_of(path, sizeof path, "rt.tif");
+    check_path_join(path, sizeof path, tmpdir, "rt.tif");
     void *want = make_labels(s, 1, 300);
     if (!CHECK(write_tiff(path, s, want, 1))) {
         free(want);
@@ -186,7 +154,7 @@ static void check_roundtrip(const struct tiff_spec *s, unsigned threads)
         int fd = -1;
         void *file = NULL;
         if (via_memory) {
-            file = slurp(path, &src.size);
+            file = check_slurp(NULL, path, &src.size);
             src.data = file;
         } else {
             fd = open(path, O_RDONLY);
@@ -303,8 +271,8 @@ static enum overlap_dtype spec_dtype(const struct tiff_spec *s)
 static void check_stream(const struct tiff_spec *sa, const struct tiff_spec *sb)
 {
     char pa[600], pb[600];
-    path_of(pa, sizeof pa, "sa.tif");
-    path_of(pb, sizeof pb, "sb.tif");
+    check_path_join(pa, sizeof pa, tmpdir, "sa.tif");
+    check_path_join(pb, sizeof pb, tmpdir, "sb.tif");
     void *la = make_labels(sa, 1, 40), *lb = make_labels(sb, 1, 40);
     CHECK(write_tiff(pa, sa, la, 1) && write_tiff(pb, sb, lb, 1));
     struct error_info err;
@@ -403,7 +371,7 @@ static enum error_code page_file(const char *path, const struct load_options *op
 static void test_pages(void)
 {
     char path[600];
-    path_of(path, sizeof path, "pages.tif");
+    check_path_join(path, sizeof path, tmpdir, "pages.tif");
     struct tiff_spec s = {.mode = "w",
                           .width = 20,
                           .height = 10,
@@ -441,7 +409,7 @@ static void test_pages(void)
 static void check_refused(const struct tiff_spec *s, enum error_code want, const char *needle)
 {
     char path[600];
-    path_of(path, sizeof path, "bad.tif");
+    check_path_join(path, sizeof path, tmpdir, "bad.tif");
     void *px = make_labels(s, 1, 100);
     CHECK(write_tiff(path, s, px, 1));
     free(px);
@@ -480,7 +448,7 @@ static void test_refused_kinds(void)
 
     /* 1-bit and 4-bit images are written by hand (make_labels needs whole bytes). */
     char path[600];
-    path_of(path, sizeof path, "bits.tif");
+    check_path_join(path, sizeof path, tmpdir, "bits.tif");
     TIFF *tif = TIFFOpen(path, "w");
     unsigned char row[2] = {0xF0, 0x0F};
     TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 16u);
@@ -505,7 +473,7 @@ static void test_refused_kinds(void)
     s.height = 50;
     s.rows_per_strip = 50;
     s.compression = COMPRESSION_ADOBE_DEFLATE; /* libtiff would chop an uncompressed strip */
-    path_of(path, sizeof path, "limits.tif");
+    check_path_join(path, sizeof path, tmpdir, "limits.tif");
     void *px = make_labels(&s, 1, 5);
     CHECK(write_tiff(path, &s, px, 1));
     free(px);
@@ -526,8 +494,8 @@ static void test_refused_kinds(void)
 static void check_corrupt(const char *name, const void *data, size_t size, const char *needle)
 {
     char path[600];
-    path_of(path, sizeof path, name);
-    spit(path, data, size);
+    check_path_join(path, sizeof path, tmpdir, name);
+    check_write_file(NULL, path, data, size);
     struct load_options opt;
     load_options_init(&opt);
     struct error_info err;
@@ -549,7 +517,7 @@ static void check_corrupt(const char *name, const void *data, size_t size, const
 static void test_corrupt_files(void)
 {
     char path[600];
-    path_of(path, sizeof path, "good.tif");
+    check_path_join(path, sizeof path, tmpdir, "good.tif");
     struct tiff_spec s = {.mode = "wl",
                           .width = 64,
                           .height = 64,
@@ -562,7 +530,7 @@ static void test_corrupt_files(void)
     CHECK(write_tiff(path, &s, px, 1));
     free(px);
     size_t size = 0;
-    unsigned char *good = slurp(path, &size);
+    unsigned char *good = check_slurp(NULL, path, &size);
 
     check_corrupt("empty.tif", good, 0, "not a readable TIFF");
     check_corrupt("header.tif", good, 8, NULL);
@@ -583,11 +551,11 @@ static void test_corrupt_files(void)
     u.compression = COMPRESSION_NONE;
     u.mode = "wb";
     px = make_labels(&u, 1, 1000);
-    path_of(path, sizeof path, "plain.tif");
+    check_path_join(path, sizeof path, tmpdir, "plain.tif");
     CHECK(write_tiff(path, &u, px, 1));
     free(px);
     free(good);
-    good = slurp(path, &size);
+    good = check_slurp(NULL, path, &size);
     /* Move the IFD offset's target intact but drop pixel bytes: rewrite the first strip
      * offset (big-endian file) to point near the end of the file. */
     bad = malloc(size);
@@ -620,8 +588,8 @@ static void test_corrupt_files(void)
 static void test_overlap_refusals(void)
 {
     char pa[600], pb[600];
-    path_of(pa, sizeof pa, "ra.tif");
-    path_of(pb, sizeof pb, "rb.tif");
+    check_path_join(pa, sizeof pa, tmpdir, "ra.tif");
+    check_path_join(pb, sizeof pb, tmpdir, "rb.tif");
     struct tiff_spec s = {.mode = "w",
                           .width = 30,
                           .height = 20,

@@ -21,23 +21,10 @@
     } while (0)
 
 /* ------------------------------------------------------------------------------------------
- * Deterministic random numbers (splitmix64)
+ * Deterministic random numbers: testlib's splitmix64 (check_rng_*), seeded here
  */
 
 static uint64_t rng_state = 0x1234567u;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rng_below(uint64_t n)
-{
-    return n == 0 ? 0 : rng_next() % n;
-}
 
 /* ------------------------------------------------------------------------------------------
  * The naive reference
@@ -164,11 +151,12 @@ static uint64_t random_label(enum overlap_dtype t, unsigned mode)
     uint64_t max = dtype_max(t);
     switch (mode) {
     case 0:
-        return rng_below(5);
+        return check_rng_below64(&rng_state, 5);
     case 1:
-        return rng_below(3) == 0 ? 0 : max - rng_below(3);
+        return check_rng_below64(&rng_state, 3) == 0 ? 0 : max - check_rng_below64(&rng_state, 3);
     default:
-        return max == UINT64_MAX ? rng_next() : rng_below(max + 1);
+        return max == UINT64_MAX ? check_rng_next(&rng_state)
+                                 : check_rng_below64(&rng_state, max + 1);
     }
 }
 
@@ -179,9 +167,9 @@ static void fill_labels(uint64_t *a, uint64_t *b, size_t n, enum overlap_dtype t
 {
     uint64_t va = 0, vb = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!coherent || rng_below(12) == 0)
+        if (!coherent || check_rng_below64(&rng_state, 12) == 0)
             va = random_label(ta, mode);
-        if (!coherent || rng_below(9) == 0)
+        if (!coherent || check_rng_below64(&rng_state, 9) == 0)
             vb = random_label(tb, mode);
         a[i] = va;
         b[i] = vb;
@@ -267,7 +255,7 @@ static void check_case(enum overlap_dtype ta, enum overlap_dtype tb, size_t n, u
     for (unsigned variant = 0; variant < 2; variant++) {
         bool background = variant == 0;
         struct overlap_options opt = {.include_background = background, .iou = true};
-        size_t chunk = variant == 0 ? n + 1 : 1 + (size_t)rng_below(n / 3 + 2);
+        size_t chunk = variant == 0 ? n + 1 : 1 + (size_t)check_rng_below64(&rng_state, n / 3 + 2);
         struct overlap_result res;
         struct error_info err;
         error_init(&err);
@@ -637,14 +625,14 @@ static void test_matching(void)
     uint64_t a[400], b[400];
     /* Random coherent images with few labels: many partial overlaps. */
     for (unsigned round = 0; round < 300; round++) {
-        size_t n = 1 + (size_t)rng_below(400);
+        size_t n = 1 + (size_t)check_rng_below64(&rng_state, 400);
         uint64_t va = 0, vb = 0;
-        unsigned labels = 1 + (unsigned)rng_below(12);
+        unsigned labels = 1 + (unsigned)check_rng_below64(&rng_state, 12);
         for (size_t i = 0; i < n; i++) {
-            if (rng_below(6) == 0)
-                va = rng_below(labels + 1);
-            if (rng_below(6) == 0)
-                vb = rng_below(labels + 1) * 1000;
+            if (check_rng_below64(&rng_state, 6) == 0)
+                va = check_rng_below64(&rng_state, labels + 1);
+            if (check_rng_below64(&rng_state, 6) == 0)
+                vb = check_rng_below64(&rng_state, labels + 1) * 1000;
             a[i] = va;
             b[i] = vb;
         }

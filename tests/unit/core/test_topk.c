@@ -19,19 +19,6 @@
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double rng_unit(void)
-{
-    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
-}
-
 enum fill_kind {
     FILL_UNIFORM,   /* distinct-ish random doubles */
     FILL_SMALL_INT, /* 0..4: ties everywhere */
@@ -48,13 +35,13 @@ static void fill(double *x, size_t n, enum fill_kind kind)
     for (size_t i = 0; i < n; i++) {
         switch (kind) {
         case FILL_UNIFORM:
-            x[i] = rng_unit() * 2.0 - 1.0;
+            x[i] = check_rng_double(&rng_state) * 2.0 - 1.0;
             break;
         case FILL_SMALL_INT:
-            x[i] = (double)(rng_next() % 5);
+            x[i] = (double)(check_rng_next(&rng_state) % 5);
             break;
         case FILL_SPECIAL:
-            x[i] = special[rng_next() % (sizeof special / sizeof special[0])];
+            x[i] = special[check_rng_next(&rng_state) % (sizeof special / sizeof special[0])];
             break;
         case FILL_ALL_NAN:
             x[i] = NAN;

@@ -439,44 +439,34 @@ static void test_malformed(void)
 
 static uint64_t rng_state = 0x7E55E4A;
 
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15u);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
-    return z ^ (z >> 31);
-}
-
-static size_t rng_below(size_t n)
-{
-    return n ? (size_t)(rng_next() % n) : 0;
-}
-
 static void mutate(struct body *b)
 {
     static const unsigned char interesting[] = {'\r', '\n', '-', '"', '\0', 'M', ';', ' ', 0xff};
-    size_t at = rng_below(b->len + 1);
-    switch (rng_below(6)) {
+    size_t at = check_rng_below64(&rng_state, b->len + 1);
+    switch (check_rng_below64(&rng_state, 6)) {
     case 0: /* flip a byte */
         if (b->len)
-            b->data[rng_below(b->len)] ^= (unsigned char)(1u << rng_below(8));
+            b->data[check_rng_below64(&rng_state, b->len)] ^=
+                (unsigned char)(1u << check_rng_below64(&rng_state, 8));
         break;
     case 1: /* set a byte to one the parser cares about */
         if (b->len)
-            b->data[rng_below(b->len)] = interesting[rng_below(sizeof interesting)];
+            b->data[check_rng_below64(&rng_state, b->len)] =
+                interesting[check_rng_below64(&rng_state, sizeof interesting)];
         break;
     case 2: { /* delete a range */
-        size_t n = rng_below(b->len - at + 1);
-        if (n > 64 && rng_below(4))
-            n = rng_below(64);
+        size_t n = check_rng_below64(&rng_state, b->len - at + 1);
+        if (n > 64 && check_rng_below64(&rng_state, 4))
+            n = check_rng_below64(&rng_state, 64);
         memmove(b->data + at, b->data + at + n, b->len - at - n);
         b->len -= n;
         break;
     }
     case 3: { /* duplicate a range somewhere else */
-        size_t from = rng_below(b->len + 1), n = rng_below(b->len - from + 1);
+        size_t from = check_rng_below64(&rng_state, b->len + 1),
+               n = check_rng_below64(&rng_state, b->len - from + 1);
         if (n > 200)
-            n = rng_below(200);
+            n = check_rng_below64(&rng_state, 200);
         if (b->len + n > BODY_MAX)
             break;
         unsigned char tmp[200];
@@ -493,7 +483,7 @@ static void mutate(struct body *b)
         static const char *const bits[] = {"\r\n--M",    "\r\n--MB--",
                                            "\r\n\r\n",   "--MB\r\n",
                                            "name=\"a\"", "Content-Disposition: form-data; "};
-        const char *s = bits[rng_below(sizeof bits / sizeof bits[0])];
+        const char *s = bits[check_rng_below64(&rng_state, sizeof bits / sizeof bits[0])];
         size_t n = strlen(s);
         if (b->len + n > BODY_MAX)
             break;
@@ -509,7 +499,7 @@ static void test_mutations(void)
     struct body base = {.len = 0};
     unsigned char bin[300];
     for (size_t i = 0; i < sizeof bin; i++)
-        bin[i] = (unsigned char)(rng_next() & 0xff);
+        bin[i] = (unsigned char)(check_rng_next(&rng_state) & 0xff);
     body_str(&base, "preamble\r\n");
     body_part(&base, "MB", "a", bin, sizeof bin);
     body_part(&base, "MB", "b", "\r\n--M\r\n", 7);
@@ -524,9 +514,10 @@ static void test_mutations(void)
     for (unsigned iter = 0; iter < 10000; iter++) {
         memcpy(b.data, base.data, base.len);
         b.len = base.len;
-        for (size_t m = 1 + rng_below(4); m > 0; m--)
+        for (size_t m = 1 + check_rng_below64(&rng_state, 4); m > 0; m--)
             mutate(&b);
-        const char *ct = types[rng_below(8) == 0 ? rng_below(4) : 0];
+        const char *ct =
+            types[check_rng_below64(&rng_state, 8) == 0 ? check_rng_below64(&rng_state, 4) : 0];
         struct multipart_part parts[4];
         struct error_info err;
         size_t n = 12345;
