@@ -3,6 +3,7 @@
  * The "type" of each problem is a stable URN per status, so clients can switch on it.
  */
 #include "problem.h"
+#include "handler.h"
 #include "jsonw.h"
 
 #include <stdarg.h>

@@ -7,7 +7,9 @@
 #define TESSERA_HANDLERS_PROBLEM_H
 
 #include "error.h"
-#include "request.h"
+#include "response.h"
+
+struct request;
 
 /* HTTP status for a core error code (ERROR_INVALID -> 400, ERROR_NOT_FOUND -> 404, ...). */
 int problem_status(enum error_code code);

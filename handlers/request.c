@@ -1,6 +1,6 @@
 /*
- * request.c - small helpers every handler uses: query parameters, media types, deadlines,
- * and building the response body.
+ * request.c - the helpers every handler uses to read its request, and response_jsonw; see
+ * request.h.
  */
 #include "request.h"
 #include "alloc.h"
@@ -234,16 +234,6 @@ bool request_expired(const struct request *req)
     return req->deadline_ns != 0 && request_now_ns() > req->deadline_ns;
 }
 
-void response_bytes(struct response *resp, int status, const char *content_type, char *body,
-                    size_t len)
-{
-    free(resp->body);
-    resp->status = status;
-    resp->content_type = content_type;
-    resp->body = body;
-    resp->body_len = len;
-}
-
 void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w)
 {
     size_t len;
@@ -253,14 +243,4 @@ void response_jsonw(struct response *resp, const struct request *req, struct jso
         return;
     }
     response_bytes(resp, 200, "application/json", body, len);
-}
-
-void response_cleanup(struct response *resp)
-{
-    free(resp->body);
-    resp->body = NULL;
-    resp->body_len = 0;
-    resp->status = 500;
-    resp->content_type = NULL;
-    resp->retry_after = 0;
 }

@@ -4,6 +4,7 @@
  */
 #include "check.h"
 #include "problem.h"
+#include "request.h"
 
 #include <string.h>
 
