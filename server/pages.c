@@ -9,6 +9,8 @@
 #include "problem.h"
 #include "routes.h"
 
+#include "alloc.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,14 +38,13 @@ void pages_init(const struct server *srv)
     pages_server = srv;
 }
 
-static void pages_text(struct response *resp, int status, const char *type, const char *text,
-                       size_t len)
+/* Answer a copy of text (the response owns its body); out of memory is a 503 problem. */
+static void pages_text(struct response *resp, const struct request *req, int status,
+                       const char *type, const char *text, size_t len)
 {
-    char *copy = malloc(len + 1);
+    char *copy = alloc_bytes(len + 1);
     if (copy == NULL) {
-        response_cleanup(resp);
-        resp->status = 503;
-        resp->retry_after = 1;
+        problem_send(resp, req, 503, "out of memory for a %zu-byte answer", len);
         return;
     }
     memcpy(copy, text, len);
@@ -55,9 +56,8 @@ void pages_healthz(const struct handler_context *ctx, const struct request *req,
                    struct response *resp)
 {
     (void)ctx;
-    (void)req;
     static const char ok[] = "{\"status\":\"ok\"}";
-    pages_text(resp, 200, "application/json", ok, sizeof ok - 1);
+    pages_text(resp, req, 200, "application/json", ok, sizeof ok - 1);
 }
 
 void pages_readyz(const struct handler_context *ctx, const struct request *req,
@@ -76,7 +76,7 @@ void pages_readyz(const struct handler_context *ctx, const struct request *req,
     }
     close(fd);
     static const char ok[] = "{\"status\":\"ready\"}";
-    pages_text(resp, 200, "application/json", ok, sizeof ok - 1);
+    pages_text(resp, req, 200, "application/json", ok, sizeof ok - 1);
 }
 
 void pages_metrics(const struct handler_context *ctx, const struct request *req,
@@ -96,8 +96,7 @@ void pages_openapi(const struct handler_context *ctx, const struct request *req,
                    struct response *resp)
 {
     (void)ctx;
-    (void)req;
-    pages_text(resp, 200, "application/yaml", (const char *)openapi_spec_yaml,
+    pages_text(resp, req, 200, "application/yaml", (const char *)openapi_spec_yaml,
                openapi_spec_yaml_len);
 }
 
@@ -282,7 +281,7 @@ void pages_asset(const struct handler_context *ctx, const struct request *req,
     for (size_t i = 0; i < sizeof pages_assets / sizeof pages_assets[0]; i++) {
         const struct pages_asset *a = &pages_assets[i];
         if (strcmp(a->path, req->path) == 0) {
-            pages_text(resp, 200, a->content_type, (const char *)a->data, *a->len);
+            pages_text(resp, req, 200, a->content_type, (const char *)a->data, *a->len);
             return;
         }
     }

@@ -6,6 +6,7 @@
 #include "problem.h"
 #include "request.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void test_status_map(void)
@@ -23,6 +24,26 @@ static void test_status_map(void)
     CHECK_STR(problem_title(404), "Not Found");
     CHECK_STR(problem_title(422), "Unprocessable Content");
     CHECK_STR(problem_title(299), "Internal Server Error");
+    CHECK_STR(problem_title(501), "Not Implemented");
+    CHECK_STR(problem_title(505), "HTTP Version Not Supported");
+}
+
+/* A status the table does not know is rendered with the 500 kind, found by status. */
+static void test_unknown_status(void)
+{
+    size_t len = 0;
+    char *body = problem_render(418, "teapot", NULL, NULL, &len);
+    json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
+    if (CHECK(j != NULL)) {
+        CHECK_STR(json_string_value(json_object_get(j, "type")),
+                  "urn:tessera:problem:internal-error");
+        CHECK_STR(json_string_value(json_object_get(j, "title")), "Internal Server Error");
+        CHECK_INT(json_integer_value(json_object_get(j, "status")), 418);
+        CHECK_STR(json_string_value(json_object_get(j, "detail")), "teapot");
+        CHECK(json_object_get(j, "instance") == NULL);
+    }
+    json_decref(j);
+    free(body);
 }
 
 static void test_problem_body(void)
@@ -86,6 +107,7 @@ int main(void)
 {
     test_status_map();
     test_problem_body();
+    test_unknown_status();
     test_request_helpers();
     return check_finish("test_problem");
 }
