@@ -69,9 +69,15 @@ struct request_field {
 bool request_json_fields(const struct request *req, json_t *obj, const struct request_field *fields,
                          size_t n, struct response *resp);
 
-/* Monotonic clock in ns, and whether req's deadline has passed. */
+/* The JSON member v of the body (NULL when absent: returns true and leaves *out as it was)
+ * as an integer in [min, max]. A value that is not an integer, or is out of range, answers
+ * 400 naming the field and the range, and returns false. */
+bool request_json_u64(const struct request *req, const json_t *v, const char *name, uint64_t min,
+                      uint64_t max, uint64_t *out, struct response *resp);
+
+/* Now, in ns of CLOCK_MONOTONIC: the clock of request deadlines, the same as clock_now_ns
+ * (core/clock.h). */
 int64_t request_now_ns(void);
-bool request_expired(const struct request *req);
 
 struct jsonw;
 
