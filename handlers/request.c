@@ -244,11 +244,18 @@ int64_t request_now_ns(void)
 
 void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w)
 {
-    size_t len;
+    enum buf_status status = jsonw_status(w);
+    size_t max = jsonw_max(w), len;
     char *body = jsonw_take(w, &len);
-    if (body == NULL) {
+    if (body != NULL) {
+        response_bytes(resp, 200, "application/json", body, len);
+    } else if (status == BUF_TOO_LARGE) {
+        problem_send(resp, req, 413,
+                     "the answer would be larger than %zu bytes, the most one JSON answer may "
+                     "hold; ask for fewer results, or for the binary format where the endpoint "
+                     "has one",
+                     max);
+    } else {
         problem_send(resp, req, 503, "out of memory rendering the answer");
-        return;
     }
-    response_bytes(resp, 200, "application/json", body, len);
 }

@@ -81,8 +81,9 @@ int64_t request_now_ns(void);
 
 struct jsonw;
 
-/* Make w's document the 200 application/json body (the writer is emptied); a writer whose
- * allocation failed becomes a 503 problem. */
+/* Make w's document the 200 application/json body (the writer is emptied). A writer that
+ * reached its cap becomes a 413 problem naming the cap, one whose allocation failed a 503;
+ * neither sends part of the document. */
 void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w);
 
 #endif

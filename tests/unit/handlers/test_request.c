@@ -4,6 +4,7 @@
  * errors with position, not an object, duplicate keys), the field table, request_json_u64,
  * and response_jsonw. Every refusal must be a 400/415 problem naming what was wrong.
  */
+#include "alloc.h"
 #include "check.h"
 #include "jsonw.h"
 #include "request.h"
@@ -224,6 +225,21 @@ static void test_response_jsonw(void)
     CHECK_STR(resp.content_type, "application/json");
     CHECK_STR(resp.body, "{\"k\":3}");
     CHECK_INT(resp.body_len, 7);
+
+    /* Past the writer's cap: a 413 naming the cap, never a cut 200. */
+    jsonw_init_max(&w, 16);
+    jsonw_lit(&w, "{\"values\":[1,2,3,4,5]}");
+    response_jsonw(&resp, &req, &w);
+    is_problem(&resp, 413, (const char *const[]){"16 bytes", NULL});
+
+    /* Out of memory while writing: a 503 with Retry-After. */
+    jsonw_init(&w);
+    alloc_fail_nth(1);
+    jsonw_lit(&w, "{}");
+    alloc_fail_nth(0);
+    response_jsonw(&resp, &req, &w);
+    is_problem(&resp, 503, (const char *const[]){"out of memory", NULL});
+    CHECK_INT(resp.retry_after, 1);
     response_cleanup(&resp);
 }
 
