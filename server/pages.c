@@ -83,13 +83,18 @@ void pages_metrics(const struct handler_context *ctx, const struct request *req,
                    struct response *resp)
 {
     (void)ctx;
+    struct buf out;
+    buf_init(&out, METRICS_TEXT_MAX);
+    metrics_render(&out, TESSERA_VERSION);
+    enum buf_status status = out.status;
     size_t len;
-    char *text = metrics_render(TESSERA_VERSION, &len);
-    if (text == NULL) {
+    char *text = buf_take(&out, &len);
+    if (text != NULL)
+        response_bytes(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    else if (status == BUF_TOO_LARGE)
+        problem_send(resp, req, 500, "the metrics text would pass %zu bytes", METRICS_TEXT_MAX);
+    else
         problem_send(resp, req, 503, "out of memory rendering metrics");
-        return;
-    }
-    response_bytes(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
 void pages_openapi(const struct handler_context *ctx, const struct request *req,
