@@ -18,13 +18,21 @@
 
 struct cache;
 struct limits;
+struct server;
 
-/* Process-wide state a handler may read; set up once at start, read-only afterwards. */
+/* What the server gives a handler for one request; read-only for the handler. The server
+ * builds it per request: root_fd is the data root opened by path for this request (so a
+ * root that is removed or replaced is noticed, and one that comes back is served, without a
+ * restart) and closed after the handler returns. Tests and fuzzers fill it directly. */
 struct handler_context {
-    int root_fd;           /* the data root, opened O_DIRECTORY | O_PATH once */
+    int root_fd;           /* the data root (O_DIRECTORY | O_PATH); -1 for routes not reading it */
     const char *root_path; /* for display only; never used to open anything */
     const struct limits *limits;
     struct cache *cache; /* classification metadata cache; NULL = off */
+    /* The serving process (server/server.h), opaque to handlers: the service's own pages
+     * read draining, the data root's state and the route table through it. NULL when a
+     * handler is called outside the server. */
+    const struct server *server;
 };
 
 struct request_param {

@@ -10,7 +10,6 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "pages.h"
 #include "pool.h"
 #include "problem.h"
 #include "routes.h"
@@ -103,9 +102,6 @@ struct exchange {
     uint64_t bytes_out;
 };
 
-/* Bytes of request bodies held in memory, all connections (--max-body-memory). */
-static atomic_size_t http_body_memory;
-
 static const char *const http_methods[] = {"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
                                            "PATCH", "OPTIONS", "TRACE", "CONNECT"};
 
@@ -134,7 +130,7 @@ static void http_body_free(struct exchange *ex)
     free(ex->body);
     ex->body = NULL;
     ex->body_cap = 0;
-    atomic_fetch_sub(&http_body_memory, ex->body_reserved);
+    atomic_fetch_sub(&ex->srv->body_memory, ex->body_reserved);
     ex->body_reserved = 0;
 }
 
@@ -379,11 +375,11 @@ static char *http_body_alloc(size_t len)
 static bool http_body_reserve(struct exchange *ex, size_t bytes)
 {
     size_t limit = ex->srv->cfg->max_body_memory;
-    size_t held = atomic_load(&http_body_memory);
+    size_t held = atomic_load(&ex->srv->body_memory);
     do {
         if (bytes > limit || held > limit - bytes)
             return false;
-    } while (!atomic_compare_exchange_weak(&http_body_memory, &held, held + bytes));
+    } while (!atomic_compare_exchange_weak(&ex->srv->body_memory, &held, held + bytes));
     ex->body_reserved += bytes;
     return true;
 }
@@ -501,7 +497,7 @@ static bool http_first_call(struct exchange *ex, const char *url, const char *me
         http_strdup(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 
     /* Body limit by route and media type; an over-limit Content-Length is refused now. */
-    const struct limits *lim = srv->hctx.limits;
+    const struct limits *lim = &srv->cfg->limits;
     bool json =
         ex->content_type == NULL || strncasecmp(ex->content_type, "application/json", 16) == 0;
     switch (route->body) {
@@ -537,7 +533,7 @@ static bool http_first_call(struct exchange *ex, const char *url, const char *me
             http_problem(ex, 503,
                          "the server is receiving %zu bytes of request bodies already "
                          "(--max-body-memory); retry shortly",
-                         atomic_load(&http_body_memory));
+                         atomic_load(&srv->body_memory));
             return true;
         }
         ex->body = http_body_alloc((size_t)content_length);
@@ -587,21 +583,6 @@ static void http_take_body(struct exchange *ex, const char *data, size_t len)
     ex->body_len += len;
 }
 
-int http_root_open(const struct server *srv, char *why, size_t why_size)
-{
-    int fd = open(srv->cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, why_size, "the data root is not available: %s", strerror(errno));
-        return -1;
-    }
-    if (faccessat(fd, ".", R_OK | X_OK, AT_EACCESS) != 0) {
-        snprintf(why, why_size, "the data root cannot be read: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void http_run_handler(struct exchange *ex)
 {
     struct server *srv = ex->srv;
@@ -615,21 +596,23 @@ static void http_run_handler(struct exchange *ex)
         .body = (const unsigned char *)ex->body,
         .body_len = ex->body_len,
         .request_id = ex->request_id,
-        .deadline_ns = ex->start_ns + (int64_t)srv->hctx.limits->request_timeout_ms * 1000000,
+        .deadline_ns = ex->start_ns + (int64_t)srv->cfg->limits.request_timeout_ms * 1000000,
     };
     response_cleanup(&ex->resp);
-    /* The root is opened by path for each request that reads it, so a root that is
-     * removed, replaced or made unreadable is noticed (503), and one that comes back is
-     * served again, without a restart. */
-    struct handler_context hctx = srv->hctx;
+    struct handler_context ctx = {
+        .root_fd = -1,
+        .root_path = srv->cfg->root,
+        .limits = &srv->cfg->limits,
+        .cache = srv->cache,
+        .server = srv,
+    };
     char why[160];
-    hctx.root_fd = ex->route->root ? http_root_open(srv, why, sizeof why) : -1;
-    if (ex->route->root && hctx.root_fd < 0)
+    if (ex->route->root && (ctx.root_fd = server_root_open(srv, why, sizeof why)) < 0)
         problem_send(&ex->resp, &req, 503, "%s", why);
     else
-        ex->route->handler(&hctx, &req, &ex->resp);
-    if (hctx.root_fd >= 0)
-        close(hctx.root_fd);
+        ex->route->handler(&ctx, &req, &ex->resp);
+    if (ctx.root_fd >= 0)
+        close(ctx.root_fd);
     if (ex->resp.status < 100 || ex->resp.status > 599)
         problem_send(&ex->resp, &req, 500, "handler returned no answer");
     /* The body is not needed any more; free it before the answer is sent. */
@@ -927,7 +910,8 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
         return false;
     }
     metrics_add_source(pool_metrics, srv->pool);
-    pages_init(srv);
+    srv->routes = routes;
+    srv->routes_count = routes_count;
 
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, http_accept, srv, http_access, srv, MHD_OPTION_EXTERNAL_LOGGER,

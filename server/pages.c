@@ -4,10 +4,10 @@
  * the binary at build time: the page never loads anything from elsewhere.
  */
 #include "pages.h"
-#include "http.h"
 #include "metrics.h"
 #include "problem.h"
 #include "routes.h"
+#include "server.h"
 
 #include "alloc.h"
 
@@ -30,13 +30,6 @@ extern const unsigned char web_index_html[], web_app_css[], web_app_js[], web_do
     web_docs_js[], web_favicon_svg[], web_swagger_ui_bundle_js[], web_swagger_ui_css[];
 extern const size_t web_index_html_len, web_app_css_len, web_app_js_len, web_docs_html_len,
     web_docs_js_len, web_favicon_svg_len, web_swagger_ui_bundle_js_len, web_swagger_ui_css_len;
-
-static const struct server *pages_server;
-
-void pages_init(const struct server *srv)
-{
-    pages_server = srv;
-}
 
 /* Answer a copy of text (the response owns its body); out of memory is a 503 problem. */
 static void pages_text(struct response *resp, const struct request *req, int status,
@@ -63,15 +56,19 @@ void pages_healthz(const struct handler_context *ctx, const struct request *req,
 void pages_readyz(const struct handler_context *ctx, const struct request *req,
                   struct response *resp)
 {
-    if (pages_server != NULL && atomic_load(&pages_server->draining)) {
+    const struct server *srv = ctx->server;
+    if (srv == NULL) {
+        problem_send(resp, req, 503, "the server is starting");
+        return;
+    }
+    if (server_draining(srv)) {
         problem_send(resp, req, 503, "draining: the server is shutting down");
         return;
     }
-    (void)ctx;
     char why[160];
-    int fd = pages_server ? http_root_open(pages_server, why, sizeof why) : -1;
+    int fd = server_root_open(srv, why, sizeof why);
     if (fd < 0) {
-        problem_send(resp, req, 503, "%s", pages_server ? why : "the server is starting");
+        problem_send(resp, req, 503, "%s", why);
         return;
     }
     close(fd);
@@ -246,7 +243,7 @@ void pages_index(const struct handler_context *ctx, const struct request *req,
 
 void pages_ui(const struct handler_context *ctx, const struct request *req, struct response *resp)
 {
-    bool open = pages_server == NULL || pages_server->cfg->token[0] == '\0';
+    bool open = ctx->server == NULL || !server_needs_token(ctx->server);
     if (open)
         pages_render(req, ctx->root_path, ctx->root_path, resp);
     else

@@ -11,11 +11,6 @@
 
 #include <stdbool.h>
 
-struct server;
-
-/* Give the pages the server they describe. Call once before serving. */
-void pages_init(const struct server *srv);
-
 void pages_index(const struct handler_context *ctx, const struct request *req,
                  struct response *resp);
 void pages_healthz(const struct handler_context *ctx, const struct request *req,
