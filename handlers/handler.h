@@ -18,6 +18,7 @@
 
 struct cache;
 struct limits;
+struct route;
 struct server;
 
 /* What the server gives a handler for one request; read-only for the handler. The server
@@ -29,10 +30,12 @@ struct handler_context {
     const char *root_path; /* for display only; never used to open anything */
     const struct limits *limits;
     struct cache *cache; /* classification metadata cache; NULL = off */
-    /* The serving process (server/server.h), opaque to handlers: the service's own pages
-     * read draining, the data root's state and the route table through it. NULL when a
+    /* The serving process (server/server.h) and the row of the route table that matched
+     * (server/route.h), both opaque to handlers: the service's own pages read draining, the
+     * data root's state, the table and a route's embedded file through them. NULL when a
      * handler is called outside the server. */
     const struct server *server;
+    const struct route *route;
 };
 
 struct request_param {

@@ -14,6 +14,9 @@
 #include "problem.h"
 #include "routes.h"
 
+#include "clock.h"
+#include "handler.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -452,9 +455,10 @@ static bool http_first_call(struct exchange *ex, const char *url, const char *me
     /* Routing. */
     bool path_known;
     const struct route *route = routes_find(method, url, &path_known);
-    if (hc != NULL && hc->admin && strcmp(url, "/healthz") != 0 && strcmp(url, "/readyz") != 0 &&
-        strcmp(url, "/metrics") != 0) {
-        http_problem(ex, 404, "the admin port serves /healthz, /readyz and /metrics only");
+    if (hc != NULL && hc->admin && !routes_admin_path(url)) {
+        char served[128];
+        routes_admin_list(served, sizeof served);
+        http_problem(ex, 404, "the admin port serves %s only", served);
         return true;
     }
     if (!path_known) {
@@ -605,6 +609,7 @@ static void http_run_handler(struct exchange *ex)
         .limits = &srv->cfg->limits,
         .cache = srv->cache,
         .server = srv,
+        .route = ex->route,
     };
     char why[160];
     if (ex->route->root && (ctx.root_fd = server_root_open(srv, why, sizeof why)) < 0)
@@ -671,7 +676,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             return MHD_NO;
         ex->srv = srv;
         ex->conn = conn;
-        ex->start_ns = request_now_ns();
+        ex->start_ns = clock_now_ns();
         ex->route_name = "-";
         ex->method_name = http_method_name(method);
         ex->resp.status = 500;
@@ -722,7 +727,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
     if (ex == NULL)
         return;
     *req_cls = NULL;
-    double seconds = (double)(request_now_ns() - ex->start_ns) / 1e9;
+    double seconds = (double)(clock_now_ns() - ex->start_ns) / 1e9;
     const char *outcome = "ok";
     if (ex->body_cut)
         outcome = "body_cut";
@@ -839,7 +844,7 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static int64_t second;
     static unsigned lines;
-    int64_t now = request_now_ns() / 1000000000;
+    int64_t now = clock_now_ns() / 1000000000;
     pthread_mutex_lock(&lock);
     if (now != second) {
         second = now;
@@ -997,8 +1002,8 @@ long http_drain_and_stop(struct server *srv)
         http_adopt_backlog(srv, listen_fd);
         close(listen_fd);
     }
-    int64_t deadline = request_now_ns() + (int64_t)srv->cfg->drain_timeout_s * 1000000000;
-    while (atomic_load(&srv->active) > 0 && request_now_ns() < deadline) {
+    int64_t deadline = clock_now_ns() + (int64_t)srv->cfg->drain_timeout_s * 1000000000;
+    while (atomic_load(&srv->active) > 0 && clock_now_ns() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

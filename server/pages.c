@@ -6,7 +6,7 @@
 #include "pages.h"
 #include "metrics.h"
 #include "problem.h"
-#include "routes.h"
+#include "route.h"
 #include "server.h"
 
 #include "alloc.h"
@@ -22,14 +22,11 @@
 #define TESSERA_VERSION "0.0.0"
 #endif
 
-/* Generated at build time from openapi/openapi.yaml and web/ (server/embed.cmake). Each
- * array has a NUL after its len bytes, so the templates can be searched as strings. */
-extern const unsigned char openapi_spec_yaml[];
-extern const size_t openapi_spec_yaml_len;
-extern const unsigned char web_index_html[], web_app_css[], web_app_js[], web_docs_html[],
-    web_docs_js[], web_favicon_svg[], web_swagger_ui_bundle_js[], web_swagger_ui_css[];
-extern const size_t web_index_html_len, web_app_css_len, web_app_js_len, web_docs_html_len,
-    web_docs_js_len, web_favicon_svg_len, web_swagger_ui_bundle_js_len, web_swagger_ui_css_len;
+/* Generated at build time from web/index.html (server/embed.cmake), with a NUL after its
+ * len bytes so the template can be searched as a string. The other embedded files are
+ * served from the route table's .asset rows. */
+extern const unsigned char web_index_html[];
+extern const size_t web_index_html_len;
 
 /* Answer a copy of text (the response owns its body); out of memory is a 503 problem. */
 static void pages_text(struct response *resp, const struct request *req, int status,
@@ -92,14 +89,6 @@ void pages_metrics(const struct handler_context *ctx, const struct request *req,
         problem_send(resp, req, 500, "the metrics text would pass %zu bytes", METRICS_TEXT_MAX);
     else
         problem_send(resp, req, 503, "out of memory rendering metrics");
-}
-
-void pages_openapi(const struct handler_context *ctx, const struct request *req,
-                   struct response *resp)
-{
-    (void)ctx;
-    pages_text(resp, req, 200, "application/yaml", (const char *)openapi_spec_yaml,
-               openapi_spec_yaml_len);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -174,11 +163,12 @@ static void pages_escaped(struct pages_buf *b, const char *s)
  * script reads the root from GET /.
  * --------------------------------------------------------------------------------------- */
 
-static void pages_route_rows(struct pages_buf *b)
+/* One row per listed route of the table the server serves (none outside a server). */
+static void pages_route_rows(struct pages_buf *b, const struct server *srv)
 {
-    for (size_t i = 0; i < routes_count; i++) {
-        const struct route *r = &routes[i];
-        if (strncmp(r->path, "/assets/", 8) == 0)
+    for (size_t i = 0; srv != NULL && i < srv->routes_count; i++) {
+        const struct route *r = &srv->routes[i];
+        if (r->unlisted)
             continue;
         pages_puts(b, "      <tr><td>");
         pages_puts(b, r->method);
@@ -199,8 +189,8 @@ static void pages_route_rows(struct pages_buf *b)
 }
 
 /* Render web/index.html; root NULL hides the data root. */
-static void pages_render(const struct request *req, const char *root, const char *root_text,
-                         struct response *resp)
+static void pages_render(const struct handler_context *ctx, const struct request *req,
+                         const char *root, const char *root_text, struct response *resp)
 {
     const char *t = (const char *)web_index_html;
     const char *end = t + web_index_html_len;
@@ -222,7 +212,7 @@ static void pages_render(const struct request *req, const char *root, const char
         else if (n == 9 && strncmp(name, "ROOT_TEXT", n) == 0)
             pages_escaped(&b, root_text);
         else if (n == 6 && strncmp(name, "ROUTES", n) == 0)
-            pages_route_rows(&b);
+            pages_route_rows(&b, ctx->server);
         else
             pages_put(&b, open, n + 4); /* not a placeholder: kept as written */
         t = close + 2;
@@ -238,54 +228,32 @@ static void pages_render(const struct request *req, const char *root, const char
 void pages_index(const struct handler_context *ctx, const struct request *req,
                  struct response *resp)
 {
-    pages_render(req, ctx->root_path, ctx->root_path, resp);
+    pages_render(ctx, req, ctx->root_path, ctx->root_path, resp);
 }
 
 void pages_ui(const struct handler_context *ctx, const struct request *req, struct response *resp)
 {
     bool open = ctx->server == NULL || !server_needs_token(ctx->server);
     if (open)
-        pages_render(req, ctx->root_path, ctx->root_path, resp);
+        pages_render(ctx, req, ctx->root_path, ctx->root_path, resp);
     else
-        pages_render(req, NULL, "(enter the token to see it)", resp);
+        pages_render(ctx, req, NULL, "(enter the token to see it)", resp);
 }
 
 /* ---------------------------------------------------------------------------------------
- * Static assets
+ * Embedded files
  *
- * Embedded at build time (CMakeLists.txt, server/embed.cmake); the Content-Type must be
- * exact because every answer carries X-Content-Type-Options: nosniff.
+ * Which file a path serves, and its Content-Type, is the .asset of the route's row in the
+ * table (server/routes.c); the server hands the matched row over in the context.
  * --------------------------------------------------------------------------------------- */
-
-struct pages_asset {
-    const char *path;
-    const char *content_type;
-    const unsigned char *data;
-    const size_t *len;
-};
-
-static const struct pages_asset pages_assets[] = {
-    {"/docs", "text/html; charset=utf-8", web_docs_html, &web_docs_html_len},
-    {"/assets/app.css", "text/css; charset=utf-8", web_app_css, &web_app_css_len},
-    {"/assets/app.js", "text/javascript; charset=utf-8", web_app_js, &web_app_js_len},
-    {"/assets/docs.js", "text/javascript; charset=utf-8", web_docs_js, &web_docs_js_len},
-    {"/assets/favicon.svg", "image/svg+xml", web_favicon_svg, &web_favicon_svg_len},
-    {"/assets/swagger-ui-bundle.js", "text/javascript; charset=utf-8", web_swagger_ui_bundle_js,
-     &web_swagger_ui_bundle_js_len},
-    {"/assets/swagger-ui.css", "text/css; charset=utf-8", web_swagger_ui_css,
-     &web_swagger_ui_css_len},
-};
 
 void pages_asset(const struct handler_context *ctx, const struct request *req,
                  struct response *resp)
 {
-    (void)ctx;
-    for (size_t i = 0; i < sizeof pages_assets / sizeof pages_assets[0]; i++) {
-        const struct pages_asset *a = &pages_assets[i];
-        if (strcmp(a->path, req->path) == 0) {
-            pages_text(resp, req, 200, a->content_type, (const char *)a->data, *a->len);
-            return;
-        }
+    const struct route_asset *a = ctx->route != NULL ? ctx->route->asset : NULL;
+    if (a == NULL) {
+        problem_send(resp, req, 404, "no asset at '%.200s'", req->path);
+        return;
     }
-    problem_send(resp, req, 404, "no asset at '%.200s'", req->path);
+    pages_text(resp, req, 200, a->content_type, (const char *)a->data, *a->len);
 }
