@@ -10,17 +10,19 @@
 #include "server.h"
 
 #include "alloc.h"
+#include "buf.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
 #endif
+
+/* The most the page of GET / may hold: the template (~5 KiB), two escaped copies of a
+ * --root of at most 4095 bytes (6 bytes a byte at worst) and a row per route fit several
+ * times over. A page past it is a 500, never sent cut. */
+#define PAGES_MAX (256u << 10)
 
 /* Generated at build time from web/index.html (server/embed.cmake), with a NUL after its
  * len bytes so the template can be searched as a string. The other embedded files are
@@ -92,65 +94,39 @@ void pages_metrics(const struct handler_context *ctx, const struct request *req,
 }
 
 /* ---------------------------------------------------------------------------------------
- * A growable text buffer for the page (failure is sticky and checked once at the end)
+ * HTML text into a core/buf buffer (failure is sticky and checked once, at the end)
  * --------------------------------------------------------------------------------------- */
 
-struct pages_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-};
-
-static void pages_put(struct pages_buf *b, const char *s, size_t n)
+/* Append s with &, <, >, " and ' escaped; runs of other bytes are appended whole. */
+static void pages_escaped(struct buf *b, const char *s)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void pages_puts(struct pages_buf *b, const char *s)
-{
-    pages_put(b, s, strlen(s));
-}
-
-/* Append s with &, <, >, " and ' escaped. */
-static void pages_escaped(struct pages_buf *b, const char *s)
-{
+    const char *run = s;
     for (; *s != '\0'; s++) {
+        const char *entity = NULL;
         switch (*s) {
         case '&':
-            pages_puts(b, "&amp;");
+            entity = "&amp;";
             break;
         case '<':
-            pages_puts(b, "&lt;");
+            entity = "&lt;";
             break;
         case '>':
-            pages_puts(b, "&gt;");
+            entity = "&gt;";
             break;
         case '"':
-            pages_puts(b, "&quot;");
+            entity = "&quot;";
             break;
         case '\'':
-            pages_puts(b, "&#39;");
+            entity = "&#39;";
             break;
         default:
-            pages_put(b, s, 1);
+            continue;
         }
+        buf_append(b, run, (size_t)(s - run));
+        buf_puts(b, entity);
+        run = s + 1;
     }
+    buf_append(b, run, (size_t)(s - run));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -164,27 +140,27 @@ static void pages_escaped(struct pages_buf *b, const char *s)
  * --------------------------------------------------------------------------------------- */
 
 /* One row per listed route of the table the server serves (none outside a server). */
-static void pages_route_rows(struct pages_buf *b, const struct server *srv)
+static void pages_route_rows(struct buf *b, const struct server *srv)
 {
     for (size_t i = 0; srv != NULL && i < srv->routes_count; i++) {
         const struct route *r = &srv->routes[i];
         if (r->unlisted)
             continue;
-        pages_puts(b, "      <tr><td>");
-        pages_puts(b, r->method);
-        pages_puts(b, "</td><td>");
+        buf_puts(b, "      <tr><td>");
+        buf_puts(b, r->method);
+        buf_puts(b, "</td><td>");
         if (strcmp(r->method, "GET") == 0) {
-            pages_puts(b, "<a href=\"");
+            buf_puts(b, "<a href=\"");
             pages_escaped(b, r->path);
-            pages_puts(b, "\">");
+            buf_puts(b, "\">");
             pages_escaped(b, r->path);
-            pages_puts(b, "</a>");
+            buf_puts(b, "</a>");
         } else {
             pages_escaped(b, r->path);
         }
-        pages_puts(b, "</td><td>");
+        buf_puts(b, "</td><td>");
         pages_escaped(b, r->summary);
-        pages_puts(b, "</td></tr>\n");
+        buf_puts(b, "</td></tr>\n");
     }
 }
 
@@ -194,15 +170,16 @@ static void pages_render(const struct handler_context *ctx, const struct request
 {
     const char *t = (const char *)web_index_html;
     const char *end = t + web_index_html_len;
-    struct pages_buf b = {0};
+    struct buf b;
+    buf_init(&b, PAGES_MAX);
     while (t < end) {
         const char *open = strstr(t, "{{");
         const char *close = open ? strstr(open, "}}") : NULL;
         if (open == NULL || close == NULL) {
-            pages_put(&b, t, (size_t)(end - t));
+            buf_append(&b, t, (size_t)(end - t));
             break;
         }
-        pages_put(&b, t, (size_t)(open - t));
+        buf_append(&b, t, (size_t)(open - t));
         size_t n = (size_t)(close - open - 2);
         const char *name = open + 2;
         if (n == 7 && strncmp(name, "VERSION", n) == 0)
@@ -214,15 +191,18 @@ static void pages_render(const struct handler_context *ctx, const struct request
         else if (n == 6 && strncmp(name, "ROUTES", n) == 0)
             pages_route_rows(&b, ctx->server);
         else
-            pages_put(&b, open, n + 4); /* not a placeholder: kept as written */
+            buf_append(&b, open, n + 4); /* not a placeholder: kept as written */
         t = close + 2;
     }
-    if (b.failed) {
-        free(b.data);
+    enum buf_status status = b.status;
+    size_t len;
+    char *page = buf_take(&b, &len);
+    if (page != NULL)
+        response_bytes(resp, 200, "text/html; charset=utf-8", page, len);
+    else if (status == BUF_TOO_LARGE)
+        problem_send(resp, req, 500, "the page would pass %zu bytes", (size_t)PAGES_MAX);
+    else
         problem_send(resp, req, 503, "out of memory rendering the page");
-        return;
-    }
-    response_bytes(resp, 200, "text/html; charset=utf-8", b.data, b.len);
 }
 
 void pages_index(const struct handler_context *ctx, const struct request *req,

@@ -105,6 +105,36 @@ static void test_ui(const char *root)
     response_cleanup(&resp);
 }
 
+/* The root is shown escaped and whole, however long; out of memory is a 503 problem. */
+static void test_page_text(const char *root)
+{
+    start(root, "");
+    struct handler_context ctx = context();
+    struct request req = {.method = "GET", .path = "/", .request_id = "t"};
+    struct response resp = {0};
+    ctx.root_path = "/data/<a&b\"c'd>";
+    pages_index(&ctx, &req, &resp);
+    CHECK_INT(resp.status, 200);
+    CHECK(resp.body != NULL && strstr(resp.body, "/data/&lt;a&amp;b&quot;c&#39;d&gt;") != NULL);
+    CHECK(resp.body != NULL && strstr(resp.body, "<a&b") == NULL);
+
+    static char long_root[4096], escaped[4095 * 5 + 1];
+    memset(long_root, '&', sizeof long_root - 1);
+    for (size_t i = 0; i < sizeof long_root - 1; i++)
+        memcpy(escaped + 5 * i, "&amp;", 5);
+    ctx.root_path = long_root;
+    pages_index(&ctx, &req, &resp);
+    CHECK_INT(resp.status, 200);
+    CHECK(resp.body != NULL && strstr(resp.body, escaped) != NULL);
+
+    ctx.root_path = cfg.root;
+    alloc_fail_nth(1);
+    pages_index(&ctx, &req, &resp);
+    alloc_fail_nth(0);
+    is_problem(&resp, 503, "rendering the page");
+    response_cleanup(&resp);
+}
+
 static void test_health_and_metrics(const char *root)
 {
     start(root, "");
@@ -138,6 +168,7 @@ int main(void)
     check_tmpdir(root, sizeof root);
     test_readyz(root);
     test_ui(root);
+    test_page_text(root);
     test_health_and_metrics(root);
     check_rmtree(root);
     return check_finish("test_pages");
