@@ -3,35 +3,12 @@
 #include "metrics.h"
 #include "server.h"
 
+#include "alloc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-
-/* Bodies at least this large get huge-page-aligned buffers (the x86-64 huge page size). */
-#define HTTP_BODY_HUGE ((size_t)2 << 20)
-
-/* A buffer for a body of len bytes. Large bodies (an 80 MB /topk array, a TIFF upload) are
- * backed by transparent huge pages: first-touch page faults otherwise cost more than the
- * copy itself (measured: 450 ms -> 90 ms for an 80 MB body). The first huge page is left
- * to small pages: memory is committed as bytes arrive, so a client that announces a large
- * body and sends a few bytes (slow body attack) holds kilobytes, not a 2 MB page, and a
- * client past the first 2 MB holds at most one partly filled huge page more than it sent.
- * Freed with free(). */
-static char *http_body_block(size_t len)
-{
-    if (len < HTTP_BODY_HUGE)
-        return malloc(len);
-    size_t rounded = (len + HTTP_BODY_HUGE - 1) / HTTP_BODY_HUGE * HTTP_BODY_HUGE;
-    char *p = aligned_alloc(HTTP_BODY_HUGE, rounded);
-    if (p != NULL) { /* advice only: failure changes nothing */
-        madvise(p, HTTP_BODY_HUGE, MADV_NOHUGEPAGE);
-        if (rounded > HTTP_BODY_HUGE)
-            madvise(p + HTTP_BODY_HUGE, rounded - HTTP_BODY_HUGE, MADV_HUGEPAGE);
-    }
-    return p;
-}
 
 /* Take bytes from the budget; false (nothing taken) when it would pass --max-body-memory. */
 static bool http_body_reserve(struct http_body *b, struct server *srv, size_t bytes)
@@ -63,6 +40,7 @@ int http_body_open(struct http_body *b, struct server *srv, enum route_body kind
         b->limit = json ? lim->max_json_body : lim->max_binary_body;
         break;
     }
+    buf_init(&b->chunked, b->limit > 0 ? b->limit : 1);
     if (content_length > b->limit) {
         if (b->limit == 0)
             snprintf(detail, detail_size, "%s %s takes no request body", method, url);
@@ -89,62 +67,64 @@ int http_body_open(struct http_body *b, struct server *srv, enum route_body kind
                  atomic_load(&srv->body_memory));
         return 503;
     }
-    b->data = http_body_block((size_t)content_length);
-    if (b->data == NULL) {
+    b->fixed = alloc_large_lazy((size_t)content_length);
+    if (b->fixed == NULL) {
         snprintf(detail, detail_size, "out of memory for a %llu-byte body",
                  (unsigned long long)content_length);
         return 503;
     }
-    b->cap = (size_t)content_length;
+    b->fixed_cap = (size_t)content_length;
     return 0;
+}
+
+/* Stop receiving: the body is cut and what it held given back now, not at completion. */
+static bool http_body_cut(struct http_body *b, struct server *srv)
+{
+    http_body_free(b, srv);
+    b->cut = true;
+    return false;
 }
 
 bool http_body_append(struct http_body *b, struct server *srv, const char *data, size_t len)
 {
     if (b->cut)
         return false;
-    if (len > b->limit - b->len) {
-        b->cut = true;
-        return false;
+    if (b->fixed != NULL) {
+        /* libmicrohttpd delivers no more than Content-Length bytes; checked all the same. */
+        if (len > b->fixed_cap - b->fixed_len)
+            return http_body_cut(b, srv);
+        memcpy(b->fixed + b->fixed_len, data, len);
+        b->fixed_len += len;
+        return true;
     }
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len)
-            cap = cap > b->limit / 2 ? b->limit : cap * 2;
-        /* A chunked body takes from the budget as it grows; over it, it is cut. */
-        if (cap > b->reserved && !http_body_reserve(b, srv, cap - b->reserved)) {
-            metrics_count(METRICS_BODY_BUDGET);
-            b->cut = true;
-            return false;
-        }
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->cut = true;
-            return false;
-        }
-        b->data = grown;
-        b->cap = cap;
+    if (len > b->limit - b->chunked.len || buf_reserve(&b->chunked, len) != BUF_OK)
+        return http_body_cut(b, srv);
+    /* The budget is taken for the buffer's new size after it grows and before a byte is
+     * copied into the new room; when it cannot be taken the buffer is freed at once. */
+    if (b->chunked.cap > b->reserved && !http_body_reserve(b, srv, b->chunked.cap - b->reserved)) {
+        metrics_count(METRICS_BODY_BUDGET);
+        return http_body_cut(b, srv);
     }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
+    buf_append(&b->chunked, data, len); /* cannot fail: the room is reserved */
     return true;
 }
 
 const unsigned char *http_body_data(const struct http_body *b)
 {
-    return (const unsigned char *)b->data;
+    return (const unsigned char *)(b->fixed != NULL ? b->fixed : b->chunked.data);
 }
 
 size_t http_body_len(const struct http_body *b)
 {
-    return b->len;
+    return b->fixed != NULL ? b->fixed_len : b->chunked.len;
 }
 
 void http_body_free(struct http_body *b, struct server *srv)
 {
-    free(b->data);
-    b->data = NULL;
-    b->cap = 0;
+    free(b->fixed);
+    b->fixed = NULL;
+    b->fixed_len = b->fixed_cap = 0;
+    buf_cleanup(&b->chunked);
     atomic_fetch_sub(&srv->body_memory, b->reserved);
     b->reserved = 0;
 }

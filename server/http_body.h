@@ -4,15 +4,18 @@
  *
  * A body announced with Content-Length is refused before a byte is read when it is over its
  * limit or the budget; otherwise its bytes are taken from the budget and one block of
- * exactly that size is allocated. A chunked body has no length up front: it grows by
- * doubling up to its limit, and takes from the budget as it grows; past either it is cut
- * and the connection closed. The budget (struct server's body_memory) is shared by all connections
+ * exactly that size is allocated with alloc_large_lazy (large bodies on huge pages, the
+ * first 2 MiB on small ones, so a client that announces much and sends little commits
+ * little). A chunked body has no length up front: it grows in a core/buf buffer capped at
+ * its limit, and takes from the budget as it grows; past either it is cut and the
+ * connection closed. The budget (struct server's body_memory) is shared by all connections
  * and is given back when the body is freed. One body belongs to one request: not
  * thread-safe, except the budget, which is atomic.
  */
 #ifndef TESSERA_SERVER_HTTP_BODY_H
 #define TESSERA_SERVER_HTTP_BODY_H
 
+#include "buf.h"
 #include "route.h"
 
 #include <stdbool.h>
@@ -22,11 +25,13 @@
 struct server;
 
 struct http_body {
-    char *data;
-    size_t len, cap;
-    size_t limit;    /* the most this body may hold */
-    size_t reserved; /* bytes of --max-body-memory it holds */
-    bool cut;        /* passed its limit or the budget while arriving */
+    char *fixed;        /* a Content-Length body: one block of exactly that many bytes */
+    size_t fixed_len;   /* bytes of it received */
+    size_t fixed_cap;   /* its size (the Content-Length) */
+    struct buf chunked; /* a chunked body, capped at limit */
+    size_t limit;       /* the most this body may hold */
+    size_t reserved;    /* bytes of --max-body-memory it holds */
+    bool cut;           /* passed its limit or the budget while arriving */
 };
 
 /* Set the limit for a body of route kind with content_type (NULL: JSON) and, when
