@@ -21,7 +21,7 @@ struct limits;
 struct route;
 struct server;
 
-/* What the server gives a handler for one request; read-only for the handler. The server
+/* What the server gives a handler for one request; the handler does not change it. The server
  * builds it per request: root_fd is the data root opened by path for this request (so a
  * root that is removed or replaced is noticed, and one that comes back is served, without a
  * restart) and closed after the handler returns. Tests and fuzzers fill it directly. */

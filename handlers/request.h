@@ -5,7 +5,8 @@
  *
  * Each helper that finds bad input answers it (a 4xx problem through problem.h) and returns
  * false or NULL, so a handler reads as parse-or-return. The types a handler receives are in
- * handler.h, included here. Thread-safe: the helpers only read the request.
+ * handler.h, included here. Reentrant: a helper touches only the request it reads and the
+ * response it writes.
  */
 #ifndef TESSERA_HANDLERS_REQUEST_H
 #define TESSERA_HANDLERS_REQUEST_H
