@@ -3,8 +3,9 @@
  *
  * Each value here is the default; the server's option table (server/config.c) makes every
  * one configurable by flag and environment variable and copies the result into a
- * struct limits, which handlers pass down to core calls. A limit that is hit is answered
- * with 413 (size), 422 (shape or count) or 503 + Retry-After (capacity, time).
+ * struct limits, which handlers pass down to core calls - except LIMIT_MAX_ANSWER, a fixed
+ * bound. A limit that is hit is answered with 413 (size), 422 (shape or count) or
+ * 503 + Retry-After (capacity, time).
  */
 #ifndef TESSERA_CORE_LIMIT_H
 #define TESSERA_CORE_LIMIT_H
@@ -19,6 +20,13 @@
  * capped far lower than raw binary bodies, which are used in place. */
 #define LIMIT_MAX_JSON_BODY   16777216   /* 16 MiB: JSON is for small data */
 #define LIMIT_MAX_BINARY_BODY 1073741824 /* 1 GiB: 10^8 float64 values, two 16k^2 u16 */
+
+/* Answers. One JSON answer (handlers/jsonw.c) holds at most this many bytes; one that would
+ * grow past it is answered 413, never cut short. The largest answers the other limits allow
+ * fit: a /scan of LIMIT_SCAN_MAX_ENTRIES entries with classifications (~700 bytes each), a
+ * /topk of LIMIT_MAX_K values. Larger results are asked for in pieces, or in the binary
+ * format where an endpoint has one (/topk: Accept: application/octet-stream). */
+#define LIMIT_MAX_ANSWER 1073741824 /* 1 GiB */
 
 /* Time. A request past its budget is stopped and answered 503 rather than hold a worker. */
 #define LIMIT_REQUEST_TIMEOUT_MS 60000

@@ -1,7 +1,7 @@
 /* jsonw.c - append-only JSON writer; see jsonw.h. */
 #include "jsonw.h"
 
-#include "alloc.h"
+#include "limit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -11,46 +11,32 @@
 
 void jsonw_init(struct jsonw *w)
 {
-    memset(w, 0, sizeof *w);
+    jsonw_init_max(w, LIMIT_MAX_ANSWER);
+}
+
+void jsonw_init_max(struct jsonw *w, size_t max)
+{
+    buf_init(&w->out, max);
 }
 
 void jsonw_cleanup(struct jsonw *w)
 {
-    free(w->buf);
-    jsonw_init(w);
+    buf_cleanup(&w->out);
 }
 
-static bool jsonw_reserve(struct jsonw *w, size_t extra)
+enum buf_status jsonw_status(const struct jsonw *w)
 {
-    if (w->failed)
-        return false;
-    if (w->len + extra + 1 <= w->cap)
-        return true;
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < w->len + extra + 1) {
-        if (cap > SIZE_MAX / 2) {
-            w->failed = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *grown = alloc_resize(w->buf, cap);
-    if (grown == NULL) {
-        w->failed = true;
-        return false;
-    }
-    w->buf = grown;
-    w->cap = cap;
-    return true;
+    return w->out.status;
+}
+
+size_t jsonw_max(const struct jsonw *w)
+{
+    return w->out.max;
 }
 
 void jsonw_raw(struct jsonw *w, const char *s, size_t len)
 {
-    if (!jsonw_reserve(w, len))
-        return;
-    memcpy(w->buf + w->len, s, len);
-    w->len += len;
-    w->buf[w->len] = '\0';
+    buf_append(&w->out, s, len);
 }
 
 void jsonw_lit(struct jsonw *w, const char *s)
@@ -102,29 +88,27 @@ bool jsonw_string(struct jsonw *w, const char *s, size_t len)
 {
     if (!jsonw_utf8_valid(s, len))
         return false;
-    /* Worst case every byte becomes \u00XX. */
-    if (!jsonw_reserve(w, 6 * len + 2))
-        return true;
-    char *o = w->buf + w->len;
-    *o++ = '"';
+    /* Runs of plain bytes are appended whole, so a string with nothing to escape costs
+     * three appends, and only the bytes actually written count against the cap. */
+    static const char hex[] = "0123456789abcdef";
+    buf_putc(&w->out, '"');
+    size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
+            char esc[2] = {'\\', (char)c};
+            buf_append(&w->out, s + run, i - run);
+            buf_append(&w->out, esc, 2);
+            run = i + 1;
         } else if (c < 0x20 || c == 0x7f) {
-            static const char hex[] = "0123456789abcdef";
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 15];
-            o += 6;
-        } else {
-            *o++ = (char)c;
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            buf_append(&w->out, s + run, i - run);
+            buf_append(&w->out, esc, 6);
+            run = i + 1;
         }
     }
-    *o++ = '"';
-    w->len = (size_t)(o - w->buf);
-    w->buf[w->len] = '\0';
+    buf_append(&w->out, s + run, len - run);
+    buf_putc(&w->out, '"');
     return true;
 }
 
@@ -209,14 +193,5 @@ void jsonw_time(struct jsonw *w, int64_t sec, long nsec)
 
 char *jsonw_take(struct jsonw *w, size_t *len)
 {
-    if (w->failed) {
-        jsonw_cleanup(w);
-        return NULL;
-    }
-    if (w->buf == NULL && !jsonw_reserve(w, 0))
-        return NULL;
-    char *out = w->buf;
-    *len = w->len;
-    jsonw_init(w);
-    return out;
+    return buf_take(&w->out, len);
 }

@@ -3,6 +3,7 @@
  * The "type" of each problem is a stable URN per status, so clients can switch on it.
  */
 #include "problem.h"
+#include "handler.h"
 #include "jsonw.h"
 
 #include <stdarg.h>
@@ -40,12 +41,19 @@ static const struct problem_kind problem_kinds[] = {
     {505, "HTTP Version Not Supported", "http-version-not-supported"},
 };
 
-static const struct problem_kind *problem_kind_of(int status)
+static const struct problem_kind *problem_kind_find(int status)
 {
     for (size_t i = 0; i < sizeof problem_kinds / sizeof problem_kinds[0]; i++)
         if (problem_kinds[i].status == status)
             return &problem_kinds[i];
-    return &problem_kinds[14]; /* 500 */
+    return NULL;
+}
+
+/* The kind of status; a status not in the table is described as a 500. */
+static const struct problem_kind *problem_kind_of(int status)
+{
+    const struct problem_kind *kind = problem_kind_find(status);
+    return kind != NULL ? kind : problem_kind_find(500);
 }
 
 int problem_status(enum error_code code)

@@ -1,13 +1,20 @@
 /*
  * problem.h - the one place an error becomes an HTTP status and an RFC 9457
- * application/problem+json body. Every error path in handlers and server goes through it,
- * so every error has the same shape: type, title, status, detail, instance, request_id.
+ * application/problem+json body. Every error Tessera answers - from a handler, from the
+ * server's own checks (framing, routing, auth, limits, a busy queue, draining) and from its
+ * pages - is made here, so every error has the same shape: type, title, status, detail,
+ * instance, request_id. The only error answers not made here are the few libmicrohttpd
+ * 0.9.75 sends by itself before any Tessera code sees the request (HTTP/1.1 without Host, a
+ * Content-Length that is not a number, an unknown HTTP version, headers or a target too
+ * large for --conn-memory), with its own body.
  */
 #ifndef TESSERA_HANDLERS_PROBLEM_H
 #define TESSERA_HANDLERS_PROBLEM_H
 
 #include "error.h"
-#include "request.h"
+#include "response.h"
+
+struct request;
 
 /* HTTP status for a core error code (ERROR_INVALID -> 400, ERROR_NOT_FOUND -> 404, ...). */
 int problem_status(enum error_code code);

@@ -1,16 +1,16 @@
 /*
- * request.c - small helpers every handler uses: query parameters, media types, deadlines,
- * and building the response body.
+ * request.c - the helpers every handler uses to read its request, and response_jsonw; see
+ * request.h.
  */
 #include "request.h"
 #include "alloc.h"
+#include "clock.h"
 #include "jsonw.h"
 #include "problem.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 const char *request_param(const struct request *req, const char *key)
 {
@@ -115,6 +115,21 @@ json_t *request_json_object(const struct request *req, struct response *resp)
         return NULL;
     }
     return root;
+}
+
+bool request_json_u64(const struct request *req, const json_t *v, const char *name, uint64_t min,
+                      uint64_t max, uint64_t *out, struct response *resp)
+{
+    if (v == NULL)
+        return true;
+    json_int_t n = json_integer_value(v);
+    if (!json_is_integer(v) || n < 0 || (uint64_t)n < min || (uint64_t)n > max) {
+        problem_send(resp, req, 400, "field '%s' must be an integer in [%llu, %llu]", name,
+                     (unsigned long long)min, (unsigned long long)max);
+        return false;
+    }
+    *out = (uint64_t)n;
+    return true;
 }
 
 static const char *request_kind_name(enum request_field_kind kind)
@@ -224,43 +239,23 @@ bool request_accepts(const struct request *req, const char *type)
 
 int64_t request_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-bool request_expired(const struct request *req)
-{
-    return req->deadline_ns != 0 && request_now_ns() > req->deadline_ns;
-}
-
-void response_bytes(struct response *resp, int status, const char *content_type, char *body,
-                    size_t len)
-{
-    free(resp->body);
-    resp->status = status;
-    resp->content_type = content_type;
-    resp->body = body;
-    resp->body_len = len;
+    return clock_now_ns();
 }
 
 void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w)
 {
-    size_t len;
+    enum buf_status status = jsonw_status(w);
+    size_t max = jsonw_max(w), len;
     char *body = jsonw_take(w, &len);
-    if (body == NULL) {
+    if (body != NULL) {
+        response_bytes(resp, 200, "application/json", body, len);
+    } else if (status == BUF_TOO_LARGE) {
+        problem_send(resp, req, 413,
+                     "the answer would be larger than %zu bytes, the most one JSON answer may "
+                     "hold; ask for fewer results, or for the binary format where the endpoint "
+                     "has one",
+                     max);
+    } else {
         problem_send(resp, req, 503, "out of memory rendering the answer");
-        return;
     }
-    response_bytes(resp, 200, "application/json", body, len);
-}
-
-void response_cleanup(struct response *resp)
-{
-    free(resp->body);
-    resp->body = NULL;
-    resp->body_len = 0;
-    resp->status = 500;
-    resp->content_type = NULL;
-    resp->retry_after = 0;
 }

@@ -1,58 +1,25 @@
 /*
- * request.h - what a handler sees and what it gives back.
+ * request.h - the helpers every handler uses to read its request: query parameters, media
+ * types, the JSON body and its fields; and response_jsonw, which turns a JSON writer into
+ * the answer.
  *
- * A handler is a plain function from (context, request) to a response: no sockets, no
- * libmicrohttpd. The server fills struct request from a connection; tests and fuzzers fill
- * it directly. Everything a request points at is owned by the caller and lives until the
- * handler returns; the response body is malloc'd and owned by the response.
+ * Each helper that finds bad input answers it (a 4xx problem through problem.h) and returns
+ * false or NULL, so a handler reads as parse-or-return. The types a handler receives are in
+ * handler.h, included here. Reentrant: a helper touches only the request it reads and the
+ * response it writes.
  */
 #ifndef TESSERA_HANDLERS_REQUEST_H
 #define TESSERA_HANDLERS_REQUEST_H
 
 #include "cache.h"
+#include "handler.h"
 #include "limit.h"
+#include "response.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Process-wide state a handler may read; set up once at start, read-only afterwards. */
-struct handler_context {
-    int root_fd;           /* the data root, opened O_DIRECTORY | O_PATH once */
-    const char *root_path; /* for display only; never used to open anything */
-    const struct limits *limits;
-    struct cache *cache; /* classification metadata cache; NULL = off */
-};
-
-struct request_param {
-    const char *key;   /* percent-decoded by the server, exactly once */
-    const char *value; /* "" for a key without '=' */
-};
-
-struct request {
-    const char *method;
-    const char *path; /* the route path, e.g. "/scan" */
-    const struct request_param *params;
-    size_t n_params;
-    const char *content_type; /* NULL when absent */
-    const char *accept;       /* NULL when absent */
-    const unsigned char *body;
-    size_t body_len;
-    const char *request_id;
-    int64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none */
-};
-
-struct response {
-    int status;
-    const char *content_type; /* static string */
-    char *body;               /* malloc'd; owned by the response */
-    size_t body_len;
-    unsigned retry_after; /* seconds; 0 = no Retry-After header */
-};
-
-typedef void (*handler_fn)(const struct handler_context *ctx, const struct request *req,
-                           struct response *resp);
 
 /* Value of query parameter key, or NULL. The server rejects duplicate keys beforehand. */
 const char *request_param(const struct request *req, const char *key);
@@ -103,21 +70,21 @@ struct request_field {
 bool request_json_fields(const struct request *req, json_t *obj, const struct request_field *fields,
                          size_t n, struct response *resp);
 
-/* Monotonic clock in ns, and whether req's deadline has passed. */
+/* The JSON member v of the body (NULL when absent: returns true and leaves *out as it was)
+ * as an integer in [min, max]. A value that is not an integer, or is out of range, answers
+ * 400 naming the field and the range, and returns false. */
+bool request_json_u64(const struct request *req, const json_t *v, const char *name, uint64_t min,
+                      uint64_t max, uint64_t *out, struct response *resp);
+
+/* Now, in ns of CLOCK_MONOTONIC: the clock of request deadlines, the same as clock_now_ns
+ * (core/clock.h). */
 int64_t request_now_ns(void);
-bool request_expired(const struct request *req);
 
 struct jsonw;
 
-/* Make w's document the 200 application/json body (the writer is emptied); a writer whose
- * allocation failed becomes a 503 problem. */
+/* Make w's document the 200 application/json body (the writer is emptied). A writer that
+ * reached its cap becomes a 413 problem naming the cap, one whose allocation failed a 503;
+ * neither sends part of the document. */
 void response_jsonw(struct response *resp, const struct request *req, struct jsonw *w);
-
-/* Take ownership of a malloc'd body of len bytes. */
-void response_bytes(struct response *resp, int status, const char *content_type, char *body,
-                    size_t len);
-
-/* Release the body and reset to an empty 500. */
-void response_cleanup(struct response *resp);
 
 #endif

@@ -55,11 +55,15 @@ int main(int argc, char **argv)
     if (healthcheck)
         return healthcheck_run(&cfg, 2000);
 
+    /* A data root that is missing at start is a configuration error. Afterwards it is
+     * opened by path for each request that reads it (server_root_open), so no descriptor
+     * is kept. */
     int root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {
         fprintf(stderr, "tessera: data root '%s': %s\n", cfg.root, strerror(errno));
         return 2;
     }
+    close(root_fd);
 
     /* libtiff must never print mid-request: handle-less messages are dropped here, and
      * every handle captures its own (TIFFOpenOptionsSetErrorHandlerExtR). */
@@ -78,20 +82,15 @@ int main(int argc, char **argv)
     static struct server srv;
     if (cfg.limits.cache_entries > 0) {
         struct error_info err;
-        if (cache_new(cfg.limits.cache_entries, 0, &srv.hctx.cache, &err) != ERROR_OK) {
+        if (cache_new(cfg.limits.cache_entries, 0, &srv.cache, &err) != ERROR_OK) {
             fprintf(stderr, "tessera: classification cache: %s\n", err.detail);
-            close(root_fd);
             return 2;
         }
-        metrics_add_source(metrics_cache_source, srv.hctx.cache);
+        metrics_add_source(metrics_cache_source, srv.cache);
     }
     srv.cfg = &cfg;
-    srv.hctx.root_fd = root_fd;
-    srv.hctx.root_path = cfg.root;
-    srv.hctx.limits = &cfg.limits;
     if (!http_start(&srv, msg, sizeof msg)) {
         fprintf(stderr, "tessera: %s\n", msg);
-        close(root_fd);
         return 2;
     }
     char extra[1024], root_esc[400];
@@ -112,7 +111,6 @@ int main(int argc, char **argv)
     snprintf(extra, sizeof extra, "\"abandoned\":%ld", abandoned);
     log_event(abandoned ? "warn" : "info", "stopped", extra);
     if (abandoned == 0)
-        cache_free(srv.hctx.cache); /* workers are done with it */
-    close(root_fd);
+        cache_free(srv.cache); /* workers are done with it */
     return 0;
 }

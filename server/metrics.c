@@ -3,17 +3,14 @@
 #include "cache.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_SERIES_MAX  512
-#define METRICS_ROUTES_MAX  32
-#define METRICS_SOURCES_MAX 8
-#define METRICS_TEXT_MAX    (256u << 10)
+#define METRICS_SERIES_MAX 512
+#define METRICS_ROUTES_MAX 32
 
 static const double metrics_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                          0.25,  0.5,   1,    2.5,   5,    10};
@@ -102,77 +99,58 @@ long metrics_connections_open(void)
 
 void metrics_add_source(metrics_source_fn fn, void *arg)
 {
-    if (metrics_n_sources < METRICS_SOURCES_MAX) {
-        metrics_sources[metrics_n_sources].fn = fn;
-        metrics_sources[metrics_n_sources].arg = arg;
-        metrics_n_sources++;
+    if (metrics_n_sources == METRICS_SOURCES_MAX) {
+        /* Registration is code run once at start, never input: a build that registers more
+         * sources than the table holds is stopped before it serves anything. */
+        fprintf(stderr, "tessera: more than %d metrics sources; raise METRICS_SOURCES_MAX\n",
+                METRICS_SOURCES_MAX);
+        abort();
     }
+    metrics_sources[metrics_n_sources].fn = fn;
+    metrics_sources[metrics_n_sources].arg = arg;
+    metrics_n_sources++;
 }
 
-/* Append printf output to buf at *n, never past size. */
-static void metrics_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void metrics_put(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-    if (*n >= size)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(buf + *n, size - *n, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        *n += (size_t)w < size - *n ? (size_t)w : size - *n - 1;
-}
-
-size_t metrics_cache_source(char *buf, size_t size, void *cache)
+void metrics_cache_source(struct buf *out, void *cache)
 {
     struct cache_stats st;
     cache_get_stats(cache, &st);
-    int n = snprintf(buf, size,
-                     "# HELP tessera_classify_cache_hits_total Classifications served from the "
-                     "cache.\n"
-                     "# TYPE tessera_classify_cache_hits_total counter\n"
-                     "tessera_classify_cache_hits_total %llu\n"
-                     "# HELP tessera_classify_cache_misses_total Lookups that had to read the "
-                     "file (stale entries included).\n"
-                     "# TYPE tessera_classify_cache_misses_total counter\n"
-                     "tessera_classify_cache_misses_total %llu\n"
-                     "# HELP tessera_classify_cache_stale_total Misses caused by a changed file.\n"
-                     "# TYPE tessera_classify_cache_stale_total counter\n"
-                     "tessera_classify_cache_stale_total %llu\n"
-                     "# HELP tessera_classify_cache_evictions_total Entries pushed out by the "
-                     "size bound.\n"
-                     "# TYPE tessera_classify_cache_evictions_total counter\n"
-                     "tessera_classify_cache_evictions_total %llu\n"
-                     "# HELP tessera_classify_cache_entries Entries held now.\n"
-                     "# TYPE tessera_classify_cache_entries gauge\n"
-                     "tessera_classify_cache_entries %llu\n"
-                     "# HELP tessera_classify_cache_capacity Most entries held.\n"
-                     "# TYPE tessera_classify_cache_capacity gauge\n"
-                     "tessera_classify_cache_capacity %llu\n",
-                     (unsigned long long)st.hits, (unsigned long long)st.misses,
-                     (unsigned long long)st.stale, (unsigned long long)st.evictions,
-                     (unsigned long long)st.entries, (unsigned long long)st.capacity);
-    if (n < 0)
-        return 0;
-    return (size_t)n < size ? (size_t)n : size - 1;
+    buf_printf(out,
+               "# HELP tessera_classify_cache_hits_total Classifications served from the cache.\n"
+               "# TYPE tessera_classify_cache_hits_total counter\n"
+               "tessera_classify_cache_hits_total %llu\n"
+               "# HELP tessera_classify_cache_misses_total Lookups that had to read the "
+               "file (stale entries included).\n"
+               "# TYPE tessera_classify_cache_misses_total counter\n"
+               "tessera_classify_cache_misses_total %llu\n"
+               "# HELP tessera_classify_cache_stale_total Misses caused by a changed file.\n"
+               "# TYPE tessera_classify_cache_stale_total counter\n"
+               "tessera_classify_cache_stale_total %llu\n"
+               "# HELP tessera_classify_cache_evictions_total Entries pushed out by the "
+               "size bound.\n"
+               "# TYPE tessera_classify_cache_evictions_total counter\n"
+               "tessera_classify_cache_evictions_total %llu\n"
+               "# HELP tessera_classify_cache_entries Entries held now.\n"
+               "# TYPE tessera_classify_cache_entries gauge\n"
+               "tessera_classify_cache_entries %llu\n"
+               "# HELP tessera_classify_cache_capacity Most entries held.\n"
+               "# TYPE tessera_classify_cache_capacity gauge\n"
+               "tessera_classify_cache_capacity %llu\n",
+               (unsigned long long)st.hits, (unsigned long long)st.misses,
+               (unsigned long long)st.stale, (unsigned long long)st.evictions,
+               (unsigned long long)st.entries, (unsigned long long)st.capacity);
 }
 
-char *metrics_render(const char *version, size_t *len)
+void metrics_render(struct buf *out, const char *version)
 {
-    char *buf = malloc(METRICS_TEXT_MAX);
-    if (buf == NULL)
-        return NULL;
-    size_t n = 0, size = METRICS_TEXT_MAX;
-    metrics_put(buf, size, &n,
-                "# HELP tessera_build_info Build information.\n"
-                "# TYPE tessera_build_info gauge\n"
-                "tessera_build_info{version=\"%s\"} 1\n"
-                "# HELP tessera_open_connections Connections currently open.\n"
-                "# TYPE tessera_open_connections gauge\n"
-                "tessera_open_connections %ld\n",
-                version, metrics_connections_open());
+    buf_printf(out,
+               "# HELP tessera_build_info Build information.\n"
+               "# TYPE tessera_build_info gauge\n"
+               "tessera_build_info{version=\"%s\"} 1\n"
+               "# HELP tessera_open_connections Connections currently open.\n"
+               "# TYPE tessera_open_connections gauge\n"
+               "tessera_open_connections %ld\n",
+               version, metrics_connections_open());
     static const char *const counter_names[METRICS_COUNTER_COUNT][2] = {
         [METRICS_BODIES_CUT] = {"tessera_bodies_cut_total",
                                 "Chunked request bodies cut off at the size limit."},
@@ -190,47 +168,39 @@ char *metrics_render(const char *version, size_t *len)
                                  "libmicrohttpd messages over the log rate limit, not written."},
     };
     for (int c = 0; c < METRICS_COUNTER_COUNT; c++)
-        metrics_put(buf, size, &n, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
-                    counter_names[c][0], counter_names[c][1], counter_names[c][0],
-                    counter_names[c][0], (unsigned long long)atomic_load(&metrics_counters[c]));
+        buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_names[c][0],
+                   counter_names[c][1], counter_names[c][0], counter_names[c][0],
+                   (unsigned long long)atomic_load(&metrics_counters[c]));
 
     pthread_mutex_lock(&metrics_lock);
-    metrics_put(buf, size, &n,
-                "# HELP tessera_requests_total Requests answered, by route, method and status.\n"
-                "# TYPE tessera_requests_total counter\n");
+    buf_printf(out,
+               "# HELP tessera_requests_total Requests answered, by route, method and status.\n"
+               "# TYPE tessera_requests_total counter\n");
     for (size_t i = 0; i < metrics_n_series; i++) {
         const struct metrics_series *s = &metrics_series[i];
-        metrics_put(buf, size, &n,
-                    "tessera_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",
-                    s->route, s->method, s->status, (unsigned long long)s->count);
+        buf_printf(out, "tessera_requests_total{route=\"%s\",method=\"%s\",code=\"%u\"} %llu\n",
+                   s->route, s->method, s->status, (unsigned long long)s->count);
     }
     if (metrics_overflow)
-        metrics_put(buf, size, &n, "tessera_requests_total{route=\"other\"} %llu\n",
-                    (unsigned long long)metrics_overflow);
-    metrics_put(buf, size, &n,
-                "# HELP tessera_request_duration_seconds Time from request to answer.\n"
-                "# TYPE tessera_request_duration_seconds histogram\n");
+        buf_printf(out, "tessera_requests_total{route=\"other\"} %llu\n",
+                   (unsigned long long)metrics_overflow);
+    buf_printf(out, "# HELP tessera_request_duration_seconds Time from request to answer.\n"
+                    "# TYPE tessera_request_duration_seconds histogram\n");
     for (size_t i = 0; i < metrics_n_hist; i++) {
         const struct metrics_histogram *h = &metrics_hist[i];
         for (size_t b = 0; b < METRICS_N_BUCKETS; b++)
-            metrics_put(buf, size, &n,
-                        "tessera_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                        h->route, metrics_buckets[b], (unsigned long long)h->buckets[b]);
-        metrics_put(buf, size, &n,
-                    "tessera_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-                    "tessera_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-                    "tessera_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                    h->route, (unsigned long long)h->count, h->route, h->sum, h->route,
-                    (unsigned long long)h->count);
+            buf_printf(out,
+                       "tessera_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                       h->route, metrics_buckets[b], (unsigned long long)h->buckets[b]);
+        buf_printf(out,
+                   "tessera_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+                   "tessera_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                   "tessera_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                   h->route, (unsigned long long)h->count, h->route, h->sum, h->route,
+                   (unsigned long long)h->count);
     }
     pthread_mutex_unlock(&metrics_lock);
 
     for (size_t i = 0; i < metrics_n_sources; i++)
-        if (n < size)
-            n += metrics_sources[i].fn(buf + n, size - n, metrics_sources[i].arg);
-    if (n >= size)
-        n = size - 1;
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+        metrics_sources[i].fn(out, metrics_sources[i].arg);
 }

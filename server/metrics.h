@@ -4,10 +4,13 @@
  * Request counters are keyed by (route, method, status) and a latency histogram by route;
  * series live in one fixed table under a mutex (a few hundred series at most: routes and
  * statuses are from fixed sets). Gauges are atomics. Other modules (the classification
- * cache, the worker pool) contribute text through registered sources.
+ * cache, the worker pool) contribute text through registered sources, which append to the
+ * same core/buf buffer as the rest: the text is whole or it is an error, never cut.
  */
 #ifndef TESSERA_SERVER_METRICS_H
 #define TESSERA_SERVER_METRICS_H
+
+#include "buf.h"
 
 #include <stddef.h>
 
@@ -28,15 +31,24 @@ void metrics_count(enum metrics_counter which);
 long metrics_connections_add(int delta);
 long metrics_connections_open(void);
 
-/* A source appends its own lines to buf (at most size bytes) and returns bytes written. */
-typedef size_t (*metrics_source_fn)(char *buf, size_t size, void *arg);
-/* Register at start, before serving; at most 8 sources. Not thread-safe. */
+/* A source appends its own lines to out (a failed append is sticky in out; the source need
+ * not check). Called from pages_metrics on a connection thread: it must be quick and
+ * thread-safe. */
+typedef void (*metrics_source_fn)(struct buf *out, void *arg);
+/* Register at start, before serving; at most METRICS_SOURCES_MAX sources (one more stops
+ * the process with a message: raise the constant). Not thread-safe. */
+#define METRICS_SOURCES_MAX 8
 void metrics_add_source(metrics_source_fn fn, void *arg);
 
 /* A metrics source for the classification cache (arg is a struct cache *). */
-size_t metrics_cache_source(char *buf, size_t size, void *cache);
+void metrics_cache_source(struct buf *out, void *cache);
 
-/* Render everything; returns a malloc'd NUL-terminated text (caller frees) or NULL. */
-char *metrics_render(const char *version, size_t *len);
+/* The cap GET /metrics gives its buffer. The text is bounded by the fixed tables (about
+ * 120 KiB with every series and histogram in use) plus a few KiB per source; a text that
+ * would pass the cap is answered as an error, never sent cut. */
+#define METRICS_TEXT_MAX ((size_t)4 << 20)
+
+/* Append everything to out, sources last. Thread-safe. Check out->status afterwards. */
+void metrics_render(struct buf *out, const char *version);
 
 #endif

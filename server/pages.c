@@ -4,46 +4,39 @@
  * the binary at build time: the page never loads anything from elsewhere.
  */
 #include "pages.h"
-#include "http.h"
 #include "metrics.h"
 #include "problem.h"
-#include "routes.h"
+#include "route.h"
+#include "server.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "alloc.h"
+#include "buf.h"
+
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef TESSERA_VERSION
 #define TESSERA_VERSION "0.0.0"
 #endif
 
-/* Generated at build time from openapi/openapi.yaml and web/ (server/embed.cmake). Each
- * array has a NUL after its len bytes, so the templates can be searched as strings. */
-extern const unsigned char openapi_spec_yaml[];
-extern const size_t openapi_spec_yaml_len;
-extern const unsigned char web_index_html[], web_app_css[], web_app_js[], web_docs_html[],
-    web_docs_js[], web_favicon_svg[], web_swagger_ui_bundle_js[], web_swagger_ui_css[];
-extern const size_t web_index_html_len, web_app_css_len, web_app_js_len, web_docs_html_len,
-    web_docs_js_len, web_favicon_svg_len, web_swagger_ui_bundle_js_len, web_swagger_ui_css_len;
+/* The most the page of GET / may hold: the template (~5 KiB), two escaped copies of a
+ * --root of at most 4095 bytes (6 bytes a byte at worst) and a row per route fit several
+ * times over. A page past it is a 500, never sent cut. */
+#define PAGES_MAX (256u << 10)
 
-static const struct server *pages_server;
+/* Generated at build time from web/index.html (server/embed.cmake), with a NUL after its
+ * len bytes so the template can be searched as a string. The other embedded files are
+ * served from the route table's .asset rows. */
+extern const unsigned char web_index_html[];
+extern const size_t web_index_html_len;
 
-void pages_init(const struct server *srv)
+/* Answer a copy of text (the response owns its body); out of memory is a 503 problem. */
+static void pages_text(struct response *resp, const struct request *req, int status,
+                       const char *type, const char *text, size_t len)
 {
-    pages_server = srv;
-}
-
-static void pages_text(struct response *resp, int status, const char *type, const char *text,
-                       size_t len)
-{
-    char *copy = malloc(len + 1);
+    char *copy = alloc_bytes(len + 1);
     if (copy == NULL) {
-        response_cleanup(resp);
-        resp->status = 503;
-        resp->retry_after = 1;
+        problem_send(resp, req, 503, "out of memory for a %zu-byte answer", len);
         return;
     }
     memcpy(copy, text, len);
@@ -55,112 +48,85 @@ void pages_healthz(const struct handler_context *ctx, const struct request *req,
                    struct response *resp)
 {
     (void)ctx;
-    (void)req;
     static const char ok[] = "{\"status\":\"ok\"}";
-    pages_text(resp, 200, "application/json", ok, sizeof ok - 1);
+    pages_text(resp, req, 200, "application/json", ok, sizeof ok - 1);
 }
 
 void pages_readyz(const struct handler_context *ctx, const struct request *req,
                   struct response *resp)
 {
-    if (pages_server != NULL && atomic_load(&pages_server->draining)) {
+    const struct server *srv = ctx->server;
+    if (srv == NULL) {
+        problem_send(resp, req, 503, "the server is starting");
+        return;
+    }
+    if (server_draining(srv)) {
         problem_send(resp, req, 503, "draining: the server is shutting down");
         return;
     }
-    (void)ctx;
     char why[160];
-    int fd = pages_server ? http_root_open(pages_server, why, sizeof why) : -1;
+    int fd = server_root_open(srv, why, sizeof why);
     if (fd < 0) {
-        problem_send(resp, req, 503, "%s", pages_server ? why : "the server is starting");
+        problem_send(resp, req, 503, "%s", why);
         return;
     }
     close(fd);
     static const char ok[] = "{\"status\":\"ready\"}";
-    pages_text(resp, 200, "application/json", ok, sizeof ok - 1);
+    pages_text(resp, req, 200, "application/json", ok, sizeof ok - 1);
 }
 
 void pages_metrics(const struct handler_context *ctx, const struct request *req,
                    struct response *resp)
 {
     (void)ctx;
+    struct buf out;
+    buf_init(&out, METRICS_TEXT_MAX);
+    metrics_render(&out, TESSERA_VERSION);
+    enum buf_status status = out.status;
     size_t len;
-    char *text = metrics_render(TESSERA_VERSION, &len);
-    if (text == NULL) {
+    char *text = buf_take(&out, &len);
+    if (text != NULL)
+        response_bytes(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    else if (status == BUF_TOO_LARGE)
+        problem_send(resp, req, 500, "the metrics text would pass %zu bytes", METRICS_TEXT_MAX);
+    else
         problem_send(resp, req, 503, "out of memory rendering metrics");
-        return;
-    }
-    response_bytes(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
-}
-
-void pages_openapi(const struct handler_context *ctx, const struct request *req,
-                   struct response *resp)
-{
-    (void)ctx;
-    (void)req;
-    pages_text(resp, 200, "application/yaml", (const char *)openapi_spec_yaml,
-               openapi_spec_yaml_len);
 }
 
 /* ---------------------------------------------------------------------------------------
- * A growable text buffer for the page (failure is sticky and checked once at the end)
+ * HTML text into a core/buf buffer (failure is sticky and checked once, at the end)
  * --------------------------------------------------------------------------------------- */
 
-struct pages_buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-};
-
-static void pages_put(struct pages_buf *b, const char *s, size_t n)
+/* Append s with &, <, >, " and ' escaped; runs of other bytes are appended whole. */
+static void pages_escaped(struct buf *b, const char *s)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void pages_puts(struct pages_buf *b, const char *s)
-{
-    pages_put(b, s, strlen(s));
-}
-
-/* Append s with &, <, >, " and ' escaped. */
-static void pages_escaped(struct pages_buf *b, const char *s)
-{
+    const char *run = s;
     for (; *s != '\0'; s++) {
+        const char *entity = NULL;
         switch (*s) {
         case '&':
-            pages_puts(b, "&amp;");
+            entity = "&amp;";
             break;
         case '<':
-            pages_puts(b, "&lt;");
+            entity = "&lt;";
             break;
         case '>':
-            pages_puts(b, "&gt;");
+            entity = "&gt;";
             break;
         case '"':
-            pages_puts(b, "&quot;");
+            entity = "&quot;";
             break;
         case '\'':
-            pages_puts(b, "&#39;");
+            entity = "&#39;";
             break;
         default:
-            pages_put(b, s, 1);
+            continue;
         }
+        buf_append(b, run, (size_t)(s - run));
+        buf_puts(b, entity);
+        run = s + 1;
     }
+    buf_append(b, run, (size_t)(s - run));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -173,45 +139,47 @@ static void pages_escaped(struct pages_buf *b, const char *s)
  * script reads the root from GET /.
  * --------------------------------------------------------------------------------------- */
 
-static void pages_route_rows(struct pages_buf *b)
+/* One row per listed route of the table the server serves (none outside a server). */
+static void pages_route_rows(struct buf *b, const struct server *srv)
 {
-    for (size_t i = 0; i < routes_count; i++) {
-        const struct route *r = &routes[i];
-        if (strncmp(r->path, "/assets/", 8) == 0)
+    for (size_t i = 0; srv != NULL && i < srv->routes_count; i++) {
+        const struct route *r = &srv->routes[i];
+        if (r->unlisted)
             continue;
-        pages_puts(b, "      <tr><td>");
-        pages_puts(b, r->method);
-        pages_puts(b, "</td><td>");
+        buf_puts(b, "      <tr><td>");
+        buf_puts(b, r->method);
+        buf_puts(b, "</td><td>");
         if (strcmp(r->method, "GET") == 0) {
-            pages_puts(b, "<a href=\"");
+            buf_puts(b, "<a href=\"");
             pages_escaped(b, r->path);
-            pages_puts(b, "\">");
+            buf_puts(b, "\">");
             pages_escaped(b, r->path);
-            pages_puts(b, "</a>");
+            buf_puts(b, "</a>");
         } else {
             pages_escaped(b, r->path);
         }
-        pages_puts(b, "</td><td>");
+        buf_puts(b, "</td><td>");
         pages_escaped(b, r->summary);
-        pages_puts(b, "</td></tr>\n");
+        buf_puts(b, "</td></tr>\n");
     }
 }
 
 /* Render web/index.html; root NULL hides the data root. */
-static void pages_render(const struct request *req, const char *root, const char *root_text,
-                         struct response *resp)
+static void pages_render(const struct handler_context *ctx, const struct request *req,
+                         const char *root, const char *root_text, struct response *resp)
 {
     const char *t = (const char *)web_index_html;
     const char *end = t + web_index_html_len;
-    struct pages_buf b = {0};
+    struct buf b;
+    buf_init(&b, PAGES_MAX);
     while (t < end) {
         const char *open = strstr(t, "{{");
         const char *close = open ? strstr(open, "}}") : NULL;
         if (open == NULL || close == NULL) {
-            pages_put(&b, t, (size_t)(end - t));
+            buf_append(&b, t, (size_t)(end - t));
             break;
         }
-        pages_put(&b, t, (size_t)(open - t));
+        buf_append(&b, t, (size_t)(open - t));
         size_t n = (size_t)(close - open - 2);
         const char *name = open + 2;
         if (n == 7 && strncmp(name, "VERSION", n) == 0)
@@ -221,70 +189,51 @@ static void pages_render(const struct request *req, const char *root, const char
         else if (n == 9 && strncmp(name, "ROOT_TEXT", n) == 0)
             pages_escaped(&b, root_text);
         else if (n == 6 && strncmp(name, "ROUTES", n) == 0)
-            pages_route_rows(&b);
+            pages_route_rows(&b, ctx->server);
         else
-            pages_put(&b, open, n + 4); /* not a placeholder: kept as written */
+            buf_append(&b, open, n + 4); /* not a placeholder: kept as written */
         t = close + 2;
     }
-    if (b.failed) {
-        free(b.data);
+    enum buf_status status = b.status;
+    size_t len;
+    char *page = buf_take(&b, &len);
+    if (page != NULL)
+        response_bytes(resp, 200, "text/html; charset=utf-8", page, len);
+    else if (status == BUF_TOO_LARGE)
+        problem_send(resp, req, 500, "the page would pass %zu bytes", (size_t)PAGES_MAX);
+    else
         problem_send(resp, req, 503, "out of memory rendering the page");
-        return;
-    }
-    response_bytes(resp, 200, "text/html; charset=utf-8", b.data, b.len);
 }
 
 void pages_index(const struct handler_context *ctx, const struct request *req,
                  struct response *resp)
 {
-    pages_render(req, ctx->root_path, ctx->root_path, resp);
+    pages_render(ctx, req, ctx->root_path, ctx->root_path, resp);
 }
 
 void pages_ui(const struct handler_context *ctx, const struct request *req, struct response *resp)
 {
-    bool open = pages_server == NULL || pages_server->cfg->token[0] == '\0';
+    bool open = ctx->server == NULL || !server_needs_token(ctx->server);
     if (open)
-        pages_render(req, ctx->root_path, ctx->root_path, resp);
+        pages_render(ctx, req, ctx->root_path, ctx->root_path, resp);
     else
-        pages_render(req, NULL, "(enter the token to see it)", resp);
+        pages_render(ctx, req, NULL, "(enter the token to see it)", resp);
 }
 
 /* ---------------------------------------------------------------------------------------
- * Static assets
+ * Embedded files
  *
- * Embedded at build time (CMakeLists.txt, server/embed.cmake); the Content-Type must be
- * exact because every answer carries X-Content-Type-Options: nosniff.
+ * Which file a path serves, and its Content-Type, is the .asset of the route's row in the
+ * table (server/routes.c); the server hands the matched row over in the context.
  * --------------------------------------------------------------------------------------- */
-
-struct pages_asset {
-    const char *path;
-    const char *content_type;
-    const unsigned char *data;
-    const size_t *len;
-};
-
-static const struct pages_asset pages_assets[] = {
-    {"/docs", "text/html; charset=utf-8", web_docs_html, &web_docs_html_len},
-    {"/assets/app.css", "text/css; charset=utf-8", web_app_css, &web_app_css_len},
-    {"/assets/app.js", "text/javascript; charset=utf-8", web_app_js, &web_app_js_len},
-    {"/assets/docs.js", "text/javascript; charset=utf-8", web_docs_js, &web_docs_js_len},
-    {"/assets/favicon.svg", "image/svg+xml", web_favicon_svg, &web_favicon_svg_len},
-    {"/assets/swagger-ui-bundle.js", "text/javascript; charset=utf-8", web_swagger_ui_bundle_js,
-     &web_swagger_ui_bundle_js_len},
-    {"/assets/swagger-ui.css", "text/css; charset=utf-8", web_swagger_ui_css,
-     &web_swagger_ui_css_len},
-};
 
 void pages_asset(const struct handler_context *ctx, const struct request *req,
                  struct response *resp)
 {
-    (void)ctx;
-    for (size_t i = 0; i < sizeof pages_assets / sizeof pages_assets[0]; i++) {
-        const struct pages_asset *a = &pages_assets[i];
-        if (strcmp(a->path, req->path) == 0) {
-            pages_text(resp, 200, a->content_type, (const char *)a->data, *a->len);
-            return;
-        }
+    const struct route_asset *a = ctx->route != NULL ? ctx->route->asset : NULL;
+    if (a == NULL) {
+        problem_send(resp, req, 404, "no asset at '%.200s'", req->path);
+        return;
     }
-    problem_send(resp, req, 404, "no asset at '%.200s'", req->path);
+    pages_text(resp, req, 200, a->content_type, (const char *)a->data, *a->len);
 }

@@ -110,28 +110,25 @@ void pool_free(struct pool *pool)
     free(pool);
 }
 
-size_t pool_metrics(char *buf, size_t size, void *arg)
+void pool_metrics(struct buf *out, void *arg)
 {
     struct pool *pool = arg;
     pthread_mutex_lock(&pool->lock);
     unsigned queued = pool->count, running = pool->running, cap = pool->capacity;
     unsigned long long done = pool->done;
     pthread_mutex_unlock(&pool->lock);
-    int n = snprintf(buf, size,
-                     "# HELP tessera_worker_queue_depth Heavy requests waiting for a worker.\n"
-                     "# TYPE tessera_worker_queue_depth gauge\n"
-                     "tessera_worker_queue_depth %u\n"
-                     "# HELP tessera_worker_queue_capacity Size of the worker queue.\n"
-                     "# TYPE tessera_worker_queue_capacity gauge\n"
-                     "tessera_worker_queue_capacity %u\n"
-                     "# HELP tessera_workers_busy Workers running a request.\n"
-                     "# TYPE tessera_workers_busy gauge\n"
-                     "tessera_workers_busy %u\n"
-                     "# HELP tessera_worker_jobs_total Heavy requests completed by workers.\n"
-                     "# TYPE tessera_worker_jobs_total counter\n"
-                     "tessera_worker_jobs_total %llu\n",
-                     queued, cap, running, done);
-    if (n < 0)
-        return 0;
-    return (size_t)n < size ? (size_t)n : size - 1;
+    buf_printf(out,
+               "# HELP tessera_worker_queue_depth Heavy requests waiting for a worker.\n"
+               "# TYPE tessera_worker_queue_depth gauge\n"
+               "tessera_worker_queue_depth %u\n"
+               "# HELP tessera_worker_queue_capacity Size of the worker queue.\n"
+               "# TYPE tessera_worker_queue_capacity gauge\n"
+               "tessera_worker_queue_capacity %u\n"
+               "# HELP tessera_workers_busy Workers running a request.\n"
+               "# TYPE tessera_workers_busy gauge\n"
+               "tessera_workers_busy %u\n"
+               "# HELP tessera_worker_jobs_total Heavy requests completed by workers.\n"
+               "# TYPE tessera_worker_jobs_total counter\n"
+               "tessera_worker_jobs_total %llu\n",
+               queued, cap, running, done);
 }

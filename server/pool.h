@@ -8,6 +8,8 @@
 #ifndef TESSERA_SERVER_POOL_H
 #define TESSERA_SERVER_POOL_H
 
+#include "buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,7 +30,8 @@ unsigned pool_pending(struct pool *pool);
 /* Let queued jobs finish, join the threads and free the pool. */
 void pool_free(struct pool *pool);
 
-/* Prometheus lines for the pool (a metrics source). */
-size_t pool_metrics(char *buf, size_t size, void *pool);
+/* Prometheus lines for the pool, appended to out (a metrics source; arg is the pool).
+ * Thread-safe. */
+void pool_metrics(struct buf *out, void *pool);
 
 #endif

@@ -1,31 +1,18 @@
 /*
- * routes.h - the one route table: method, path, handler, body kind, and whether the work is
- * heavy (runs on the worker pool) or light (answered on the connection thread).
+ * routes.h - the one route table: every endpoint with its method, path, handler, body kind,
+ * where it runs (heavy: the worker pool; light: the connection thread), who may call it,
+ * whether it reads the data root, whether the admin port serves it, and the embedded file
+ * it answers. Everything else that depends on a route - routing, the Allow header, the
+ * admin port's list, the static files, the endpoint table on GET / - is read from here.
+ * Static data: thread-safe.
  */
 #ifndef TESSERA_SERVER_ROUTES_H
 #define TESSERA_SERVER_ROUTES_H
 
-#include "request.h"
+#include "route.h"
 
 #include <stdbool.h>
 #include <stddef.h>
-
-enum route_body {
-    ROUTE_BODY_NONE,  /* no body accepted: any Content-Length > 0 is 413 */
-    ROUTE_BODY_JSON,  /* JSON only: bounded by --max-json-body */
-    ROUTE_BODY_UPLOAD /* JSON (--max-json-body) or binary / TIFF / multipart (--max-binary-body) */
-};
-
-struct route {
-    const char *method; /* "GET" routes also answer HEAD */
-    const char *path;
-    handler_fn handler;
-    enum route_body body;
-    bool heavy;  /* run on the worker pool (suspend/resume) */
-    bool public; /* reachable without the bearer token */
-    bool root;   /* reads the data root: opened for each request, 503 when unavailable */
-    const char *summary;
-};
 
 extern const struct route routes[];
 extern const size_t routes_count;
@@ -35,5 +22,12 @@ const struct route *routes_find(const char *method, const char *path, bool *path
 
 /* Write the Allow header value for path ("GET, HEAD, OPTIONS") into buf. */
 void routes_allow(const char *path, char *buf, size_t size);
+
+/* True when a row with this path is marked .admin (served on --admin-port). */
+bool routes_admin_path(const char *path);
+
+/* The admin port's paths for a message, in table order: "/healthz, /readyz and /metrics".
+ * Cut at size (always NUL-terminated). */
+void routes_admin_list(char *buf, size_t size);
 
 #endif

@@ -109,14 +109,11 @@ static void fuzz_setup(void)
     signal(SIGPIPE, SIG_IGN);
 
     struct error_info err;
-    if (cache_new(fuzz_cfg.limits.cache_entries, 0, &fuzz_srv.hctx.cache, &err) != ERROR_OK)
+    if (cache_new(fuzz_cfg.limits.cache_entries, 0, &fuzz_srv.cache, &err) != ERROR_OK)
         abort();
     fuzz_srv.cfg = &fuzz_cfg;
-    fuzz_srv.hctx.root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    fuzz_srv.hctx.root_path = dir;
-    fuzz_srv.hctx.limits = &fuzz_cfg.limits;
     fuzz_srv.no_listen = true;
-    if (fuzz_srv.hctx.root_fd < 0 || !http_start(&fuzz_srv, msg, sizeof msg)) {
+    if (!http_start(&fuzz_srv, msg, sizeof msg)) {
         fprintf(stderr, "fuzz_http: start: %s\n", msg);
         abort();
     }
