@@ -1,6 +1,7 @@
 /* metrics.c - counters, gauges and histograms rendered as Prometheus text; see metrics.h. */
 #include "metrics.h"
 #include "cache.h"
+#include "parallel.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -154,6 +155,27 @@ size_t metrics_cache_source(char *buf, size_t size, void *cache)
                      (unsigned long long)st.hits, (unsigned long long)st.misses,
                      (unsigned long long)st.stale, (unsigned long long)st.evictions,
                      (unsigned long long)st.entries, (unsigned long long)st.capacity);
+    if (n < 0)
+        return 0;
+    return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+size_t metrics_threads_source(char *buf, size_t size, void *budget)
+{
+    int n = snprintf(buf, size,
+                     "# HELP tessera_helper_threads Helper threads computing for requests now "
+                     "(besides the workers).\n"
+                     "# TYPE tessera_helper_threads gauge\n"
+                     "tessera_helper_threads %u\n"
+                     "# HELP tessera_helper_threads_peak Most helper threads alive at once since "
+                     "start.\n"
+                     "# TYPE tessera_helper_threads_peak gauge\n"
+                     "tessera_helper_threads_peak %u\n"
+                     "# HELP tessera_thread_budget Helper threads allowed at once "
+                     "(--thread-budget).\n"
+                     "# TYPE tessera_thread_budget gauge\n"
+                     "tessera_thread_budget %u\n",
+                     parallel_threads_live(), parallel_threads_peak(), *(const unsigned *)budget);
     if (n < 0)
         return 0;
     return (size_t)n < size ? (size_t)n : size - 1;

@@ -4,7 +4,8 @@
  * Request counters are keyed by (route, method, status) and a latency histogram by route;
  * series live in one fixed table under a mutex (a few hundred series at most: routes and
  * statuses are from fixed sets). Gauges are atomics. Other modules (the classification
- * cache, the worker pool) contribute text through registered sources.
+ * cache, the worker pool, core/parallel's helper threads) contribute text through registered
+ * sources.
  */
 #ifndef TESSERA_SERVER_METRICS_H
 #define TESSERA_SERVER_METRICS_H
@@ -35,6 +36,10 @@ void metrics_add_source(metrics_source_fn fn, void *arg);
 
 /* A metrics source for the classification cache (arg is a struct cache *). */
 size_t metrics_cache_source(char *buf, size_t size, void *cache);
+
+/* A metrics source for core/parallel's helper threads: live, peak, and the budget (arg is
+ * the const unsigned budget given to parallel_budget_set). */
+size_t metrics_threads_source(char *buf, size_t size, void *budget);
 
 /* Render everything; returns a malloc'd NUL-terminated text (caller frees) or NULL. */
 char *metrics_render(const char *version, size_t *len);
