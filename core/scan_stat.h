@@ -54,7 +54,7 @@ struct scan_stat {
 /* Queue name (relative to dirfd, which stays open until scan_stat_run returns) for the
  * entry at index entry. Returns false only when out of memory (nothing is queued). */
 bool scan_stat_add(struct scan_stat *s, int dirfd, const char *name, size_t entry,
-                   enum scan_type type);
+                   enum scan_type type) ERROR_MUST_CHECK;
 
 /* Stat everything queued for the current directory and wait until it is done. */
 void scan_stat_run(struct scan_stat *s);
