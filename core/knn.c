@@ -11,10 +11,9 @@
 #include "knn.h"
 
 #include "alloc.h"
+#include "parallel.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +25,7 @@
 #define KNN_SMALL_SORT     16    /* ranges ordered by insertion while selecting */
 #define KNN_PARALLEL_BUILD 65536 /* subtrees smaller than this are built on one thread */
 #define KNN_QUERY_BATCH    1024  /* points a thread claims at a time */
-#define KNN_MAX_THREADS    256
-#define KNN_STACK_MAX      128 /* > tree depth (<= 33 for 2^32 points) + 1 */
+#define KNN_STACK_MAX      128   /* > tree depth (<= 33 for 2^32 points) + 1 */
 
 struct knn_node {
     double lo[3], hi[3]; /* tight bounding box of the points below */
@@ -205,14 +203,13 @@ static void build_subtree(struct knn_tree *t, size_t node, size_t begin, size_t 
     nd->right = (uint32_t)right;
 
     if (spawn_depth > 0 && size >= KNN_PARALLEL_BUILD) {
+        /* The left half on a helper thread while this one builds the right; without a free
+         * slot the left half is built first, here. */
         struct build_task task = {t, left, begin, mid, spawn_depth - 1};
-        pthread_t tid;
-        bool started = pthread_create(&tid, NULL, build_main, &task) == 0;
+        struct parallel_thread helper;
+        parallel_thread_start(&helper, build_main, &task);
         build_subtree(t, right, mid, end, spawn_depth - 1);
-        if (started)
-            pthread_join(tid, NULL);
-        else
-            build_subtree(t, left, begin, mid, spawn_depth - 1);
+        (void)parallel_thread_join(&helper);
         return;
     }
     build_subtree(t, left, begin, mid, 0);
@@ -427,40 +424,34 @@ static void query_point(const struct knn_tree *t, size_t pos, struct knn_results
 struct query_task {
     const struct knn_tree *tree;
     size_t k;
-    atomic_size_t *next; /* next position to hand out */
     int64_t *indices;
     double *distances;
-    bool failed;
 };
 
-static void *query_main(void *arg)
+/* Item `batch`: the KNN_QUERY_BATCH positions from batch * KNN_QUERY_BATCH, with the
+ * worker's scratch as the best-so-far set. */
+static enum error_code query_batch(void *arg, size_t batch, unsigned w, void *scratch,
+                                   struct error_info *err)
 {
-    struct query_task *task = arg;
+    (void)w;
+    (void)err;
+    const struct query_task *task = arg;
     const struct knn_tree *t = task->tree;
     size_t k = task->k;
-    struct knn_best *h = alloc_bytes(k * sizeof *h);
+    struct knn_best *h = scratch;
     struct knn_results r = {h, 0, k, k <= KNN_SORTED_MAX_K, INFINITY, UINT32_MAX};
-    if (h == NULL) {
-        task->failed = true;
-        return NULL;
-    }
-    for (;;) {
-        size_t begin = atomic_fetch_add(task->next, KNN_QUERY_BATCH);
-        if (begin >= t->n)
-            break;
-        size_t end = begin + KNN_QUERY_BATCH < t->n ? begin + KNN_QUERY_BATCH : t->n;
-        for (size_t pos = begin; pos < end; pos++) {
-            query_point(t, pos, &r);
-            size_t row = (size_t)t->index[pos] * k;
-            for (size_t j = 0; j < k; j++) {
-                task->indices[row + j] = h[j].index;
-                if (task->distances != NULL)
-                    task->distances[row + j] = sqrt(h[j].d2);
-            }
+    size_t begin = batch * KNN_QUERY_BATCH;
+    size_t end = begin + KNN_QUERY_BATCH < t->n ? begin + KNN_QUERY_BATCH : t->n;
+    for (size_t pos = begin; pos < end; pos++) {
+        query_point(t, pos, &r);
+        size_t row = (size_t)t->index[pos] * k;
+        for (size_t j = 0; j < k; j++) {
+            task->indices[row + j] = h[j].index;
+            if (task->distances != NULL)
+                task->distances[row + j] = sqrt(h[j].d2);
         }
     }
-    free(h);
-    return NULL;
+    return ERROR_OK;
 }
 
 /* ---- entry point ------------------------------------------------------------------------ */
@@ -503,17 +494,10 @@ enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t 
 
     enum error_code rc = ERROR_OK;
     struct knn_tree tree = {dim, n, NULL, NULL, NULL};
-    struct query_task *tasks = NULL;
     tree.coords = alloc_large(n * dim * sizeof *tree.coords);
     tree.index = alloc_large(n * sizeof *tree.index);
     tree.nodes = alloc_large(node_count(n) * sizeof *tree.nodes);
-    unsigned nthreads = threads == 0 ? 1 : threads;
-    if (nthreads > KNN_MAX_THREADS)
-        nthreads = KNN_MAX_THREADS;
-    if ((size_t)nthreads > n / KNN_QUERY_BATCH + 1)
-        nthreads = (unsigned)(n / KNN_QUERY_BATCH + 1);
-    tasks = alloc_zeroed(nthreads, sizeof *tasks);
-    if (tree.coords == NULL || tree.index == NULL || tree.nodes == NULL || tasks == NULL) {
+    if (tree.coords == NULL || tree.index == NULL || tree.nodes == NULL) {
         rc = error_set(err, ERROR_NO_MEMORY, "knn: no memory for a tree of %zu points", n);
         goto out;
     }
@@ -523,36 +507,16 @@ enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t 
         alloc_advise_huge(distances, n * k * sizeof *distances);
     for (size_t i = 0; i < n; i++)
         tree.index[i] = (uint32_t)i;
-    build_subtree(&tree, 0, 0, n, spawn_depth_for(nthreads));
+    build_subtree(&tree, 0, 0, n, spawn_depth_for(threads == 0 ? 1 : threads));
 
-    atomic_size_t next = 0;
-    pthread_t tid[KNN_MAX_THREADS];
-    bool started[KNN_MAX_THREADS];
-    for (unsigned t = 0; t < nthreads; t++) {
-        tasks[t].tree = &tree;
-        tasks[t].k = k;
-        tasks[t].next = &next;
-        tasks[t].indices = indices;
-        tasks[t].distances = distances;
-    }
-    for (unsigned t = 1; t < nthreads; t++)
-        started[t] = pthread_create(&tid[t], NULL, query_main, &tasks[t]) == 0;
-    query_main(&tasks[0]);
-    for (unsigned t = 1; t < nthreads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            query_main(&tasks[t]); /* finds the counter exhausted or helps finish */
-    }
-    /* a task that could not allocate its heap claimed no points, and any task that ran
-     * claimed points until none were left: the answer is complete unless every task failed */
-    bool any_ran = false;
-    for (unsigned t = 0; t < nthreads; t++)
-        any_ran = any_ran || !tasks[t].failed;
-    if (!any_ran)
-        rc = error_set(err, ERROR_NO_MEMORY, "knn: no memory for a query heap of %zu", k);
+    struct query_task task = {&tree, k, indices, distances};
+    struct parallel_loop loop = {.n = (n + KNN_QUERY_BATCH - 1) / KNN_QUERY_BATCH,
+                                 .threads = threads,
+                                 .scratch = k * sizeof(struct knn_best),
+                                 .item = query_batch,
+                                 .arg = &task};
+    rc = parallel_run(&loop, NULL, err);
 out:
-    free(tasks);
     free(tree.nodes);
     free(tree.index);
     free(tree.coords);

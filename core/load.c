@@ -5,13 +5,15 @@
  * caller's descriptor, or a cursor over an upload), never TIFFFdOpen. So handles on one file
  * share nothing - no file offset, no mapping (no SIGBUS on a file truncated under us) - and
  * each thread opens its own; the caller's descriptor is never closed by TIFFClose. Work is
- * handed out in units of whole rows through an atomic counter; a thread keeps the last band
- * it decoded of each image, so in the common case (same layout) every band is decoded once.
+ * handed out in units of whole rows as parallel_run items; a thread keeps the last band it
+ * decoded of each image, so in the common case (same layout) every band is decoded once.
  */
 #include "load.h"
 
 #include "alloc.h"
+#include "clock.h"
 #include "limit.h"
+#include "parallel.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,34 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <tiffio.h>
 #include <unistd.h>
 
 #define LOAD_MSG_MAX       256
 #define LOAD_UNIT_PIXELS   ((uint64_t)1 << 18) /* rows handed out at once cover this many */
-#define LOAD_MAX_THREADS   64u
 #define LOAD_DEFAULT_ALLOC ((size_t)1 << 30)
-
-/*
- * Pages and bands are big fresh buffers: first-touch page faults can cost more than decoding
- * (tens of microseconds per 4 KiB page on some virtual machines), so big blocks ask for
- * transparent huge pages on their 2 MiB-aligned interior (a hint; free() works as usual).
- */
-#define LOAD_HUGE_PAGE ((uintptr_t)2 << 20)
-
-static void *big_alloc(size_t size)
-{
-    void *p = alloc_bytes(size);
-    if (p != NULL && size >= 2 * LOAD_HUGE_PAGE) {
-        uintptr_t lo = ((uintptr_t)p + LOAD_HUGE_PAGE - 1) & ~(LOAD_HUGE_PAGE - 1);
-        uintptr_t hi = ((uintptr_t)p + size) & ~(LOAD_HUGE_PAGE - 1);
-        if (hi > lo)
-            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-    return p;
-}
 
 void load_options_init(struct load_options *options)
 {
@@ -476,106 +457,110 @@ enum error_code load_probe(const struct load_source *source, const struct load_o
 /* ------------------------------------------------------------------------------------------
  * Workers
  *
- * One job describes the page(s), the unit size and the shared unit counter. Worker 0 runs
- * on the calling thread and reuses the handles opened to probe the pages; the others open
- * their own and jump straight to the IFD offset found by worker 0. A failing worker raises
- * `stop`; the error reported is the one met in the earliest unit.
+ * One job describes both pages and the unit size; the units (whole rows) are the items of a
+ * parallel_run, so the first failing unit in row order decides the error and a failure stops
+ * the others taking new units. Worker 0 runs on the calling thread with the state that opened
+ * the pages to probe them (its handles are reused); the others keep their state in their
+ * parallel_run scratch, open their own handles on their first unit (jumping straight to the
+ * IFD offset worker 0 found) and count into a counter of their own, merged into the caller's
+ * in done() and released there.
  */
+
+struct load_worker {
+    bool prepared; /* handles open, buffers allocated, counter made */
+    struct load_handle h[2];
+    void *band[2];
+    void *tile[2];
+    int64_t band_index[2]; /* band held in band[i], -1 = none */
+    struct overlap_counter *counter;
+};
 
 struct load_job {
     const struct load_source *src[2];
     const char *name[2];
     struct load_info info[2];
     uint64_t dir_offset[2];
-    unsigned nsrc;
     const struct load_options *opt;
-    unsigned char *pixels; /* load_page: the output; NULL for load_overlap */
+    struct load_worker *w0; /* worker 0's state; its counter is the caller's */
+    uint64_t max_pairs;     /* of the caller's counter, for the helpers' own */
     uint32_t unit_rows;
     uint32_t units;
-    atomic_uint next;
-    atomic_bool stop;
+    atomic_bool failed;       /* a unit failed: done() only releases */
+    enum error_code merge_rc; /* the first merge failure, from done() */
+    struct error_info merge_err;
 };
 
-struct load_worker {
-    struct load_job *job;
-    struct load_handle h[2];
-    void *band[2];
-    void *tile[2];
-    int64_t band_index[2]; /* band held in band[i], -1 = none */
-    struct overlap_counter *counter;
-    enum error_code rc;
-    uint32_t failed_unit;
-    struct error_info err;
-    pthread_t tid;
-    bool started;
-};
-
-static bool deadline_passed(const struct timespec *deadline)
+static enum error_code worker_prepare(struct load_job *job, struct load_worker *w,
+                                      struct error_info *err)
 {
-    if (deadline->tv_sec == 0 && deadline->tv_nsec == 0)
-        return false;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
-static enum error_code worker_prepare(struct load_worker *w)
-{
-    struct load_job *job = w->job;
-    for (unsigned i = 0; i < job->nsrc; i++) {
+    for (unsigned i = 0; i < 2; i++) {
         const struct load_info *info = &job->info[i];
         w->band_index[i] = -1;
         if (w->h[i].tif == NULL) {
-            enum error_code rc =
-                handle_open(&w->h[i], job->src[i], job->name[i], job->opt, &w->err);
+            enum error_code rc = handle_open(&w->h[i], job->src[i], job->name[i], job->opt, err);
             if (rc != ERROR_OK)
                 return rc;
             if (!TIFFSetSubDirectory(w->h[i].tif, job->dir_offset[i]))
-                return handle_fail(&w->h[i], job->name[i], &w->err, "cannot reread page %u",
+                return handle_fail(&w->h[i], job->name[i], err, "cannot reread page %u",
                                    job->src[i]->page);
         }
         const size_t bps = info->bits / 8u;
-        if (info->tiled) {
-            w->tile[i] = big_alloc((size_t)info->tile_width * info->band_rows * bps);
+        if (info->tiled && w->tile[i] == NULL) {
+            w->tile[i] = alloc_large((size_t)info->tile_width * info->band_rows * bps);
             if (w->tile[i] == NULL)
-                return error_set(&w->err, ERROR_NO_MEMORY, "%s: cannot allocate a tile buffer",
+                return error_set(err, ERROR_NO_MEMORY, "%s: cannot allocate a tile buffer",
                                  job->name[i]);
         }
-        if (job->pixels == NULL) {
-            w->band[i] = big_alloc((size_t)info->band_rows * info->width * bps);
-            if (w->band[i] == NULL)
-                return error_set(&w->err, ERROR_NO_MEMORY, "%s: cannot allocate a band buffer",
-                                 job->name[i]);
-        }
+        if (w->band[i] == NULL)
+            w->band[i] = alloc_large((size_t)info->band_rows * info->width * bps);
+        if (w->band[i] == NULL)
+            return error_set(err, ERROR_NO_MEMORY, "%s: cannot allocate a band buffer",
+                             job->name[i]);
     }
+    if (w->counter == NULL)
+        w->counter = overlap_counter_new(job->max_pairs, err);
+    if (w->counter == NULL)
+        return ERROR_NO_MEMORY;
+    w->prepared = true;
     return ERROR_OK;
 }
 
-/* Make sure band[i] holds the band containing row y. */
-static enum error_code worker_hold_row(struct load_worker *w, unsigned i, uint32_t y)
+/* Close the handles and free the buffers (not the counter). */
+static void worker_release(struct load_worker *w)
 {
-    const struct load_info *info = &w->job->info[i];
+    for (unsigned i = 0; i < 2; i++) {
+        handle_close(&w->h[i]);
+        free(w->band[i]);
+        free(w->tile[i]);
+        w->band[i] = w->tile[i] = NULL;
+    }
+}
+
+/* Make sure band[i] holds the band containing row y. */
+static enum error_code worker_hold_row(const struct load_job *job, struct load_worker *w,
+                                       unsigned i, uint32_t y, struct error_info *err)
+{
+    const struct load_info *info = &job->info[i];
     uint32_t k = y / info->band_rows;
     if (w->band_index[i] == (int64_t)k)
         return ERROR_OK;
     w->band_index[i] = -1;
     enum error_code rc =
-        handle_decode_band(&w->h[i], info, w->job->name[i], k, w->band[i], w->tile[i], &w->err);
+        handle_decode_band(&w->h[i], info, job->name[i], k, w->band[i], w->tile[i], err);
     if (rc == ERROR_OK)
         w->band_index[i] = k;
     return rc;
 }
 
-static enum error_code worker_count_unit(struct load_worker *w, uint32_t y, uint32_t y1)
+static enum error_code worker_count_unit(const struct load_job *job, struct load_worker *w,
+                                         uint32_t y, uint32_t y1, struct error_info *err)
 {
-    const struct load_job *job = w->job;
     const uint32_t width = job->info[0].width;
     while (y < y1) {
         uint32_t end = y1;
         const unsigned char *row[2];
         for (unsigned i = 0; i < 2; i++) {
-            enum error_code rc = worker_hold_row(w, i, y);
+            enum error_code rc = worker_hold_row(job, w, i, y, err);
             if (rc != ERROR_OK)
                 return rc;
             const struct load_info *info = &job->info[i];
@@ -590,7 +575,7 @@ static enum error_code worker_count_unit(struct load_worker *w, uint32_t y, uint
         overlap_counter_seek(w->counter, (uint64_t)y * width);
         enum error_code rc =
             overlap_counter_add(w->counter, row[0], job->info[0].dtype, row[1], job->info[1].dtype,
-                                (size_t)(end - y) * width, &w->err);
+                                (size_t)(end - y) * width, err);
         if (rc != ERROR_OK)
             return rc;
         y = end;
@@ -598,56 +583,47 @@ static enum error_code worker_count_unit(struct load_worker *w, uint32_t y, uint
     return ERROR_OK;
 }
 
-static enum error_code worker_decode_unit(struct load_worker *w, uint32_t y, uint32_t y1)
+/* Item u of the run: rows [u * unit_rows, ...) on worker w. */
+static enum error_code worker_unit(void *arg, size_t u, unsigned w, void *scratch,
+                                   struct error_info *err)
 {
-    const struct load_info *info = &w->job->info[0];
-    const size_t row_bytes = (size_t)info->width * (info->bits / 8u);
-    for (uint32_t k = y / info->band_rows; y < y1; k++) {
-        enum error_code rc =
-            handle_decode_band(&w->h[0], info, w->job->name[0], k,
-                               w->job->pixels + (size_t)y * row_bytes, w->tile[0], &w->err);
-        if (rc != ERROR_OK)
-            return rc;
-        uint64_t next = (uint64_t)(k + 1) * info->band_rows;
-        y = next < y1 ? (uint32_t)next : y1;
-    }
-    return ERROR_OK;
-}
-
-static void *worker_run(void *arg)
-{
-    struct load_worker *w = arg;
-    struct load_job *job = w->job;
-    w->failed_unit = 0;
-    w->rc = worker_prepare(w);
-    while (w->rc == ERROR_OK && !atomic_load(&job->stop)) {
-        unsigned u = atomic_fetch_add(&job->next, 1u);
-        if (u >= job->units)
-            break;
-        if (deadline_passed(&job->opt->deadline)) {
-            w->rc = error_set(&w->err, ERROR_TIMEOUT, "decoding ran past the request deadline");
-            w->failed_unit = u;
-            break;
-        }
-        uint32_t y = u * job->unit_rows;
+    struct load_job *job = arg;
+    struct load_worker *state = w == 0 ? job->w0 : scratch;
+    enum error_code rc = ERROR_OK;
+    if (clock_passed(job->opt->deadline))
+        rc = error_set(err, ERROR_TIMEOUT, "decoding ran past the request deadline");
+    else if (!state->prepared)
+        rc = worker_prepare(job, state, err);
+    if (rc == ERROR_OK) {
+        uint32_t y = (uint32_t)u * job->unit_rows;
         uint32_t y1 =
             job->info[0].height - y < job->unit_rows ? job->info[0].height : y + job->unit_rows;
-        w->rc = job->pixels != NULL ? worker_decode_unit(w, y, y1) : worker_count_unit(w, y, y1);
-        if (w->rc != ERROR_OK)
-            w->failed_unit = u;
+        rc = worker_count_unit(job, state, y, y1, err);
     }
-    if (w->rc != ERROR_OK)
-        atomic_store(&job->stop, true);
-    return NULL;
+    if (rc != ERROR_OK)
+        atomic_store(&job->failed, true);
+    return rc;
+}
+
+/* A helper is done: merge its counts into the caller's counter (unless a unit failed), and
+ * release its handles, buffers and counter. Worker 0's state is the caller's to release. */
+static void worker_done(void *arg, unsigned w, void *scratch)
+{
+    struct load_job *job = arg;
+    struct load_worker *state = scratch;
+    if (w == 0)
+        return;
+    if (state->counter != NULL && !atomic_load(&job->failed) && job->merge_rc == ERROR_OK)
+        job->merge_rc = overlap_counter_merge(job->w0->counter, state->counter, &job->merge_err);
+    overlap_counter_free(state->counter);
+    worker_release(state);
 }
 
 /* Rows per unit: the taller band, repeated to cover LOAD_UNIT_PIXELS, never past the image. */
 static void job_plan(struct load_job *job)
 {
-    uint32_t rows = job->info[0].band_rows;
-    for (unsigned i = 1; i < job->nsrc; i++)
-        if (job->info[i].band_rows > rows)
-            rows = job->info[i].band_rows;
+    uint32_t rows = job->info[0].band_rows > job->info[1].band_rows ? job->info[0].band_rows
+                                                                    : job->info[1].band_rows;
     uint64_t per_band = (uint64_t)rows * job->info[0].width;
     uint64_t repeat = (LOAD_UNIT_PIXELS + per_band - 1) / per_band;
     uint64_t unit = (uint64_t)rows * repeat;
@@ -657,143 +633,47 @@ static void job_plan(struct load_job *job)
     job->units = (uint32_t)(((uint64_t)job->info[0].height + unit - 1) / unit);
 }
 
-/* Run the job on min(threads, units) workers; w[0] has its handles open already. */
-static enum error_code job_run(struct load_job *job, struct load_worker *w, unsigned nworkers,
-                               struct error_info *err)
-{
-    enum error_code rc = ERROR_OK;
-    for (unsigned t = 1; t < nworkers; t++) {
-        if (pthread_create(&w[t].tid, NULL, worker_run, &w[t]) != 0) {
-            atomic_store(&job->stop, true);
-            rc = error_set(err, ERROR_INTERNAL, "cannot start a decoding thread");
-            break;
-        }
-        w[t].started = true;
-    }
-    if (rc == ERROR_OK)
-        worker_run(&w[0]);
-    for (unsigned t = 1; t < nworkers; t++)
-        if (w[t].started)
-            pthread_join(w[t].tid, NULL);
-    if (rc != ERROR_OK)
-        return rc;
-    const struct load_worker *first = NULL;
-    for (unsigned t = 0; t < nworkers; t++)
-        if (w[t].rc != ERROR_OK && (first == NULL || w[t].failed_unit < first->failed_unit))
-            first = &w[t];
-    if (first != NULL) {
-        if (err != NULL)
-            *err = first->err;
-        return first->rc;
-    }
-    return ERROR_OK;
-}
-
-static void workers_free(struct load_worker *w, unsigned n)
-{
-    if (w == NULL)
-        return;
-    for (unsigned t = 0; t < n; t++) {
-        for (unsigned i = 0; i < 2; i++) {
-            handle_close(&w[t].h[i]);
-            free(w[t].band[i]);
-            free(w[t].tile[i]);
-        }
-        if (t > 0)
-            overlap_counter_free(w[t].counter);
-    }
-    free(w);
-}
-
-static unsigned worker_count(const struct load_options *opt, uint32_t units)
-{
-    unsigned n = opt->threads == 0 ? 1 : opt->threads;
-    if (n > LOAD_MAX_THREADS)
-        n = LOAD_MAX_THREADS;
-    if (n > units)
-        n = units;
-    return n == 0 ? 1 : n;
-}
-
 /* Open source i of the job on worker 0's handle, go to its page and describe it. */
-static enum error_code job_open_source(struct load_job *job, struct load_worker *w0, unsigned i,
-                                       struct error_info *err)
+static enum error_code job_open_source(struct load_job *job, unsigned i, struct error_info *err)
 {
     const struct load_source *src = job->src[i];
-    enum error_code rc = handle_open(&w0->h[i], src, job->name[i], job->opt, err);
+    struct load_handle *h = &job->w0->h[i];
+    enum error_code rc = handle_open(h, src, job->name[i], job->opt, err);
     if (rc == ERROR_OK)
-        rc = handle_goto_page(&w0->h[i], job->name[i], src->page, job->opt->max_ifds, err);
+        rc = handle_goto_page(h, job->name[i], src->page, job->opt->max_ifds, err);
     if (rc == ERROR_OK)
-        rc = handle_describe(&w0->h[i], job->name[i], src->page, job->opt, &job->info[i], err);
+        rc = handle_describe(h, job->name[i], src->page, job->opt, &job->info[i], err);
     if (rc == ERROR_OK)
-        job->dir_offset[i] = TIFFCurrentDirOffset(w0->h[i].tif);
+        job->dir_offset[i] = TIFFCurrentDirOffset(h->tif);
     return rc;
 }
 
 /* ------------------------------------------------------------------------------------------
- * Public entry points
+ * Public entry point
  */
-
-enum error_code load_page(const struct load_source *source, const struct load_options *options,
-                          void **pixels, struct load_info *info, struct error_info *err)
-{
-    *pixels = NULL;
-    struct load_job job = {
-        .src = {source, NULL}, .name = {source_name(source), NULL}, .nsrc = 1, .opt = options};
-    atomic_init(&job.next, 0u);
-    atomic_init(&job.stop, false);
-    unsigned n = options->threads == 0 ? 1 : options->threads;
-    if (n > LOAD_MAX_THREADS)
-        n = LOAD_MAX_THREADS;
-    struct load_worker *w = alloc_zeroed(n, sizeof *w);
-    if (w == NULL)
-        return error_set(err, ERROR_NO_MEMORY, "cannot allocate decoding workers");
-    enum error_code rc = job_open_source(&job, &w[0], 0, err);
-    if (rc != ERROR_OK)
-        goto out;
-    if (info != NULL)
-        *info = job.info[0];
-    const uint64_t bytes =
-        (uint64_t)job.info[0].width * job.info[0].height * (job.info[0].bits / 8u);
-    if (bytes > SIZE_MAX || (job.pixels = big_alloc((size_t)bytes)) == NULL) {
-        rc = error_set(err, ERROR_NO_MEMORY, "%s: cannot allocate %llu bytes for the page",
-                       job.name[0], (unsigned long long)bytes);
-        goto out;
-    }
-    job_plan(&job);
-    unsigned used = worker_count(options, job.units);
-    for (unsigned t = 0; t < used; t++)
-        w[t].job = &job;
-    rc = job_run(&job, w, used, err);
-out:
-    workers_free(w, n);
-    if (rc != ERROR_OK)
-        free(job.pixels);
-    else
-        *pixels = job.pixels;
-    return rc;
-}
 
 enum error_code load_overlap(const struct load_source *a, const struct load_source *b,
                              const struct load_options *options, struct overlap_counter *into,
                              struct load_info *info_a, struct load_info *info_b,
                              struct error_info *err)
 {
-    struct load_job job = {
-        .src = {a, b}, .name = {source_name(a), source_name(b)}, .nsrc = 2, .opt = options};
-    atomic_init(&job.next, 0u);
-    atomic_init(&job.stop, false);
-    unsigned n = options->threads == 0 ? 1 : options->threads;
-    if (n > LOAD_MAX_THREADS)
-        n = LOAD_MAX_THREADS;
-    struct load_worker *w = alloc_zeroed(n, sizeof *w);
-    if (w == NULL)
+    struct load_worker *w0 = alloc_zeroed(1, sizeof *w0);
+    if (w0 == NULL)
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate decoding workers");
-    enum error_code rc = job_open_source(&job, &w[0], 0, err);
+    w0->counter = into;
+    struct load_job job = {.src = {a, b},
+                           .name = {source_name(a), source_name(b)},
+                           .opt = options,
+                           .w0 = w0,
+                           .max_pairs = overlap_counter_max_pairs(into),
+                           .merge_rc = ERROR_OK};
+    atomic_init(&job.failed, false);
+    error_init(&job.merge_err);
+    enum error_code rc = job_open_source(&job, 0, err);
     if (rc == ERROR_OK && info_a != NULL)
         *info_a = job.info[0];
     if (rc == ERROR_OK)
-        rc = job_open_source(&job, &w[0], 1, err);
+        rc = job_open_source(&job, 1, err);
     if (rc == ERROR_OK && info_b != NULL)
         *info_b = job.info[1];
     if (rc != ERROR_OK)
@@ -807,19 +687,20 @@ enum error_code load_overlap(const struct load_source *a, const struct load_sour
         goto out;
     }
     job_plan(&job);
-    unsigned used = worker_count(options, job.units);
-    for (unsigned t = 0; t < used; t++) {
-        w[t].job = &job;
-        w[t].counter = t == 0 ? into : overlap_counter_new(overlap_counter_max_pairs(into), err);
-        if (w[t].counter == NULL) {
-            rc = ERROR_NO_MEMORY;
-            goto out;
-        }
+    struct parallel_loop loop = {.n = job.units,
+                                 .threads = options->threads,
+                                 .scratch = sizeof(struct load_worker),
+                                 .item = worker_unit,
+                                 .done = worker_done,
+                                 .arg = &job};
+    rc = parallel_run(&loop, NULL, err);
+    if (rc == ERROR_OK && job.merge_rc != ERROR_OK) {
+        rc = job.merge_rc;
+        if (err != NULL)
+            *err = job.merge_err;
     }
-    rc = job_run(&job, w, used, err);
-    for (unsigned t = 1; t < used && rc == ERROR_OK; t++)
-        rc = overlap_counter_merge(into, w[t].counter, err);
 out:
-    workers_free(w, n);
+    worker_release(w0);
+    free(w0);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * load.h - decode integer label pages of TIFF files, strip/tile-parallel, and stream two of
+ * load.h - decode integer label pages of TIFF files, strip/tile-parallel, streaming two of
  * them band by band into an overlap counter.
  *
  * A source is a descriptor the caller opened (under the data root) or an upload held in
@@ -18,8 +18,8 @@
  * with TIFFReadEncodedStrip / TIFFReadEncodedTile.
  *
  * Cost: one decode of every strip or tile. load_overlap holds per thread one band (a strip, or
- * a row of tiles) of each image, so its memory does not grow with image height; load_page
- * holds the whole page. Tuned for: 4-64 Mpixel deflate/LZW label images, 1-8 threads.
+ * a row of tiles) of each image, so its memory does not grow with image height. Tuned for:
+ * 4-64 Mpixel deflate/LZW label images, 1-8 threads.
  */
 #ifndef TESSERA_CORE_LOAD_H
 #define TESSERA_CORE_LOAD_H
@@ -30,7 +30,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 /* Where the TIFF bytes come from. The caller keeps fd open / data alive during the call. */
 struct load_source {
@@ -42,11 +41,11 @@ struct load_source {
 };
 
 struct load_options {
-    uint64_t max_pixels;      /* width * height cap (ERROR_TOO_LARGE) */
-    unsigned max_ifds;        /* pages that may be walked to reach a page */
-    size_t max_alloc;         /* cap on any one allocation by libtiff or for a band/tile */
-    unsigned threads;         /* decoding threads (0 counts as 1) */
-    struct timespec deadline; /* CLOCK_MONOTONIC; {0, 0} = none; past it: ERROR_TIMEOUT */
+    uint64_t max_pixels; /* width * height cap (ERROR_TOO_LARGE) */
+    unsigned max_ifds;   /* pages that may be walked to reach a page */
+    size_t max_alloc;    /* cap on any one allocation by libtiff or for a band/tile */
+    unsigned threads;    /* decoding threads (0 counts as 1) */
+    int64_t deadline;    /* core/clock.h ns; 0 = none; past it: ERROR_TIMEOUT */
 };
 
 /* Defaults: LIMIT_MAX_PIXELS, LIMIT_MAX_IFDS, 1 GiB max_alloc, 1 thread, no deadline. */
@@ -74,23 +73,14 @@ enum error_code load_probe(const struct load_source *source, const struct load_o
                            struct load_info *info, struct error_info *err) ERROR_MUST_CHECK;
 
 /*
- * Decode the whole page into a new buffer of width * height elements (row-major, native byte
- * order) on up to options->threads threads (one TIFF handle each). On success *pixels is
- * owned by the caller (free()) and *info describes it; on failure *pixels is NULL.
- * Thread-safe.
- */
-enum error_code load_page(const struct load_source *source, const struct load_options *options,
-                          void **pixels, struct load_info *info,
-                          struct error_info *err) ERROR_MUST_CHECK;
-
-/*
  * Count the (a, b) label pairs of two pages of equal shape into `into`, decoding both band by
- * band in lockstep: each of up to options->threads threads takes the next unit of rows, decodes
- * the bands of a and b covering it with its own two handles, counts into its own counter, and
- * the counters are merged into `into` at the end. info_a / info_b (may be NULL) receive the
- * pages' descriptions, also on a shape mismatch. Fails like load_probe, with
- * ERROR_UNPROCESSABLE naming both shapes (height x width) when they differ, and like
- * overlap_counter_add (negative labels, max_pairs). After a failure, `into` must only be
+ * band in lockstep: each of up to options->threads threads (core/parallel: fewer when the
+ * thread budget has no free slot) takes the next unit of rows, decodes the bands of a and b
+ * covering it with its own two handles, counts into its own counter, and the counters are
+ * merged into `into` at the end. Of several failing units, the first in row order decides. info_a /
+ * info_b (may be NULL) receive the pages' descriptions, also on a shape mismatch. Fails like
+ * load_probe, with ERROR_UNPROCESSABLE naming both shapes (height x width) when they differ, and
+ * like overlap_counter_add (negative labels, max_pairs). After a failure, `into` must only be
  * freed. Thread-safe for distinct `into` counters.
  */
 enum error_code load_overlap(const struct load_source *a, const struct load_source *b,

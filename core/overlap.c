@@ -6,21 +6,24 @@
  * a small direct-mapped front cache that accumulates the counts of the pairs of the current
  * rows, and only a pair evicted from it reaches the big open-addressed table, so the table's
  * random accesses scale with distinct pairs rather than runs. Negative labels are checked
- * once per run, not per pixel. Finishing sorts the table's entries with an LSD radix sort
- * (constant bytes skipped, so small labels cost 2-3 passes per key half).
+ * once per run, not per pixel. Finishing takes the table as the pair array and sorts it
+ * (overlap_sort.c); the areas, columns and matching are built from the sorted pairs
+ * (overlap_result.c, overlap_match.c).
  */
 #include "overlap.h"
 
 #include "alloc.h"
+#include "clock.h"
+#include "overlap_match.h"
+#include "overlap_result.h"
+#include "overlap_sort.h"
+#include "parallel.h"
 
 #include <limits.h>
-#include <math.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
-#include <time.h>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -29,15 +32,10 @@
 /* ------------------------------------------------------------------------------------------
  * Types, dtypes
  *
- * A table slot with count 0 is empty: every stored pair has been seen at least once, so
- * no separate occupancy flag is needed and (0, 0) is an ordinary key.
+ * A table slot (struct overlap_entry, overlap_sort.h) with count 0 is empty: every stored
+ * pair has been seen at least once, so no separate occupancy flag is needed and (0, 0) is an
+ * ordinary key.
  */
-
-struct overlap_entry {
-    uint64_t a;
-    uint64_t b;
-    uint64_t count;
-};
 
 struct overlap_counter {
     struct overlap_entry *slots;
@@ -58,10 +56,8 @@ struct overlap_counter {
 #define OVERLAP_FRONT_SLOTS   (1u << OVERLAP_FRONT_BITS)
 #define OVERLAP_SPILL         256u  /* table updates batched so their cache misses overlap */
 #define OVERLAP_WIDEN_BLOCK   2048u /* pixels converted per block for mixed dtypes */
-#define OVERLAP_MIN_PER_THREAD                                                                     \
-    ((size_t)1 << 18) /* below this a thread costs more than it saves                              \
-                       */
-#define OVERLAP_MAX_THREADS 256u
+/* Pixels per thread below which a thread costs more than it saves. */
+#define OVERLAP_MIN_PER_THREAD ((size_t)1 << 18)
 
 size_t overlap_dtype_size(enum overlap_dtype dtype)
 {
@@ -74,29 +70,6 @@ const char *overlap_dtype_name(enum overlap_dtype dtype)
     static const char *const names[OVERLAP_DTYPE_COUNT] = {"uint8", "uint16", "uint32", "uint64",
                                                            "int8",  "int16",  "int32",  "int64"};
     return (unsigned)dtype < OVERLAP_DTYPE_COUNT ? names[dtype] : "?";
-}
-
-/*
- * Large buffers (pair tables, sort space, result columns) are fresh memory on every request,
- * and first-touch page faults can cost more than the counting (tens of microseconds per 4 KiB
- * page on some virtual machines). Asking for transparent huge pages on the 2 MiB-aligned
- * interior of big blocks cuts the faults 512-fold; it is a hint, and free() releases the block
- * as usual. Overflow of count * size is refused.
- */
-#define OVERLAP_HUGE_PAGE ((uintptr_t)2 << 20)
-
-static void *big_alloc(size_t count, size_t size, bool zero)
-{
-    if (size != 0 && count > SIZE_MAX / size)
-        return NULL;
-    void *p = zero ? alloc_zeroed(count, size) : alloc_bytes(count * size);
-    if (p != NULL && count * size >= 2 * OVERLAP_HUGE_PAGE) {
-        uintptr_t lo = ((uintptr_t)p + OVERLAP_HUGE_PAGE - 1) & ~(OVERLAP_HUGE_PAGE - 1);
-        uintptr_t hi = ((uintptr_t)p + count * size) & ~(OVERLAP_HUGE_PAGE - 1);
-        if (hi > lo)
-            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-    return p;
 }
 
 static bool dtype_is_signed(enum overlap_dtype dtype)
@@ -114,11 +87,8 @@ static bool dtype_is_signed(enum overlap_dtype dtype)
 static uint64_t random_seed(const void *salt)
 {
     uint64_t seed = 0;
-    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        seed = (uint64_t)(uintptr_t)salt ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec;
-    }
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+        seed = (uint64_t)(uintptr_t)salt ^ ((uint64_t)clock_now_ns() * 0x9E3779B97F4A7C15u);
     return seed | 1u;
 }
 
@@ -136,7 +106,7 @@ static enum error_code table_alloc(struct overlap_counter *c, size_t slots, stru
     if (slots > SIZE_MAX / sizeof(struct overlap_entry))
         return error_set(err, ERROR_NO_MEMORY, "pair table of %zu slots does not fit in memory",
                          slots);
-    struct overlap_entry *s = big_alloc(slots, sizeof *s, true);
+    struct overlap_entry *s = alloc_large_zeroed(slots, sizeof *s);
     if (s == NULL)
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate a pair table of %zu slots", slots);
     c->slots = s;
@@ -617,22 +587,55 @@ enum error_code overlap_counter_merge(struct overlap_counter *dst, struct overla
     return ERROR_OK;
 }
 
-struct overlap_job {
-    struct overlap_counter *counter;
-    const void *a;
-    const void *b;
+/*
+ * Parallel adding: the n pixels are cut into one contiguous piece per thread wanted, the items
+ * of a parallel_run. The caller (worker 0) counts its pieces into `into`, every other worker
+ * into a counter of its own, made on its first piece and kept in its scratch; done() merges
+ * each such counter into `into` on the caller's thread. Each piece seeks its counter to the
+ * piece's first pixel, so error details stay in pixel order whichever worker took it.
+ */
+struct overlap_add_job {
+    struct overlap_counter *into;
+    const void *a, *b;
     enum overlap_dtype dtype_a, dtype_b;
-    size_t n;
-    enum error_code rc;
-    struct error_info err;
+    size_t n, pieces;
+    uint64_t base;      /* pixel index of a[0] */
+    atomic_bool failed; /* a piece failed: done() only frees */
+    enum error_code merge_rc;
+    struct error_info merge_err;
 };
 
-static void *overlap_job_run(void *arg)
+static enum error_code overlap_add_piece(void *arg, size_t i, unsigned w, void *scratch,
+                                         struct error_info *err)
 {
-    struct overlap_job *job = arg;
-    job->rc = overlap_counter_add(job->counter, job->a, job->dtype_a, job->b, job->dtype_b, job->n,
-                                  &job->err);
-    return NULL;
+    struct overlap_add_job *job = arg;
+    struct overlap_counter **own = scratch;
+    struct overlap_counter *c = w == 0 ? job->into : *own;
+    if (c == NULL && (c = *own = overlap_counter_new(job->into->max_pairs, err)) == NULL) {
+        atomic_store(&job->failed, true);
+        return ERROR_NO_MEMORY;
+    }
+    const size_t lo = job->n / job->pieces * i;
+    const size_t hi = i + 1 == job->pieces ? job->n : job->n / job->pieces * (i + 1);
+    overlap_counter_seek(c, job->base + lo);
+    enum error_code rc = overlap_counter_add(
+        c, (const char *)job->a + lo * overlap_dtype_size(job->dtype_a), job->dtype_a,
+        (const char *)job->b + lo * overlap_dtype_size(job->dtype_b), job->dtype_b, hi - lo, err);
+    if (rc != ERROR_OK)
+        atomic_store(&job->failed, true);
+    return rc;
+}
+
+static void overlap_add_done(void *arg, unsigned w, void *scratch)
+{
+    struct overlap_add_job *job = arg;
+    struct overlap_counter *own = *(struct overlap_counter **)scratch;
+    (void)w;
+    if (own == NULL)
+        return;
+    if (!atomic_load(&job->failed) && job->merge_rc == ERROR_OK)
+        job->merge_rc = overlap_counter_merge(job->into, own, &job->merge_err);
+    overlap_counter_free(own);
 }
 
 enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, const void *a,
@@ -643,382 +646,43 @@ enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, co
     if ((unsigned)dtype_a >= OVERLAP_DTYPE_COUNT || (unsigned)dtype_b >= OVERLAP_DTYPE_COUNT)
         return error_set(err, ERROR_INVALID, "unknown label dtype");
     size_t t = threads == 0 ? 1 : threads;
-    if (t > OVERLAP_MAX_THREADS)
-        t = OVERLAP_MAX_THREADS;
     if (t > n / OVERLAP_MIN_PER_THREAD)
         t = n / OVERLAP_MIN_PER_THREAD;
     if (t <= 1)
         return overlap_counter_add(counter, a, dtype_a, b, dtype_b, n, err);
 
-    struct overlap_job *jobs = alloc_zeroed(t, sizeof *jobs);
-    pthread_t *tids = alloc_zeroed(t, sizeof *tids);
-    bool *started = alloc_zeroed(t, sizeof *started);
-    enum error_code rc = ERROR_OK;
-    if (jobs == NULL || tids == NULL || started == NULL) {
-        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate %zu counting threads", t);
-        goto out;
-    }
-    const size_t sa = overlap_dtype_size(dtype_a), sb = overlap_dtype_size(dtype_b);
-    const uint64_t base = counter->index_base + counter->pixels;
-    for (size_t i = 0; i < t; i++) {
-        size_t lo = n / t * i, hi = i + 1 == t ? n : n / t * (i + 1);
-        jobs[i].a = (const char *)a + lo * sa;
-        jobs[i].b = (const char *)b + lo * sb;
-        jobs[i].dtype_a = dtype_a;
-        jobs[i].dtype_b = dtype_b;
-        jobs[i].n = hi - lo;
-        error_init(&jobs[i].err);
-        if (i == 0) {
-            jobs[i].counter = counter; /* the first piece counts into the caller's */
-            continue;
-        }
-        jobs[i].counter = overlap_counter_new(counter->max_pairs, err);
-        if (jobs[i].counter == NULL) {
-            rc = ERROR_NO_MEMORY;
-            goto out;
-        }
-        jobs[i].counter->index_base = base + lo;
-    }
-    for (size_t i = 1; i < t; i++) {
-        if (pthread_create(&tids[i], NULL, overlap_job_run, &jobs[i]) != 0) {
-            rc = error_set(err, ERROR_INTERNAL, "cannot start a counting thread");
-            break;
-        }
-        started[i] = true;
-    }
-    if (rc == ERROR_OK)
-        overlap_job_run(&jobs[0]);
-    for (size_t i = 1; i < t; i++)
-        if (started[i])
-            pthread_join(tids[i], NULL);
+    struct overlap_add_job job = {.into = counter,
+                                  .a = a,
+                                  .b = b,
+                                  .dtype_a = dtype_a,
+                                  .dtype_b = dtype_b,
+                                  .n = n,
+                                  .pieces = t,
+                                  .base = counter->index_base + counter->pixels,
+                                  .merge_rc = ERROR_OK};
+    atomic_init(&job.failed, false);
+    error_init(&job.merge_err);
+    struct parallel_loop loop = {.n = t,
+                                 .threads = (unsigned)t,
+                                 .scratch = sizeof(struct overlap_counter *),
+                                 .item = overlap_add_piece,
+                                 .done = overlap_add_done,
+                                 .arg = &job};
+    enum error_code rc = parallel_run(&loop, NULL, err);
     if (rc != ERROR_OK)
-        goto out;
-    for (size_t i = 0; i < t; i++) {
-        if (jobs[i].rc != ERROR_OK) {
-            if (err != NULL)
-                *err = jobs[i].err;
-            rc = jobs[i].rc;
-            goto out;
-        }
+        return rc;
+    if (job.merge_rc != ERROR_OK) {
+        if (err != NULL)
+            *err = job.merge_err;
+        return job.merge_rc;
     }
-    for (size_t i = 1; i < t; i++) {
-        rc = overlap_counter_merge(counter, jobs[i].counter, err);
-        if (rc != ERROR_OK)
-            goto out;
-    }
-out:
-    if (jobs != NULL)
-        for (size_t i = 1; i < t; i++)
-            overlap_counter_free(jobs[i].counter);
-    free(jobs);
-    free(tids);
-    free(started);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------------------------
- * Radix sorts
- *
- * LSD, one byte per pass, histograms of every byte gathered in one read; a pass whose byte
- * is the same in every key is skipped. Stable, so sorting by b then a gives (a, b) order.
- */
-
-static void sort_entries(struct overlap_entry *v, struct overlap_entry *tmp, size_t n)
-{
-    static const unsigned digits = 16;
-    size_t hist[16][256];
-    if (n < 2)
-        return;
-    memset(hist, 0, sizeof hist);
-    for (size_t i = 0; i < n; i++) {
-        for (unsigned d = 0; d < 8; d++) {
-            hist[d][(v[i].b >> (8 * d)) & 0xff]++;
-            hist[8 + d][(v[i].a >> (8 * d)) & 0xff]++;
-        }
-    }
-    struct overlap_entry *src = v, *dst = tmp;
-    for (unsigned d = 0; d < digits; d++) {
-        size_t *h = hist[d];
-        unsigned shift = 8 * (d % 8);
-        uint64_t first = d < 8 ? src[0].b : src[0].a;
-        if (h[(first >> shift) & 0xff] == n)
-            continue;
-        size_t sum = 0;
-        for (unsigned k = 0; k < 256; k++) {
-            size_t c = h[k];
-            h[k] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) {
-            uint64_t key = d < 8 ? src[i].b : src[i].a;
-            dst[h[(key >> shift) & 0xff]++] = src[i];
-        }
-        struct overlap_entry *swap = src;
-        src = dst;
-        dst = swap;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof *v);
-}
-
-struct overlap_keyed {
-    uint64_t key;
-    size_t index;
-};
-
-static void sort_keyed(struct overlap_keyed *v, struct overlap_keyed *tmp, size_t n)
-{
-    size_t hist[8][256];
-    if (n < 2)
-        return;
-    memset(hist, 0, sizeof hist);
-    for (size_t i = 0; i < n; i++)
-        for (unsigned d = 0; d < 8; d++)
-            hist[d][(v[i].key >> (8 * d)) & 0xff]++;
-    struct overlap_keyed *src = v, *dst = tmp;
-    for (unsigned d = 0; d < 8; d++) {
-        size_t *h = hist[d];
-        unsigned shift = 8 * d;
-        if (h[(src[0].key >> shift) & 0xff] == n)
-            continue;
-        size_t sum = 0;
-        for (unsigned k = 0; k < 256; k++) {
-            size_t c = h[k];
-            h[k] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[h[(src[i].key >> shift) & 0xff]++] = src[i];
-        struct overlap_keyed *swap = src;
-        src = dst;
-        dst = swap;
-    }
-    if (src != v)
-        memcpy(v, src, n * sizeof *v);
-}
-
-/* ------------------------------------------------------------------------------------------
- * Matching
- *
- * numpy sums float64 arrays pairwise (blocks of 128, eight accumulators); StarDist's
- * sum of matched IoU is such an np.sum, so the same order is used here to give equal bits.
- */
-
-static double numpy_pairwise_sum(const double *x, size_t n)
-{
-    if (n < 8) {
-        double res = 0.0;
-        for (size_t i = 0; i < n; i++)
-            res += x[i];
-        return res;
-    }
-    if (n <= 128) {
-        double r[8];
-        size_t i;
-        for (unsigned k = 0; k < 8; k++)
-            r[k] = x[k];
-        for (i = 8; i < n - (n % 8); i += 8)
-            for (unsigned k = 0; k < 8; k++)
-                r[k] += x[i + k];
-        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; i++)
-            res += x[i];
-        return res;
-    }
-    size_t n2 = n / 2;
-    n2 -= n2 % 8;
-    return numpy_pairwise_sum(x, n2) + numpy_pairwise_sum(x + n2, n - n2);
-}
-
-enum error_code overlap_match_check(double threshold, struct error_info *err)
-{
-    if (isnan(threshold) || threshold > 1.0)
-        return error_set(err, ERROR_INVALID, "match_threshold must be a number in [0.5, 1]");
-    if (threshold < 0.5)
-        return error_set(err, ERROR_UNPROCESSABLE,
-                         "match_threshold %g is below 0.5: matching there needs an optimal "
-                         "assignment, which is not implemented; use a threshold in [0.5, 1]",
-                         threshold);
+    overlap_counter_seek(counter, job.base + n); /* the next add continues after the n pixels */
     return ERROR_OK;
-}
-
-static double safe_ratio(double x, double y)
-{
-    return y > 1e-10 ? x / y : 0.0;
-}
-
-/*
- * Where the label b of pair i sits in areas_b: through a dense label -> rank table when the
- * b labels are small (no sort needed), else through a rank stored per pair.
- */
-struct overlap_b_index {
-    const uint32_t *rank_by_label; /* max_b + 1 entries, or NULL */
-    const size_t *rank_by_pair;    /* n entries when rank_by_label is NULL */
-};
-
-static inline size_t b_rank(const struct overlap_b_index *x, const struct overlap_entry *pairs,
-                            size_t i)
-{
-    return x->rank_by_label != NULL ? x->rank_by_label[pairs[i].b] : x->rank_by_pair[i];
-}
-
-/* Matching over the pairs sorted by (a, b); result holds the areas and label counts. */
-static enum error_code match_pairs(const struct overlap_entry *pairs, size_t n,
-                                   const struct overlap_b_index *bx, double t,
-                                   struct overlap_result *result, struct error_info *err)
-{
-    enum error_code rc = ERROR_OK;
-    const struct overlap_labels *la = &result->areas_a, *lb = &result->areas_b;
-    bool *b_used = big_alloc(lb->n + 1, sizeof *b_used, true);
-    double *matched = big_alloc(n + 1, sizeof *matched, false);
-    if (b_used == NULL || matched == NULL) {
-        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate matching tables for %zu pairs", n);
-        goto out;
-    }
-    uint64_t tp = 0;
-    bool a_used = false;
-    for (size_t i = 0, ra = 0; i < n; i++) {
-        const struct overlap_entry *e = &pairs[i];
-        if (la->label[ra] != e->a) {
-            while (la->label[ra] != e->a)
-                ra++;
-            a_used = false;
-        }
-        if (e->a == 0 || e->b == 0)
-            continue;
-        size_t rb = b_rank(bx, pairs, i);
-        double iou = (double)e->count / (double)(la->area[ra] + lb->area[rb] - e->count);
-        if (iou >= t && !a_used && !b_used[rb]) {
-            a_used = true;
-            b_used[rb] = true;
-            matched[tp++] = iou;
-        }
-    }
-    const uint64_t labels_a = result->labels_a, labels_b = result->labels_b;
-    struct overlap_matching *m = &result->matching;
-    double sum = numpy_pairwise_sum(matched, (size_t)tp);
-    double dtp = (double)tp, fp = (double)(labels_b - tp), fn = (double)(labels_a - tp);
-    m->threshold = t;
-    m->tp = tp;
-    m->fp = labels_b - tp;
-    m->fn = labels_a - tp;
-    m->precision = tp > 0 ? dtp / (dtp + fp) : 0.0;
-    m->recall = tp > 0 ? dtp / (dtp + fn) : 0.0;
-    m->f1 = tp > 0 ? (2 * dtp) / (2 * dtp + fp + fn) : 0.0;
-    m->mean_matched_iou = safe_ratio(sum, dtp);
-    m->panoptic_quality = safe_ratio(sum, dtp + fp / 2 + fn / 2);
-    result->has_matching = true;
-out:
-    free(b_used);
-    free(matched);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------
  * Finishing
- */
-
-static enum error_code labels_alloc(struct overlap_labels *l, size_t n, struct error_info *err)
-{
-    l->n = n;
-    l->label = big_alloc(n + 1, sizeof *l->label, false);
-    l->area = big_alloc(n + 1, sizeof *l->area, false);
-    if (l->label == NULL || l->area == NULL)
-        return error_set(err, ERROR_NO_MEMORY, "cannot allocate the areas of %zu labels", n);
-    return ERROR_OK;
-}
-
-void overlap_result_cleanup(struct overlap_result *result)
-{
-    free(result->a);
-    free(result->b);
-    free(result->count);
-    free(result->iou);
-    free(result->areas_a.label);
-    free(result->areas_a.area);
-    free(result->areas_b.label);
-    free(result->areas_b.area);
-    memset(result, 0, sizeof *result);
-}
-
-/* b labels up to this use a dense label -> rank table in finish (4 bytes per label value). */
-#define OVERLAP_DENSE_B_MAX ((uint64_t)1 << 22)
-
-/* Areas of b and the b_index, dense when max_b is small, else by sorting (b, pair index). */
-static enum error_code areas_of_b(const struct overlap_entry *pairs, size_t n,
-                                  struct overlap_labels *lb, struct overlap_b_index *bx,
-                                  uint32_t **rank_by_label, size_t **rank_by_pair,
-                                  struct error_info *err)
-{
-    uint64_t max_b = 0;
-    for (size_t i = 0; i < n; i++)
-        max_b = pairs[i].b > max_b ? pairs[i].b : max_b;
-    if (max_b <= OVERLAP_DENSE_B_MAX && max_b <= 4 * (uint64_t)n + 1024) {
-        uint64_t *area = big_alloc((size_t)max_b + 1, sizeof *area, true);
-        uint32_t *rank = big_alloc((size_t)max_b + 1, sizeof *rank, false);
-        *rank_by_label = rank;
-        if (area == NULL || rank == NULL) {
-            free(area);
-            return error_set(err, ERROR_NO_MEMORY, "cannot allocate the areas of %zu labels",
-                             (size_t)max_b + 1);
-        }
-        size_t distinct = 0;
-        for (size_t i = 0; i < n; i++) {
-            distinct += area[pairs[i].b] == 0;
-            area[pairs[i].b] += pairs[i].count;
-        }
-        enum error_code rc = labels_alloc(lb, distinct, err);
-        if (rc == ERROR_OK) {
-            for (size_t v = 0, r = 0; v <= max_b; v++) {
-                if (area[v] == 0)
-                    continue;
-                rank[v] = (uint32_t)r;
-                lb->label[r] = v;
-                lb->area[r++] = area[v];
-            }
-            bx->rank_by_label = rank;
-        }
-        free(area);
-        return rc;
-    }
-    struct overlap_keyed *keyed = big_alloc(n + 1, sizeof *keyed, false);
-    struct overlap_keyed *keyed_tmp = big_alloc(n + 1, sizeof *keyed_tmp, false);
-    size_t *rank = big_alloc(n + 1, sizeof *rank, false);
-    *rank_by_pair = rank;
-    enum error_code rc = ERROR_OK;
-    if (keyed == NULL || keyed_tmp == NULL || rank == NULL) {
-        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate the areas of %zu pairs", n);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        keyed[i].key = pairs[i].b;
-        keyed[i].index = i;
-    }
-    sort_keyed(keyed, keyed_tmp, n);
-    size_t distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        distinct += i == 0 || keyed[i].key != keyed[i - 1].key;
-    rc = labels_alloc(lb, distinct, err);
-    if (rc != ERROR_OK)
-        goto out;
-    for (size_t i = 0, r = 0; i < n; r++) {
-        size_t j = i;
-        uint64_t area = 0;
-        for (; j < n && keyed[j].key == keyed[i].key; j++)
-            area += pairs[keyed[j].index].count;
-        lb->label[r] = keyed[i].key;
-        lb->area[r] = area;
-        for (; i < j; i++)
-            rank[keyed[i].index] = r;
-    }
-    bx->rank_by_pair = rank;
-out:
-    free(keyed);
-    free(keyed_tmp);
-    return rc;
-}
-
-/*
+ *
  * The counter's table becomes the pair array: occupied slots are packed to its front in place
  * (no copy of the pairs in fresh memory) and the counter gets a new empty table first, so a
  * failure never leaves it half-built.
@@ -1029,10 +693,7 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
 {
     memset(result, 0, sizeof *result);
     enum error_code rc = ERROR_OK;
-    struct overlap_entry *pairs = NULL, *tmp = NULL;
-    uint32_t *rank_by_label = NULL;
-    size_t *rank_by_pair = NULL;
-    struct overlap_b_index bx = {NULL, NULL};
+    struct overlap_entry *tmp = NULL;
     if (options->match) {
         rc = overlap_match_check(options->match_threshold, err);
         if (rc != ERROR_OK)
@@ -1044,13 +705,13 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
 
     /* Take the table, leave the counter empty. */
     const size_t n = counter->used, slots = counter->mask + 1;
-    pairs = counter->slots;
+    const uint64_t pixels = counter->pixels;
+    struct overlap_entry *pairs = counter->slots;
     rc = table_alloc(counter, OVERLAP_INITIAL_SLOTS, err);
     if (rc != ERROR_OK) {
         counter->slots = pairs; /* table_alloc touched nothing else on failure */
         return rc;
     }
-    result->pixels = counter->pixels;
     counter->pixels = 0;
     size_t k = 0;
     for (size_t i = 0; i < slots; i++)
@@ -1059,78 +720,20 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
 
     /* Sort in the table's free tail when it is long enough, else in fresh memory. */
     if (slots >= 2 * n + 1) {
-        sort_entries(pairs, pairs + n, n);
+        overlap_sort_entries(pairs, pairs + n, n);
     } else {
-        tmp = big_alloc(n + 1, sizeof *tmp, false);
+        tmp = alloc_large((n + 1) * sizeof *tmp);
         if (tmp == NULL) {
             rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
             goto out;
         }
-        sort_entries(pairs, tmp, n);
+        overlap_sort_entries(pairs, tmp, n);
     }
-
-    /* Areas of a: runs of equal a in the sorted pairs. */
-    size_t distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        distinct += i == 0 || pairs[i].a != pairs[i - 1].a;
-    rc = labels_alloc(&result->areas_a, distinct, err);
-    if (rc != ERROR_OK)
-        goto out;
-    for (size_t i = 0, r = 0; i < n; r++) {
-        uint64_t area = 0, a = pairs[i].a;
-        for (; i < n && pairs[i].a == a; i++)
-            area += pairs[i].count;
-        result->areas_a.label[r] = a;
-        result->areas_a.area[r] = area;
-    }
-    rc = areas_of_b(pairs, n, &result->areas_b, &bx, &rank_by_label, &rank_by_pair, err);
-    if (rc != ERROR_OK)
-        goto out;
-    const struct overlap_labels *la = &result->areas_a, *lb = &result->areas_b;
-    result->labels_a = la->n - (la->n > 0 && la->label[0] == 0);
-    result->labels_b = lb->n - (lb->n > 0 && lb->label[0] == 0);
-
-    if (options->match) {
-        rc = match_pairs(pairs, n, &bx, options->match_threshold, result, err);
-        if (rc != ERROR_OK)
-            goto out;
-    }
-
-    /* Columns, without background rows unless asked. */
-    size_t rows = 0;
-    for (size_t i = 0; i < n; i++)
-        rows += options->include_background || (pairs[i].a != 0 && pairs[i].b != 0);
-    result->a = big_alloc(rows + 1, sizeof *result->a, false);
-    result->b = big_alloc(rows + 1, sizeof *result->b, false);
-    result->count = big_alloc(rows + 1, sizeof *result->count, false);
-    if (options->iou)
-        result->iou = big_alloc(rows + 1, sizeof *result->iou, false);
-    if (!result->a || !result->b || !result->count || (options->iou && !result->iou)) {
-        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate the result for %zu pairs", rows);
-        goto out;
-    }
-    for (size_t i = 0, r = 0, ra = 0; i < n; i++) {
-        const struct overlap_entry *e = &pairs[i];
-        while (la->label[ra] != e->a)
-            ra++;
-        if (!options->include_background && (e->a == 0 || e->b == 0))
-            continue;
-        result->a[r] = e->a;
-        result->b[r] = e->b;
-        result->count[r] = e->count;
-        if (options->iou) {
-            uint64_t area_b = lb->area[b_rank(&bx, pairs, i)];
-            result->iou[r] = (double)e->count / (double)(la->area[ra] + area_b - e->count);
-        }
-        r++;
-    }
-    result->n_pairs = rows;
+    rc = overlap_result_build(pairs, n, options, result, err);
+    if (rc == ERROR_OK)
+        result->pixels = pixels;
 out:
-    if (rc != ERROR_OK)
-        overlap_result_cleanup(result);
     free(pairs);
     free(tmp);
-    free(rank_by_label);
-    free(rank_by_pair);
     return rc;
 }

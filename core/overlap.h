@@ -84,9 +84,10 @@ enum error_code overlap_counter_add(struct overlap_counter *counter, const void 
 
 /*
  * Same as overlap_counter_add, with the n pixels split into contiguous pieces counted on up
- * to `threads` threads (each with its own table, merged into counter afterwards). Small
- * inputs run on the calling thread. On failure the detail is that of the first failing piece
- * in pixel order. Fails like overlap_counter_add, and ERROR_INTERNAL if a thread cannot start.
+ * to `threads` threads (core/parallel; the helpers each with their own table, merged into
+ * counter afterwards). Small inputs run on the calling thread, and so do the pieces of a
+ * helper that cannot start (no free slot in the thread budget). On failure the detail is that
+ * of the first failing piece in pixel order. Fails like overlap_counter_add.
  */
 enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, const void *a,
                                              enum overlap_dtype dtype_a, const void *b,

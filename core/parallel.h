@@ -3,11 +3,12 @@
  * items, and single helper threads for fork-join and long-lived workers.
  *
  * One thread budget for the process. Every helper thread takes a slot from a process-wide
- * budget (parallel_budget_set; unlimited until set) and gives it back when it ends. Slots are
+ * budget (parallel_budget_set; unlimited until set) and gives it back when joined. Slots are
  * taken without waiting: when none is free, or pthread_create fails, the work runs on the
  * caller's thread instead (as SQLite's src/threads.c does), so a request under load gets
- * slower, never an error. The server sets the budget to the CPU count, so however many
- * requests run at once, at most (worker threads + budget) threads compute.
+ * slower, never an error. The server sets the budget from --thread-budget (by default the
+ * CPU count), so however many requests run at once, at most (worker threads + budget)
+ * threads compute.
  *
  * parallel_run hands items out one at a time from an atomic counter, so uneven items (a
  * 200-page OME-TIFF next to a 1-page one) balance themselves; the calling thread works too.

@@ -11,25 +11,27 @@
  * current path is a loop, reported and skipped.
  *
  * fstatat is the dominant cost (one per reported entry, ~2-3 us each in a VM), so the
- * names needing it are queued in blocks while the directory is read: with threads > 1 a
- * small worker pool stats full blocks while the main thread goes on reading, and at the
- * directory's end the main thread helps drain the queue and waits for it, before any
- * subdirectory is opened (so the directory's descriptor is still open).
+ * names needing it are queued while the directory is read and statted by a small pool of
+ * helper threads (scan_stat.c); the directory's pass is finished before any subdirectory is
+ * opened (so the directory's descriptor is still open). Suffixes and the natural order are
+ * in scan_name.c.
  */
 #include "scan.h"
 
 #include "alloc.h"
+#include "clock.h"
 #include "confine.h"
 #include "limit.h"
+#include "parallel.h"
+#include "scan_name.h"
+#include "scan_stat.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* getdents64 buffer: about 3,000 names per system call. */
@@ -38,20 +40,10 @@
 #define SCAN_ARENA_CHUNK (64u << 10)
 /* First allocation of the entry and error arrays; each then doubles up to its cap. */
 #define SCAN_INITIAL_SLOTS 256u
-/* Names per stat block: the unit handed to a worker. */
-#define SCAN_STAT_BLOCK 64u
-/* Status of a queued fstatat whose target changed type under us (not an errno). */
-#define SCAN_STAT_REPLACED (-1)
 
 /* Kinds of pending subdirectory, the first byte of each record on the pending stack. */
 #define SCAN_PENDING_DIR  'd' /* a real directory: openat from the parent */
 #define SCAN_PENDING_LINK 'l' /* a symbolic link to a directory: confine_open from the root */
-
-static const char scan_suffix_tif[] = ".tif";
-static const char scan_suffix_tiff[] = ".tiff";
-static const char scan_suffix_ome_tif[] = ".ome.tif";
-static const char scan_suffix_ome_tiff[] = ".ome.tiff";
-static const char scan_suffix_zarr[] = ".zarr";
 
 struct scan_arena {
     struct scan_arena *next;
@@ -63,38 +55,6 @@ struct scan_arena {
 struct scan_dir_id {
     dev_t dev;
     ino_t ino;
-};
-
-/* One queued fstatat and its answer. name lives in the arena, so it never moves. */
-struct scan_stat_item {
-    const char *name;
-    size_t entry; /* index in result->entries */
-    enum scan_type type;
-    int status; /* 0, an errno, or SCAN_STAT_REPLACED */
-    uint64_t size;
-    int64_t mtime_sec;
-    long mtime_nsec;
-};
-
-struct scan_stat_block {
-    struct scan_stat_block *next_queued; /* pool queue, under the pool's lock */
-    struct scan_stat_block *next_in_dir; /* the main thread's list for this directory */
-    int dirfd;
-    unsigned count;
-    struct scan_stat_item items[SCAN_STAT_BLOCK];
-};
-
-/* Workers that stat queued blocks; created on first need, joined at the scan's end. */
-struct scan_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t work; /* the queue is not empty, or shutdown */
-    pthread_cond_t idle; /* outstanding dropped to 0 */
-    struct scan_stat_block *head;
-    struct scan_stat_block *tail;
-    size_t outstanding; /* blocks queued or being worked on */
-    bool shutdown;
-    size_t started;
-    pthread_t tid[SCAN_THREADS_MAX];
 };
 
 /* Everything one scan_tree call works with; heap-allocated (the path buffers are large). */
@@ -110,113 +70,12 @@ struct scan_walk {
     char *pending;
     size_t pending_len;
     size_t pending_cap;
-    struct scan_pool *pool;            /* NULL: stat on the main thread only */
-    bool pool_tried;                   /* creation attempted (it may have failed) */
-    struct scan_stat_block *filling;   /* block being filled, not yet submitted */
-    struct scan_stat_block *dir_first; /* submitted blocks of the current directory */
-    struct scan_stat_block *dir_last;
-    struct scan_stat_block *free_blocks;
+    struct scan_stat stat;                      /* the current directory's queued fstatat calls */
     struct scan_dir_id ids[SCAN_DEPTH_MAX + 1]; /* directories on the current path */
     size_t path_len;
     char path[CONFINE_PATH_MAX + 1];    /* current directory, relative to the root */
     char scratch[CONFINE_PATH_MAX + 1]; /* a link's full path */
 };
-
-/* ---------------------------------------------------------------------------------------
- * Names: suffix match and natural order
- *
- * Both run once per directory entry or per comparison, so they stay branch-light and
- * locale-free: ASCII case folding, ASCII digits.
- * --------------------------------------------------------------------------------------- */
-
-static unsigned char scan_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-static bool scan_ends_with(const char *name, size_t len, const char *suffix, size_t slen)
-{
-    if (len < slen)
-        return false;
-    const unsigned char *p = (const unsigned char *)name + (len - slen);
-    for (size_t i = 0; i < slen; i++)
-        if (scan_lower(p[i]) != (unsigned char)suffix[i])
-            return false;
-    return true;
-}
-
-const char *scan_match_suffix(const char *name, size_t len)
-{
-    if (len < 4)
-        return NULL;
-    unsigned char last = scan_lower((unsigned char)name[len - 1]);
-    if (last == 'r')
-        return scan_ends_with(name, len, scan_suffix_zarr, sizeof scan_suffix_zarr - 1)
-                   ? scan_suffix_zarr
-                   : NULL;
-    if (last != 'f')
-        return NULL;
-    if (scan_ends_with(name, len, scan_suffix_tiff, sizeof scan_suffix_tiff - 1))
-        return scan_ends_with(name, len, scan_suffix_ome_tiff, sizeof scan_suffix_ome_tiff - 1)
-                   ? scan_suffix_ome_tiff
-                   : scan_suffix_tiff;
-    if (scan_ends_with(name, len, scan_suffix_tif, sizeof scan_suffix_tif - 1))
-        return scan_ends_with(name, len, scan_suffix_ome_tif, sizeof scan_suffix_ome_tif - 1)
-                   ? scan_suffix_ome_tif
-                   : scan_suffix_tif;
-    return NULL;
-}
-
-static bool scan_is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-int scan_natural_compare(const char *a, const char *b)
-{
-    /* Skip the common prefix (paths in one directory share most of theirs), then back up
-     * to the start of a digit run it may end inside; tokens before that point are equal. */
-    size_t i = 0;
-    while (a[i] == b[i] && a[i] != '\0')
-        i++;
-    if (a[i] == b[i])
-        return 0;
-    int bytewise = (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
-    while (i > 0 && scan_is_digit((unsigned char)a[i - 1]))
-        i--;
-    const unsigned char *p = (const unsigned char *)a + i;
-    const unsigned char *q = (const unsigned char *)b + i;
-    for (;;) {
-        if (scan_is_digit(*p) && scan_is_digit(*q)) {
-            while (*p == '0')
-                p++;
-            while (*q == '0')
-                q++;
-            const unsigned char *pe = p;
-            const unsigned char *qe = q;
-            while (scan_is_digit(*pe))
-                pe++;
-            while (scan_is_digit(*qe))
-                qe++;
-            size_t plen = (size_t)(pe - p);
-            size_t qlen = (size_t)(qe - q);
-            if (plen != qlen)
-                return plen < qlen ? -1 : 1;
-            int c = memcmp(p, q, plen);
-            if (c != 0)
-                return c < 0 ? -1 : 1;
-            p = pe;
-            q = qe;
-            continue;
-        }
-        if (*p != *q)
-            return *p < *q ? -1 : 1;
-        if (*p == '\0')
-            return bytewise; /* equal as numbers ("a01", "a1"): plain byte order decides */
-        p++;
-        q++;
-    }
-}
 
 const char *scan_type_name(enum scan_type type)
 {
@@ -414,16 +273,6 @@ static enum error_code scan_add_confine_error(struct scan_walk *w, const char *n
  * Entries and bounds
  * --------------------------------------------------------------------------------------- */
 
-static bool scan_past_deadline(struct scan_walk *w)
-{
-    if (w->opt->deadline == 0)
-        return false;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    return ns >= w->opt->deadline;
-}
-
 static void scan_truncate(struct scan_walk *w)
 {
     w->res->truncated = true;
@@ -433,231 +282,40 @@ static void scan_truncate(struct scan_walk *w)
 /* ---------------------------------------------------------------------------------------
  * The stat pass
  *
- * Names are queued in blocks while a directory is read. With a pool, each full block is
- * handed to the workers at once; at the directory's end the main thread submits the last
- * partial block, works the queue too, and waits until every block is done. Workers write
- * only into their blocks (the entry array may be reallocated meanwhile); the main thread
- * then copies the answers into the entries and drops the ones whose fstatat failed into
+ * Names are queued while a directory is read (core/scan_stat). At the directory's end the
+ * answers are copied into the entries, and the entries whose fstatat failed are moved to
  * the errors list, keeping the order.
  * --------------------------------------------------------------------------------------- */
 
-static void scan_stat_block_run(struct scan_stat_block *b)
-{
-    for (unsigned k = 0; k < b->count; k++) {
-        struct scan_stat_item *it = &b->items[k];
-        struct stat st;
-        if (fstatat(b->dirfd, it->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            it->status = errno;
-            continue;
-        }
-        bool same = it->type == SCAN_TYPE_FILE ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode);
-        if (!same) {
-            it->status = SCAN_STAT_REPLACED;
-            continue;
-        }
-        it->status = 0;
-        it->size = it->type == SCAN_TYPE_FILE ? (uint64_t)st.st_size : 0;
-        it->mtime_sec = (int64_t)st.st_mtim.tv_sec;
-        it->mtime_nsec = st.st_mtim.tv_nsec;
-    }
-}
-
-/* Take one queued block and run it; false when the queue is empty. Caller holds no lock. */
-static bool scan_pool_work_one(struct scan_pool *pool)
-{
-    pthread_mutex_lock(&pool->lock);
-    struct scan_stat_block *b = pool->head;
-    if (b != NULL) {
-        pool->head = b->next_queued;
-        if (pool->head == NULL)
-            pool->tail = NULL;
-    }
-    pthread_mutex_unlock(&pool->lock);
-    if (b == NULL)
-        return false;
-    scan_stat_block_run(b);
-    pthread_mutex_lock(&pool->lock);
-    if (--pool->outstanding == 0)
-        pthread_cond_broadcast(&pool->idle);
-    pthread_mutex_unlock(&pool->lock);
-    return true;
-}
-
-static void *scan_pool_worker(void *arg)
-{
-    struct scan_pool *pool = arg;
-    for (;;) {
-        pthread_mutex_lock(&pool->lock);
-        while (pool->head == NULL && !pool->shutdown)
-            pthread_cond_wait(&pool->work, &pool->lock);
-        bool quit = pool->head == NULL && pool->shutdown;
-        pthread_mutex_unlock(&pool->lock);
-        if (quit)
-            return NULL;
-        scan_pool_work_one(pool);
-    }
-}
-
-static void scan_pool_free(struct scan_pool *pool)
-{
-    if (pool == NULL)
-        return;
-    pthread_mutex_lock(&pool->lock);
-    pool->shutdown = true;
-    pthread_cond_broadcast(&pool->work);
-    pthread_mutex_unlock(&pool->lock);
-    for (size_t t = 0; t < pool->started; t++)
-        pthread_join(pool->tid[t], NULL);
-    pthread_cond_destroy(&pool->idle);
-    pthread_cond_destroy(&pool->work);
-    pthread_mutex_destroy(&pool->lock);
-    free(pool);
-}
-
-/* Start threads - 1 workers (the main thread is the last one). A pool that cannot start
- * any worker is not an error: the main thread then does every fstatat itself. */
-static void scan_pool_start(struct scan_walk *w)
-{
-    w->pool_tried = true;
-    size_t workers = w->opt->threads - 1;
-    struct scan_pool *pool = alloc_zeroed(1, sizeof *pool);
-    if (pool == NULL)
-        return;
-    if (pthread_mutex_init(&pool->lock, NULL) != 0) {
-        free(pool);
-        return;
-    }
-    if (pthread_cond_init(&pool->work, NULL) != 0) {
-        pthread_mutex_destroy(&pool->lock);
-        free(pool);
-        return;
-    }
-    if (pthread_cond_init(&pool->idle, NULL) != 0) {
-        pthread_cond_destroy(&pool->work);
-        pthread_mutex_destroy(&pool->lock);
-        free(pool);
-        return;
-    }
-    while (pool->started < workers &&
-           pthread_create(&pool->tid[pool->started], NULL, scan_pool_worker, pool) == 0)
-        pool->started++;
-    if (pool->started == 0) {
-        scan_pool_free(pool);
-        return;
-    }
-    w->pool = pool;
-}
-
-/* Hand the block being filled to the directory's list and, with a pool, to the workers.
- * The pool is started only for a full block: a directory with fewer than SCAN_STAT_BLOCK
- * names to stat is not worth a thread. */
-static void scan_stat_submit(struct scan_walk *w, bool full)
-{
-    struct scan_stat_block *b = w->filling;
-    if (b == NULL)
-        return;
-    w->filling = NULL;
-    b->next_in_dir = NULL;
-    b->next_queued = NULL;
-    if (w->dir_last != NULL)
-        w->dir_last->next_in_dir = b;
-    else
-        w->dir_first = b;
-    w->dir_last = b;
-    if (full && w->pool == NULL && !w->pool_tried && w->opt->threads > 1)
-        scan_pool_start(w);
-    if (w->pool == NULL)
-        return;
-    struct scan_pool *pool = w->pool;
-    pthread_mutex_lock(&pool->lock);
-    if (pool->tail != NULL)
-        pool->tail->next_queued = b;
-    else
-        pool->head = b;
-    pool->tail = b;
-    pool->outstanding++;
-    pthread_cond_signal(&pool->work);
-    pthread_mutex_unlock(&pool->lock);
-}
-
-/* Queue the entry at index entry (name in the arena) for fstatat relative to dirfd. */
-static enum error_code scan_stat_enqueue(struct scan_walk *w, int dirfd, const char *name,
-                                         size_t entry, enum scan_type type)
-{
-    struct scan_stat_block *b = w->filling;
-    if (b == NULL) {
-        b = w->free_blocks;
-        if (b != NULL)
-            w->free_blocks = b->next_in_dir;
-        else if ((b = alloc_bytes(sizeof *b)) == NULL)
-            return scan_no_memory(w);
-        b->dirfd = dirfd;
-        b->count = 0;
-        w->filling = b;
-    }
-    struct scan_stat_item *it = &b->items[b->count++];
-    it->name = name;
-    it->entry = entry;
-    it->type = type;
-    if (b->count == SCAN_STAT_BLOCK)
-        scan_stat_submit(w, true);
-    return ERROR_OK;
-}
-
 /* Finish the current directory's fstatat calls and apply them (apply false: only wait,
  * after a fatal error). Always leaves no block in flight. */
-static enum error_code scan_stat_finish(struct scan_walk *w, bool apply)
+static enum error_code scan_apply_stats(struct scan_walk *w, bool apply)
 {
-    scan_stat_submit(w, false);
-    if (w->dir_first == NULL)
-        return ERROR_OK;
-    if (w->pool != NULL) {
-        struct scan_pool *pool = w->pool;
-        while (scan_pool_work_one(pool))
-            ;
-        pthread_mutex_lock(&pool->lock);
-        while (pool->outstanding > 0)
-            pthread_cond_wait(&pool->idle, &pool->lock);
-        pthread_mutex_unlock(&pool->lock);
-    } else {
-        for (struct scan_stat_block *b = w->dir_first; b != NULL; b = b->next_in_dir)
-            scan_stat_block_run(b);
-    }
-
+    scan_stat_run(&w->stat);
     enum error_code rc = ERROR_OK;
     struct scan_result *res = w->res;
-    struct scan_stat_block *b = w->dir_first;
-    size_t first = b->items[0].entry;
-    size_t out = first;
-    unsigned k = 0;
-    for (size_t i = first; i < res->count && apply; i++) {
-        while (b != NULL && k == b->count) {
-            b = b->next_in_dir;
-            k = 0;
-        }
-        if (b != NULL && b->items[k].entry == i) {
-            const struct scan_stat_item *it = &b->items[k++];
-            if (it->status != 0) {
-                if (rc == ERROR_OK)
-                    rc = scan_push_errno(w, res->entries[i].path, NULL, 0, it->status);
-                continue;
+    struct scan_stat_cursor cur;
+    const struct scan_stat_item *it = scan_stat_first(&w->stat, &cur);
+    if (it != NULL && apply) {
+        size_t out = it->entry;
+        for (size_t i = it->entry; i < res->count; i++) {
+            if (it != NULL && it->entry == i) {
+                const struct scan_stat_item *got = it;
+                it = scan_stat_next(&cur);
+                if (got->status != 0) {
+                    if (rc == ERROR_OK)
+                        rc = scan_push_errno(w, res->entries[i].path, NULL, 0, got->status);
+                    continue;
+                }
+                res->entries[i].size = got->size;
+                res->entries[i].mtime_sec = got->mtime_sec;
+                res->entries[i].mtime_nsec = got->mtime_nsec;
             }
-            res->entries[i].size = it->size;
-            res->entries[i].mtime_sec = it->mtime_sec;
-            res->entries[i].mtime_nsec = it->mtime_nsec;
+            res->entries[out++] = res->entries[i];
         }
-        res->entries[out++] = res->entries[i];
-    }
-    if (apply)
         res->count = out;
-
-    /* Recycle the blocks. */
-    if (w->dir_last != NULL) {
-        w->dir_last->next_in_dir = w->free_blocks;
-        w->free_blocks = w->dir_first;
     }
-    w->dir_first = NULL;
-    w->dir_last = NULL;
+    scan_stat_recycle(&w->stat);
     return rc;
 }
 
@@ -695,9 +353,8 @@ static enum error_code scan_add_entry(struct scan_walk *w, int dirfd, const char
     e->mtime_sec = 0;
     e->mtime_nsec = 0;
     if (w->opt->want_stat && st == NULL) {
-        enum error_code rc = scan_stat_enqueue(w, dirfd, e->name, res->count, type);
-        if (rc != ERROR_OK)
-            return rc;
+        if (!scan_stat_add(&w->stat, dirfd, e->name, res->count, type))
+            return scan_no_memory(w);
     } else if (w->opt->want_stat) {
         e->size = type == SCAN_TYPE_FILE ? (uint64_t)st->st_size : 0;
         e->mtime_sec = (int64_t)st->st_mtim.tv_sec;
@@ -758,11 +415,11 @@ static enum error_code scan_visit_link(struct scan_walk *w, const char *name, si
         return scan_add_confine_error(w, name, nlen, &cerr);
     close(fd);
     if (S_ISREG(st.st_mode)) {
-        if (suffix == NULL || suffix == scan_suffix_zarr)
+        if (suffix == NULL || suffix == scan_name_zarr)
             return ERROR_OK;
         return scan_add_entry(w, -1, name, nlen, suffix, SCAN_TYPE_FILE, &st);
     }
-    if (suffix == scan_suffix_zarr)
+    if (suffix == scan_name_zarr)
         return scan_add_entry(w, -1, name, nlen, suffix, SCAN_TYPE_ZARR, &st);
     return scan_plan_descent(w, SCAN_PENDING_LINK, name, nlen, depth);
 }
@@ -789,11 +446,11 @@ static enum error_code scan_visit(struct scan_walk *w, int dirfd, const char *na
     }
     switch (d_type) {
     case DT_REG:
-        if (suffix == NULL || suffix == scan_suffix_zarr)
+        if (suffix == NULL || suffix == scan_name_zarr)
             return ERROR_OK;
         return scan_add_entry(w, dirfd, name, nlen, suffix, SCAN_TYPE_FILE, known);
     case DT_DIR:
-        if (suffix == scan_suffix_zarr)
+        if (suffix == scan_name_zarr)
             return scan_add_entry(w, dirfd, name, nlen, suffix, SCAN_TYPE_ZARR, known);
         return scan_plan_descent(w, SCAN_PENDING_DIR, name, nlen, depth);
     case DT_LNK:
@@ -872,7 +529,7 @@ static enum error_code scan_read_dir(struct scan_walk *w, int fd, unsigned depth
     enum error_code rc = ERROR_OK;
     size_t pending_start = w->pending_len;
     for (;;) {
-        if (scan_past_deadline(w)) {
+        if (clock_passed(w->opt->deadline)) {
             scan_truncate(w);
             break;
         }
@@ -896,9 +553,9 @@ static enum error_code scan_read_dir(struct scan_walk *w, int fd, unsigned depth
     /* Entries already listed get their stat even when a bound stopped the listing; after a
      * fatal error the pass only waits, so no worker still uses fd once we return. */
     if (rc == ERROR_OK)
-        rc = scan_stat_finish(w, true);
+        rc = scan_apply_stats(w, true);
     else
-        (void)scan_stat_finish(w, false);
+        (void)scan_apply_stats(w, false);
     size_t end = w->pending_len;
     for (size_t at = pending_start; at < end && rc == ERROR_OK && !w->stop;) {
         char kind = w->pending[at];
@@ -913,133 +570,6 @@ static enum error_code scan_read_dir(struct scan_walk *w, int fd, unsigned depth
 /* ---------------------------------------------------------------------------------------
  * Entry point
  * --------------------------------------------------------------------------------------- */
-
-static int scan_entry_order(const void *a, const void *b)
-{
-    return scan_natural_compare(((const struct scan_entry *)a)->path,
-                                ((const struct scan_entry *)b)->path);
-}
-
-/* ---------------------------------------------------------------------------------------
- * Sorting by precomputed keys
- *
- * Comparing paths token by token costs ~40 ns a pair; instead each path is encoded once
- * into a key whose memcmp order is the natural order: a byte that is not a digit stays as
- * it is, and a digit run becomes '0', its length without leading zeros (one byte: a run
- * lies inside one component, at most 255 bytes), then those digits. '0' can stand for a
- * number because no other byte is a digit, so a number meets any other byte exactly as
- * its first digit would. Keys equal under memcmp are paths equal as numbers ("a01",
- * "a1"), ordered by strcmp as scan_natural_compare does.
- * --------------------------------------------------------------------------------------- */
-
-struct scan_sort_item {
-    const unsigned char *key;
-    uint32_t key_len; /* a key is at most 3 * CONFINE_PATH_MAX bytes */
-    uint32_t index;   /* entries are capped far below 2^32 (see scan_sort_entries) */
-};
-
-/* Encode s into out (NULL: only measure); returns the key's length. */
-static size_t scan_natural_key(const char *s, unsigned char *out)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = 0;
-    while (*p != '\0') {
-        if (!scan_is_digit(*p)) {
-            if (out != NULL)
-                out[n] = *p;
-            n++;
-            p++;
-            continue;
-        }
-        while (*p == '0')
-            p++;
-        const unsigned char *d = p;
-        while (scan_is_digit(*p))
-            p++;
-        size_t digits = (size_t)(p - d);
-        if (out != NULL) {
-            out[n] = '0';
-            out[n + 1] = (unsigned char)digits;
-            memcpy(out + n + 2, d, digits);
-        }
-        n += 2 + digits;
-    }
-    return n;
-}
-
-static int scan_sort_item_order(const void *a, const void *b, void *entries)
-{
-    const struct scan_sort_item *x = a;
-    const struct scan_sort_item *y = b;
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp(x->key, y->key, n);
-    if (c != 0)
-        return c;
-    if (x->key_len != y->key_len)
-        return x->key_len < y->key_len ? -1 : 1;
-    const struct scan_entry *e = entries;
-    return strcmp(e[x->index].path, e[y->index].path);
-}
-
-/* Sort res->entries naturally by path: sort (key, index) pairs, then permute the entries
- * in place along the cycles of that permutation. Falls back to comparing paths directly
- * when the keys do not fit in memory (same order, slower). */
-static void scan_sort_entries(struct scan_result *res)
-{
-    size_t n = res->count;
-    struct scan_sort_item *items = NULL;
-    unsigned char *keys = NULL;
-    if (n < 2)
-        return;
-    if (n > UINT32_MAX)
-        goto fallback;
-    items = alloc_bytes(n * sizeof *items);
-    if (items == NULL)
-        goto fallback;
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = scan_natural_key(res->entries[i].path, NULL);
-        items[i].key_len = (uint32_t)len;
-        total += len;
-    }
-    keys = alloc_bytes(total > 0 ? total : 1);
-    if (keys == NULL)
-        goto fallback;
-    unsigned char *at = keys;
-    for (size_t i = 0; i < n; i++) {
-        items[i].key = at;
-        items[i].index = (uint32_t)i;
-        at += scan_natural_key(res->entries[i].path, at);
-    }
-    qsort_r(items, n, sizeof *items, scan_sort_item_order, res->entries);
-    /* Position i must receive entry items[i].index; a placed slot is marked with n. */
-    for (size_t i = 0; i < n; i++) {
-        if (items[i].index == (uint32_t)n || items[i].index == i)
-            continue;
-        struct scan_entry held = res->entries[i];
-        size_t j = i;
-        while (items[j].index != i) {
-            size_t from = items[j].index;
-            res->entries[j] = res->entries[from];
-            items[j].index = (uint32_t)n;
-            j = from;
-        }
-        res->entries[j] = held;
-        items[j].index = (uint32_t)n;
-    }
-    goto out;
-fallback:
-    qsort(res->entries, n, sizeof *res->entries, scan_entry_order);
-out:
-    free(keys);
-    free(items);
-}
-
-static int scan_error_order(const void *a, const void *b)
-{
-    return scan_natural_compare(((const struct scan_error *)a)->path,
-                                ((const struct scan_error *)b)->path);
-}
 
 /* Copy rel into w->path without empty and "." components ("./a//b/" -> "a/b"); rel has
  * passed confine_check, so it holds no ".." and fits. */
@@ -1085,9 +615,9 @@ enum error_code scan_tree(int root_fd, const char *rel, size_t len, const struct
     if (opt->max_depth > SCAN_DEPTH_MAX)
         return error_set(err, ERROR_INVALID, "max_depth %u is above the limit of %u",
                          opt->max_depth, SCAN_DEPTH_MAX);
-    if (opt->threads > SCAN_THREADS_MAX)
+    if (opt->threads > PARALLEL_THREADS_MAX)
         return error_set(err, ERROR_INVALID, "threads %u is above the limit of %u", opt->threads,
-                         SCAN_THREADS_MAX);
+                         PARALLEL_THREADS_MAX);
     int fd = -1;
     struct stat st;
     enum error_code rc = confine_open(root_fd, rel, len, CONFINE_DIR, &fd, &st, err);
@@ -1106,6 +636,7 @@ enum error_code scan_tree(int root_fd, const char *rel, size_t len, const struct
     w->res = res;
     w->err = err;
     w->dents = dents;
+    w->stat.threads = opt->threads;
     scan_set_start_path(w, rel, len);
     w->ids[0].dev = st.st_dev;
     w->ids[0].ino = st.st_ino;
@@ -1113,22 +644,14 @@ enum error_code scan_tree(int root_fd, const char *rel, size_t len, const struct
     rc = scan_read_dir(w, fd, 0);
     if (rc != ERROR_OK)
         goto out;
-    if (res->count > 1)
-        scan_sort_entries(res);
-    if (res->error_count > 1)
-        qsort(res->errors, res->error_count, sizeof *res->errors, scan_error_order);
+    scan_name_sort(res);
     *out = res;
     res = NULL;
 out:
     close(fd);
     if (w != NULL) {
         free(w->pending);
-        scan_pool_free(w->pool);
-        while (w->free_blocks != NULL) {
-            struct scan_stat_block *next = w->free_blocks->next_in_dir;
-            free(w->free_blocks);
-            w->free_blocks = next;
-        }
+        scan_stat_cleanup(&w->stat);
     }
     free(w);
     free(dents);

@@ -33,18 +33,17 @@
 #define SCAN_DEPTH_MAX 255u
 /* Errors kept in one result; later ones are only counted (errors_dropped). */
 #define SCAN_ERRORS_MAX 1000u
-/* Upper bound on scan_options.threads. */
-#define SCAN_THREADS_MAX 64u
 
 struct scan_options {
     bool recursive;      /* descend into subdirectories */
     unsigned max_depth;  /* levels below the start directory read when recursive (0..255) */
     bool include_hidden; /* list and descend into names starting with '.' */
     size_t max_entries;  /* entries returned at most; one more sets truncated */
-    uint64_t deadline;   /* CLOCK_MONOTONIC nanoseconds; 0 = no deadline */
+    int64_t deadline;    /* core/clock.h ns; 0 = no deadline */
     bool want_stat;      /* fill size and mtime (one fstatat per entry) */
     unsigned threads;    /* threads doing fstatat, the caller's included (0 or 1: caller only);
-                            workers start only once 64 names in a directory need a stat */
+                            workers start only once 64 names in a directory need a stat, and
+                            only as many as the process's thread budget grants */
 };
 
 enum scan_type {
@@ -90,7 +89,7 @@ void scan_options_init(struct scan_options *opt);
  * subdirectories or bad links are listed in (*out)->errors. On failure *out is NULL and err
  * says why: ERROR_NOT_FOUND (no such directory), ERROR_UNPROCESSABLE (not a directory),
  * ERROR_FORBIDDEN (outside the root, or the start directory is not readable), ERROR_INVALID
- * (bad path, max_depth > SCAN_DEPTH_MAX, threads > SCAN_THREADS_MAX), ERROR_NO_MEMORY,
+ * (bad path, max_depth > SCAN_DEPTH_MAX, threads > PARALLEL_THREADS_MAX), ERROR_NO_MEMORY,
  * ERROR_BUSY (out of descriptors), ERROR_IO. Thread-safe: shares nothing but root_fd, which
  * is only read; with threads > 1 it starts and joins its own worker threads.
  */

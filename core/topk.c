@@ -12,19 +12,17 @@
 #include "topk.h"
 
 #include "alloc.h"
+#include "parallel.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TOPK_KEY_NAN     UINT64_MAX /* key of every NaN: after all numbers */
-#define TOPK_BLOCK       16         /* values per step of the portable scan */
-#define TOPK_HEAP_MAX_K  4096       /* above this k, introselect beats the heap */
-#define TOPK_HEAP_RATIO  16         /* heap only while k <= n / ratio */
-#define TOPK_MIN_CHUNK   65536      /* values per thread below which a thread is not worth it */
-#define TOPK_MAX_THREADS 256
-#define TOPK_SMALL_SORT  16 /* ranges sorted by insertion */
+#define TOPK_KEY_NAN    UINT64_MAX /* key of every NaN: after all numbers */
+#define TOPK_BLOCK      16         /* values per step of the portable scan */
+#define TOPK_HEAP_MAX_K 4096       /* above this k, introselect beats the heap */
+#define TOPK_HEAP_RATIO 16         /* heap only while k <= n / ratio */
+#define TOPK_MIN_CHUNK  65536      /* values per thread below which a thread is not worth it */
+#define TOPK_SMALL_SORT 16         /* ranges sorted by insertion */
 
 /* ---- ordered keys ----------------------------------------------------------------------
  * key(a) < key(b) exactly when a comes before b in the wanted order, for numbers; equal
@@ -372,14 +370,11 @@ static void write_result(const void *x, enum topk_dtype dtype, const struct topk
 }
 
 /* ---- jobs ------------------------------------------------------------------------------
- * Work is cut into chunks (a range of values, or a block of rows) claimed in increasing order
- * from an atomic counter. The caller works on its own job and waits only until every chunk
- * is finished, never for a helper thread to be scheduled or to exit: on a loaded machine a
- * helper that starts late finds nothing left and leaves, and the call has run at one-thread
- * speed instead of waiting a scheduler slice for a straggler. Helpers are detached; the job
- * is reference-counted and the last one out frees it, so nothing a late helper touches is
- * ever gone. Outputs are written only inside claimed chunks, all finished before the caller
- * returns. A helper that cannot be created or cannot get its scratch just does not help.
+ * Work is cut into chunks (a range of values, or a block of rows), the items of one
+ * parallel_run: claimed in increasing order from its counter by the caller and the helper
+ * threads the budget allows, about 8 per thread so a slow thread is overtaken. Outputs are
+ * written only inside claimed chunks, all finished when parallel_run returns. Rows need
+ * per-worker scratch (a heap of k, or a copy of a row); values do not.
  */
 
 enum topk_job_kind {
@@ -388,13 +383,7 @@ enum topk_job_kind {
 };
 
 struct topk_job {
-    atomic_uint refs; /* the caller, plus each helper started */
-    atomic_size_t next;
     size_t chunks, chunk_len;
-    pthread_mutex_t lock;
-    pthread_cond_t finished;
-    size_t done; /* chunks finished, under lock */
-
     enum topk_job_kind kind;
     const void *x;
     enum topk_dtype dtype;
@@ -407,24 +396,17 @@ struct topk_job {
     double *values;
 };
 
-static void job_release(struct topk_job *job)
+static enum error_code job_chunk(void *arg, size_t c, unsigned w, void *scratch,
+                                 struct error_info *err)
 {
-    if (atomic_fetch_sub(&job->refs, 1) != 1)
-        return;
-    pthread_cond_destroy(&job->finished);
-    pthread_mutex_destroy(&job->lock);
-    free(job->memory);
-    free(job->heaps);
-    free(job);
-}
-
-static void job_chunk(struct topk_job *job, size_t c, struct topk_entry *scratch)
-{
+    (void)w;
+    (void)err;
+    const struct topk_job *job = arg;
     size_t begin = c * job->chunk_len;
     size_t end = begin + job->chunk_len < job->n ? begin + job->chunk_len : job->n;
     if (job->kind == TOPK_JOB_VALUES) {
         scan_range(&job->heaps[c], job->x, job->dtype, begin, end, job->largest);
-        return;
+        return ERROR_OK;
     }
     size_t width = job->dtype == TOPK_FLOAT32 ? sizeof(float) : sizeof(double);
     for (size_t r = begin; r < end; r++) {
@@ -434,90 +416,25 @@ static void job_chunk(struct topk_job *job, size_t c, struct topk_entry *scratch
         write_result(row, job->dtype, scratch, job->k, job->indices + r * job->k,
                      job->values != NULL ? job->values + r * job->k : NULL);
     }
+    return ERROR_OK;
 }
 
-static void job_work(struct topk_job *job, struct topk_entry *scratch)
+/* Run every chunk on up to threads workers; fails only when the scratch cannot be had. */
+static enum error_code job_run(struct topk_job *job, unsigned threads, struct error_info *err)
 {
-    for (;;) {
-        size_t c = atomic_fetch_add(&job->next, 1);
-        if (c >= job->chunks)
-            return;
-        job_chunk(job, c, scratch);
-        pthread_mutex_lock(&job->lock);
-        if (++job->done == job->chunks)
-            pthread_cond_signal(&job->finished);
-        pthread_mutex_unlock(&job->lock);
-    }
-}
-
-static void *job_helper(void *arg)
-{
-    struct topk_job *job = arg;
-    struct topk_entry *scratch = NULL;
-    if (job->scratch_len > 0)
-        scratch = alloc_bytes(job->scratch_len * sizeof *scratch);
-    if (job->scratch_len == 0 || scratch != NULL)
-        job_work(job, scratch);
-    free(scratch);
-    job_release(job);
-    return NULL;
-}
-
-/* Run the job on the caller and up to threads - 1 helpers; returns when every chunk is done.
- * The caller still holds its reference afterwards. */
-static void job_run(struct topk_job *job, unsigned threads, struct topk_entry *scratch)
-{
-    size_t helpers = threads > 1 ? threads - 1 : 0;
-    if (helpers > job->chunks - 1)
-        helpers = job->chunks - 1;
-    if (helpers > TOPK_MAX_THREADS - 1)
-        helpers = TOPK_MAX_THREADS - 1;
-    pthread_attr_t attr;
-    bool have_attr = helpers > 0 && pthread_attr_init(&attr) == 0;
-    if (have_attr && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0) {
-        for (size_t h = 0; h < helpers; h++) {
-            pthread_t tid;
-            atomic_fetch_add(&job->refs, 1);
-            if (pthread_create(&tid, &attr, job_helper, job) != 0) {
-                atomic_fetch_sub(&job->refs, 1);
-                break;
-            }
-        }
-    }
-    if (have_attr)
-        pthread_attr_destroy(&attr);
-    job_work(job, scratch);
-    pthread_mutex_lock(&job->lock);
-    while (job->done < job->chunks)
-        pthread_cond_wait(&job->finished, &job->lock);
-    pthread_mutex_unlock(&job->lock);
-}
-
-/* A zeroed job with its lock, or NULL. */
-static struct topk_job *job_new(void)
-{
-    struct topk_job *job = alloc_zeroed(1, sizeof *job);
-    if (job == NULL)
-        return NULL;
-    if (pthread_mutex_init(&job->lock, NULL) != 0) {
-        free(job);
-        return NULL;
-    }
-    if (pthread_cond_init(&job->finished, NULL) != 0) {
-        pthread_mutex_destroy(&job->lock);
-        free(job);
-        return NULL;
-    }
-    atomic_init(&job->refs, 1);
-    atomic_init(&job->next, 0);
-    return job;
+    struct parallel_loop loop = {.n = job->chunks,
+                                 .threads = threads,
+                                 .scratch = job->scratch_len * sizeof(struct topk_entry),
+                                 .item = job_chunk,
+                                 .arg = job};
+    return parallel_run(&loop, NULL, err);
 }
 
 /* Chunk length: about 8 chunks per thread so a slow thread can be overtaken, never shorter
  * than min_len, and at least one. */
 static size_t chunk_length(size_t total, unsigned threads, size_t min_len)
 {
-    size_t t = threads == 0 ? 1 : (threads > TOPK_MAX_THREADS ? TOPK_MAX_THREADS : threads);
+    size_t t = threads == 0 ? 1 : (threads > PARALLEL_THREADS_MAX ? PARALLEL_THREADS_MAX : threads);
     size_t len = (total + 8 * t - 1) / (8 * t);
     if (len < min_len)
         len = min_len;
@@ -568,46 +485,41 @@ enum error_code topk_values(const void *x, enum topk_dtype dtype, size_t n, size
         return ERROR_OK;
     }
 
-    struct topk_job *job = job_new();
-    if (job == NULL)
-        return error_set(err, ERROR_NO_MEMORY, "topk: no memory for a job");
-    job->kind = TOPK_JOB_VALUES;
-    job->x = x;
-    job->dtype = dtype;
-    job->n = n;
-    job->k = k;
-    job->largest = opt->largest;
-    job->chunk_len = opt->threads > 1 ? chunk_length(n, opt->threads, TOPK_MIN_CHUNK) : n;
-    if (job->chunk_len < 16 * k)
-        job->chunk_len = 16 * k;
-    job->chunks = (n + job->chunk_len - 1) / job->chunk_len;
-    job->heaps = alloc_zeroed(job->chunks, sizeof *job->heaps);
-    job->memory = alloc_bytes(job->chunks * k * sizeof *job->memory);
-    if (job->heaps == NULL || job->memory == NULL) {
-        rc =
-            error_set(err, ERROR_NO_MEMORY, "topk: no memory for %zu heaps of %zu", job->chunks, k);
+    struct topk_job job = {
+        .kind = TOPK_JOB_VALUES, .x = x, .dtype = dtype, .n = n, .k = k, .largest = opt->largest};
+    job.chunk_len = opt->threads > 1 ? chunk_length(n, opt->threads, TOPK_MIN_CHUNK) : n;
+    if (job.chunk_len < 16 * k)
+        job.chunk_len = 16 * k;
+    job.chunks = (n + job.chunk_len - 1) / job.chunk_len;
+    job.heaps = alloc_zeroed(job.chunks, sizeof *job.heaps);
+    job.memory = alloc_bytes(job.chunks * k * sizeof *job.memory);
+    if (job.heaps == NULL || job.memory == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "topk: no memory for %zu heaps of %zu", job.chunks, k);
         goto out;
     }
-    for (size_t c = 0; c < job->chunks; c++) {
-        job->heaps[c].e = job->memory + c * k;
-        job->heaps[c].cap = k;
+    for (size_t c = 0; c < job.chunks; c++) {
+        job.heaps[c].e = job.memory + c * k;
+        job.heaps[c].cap = k;
     }
-    job_run(job, opt->threads, NULL);
+    rc = job_run(&job, opt->threads, err);
+    if (rc != ERROR_OK)
+        goto out;
 
     /* compact the survivors to the front: each chunk kept min(k, its length), so together
      * they are at least k and include the best k overall */
-    struct topk_entry *all = job->memory;
+    struct topk_entry *all = job.memory;
     size_t m = 0;
-    for (size_t c = 0; c < job->chunks; c++) {
-        memmove(all + m, job->heaps[c].e, job->heaps[c].len * sizeof *all);
-        m += job->heaps[c].len;
+    for (size_t c = 0; c < job.chunks; c++) {
+        memmove(all + m, job.heaps[c].e, job.heaps[c].len * sizeof *all);
+        m += job.heaps[c].len;
     }
     if (m > k)
         entry_select(all, m, k);
     entry_sort(all, k);
     write_result(x, dtype, all, k, indices, values);
 out:
-    job_release(job);
+    free(job.memory);
+    free(job.heaps);
     return rc;
 }
 
@@ -637,31 +549,18 @@ enum error_code topk_rows(const void *x, enum topk_dtype dtype, size_t rows, siz
     if (k == 0 || rows == 0)
         return ERROR_OK;
 
-    struct topk_job *job = job_new();
-    struct topk_entry *scratch = NULL;
-    if (job == NULL)
-        return error_set(err, ERROR_NO_MEMORY, "topk: no memory for a job");
-    job->kind = TOPK_JOB_ROWS;
-    job->x = x;
-    job->dtype = dtype;
-    job->n = rows;
-    job->cols = cols;
-    job->k = k;
-    job->largest = opt->largest;
-    job->exclude_self = opt->exclude_self;
-    job->indices = indices;
-    job->values = values;
-    job->scratch_len = use_heap(available, k) ? k : cols;
-    job->chunk_len = chunk_length(rows, opt->threads, (TOPK_MIN_CHUNK / 4 + cols - 1) / cols);
-    job->chunks = (rows + job->chunk_len - 1) / job->chunk_len;
-    scratch = alloc_bytes(job->scratch_len * sizeof *scratch);
-    if (scratch == NULL) {
-        rc = error_set(err, ERROR_NO_MEMORY, "topk: no memory for a row's scratch");
-        goto out;
-    }
-    job_run(job, opt->threads, scratch);
-out:
-    free(scratch);
-    job_release(job);
-    return rc;
+    struct topk_job job = {.kind = TOPK_JOB_ROWS,
+                           .x = x,
+                           .dtype = dtype,
+                           .n = rows,
+                           .cols = cols,
+                           .k = k,
+                           .largest = opt->largest,
+                           .exclude_self = opt->exclude_self,
+                           .indices = indices,
+                           .values = values};
+    job.scratch_len = use_heap(available, k) ? k : cols;
+    job.chunk_len = chunk_length(rows, opt->threads, (TOPK_MIN_CHUNK / 4 + cols - 1) / cols);
+    job.chunks = (rows + job.chunk_len - 1) / job.chunk_len;
+    return job_run(&job, opt->threads, err);
 }

@@ -10,10 +10,10 @@
  * k = 10..1000 over 10^4..10^8 values) one streaming pass keeps the best k in a bounded
  * max-heap and tests each value against the heap's worst with one float compare, in blocks
  * the compiler vectorises; only the few values that beat the worst touch the heap. With
- * threads, the array is cut into chunks claimed from a counter, one heap per chunk, merged at
- * the end; the caller works too and never waits for a helper thread that has not started, so
- * a loaded machine costs at most one-thread speed. Cost: O(n) reads plus O(k log k log(n/k))
- * heap work on random data, O(n log k) worst case (sorted input).
+ * threads, the array is cut into chunks claimed from a counter (core/parallel), one heap per
+ * chunk, merged at the end; the caller works too, and helpers come from the process's thread
+ * budget, so a loaded machine costs at most one-thread speed. Cost: O(n) reads plus
+ * O(k log k log(n/k)) heap work on random data, O(n log k) worst case (sorted input).
  * For k comparable to n, an introselect over a copy of (ordered key, index) pairs, then an
  * introsort of the k chosen: O(n + k log k) time, 16 bytes of scratch per value.
  * Rows (row-major rows x cols) are cut into blocks of rows claimed the same way.

@@ -155,10 +155,7 @@ static void overlap_run_pair(void *arg, size_t i)
     lo.max_alloc = ctx->limits->max_decode_buffer;
     lo.max_ifds = ctx->limits->max_ifds;
     lo.threads = batch->threads_per_pair;
-    if (batch->req->deadline_ns > 0) {
-        lo.deadline.tv_sec = (time_t)(batch->req->deadline_ns / 1000000000);
-        lo.deadline.tv_nsec = (long)(batch->req->deadline_ns % 1000000000);
-    }
+    lo.deadline = batch->req->deadline_ns;
     if (load_overlap(&sa, &sb, &lo, counter, &pair->info_a, &pair->info_b, &pair->err) != ERROR_OK)
         goto out;
     if (overlap_counter_finish(counter, &batch->query->opt, &pair->result, &pair->err) != ERROR_OK)

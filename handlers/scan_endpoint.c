@@ -9,6 +9,7 @@
 #include "scan_endpoint.h"
 #include "alloc.h"
 #include "classify_endpoint.h"
+#include "clock.h"
 #include "jsonw.h"
 #include "problem.h"
 #include "scan.h"
@@ -38,11 +39,8 @@ static void scan_endpoint_defaults(const struct handler_context *ctx, const stru
     q->opt.max_entries =
         ctx->limits->scan_max_entries < 100000 ? ctx->limits->scan_max_entries : 100000;
     q->opt.threads = ctx->limits->threads;
-    uint64_t deadline =
-        (uint64_t)request_now_ns() + (uint64_t)ctx->limits->scan_timeout_ms * 1000000u;
-    if (req->deadline_ns > 0 && (uint64_t)req->deadline_ns < deadline)
-        deadline = (uint64_t)req->deadline_ns;
-    q->opt.deadline = deadline;
+    q->opt.deadline =
+        clock_deadline_min(clock_deadline_ms(ctx->limits->scan_timeout_ms), req->deadline_ns);
 }
 
 static uint64_t scan_endpoint_depth_max(const struct handler_context *ctx)

@@ -115,6 +115,9 @@ static const struct config_option config_options[] = {
      1, 100000, "image pairs in one batch /overlap"},
     {"threads", "TESSERA_THREADS", CONFIG_UINT, OFF(limits.threads), "0", 0, 256,
      "CPU threads one request may use for decoding and counting; 0 = number of CPUs"},
+    {"thread-budget", "TESSERA_THREAD_BUDGET", CONFIG_UINT, OFF(thread_budget), "0", 0, 1024,
+     "helper threads all requests together may run at once besides the workers (each request "
+     "still uses at most --threads); 0 = number of CPUs"},
 };
 /* clang-format on */
 
@@ -277,6 +280,8 @@ enum config_outcome config_load(struct config *cfg, int argc, char **argv, char 
         cfg->workers = cpus;
     if (cfg->limits.threads == 0)
         cfg->limits.threads = cpus;
+    if (cfg->thread_budget == 0)
+        cfg->thread_budget = cpus;
     if (cfg->root[0] == '\0') {
         snprintf(msg, msg_size, "--root must not be empty");
         return CONFIG_ERROR;

@@ -22,6 +22,7 @@ struct config {
     unsigned admin_port;
     unsigned io_threads;
     unsigned workers;
+    unsigned thread_budget; /* helper threads of all requests together (core/parallel) */
     unsigned queue;
     unsigned max_connections;
     unsigned max_per_ip;

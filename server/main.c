@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "cache.h"
+#include "parallel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +89,9 @@ int main(int argc, char **argv)
         }
         metrics_add_source(metrics_cache_source, srv.cache);
     }
+    /* At most --workers + --thread-budget threads compute at once, however many requests. */
+    parallel_budget_set(cfg.thread_budget);
+    metrics_add_source(metrics_threads_source, &cfg.thread_budget);
     srv.cfg = &cfg;
     if (!http_start(&srv, msg, sizeof msg)) {
         fprintf(stderr, "tessera: %s\n", msg);
@@ -97,8 +101,9 @@ int main(int argc, char **argv)
     log_escape(root_esc, sizeof root_esc, cfg.root);
     snprintf(extra, sizeof extra,
              "\"address\":\"%s\",\"port\":%u,\"root\":\"%s\",\"workers\":%u,"
-             "\"io_threads\":%u,\"admin_port\":%u",
-             cfg.host, srv.port, root_esc, cfg.workers, cfg.io_threads, cfg.admin_port);
+             "\"thread_budget\":%u,\"io_threads\":%u,\"admin_port\":%u",
+             cfg.host, srv.port, root_esc, cfg.workers, cfg.thread_budget, cfg.io_threads,
+             cfg.admin_port);
     log_event("info", "listening", extra);
 
     int sig = 0;

@@ -1,6 +1,7 @@
 /* metrics.c - counters, gauges and histograms rendered as Prometheus text; see metrics.h. */
 #include "metrics.h"
 #include "cache.h"
+#include "parallel.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -139,6 +140,24 @@ void metrics_cache_source(struct buf *out, void *cache)
                (unsigned long long)st.hits, (unsigned long long)st.misses,
                (unsigned long long)st.stale, (unsigned long long)st.evictions,
                (unsigned long long)st.entries, (unsigned long long)st.capacity);
+}
+
+void metrics_threads_source(struct buf *out, void *budget)
+{
+    buf_printf(out,
+               "# HELP tessera_helper_threads Helper threads computing for requests now "
+               "(besides the workers).\n"
+               "# TYPE tessera_helper_threads gauge\n"
+               "tessera_helper_threads %u\n"
+               "# HELP tessera_helper_threads_peak Most helper threads alive at once since "
+               "start.\n"
+               "# TYPE tessera_helper_threads_peak gauge\n"
+               "tessera_helper_threads_peak %u\n"
+               "# HELP tessera_thread_budget Helper threads allowed at once "
+               "(--thread-budget).\n"
+               "# TYPE tessera_thread_budget gauge\n"
+               "tessera_thread_budget %u\n",
+               parallel_threads_live(), parallel_threads_peak(), *(const unsigned *)budget);
 }
 
 void metrics_render(struct buf *out, const char *version)

@@ -4,8 +4,9 @@
  * Request counters are keyed by (route, method, status) and a latency histogram by route;
  * series live in one fixed table under a mutex (a few hundred series at most: routes and
  * statuses are from fixed sets). Gauges are atomics. Other modules (the classification
- * cache, the worker pool) contribute text through registered sources, which append to the
- * same core/buf buffer as the rest: the text is whole or it is an error, never cut.
+ * cache, the worker pool, core/parallel's helper threads) contribute text through registered
+ * sources, which append to the same core/buf buffer as the rest: the text is whole or it is an
+ * error, never cut.
  */
 #ifndef TESSERA_SERVER_METRICS_H
 #define TESSERA_SERVER_METRICS_H
@@ -42,6 +43,10 @@ void metrics_add_source(metrics_source_fn fn, void *arg);
 
 /* A metrics source for the classification cache (arg is a struct cache *). */
 void metrics_cache_source(struct buf *out, void *cache);
+
+/* A metrics source for core/parallel's helper threads: live, peak, and the budget (arg is
+ * the const unsigned budget given to parallel_budget_set). */
+void metrics_threads_source(struct buf *out, void *budget);
 
 /* The cap GET /metrics gives its buffer. The text is bounded by the fixed tables (about
  * 120 KiB with every series and histogram in use) plus a few KiB per source; a text that

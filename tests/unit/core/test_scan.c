@@ -6,6 +6,7 @@
  * natural order against a separately written token-by-token reference.
  */
 #include "check.h"
+#include "clock.h"
 #include "confine.h"
 #include "scan.h"
 
@@ -669,9 +670,7 @@ static void test_entry_and_time_limits(int root_fd)
     struct scan_result *res = run_scan(root_fd, "ten", &opt);
     CHECK(res != NULL && res->truncated && res->count == 0);
     scan_result_free(res);
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    opt.deadline = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec + 60000000000u;
+    opt.deadline = clock_deadline_ms(60000);
     res = run_scan(root_fd, "ten", &opt);
     CHECK(res != NULL && !res->truncated && res->count == 10);
     scan_result_free(res);

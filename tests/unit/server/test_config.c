@@ -29,6 +29,19 @@ int main(void)
     CHECK_INT(cfg.limits.max_pixels, LIMIT_MAX_PIXELS);
     CHECK(cfg.workers >= 1);
     CHECK(cfg.access_log);
+    CHECK_INT(cfg.thread_budget, cfg.limits.threads); /* 0 means the CPU count for both */
+    CHECK(cfg.thread_budget >= 1);
+
+    setenv("TESSERA_THREAD_BUDGET", "5", 1);
+    CHECK_INT(load(&cfg, none, msg), CONFIG_RUN);
+    CHECK_INT(cfg.thread_budget, 5);
+    const char *const budget[] = {"--thread-budget", "1024", NULL};
+    CHECK_INT(load(&cfg, budget, msg), CONFIG_RUN);
+    CHECK_INT(cfg.thread_budget, 1024);
+    unsetenv("TESSERA_THREAD_BUDGET");
+    const char *const budget_high[] = {"--thread-budget", "1025", NULL};
+    CHECK_INT(load(&cfg, budget_high, msg), CONFIG_ERROR);
+    CHECK(strstr(msg, "--thread-budget") != NULL && strstr(msg, "1024") != NULL);
 
     setenv("TESSERA_PORT", "9000", 1);
     setenv("TESSERA_CONN_MEMORY", "128K", 1);
