@@ -11,6 +11,7 @@
 #include "knn.h"
 
 #include "alloc.h"
+#include "clock.h"
 #include "parallel.h"
 
 #include <math.h>
@@ -424,6 +425,7 @@ static void query_point(const struct knn_tree *t, size_t pos, struct knn_results
 struct query_task {
     const struct knn_tree *tree;
     size_t k;
+    int scale; /* coordinates were multiplied by 2^scale; distances are scaled back */
     int64_t *indices;
     double *distances;
 };
@@ -448,10 +450,99 @@ static enum error_code query_batch(void *arg, size_t batch, unsigned w, void *sc
         for (size_t j = 0; j < k; j++) {
             task->indices[row + j] = h[j].index;
             if (task->distances != NULL)
-                task->distances[row + j] = sqrt(h[j].d2);
+                task->distances[row + j] = ldexp(sqrt(h[j].d2), -task->scale);
         }
     }
     return ERROR_OK;
+}
+
+/* ---- magnitudes ---------------------------------------------------------------------------
+ * Squared distances in double overflow past ~1e154 and underflow below ~1e-154 (points
+ * [[0,0],[1e201,0],[1e200,0]] gave distances null and the wrong order). Two distinct finite
+ * doubles whose nonzero magnitudes lie in [2^-430, 2^500] differ by at least 2^-482, so
+ * every squared difference, and a sum of three, stays a normal double. A power-of-two
+ * scale (exact) moves the coordinates into that range whenever their nonzero magnitudes span
+ * at most 2^929; real data needs no scaling at all (the scale is then 0 and nothing
+ * changes). Wider spans are searched by brute force in long double (x87: 15-bit exponent,
+ * so no square of a double overflows or underflows), up to KNN_BRUTE_MAX points.
+ */
+
+#define KNN_SAFE_LOW  (-430)
+#define KNN_SAFE_HIGH 500
+#define KNN_BRUTE_MAX 2000
+
+/* The power of two to scale by, or false when no single scale makes the points safe. */
+static bool magnitude_scale(const double *p, size_t count, int *scale, double *lo_out,
+                            double *hi_out)
+{
+    double hi = 0, lo = INFINITY;
+    for (size_t i = 0; i < count; i++) {
+        double a = fabs(p[i]);
+        if (a > hi)
+            hi = a;
+        if (a > 0 && a < lo)
+            lo = a;
+    }
+    *scale = 0;
+    *lo_out = lo;
+    *hi_out = hi;
+    if (hi == 0)
+        return true;
+    int e_hi = ilogb(hi), e_lo = ilogb(lo);
+    int s_min = KNN_SAFE_LOW - e_lo, s_max = KNN_SAFE_HIGH - 1 - e_hi;
+    if (s_min > s_max)
+        return false;
+    *scale = s_min > 0 ? s_min : (s_max < 0 ? s_max : 0);
+    return true;
+}
+
+struct brute_entry {
+    long double d2;
+    uint32_t index;
+};
+
+static int brute_cmp(const void *x, const void *y)
+{
+    const struct brute_entry *a = x, *b = y;
+    if (a->d2 != b->d2)
+        return a->d2 < b->d2 ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Exact-range k-NN for points whose magnitudes no double scale can hold. O(n^2 log n). */
+static enum error_code knn_brute(const double *p, size_t n, unsigned dim, size_t k,
+                                 int64_t deadline, int64_t *indices, double *distances,
+                                 struct error_info *err)
+{
+    struct brute_entry *row = alloc_bytes(n * sizeof *row);
+    if (row == NULL)
+        return error_set(err, ERROR_NO_MEMORY, "knn: no memory for %zu distances", n);
+    enum error_code rc = ERROR_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (clock_passed(deadline)) {
+            rc = error_set(err, ERROR_TIMEOUT, "knn ran past the request deadline");
+            break;
+        }
+        size_t m = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            long double d2 = 0;
+            for (unsigned d = 0; d < dim; d++) {
+                long double diff = (long double)p[i * dim + d] - (long double)p[j * dim + d];
+                d2 += diff * diff;
+            }
+            row[m++] = (struct brute_entry){d2, (uint32_t)j};
+        }
+        qsort(row, m, sizeof *row, brute_cmp);
+        for (size_t j = 0; j < k; j++) {
+            indices[i * k + j] = row[j].index;
+            if (distances != NULL)
+                distances[i * k + j] = (double)sqrtl(row[j].d2);
+        }
+    }
+    free(row);
+    return rc;
 }
 
 /* ---- entry point ------------------------------------------------------------------------ */
@@ -465,7 +556,8 @@ static unsigned spawn_depth_for(unsigned threads)
 }
 
 enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t k, unsigned threads,
-                           int64_t *indices, double *distances, struct error_info *err)
+                           int64_t deadline, int64_t *indices, double *distances,
+                           struct error_info *err)
 {
     if (dim != 2 && dim != 3)
         return error_set(err, ERROR_INVALID, "points: need 2 or 3 coordinates, got %u", dim);
@@ -492,6 +584,18 @@ enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t 
     if (indices == NULL)
         return error_set(err, ERROR_INVALID, "indices: missing output array");
 
+    int scale;
+    double lo, hi;
+    if (!magnitude_scale(points, n * dim, &scale, &lo, &hi)) {
+        if (n > KNN_BRUTE_MAX)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "points: nonzero coordinate magnitudes span %g to %g (more than "
+                             "2^929) in %zu points; distances that far apart cannot be compared "
+                             "in double above %d points: rescale them",
+                             lo, hi, n, KNN_BRUTE_MAX);
+        return knn_brute(points, n, dim, k, deadline, indices, distances, err);
+    }
+
     enum error_code rc = ERROR_OK;
     struct knn_tree tree = {dim, n, NULL, NULL, NULL};
     tree.coords = alloc_large(n * dim * sizeof *tree.coords);
@@ -502,6 +606,9 @@ enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t 
         goto out;
     }
     memcpy(tree.coords, points, n * dim * sizeof *tree.coords);
+    if (scale != 0)
+        for (size_t i = 0; i < n * dim; i++)
+            tree.coords[i] = ldexp(tree.coords[i], scale);
     alloc_advise_huge(indices, n * k * sizeof *indices);
     if (distances != NULL)
         alloc_advise_huge(distances, n * k * sizeof *distances);
@@ -509,9 +616,10 @@ enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t 
         tree.index[i] = (uint32_t)i;
     build_subtree(&tree, 0, 0, n, spawn_depth_for(threads == 0 ? 1 : threads));
 
-    struct query_task task = {&tree, k, indices, distances};
+    struct query_task task = {&tree, k, scale, indices, distances};
     struct parallel_loop loop = {.n = (n + KNN_QUERY_BATCH - 1) / KNN_QUERY_BATCH,
                                  .threads = threads,
+                                 .deadline = deadline,
                                  .scratch = k * sizeof(struct knn_best),
                                  .item = query_batch,
                                  .arg = &task};

@@ -29,7 +29,11 @@
  * k nearest neighbours of each of the n points (row-major n x dim float64, dim 2 or 3).
  * Point i's neighbours go to indices[i * k .. i * k + k) and their distances to
  * distances[same] (distances may be NULL), nearest first. threads: worker threads to use,
- * the caller's included (0 or 1 = caller only). The input is only read.
+ * the caller's included (0 or 1 = caller only); deadline: core/clock.h ns (0 = none), past
+ * it ERROR_TIMEOUT. The input is only read. Any finite coordinates work: squared distances
+ * are compared after an exact power-of-two scale that keeps them normal doubles, and points
+ * whose magnitudes span more than 2^929 are searched exactly in long double (up to 2,000
+ * points; more is ERROR_UNPROCESSABLE naming the span).
  * Fails with ERROR_INVALID for dim not 2 or 3, a NULL array, or a non-finite coordinate
  * (the detail names the point index); ERROR_UNPROCESSABLE when k > n - 1 (the detail states
  * the maximum); ERROR_TOO_LARGE above KNN_MAX_POINTS; ERROR_NO_MEMORY. k = 0 writes nothing.
@@ -38,7 +42,7 @@
  * as transparent-huge-page candidates (madvise; contents and ownership are unaffected).
  */
 enum error_code knn_points(const double *points, size_t n, unsigned dim, size_t k, unsigned threads,
-                           int64_t *indices, double *distances,
+                           int64_t deadline, int64_t *indices, double *distances,
                            struct error_info *err) ERROR_MUST_CHECK;
 
 #endif

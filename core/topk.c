@@ -419,11 +419,14 @@ static enum error_code job_chunk(void *arg, size_t c, unsigned w, void *scratch,
     return ERROR_OK;
 }
 
-/* Run every chunk on up to threads workers; fails only when the scratch cannot be had. */
-static enum error_code job_run(struct topk_job *job, unsigned threads, struct error_info *err)
+/* Run every chunk on up to opt->threads workers; fails when the scratch cannot be had or the
+ * deadline passes. */
+static enum error_code job_run(struct topk_job *job, const struct topk_options *opt,
+                               struct error_info *err)
 {
     struct parallel_loop loop = {.n = job->chunks,
-                                 .threads = threads,
+                                 .threads = opt->threads,
+                                 .deadline = opt->deadline,
                                  .scratch = job->scratch_len * sizeof(struct topk_entry),
                                  .item = job_chunk,
                                  .arg = job};
@@ -501,7 +504,7 @@ enum error_code topk_values(const void *x, enum topk_dtype dtype, size_t n, size
         job.heaps[c].e = job.memory + c * k;
         job.heaps[c].cap = k;
     }
-    rc = job_run(&job, opt->threads, err);
+    rc = job_run(&job, opt, err);
     if (rc != ERROR_OK)
         goto out;
 
@@ -562,5 +565,5 @@ enum error_code topk_rows(const void *x, enum topk_dtype dtype, size_t rows, siz
     job.scratch_len = use_heap(available, k) ? k : cols;
     job.chunk_len = chunk_length(rows, opt->threads, (TOPK_MIN_CHUNK / 4 + cols - 1) / cols);
     job.chunks = (rows + job.chunk_len - 1) / job.chunk_len;
-    return job_run(&job, opt->threads, err);
+    return job_run(&job, opt, err);
 }

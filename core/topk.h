@@ -34,6 +34,7 @@ struct topk_options {
     bool largest;      /* false: k smallest first; true: k largest first */
     bool exclude_self; /* topk_rows only: drop column i from row i (needs rows == cols) */
     unsigned threads;  /* worker threads to use, the caller's included; 0 or 1 = caller only */
+    int64_t deadline;  /* core/clock.h ns; 0 = none; past it the call fails with ERROR_TIMEOUT */
 };
 
 /*

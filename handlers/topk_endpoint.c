@@ -11,6 +11,7 @@
  */
 #include "topk_endpoint.h"
 #include "alloc.h"
+#include "clock.h"
 #include "jsonw.h"
 #include "knn.h"
 #include "problem.h"
@@ -369,6 +370,14 @@ static void topk_render_json(const struct topk_job *job, size_t rows, size_t k, 
                           : (job->mode == TOPK_MODE_POINTS ? ",\"distances\":" : ",\"values\":"));
         jsonw_lit(&w, "[");
         for (size_t r = 0; r < rows; r++) {
+            if ((r & 4095) == 4095 && clock_passed(req->deadline_ns)) {
+                jsonw_cleanup(&w);
+                problem_send(resp, req, 503,
+                             "rendering %zu results ran past the request "
+                             "deadline (--request-timeout)",
+                             rows * k);
+                return;
+            }
             if (nested)
                 jsonw_lit(&w, r ? ",[" : "[");
             for (size_t j = 0; j < k; j++) {
@@ -404,7 +413,8 @@ static void topk_run(const struct handler_context *ctx, const struct request *re
     double *val = (double *)(void *)(block + total * 8);
     struct topk_options opt = {.largest = job->largest,
                                .exclude_self = job->exclude_self,
-                               .threads = ctx->limits->threads};
+                               .threads = ctx->limits->threads,
+                               .deadline = req->deadline_ns};
     struct error_info err;
     error_init(&err);
     enum error_code rc = ERROR_OK;
@@ -413,8 +423,8 @@ static void topk_run(const struct handler_context *ctx, const struct request *re
     else if (job->mode == TOPK_MODE_ROWS)
         rc = topk_rows(job->data, job->dtype, job->n, job->m, k, &opt, idx, val, &err);
     else if (job->n > 0)
-        rc = knn_points(job->data, job->n, (unsigned)job->m, k, ctx->limits->threads, idx, val,
-                        &err);
+        rc = knn_points(job->data, job->n, (unsigned)job->m, k, ctx->limits->threads,
+                        req->deadline_ns, idx, val, &err);
     if (rc != ERROR_OK) {
         free(block);
         problem_from_error(resp, req, &err);

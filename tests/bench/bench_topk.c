@@ -93,7 +93,7 @@ static void fail(const struct error_info *err)
 
 static double run_values(struct bench_args *a)
 {
-    struct topk_options opt = {false, false, a->threads};
+    struct topk_options opt = {false, false, a->threads, 0};
     struct error_info err;
     if (topk_values(a->x, TOPK_FLOAT64, a->n, a->k, &opt, a->indices, a->values, &err) != ERROR_OK)
         fail(&err);
@@ -102,7 +102,7 @@ static double run_values(struct bench_args *a)
 
 static double run_rows(struct bench_args *a)
 {
-    struct topk_options opt = {false, a->exclude_self, a->threads};
+    struct topk_options opt = {false, a->exclude_self, a->threads, 0};
     struct error_info err;
     if (topk_rows(a->x, TOPK_FLOAT64, a->n, a->m, a->k, &opt, a->indices, a->values, &err) !=
         ERROR_OK)
@@ -123,7 +123,7 @@ static double run_points(struct bench_args *a)
             exit(2);
         }
     }
-    if (knn_points(a->x, a->n, (unsigned)a->m, a->k, a->threads, indices, distances, &err) !=
+    if (knn_points(a->x, a->n, (unsigned)a->m, a->k, a->threads, 0, indices, distances, &err) !=
         ERROR_OK)
         fail(&err);
     double check = (double)indices[0] + distances[a->n * a->k - 1];

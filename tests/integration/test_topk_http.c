@@ -760,6 +760,39 @@ static void test_limits(const char *root)
     itest_free(&s);
 }
 
+/* --request-timeout reaches knn, topk and the JSON renderer: 10^6 points with k = 10 take
+ * far longer than 100 ms on any machine, so the answer must be a 503 naming the deadline,
+ * and the server stays healthy. */
+static void test_deadline(const char *root)
+{
+    struct itest_server s;
+    const char *const args[] = {"--request-timeout", "100", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    const size_t n = 1000000;
+    float *pts = malloc(n * 2 * sizeof *pts);
+    double *vals = malloc(n * 8 * sizeof *vals);
+    if (CHECK(pts != NULL && vals != NULL)) {
+        uint64_t rng = 5;
+        for (size_t i = 0; i < 2 * n; i++)
+            pts[i] = (float)check_rng_double(&rng);
+        for (size_t i = 0; i < 8 * n; i++)
+            vals[i] = check_rng_double(&rng);
+        EXPECT_BIN_PROBLEM(&s, "/topk?mode=points&k=10&dtype=float32&shape=1000000,2", pts,
+                           n * 2 * sizeof *pts, 503, "deadline");
+        EXPECT_BIN_PROBLEM(&s, "/topk?mode=rows&k=8&dtype=float64&shape=1000000,8", vals,
+                           n * 8 * sizeof *vals, 503, "deadline");
+    }
+    free(pts);
+    free(vals);
+    struct itest_reply r;
+    CHECK(itest_request(&s, "GET", "/healthz", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    itest_free(&s);
+}
+
 int main(void)
 {
     char root[512];
@@ -784,6 +817,7 @@ int main(void)
         itest_free(&s);
     }
     test_limits(root);
+    test_deadline(root);
 
     check_rmtree(root);
     curl_global_cleanup();

@@ -135,7 +135,7 @@ static bool check_cloud(const double *p, size_t n, unsigned dim, const size_t *k
     enum error_code rc = ERROR_OK;
     size_t bad_q = SIZE_MAX, bad_k = 0;
     for (size_t i = 0, off = 0; ok && i < nks; off += n * ks[i], i++) {
-        rc = knn_points(p, n, dim, ks[i], threads, idx + off, dist + off, &err);
+        rc = knn_points(p, n, dim, ks[i], threads, 0, idx + off, dist + off, &err);
         ok = rc == ERROR_OK;
         bad_k = ks[i];
     }
@@ -207,31 +207,125 @@ static void test_errors(void)
     double dist[16];
     struct error_info err;
     error_init(&err);
-    CHECK_INT(knn_points(p, 4, 2, 4, 1, idx, dist, &err), ERROR_UNPROCESSABLE);
+    CHECK_INT(knn_points(p, 4, 2, 4, 1, 0, idx, dist, &err), ERROR_UNPROCESSABLE);
     CHECK(strstr(err.detail, "maximum k is 3") != NULL);
-    CHECK_INT(knn_points(p, 1, 2, 1, 1, idx, dist, &err), ERROR_UNPROCESSABLE);
+    CHECK_INT(knn_points(p, 1, 2, 1, 1, 0, idx, dist, &err), ERROR_UNPROCESSABLE);
     CHECK(strstr(err.detail, "maximum k is 0") != NULL);
-    CHECK_INT(knn_points(p, 1, 2, 0, 1, idx, dist, &err), ERROR_OK);
-    CHECK_INT(knn_points(NULL, 0, 2, 0, 1, idx, dist, &err), ERROR_OK);
-    CHECK_INT(knn_points(p, 2, 4, 1, 1, idx, dist, &err), ERROR_INVALID);
-    CHECK_INT(knn_points(p, 2, 1, 1, 1, idx, dist, &err), ERROR_INVALID);
+    CHECK_INT(knn_points(p, 1, 2, 0, 1, 0, idx, dist, &err), ERROR_OK);
+    CHECK_INT(knn_points(NULL, 0, 2, 0, 1, 0, idx, dist, &err), ERROR_OK);
+    CHECK_INT(knn_points(p, 2, 4, 1, 1, 0, idx, dist, &err), ERROR_INVALID);
+    CHECK_INT(knn_points(p, 2, 1, 1, 1, 0, idx, dist, &err), ERROR_INVALID);
     p[5] = NAN;
-    CHECK_INT(knn_points(p, 4, 2, 1, 1, idx, dist, &err), ERROR_INVALID);
+    CHECK_INT(knn_points(p, 4, 2, 1, 1, 0, idx, dist, &err), ERROR_INVALID);
     CHECK(strstr(err.detail, "points[2]") != NULL);
     p[5] = 1;
     p[6] = -INFINITY;
-    CHECK_INT(knn_points(p, 4, 2, 1, 1, idx, dist, &err), ERROR_INVALID);
+    CHECK_INT(knn_points(p, 4, 2, 1, 1, 0, idx, dist, &err), ERROR_INVALID);
     CHECK(strstr(err.detail, "points[3]") != NULL);
     p[6] = 1;
     /* square corners: ties broken by index; distances may be omitted */
-    CHECK_INT(knn_points(p, 4, 2, 3, 2, idx, NULL, &err), ERROR_OK);
+    CHECK_INT(knn_points(p, 4, 2, 3, 2, 0, idx, NULL, &err), ERROR_OK);
     const int64_t want[12] = {1, 2, 3, 0, 3, 2, 0, 3, 1, 1, 2, 0};
     for (int j = 0; j < 12; j++)
         CHECK_INT(idx[j], want[j]);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Extreme magnitudes: against brute force in long double (no square of a double overflows or
+ * underflows there), indices exactly and distances to 1e-15.
+ */
+
+static bool magnitudes_match(const double *p, size_t n, size_t k)
+{
+    int64_t *idx = malloc(n * k * sizeof *idx);
+    double *dist = malloc(n * k * sizeof *dist);
+    long double *d2 = malloc(n * sizeof *d2);
+    bool ok = idx != NULL && dist != NULL && d2 != NULL;
+    struct error_info err;
+    error_init(&err);
+    if (ok && !CHECK_INT(knn_points(p, n, 2, k, 2, 0, idx, dist, &err), ERROR_OK)) {
+        fprintf(stderr, "  %s\n", err.detail);
+        ok = false;
+    }
+    for (size_t q = 0; ok && q < n; q++) {
+        for (size_t j = 0; j < n; j++) {
+            long double dx = (long double)p[2 * q] - p[2 * j],
+                        dy = (long double)p[2 * q + 1] - p[2 * j + 1];
+            d2[j] = j == q ? -1.0L : dx * dx + dy * dy;
+        }
+        /* the k nearest by (d2, index), by selection */
+        for (size_t r = 0; ok && r < k; r++) {
+            size_t best = SIZE_MAX;
+            for (size_t j = 0; j < n; j++)
+                if (d2[j] >= 0 && (best == SIZE_MAX || d2[j] < d2[best]))
+                    best = j;
+            double want = (double)sqrtl(d2[best]);
+            double got = dist[q * k + r];
+            ok = idx[q * k + r] == (int64_t)best && fabs(got - want) <= 1e-15 * fabs(want) &&
+                 isfinite(got);
+            if (!ok)
+                fprintf(stderr, "  magnitudes n=%zu q=%zu r=%zu: got %lld %.17g, want %zu %.17g\n",
+                        n, q, r, (long long)idx[q * k + r], got, best, want);
+            d2[best] = -1.0L;
+        }
+    }
+    free(idx);
+    free(dist);
+    free(d2);
+    return ok;
+}
+
+static void test_magnitudes(void)
+{
+    const double big[6] = {0, 0, 1e201, 0, 1e200, 0};             /* squares overflow */
+    const double tiny[6] = {0, 0, 3e-200, 0, 1e-200, 0};          /* squares underflow */
+    const double span[8] = {0, 0, 1e-300, 0, 1e300, 0, 2e300, 0}; /* no one scale holds both */
+    CHECK(magnitudes_match(big, 3, 2));
+    CHECK(magnitudes_match(tiny, 3, 2));
+    CHECK(magnitudes_match(span, 4, 3));
+    int64_t idx[4];
+    double dist[4];
+    struct error_info err;
+    CHECK_INT(knn_points(big, 3, 2, 1, 1, 0, idx, dist, &err), ERROR_OK);
+    CHECK_INT(idx[0], 2);
+    CHECK(dist[0] == 1e200);
+    CHECK_INT(knn_points(tiny, 3, 2, 1, 1, 0, idx, dist, &err), ERROR_OK);
+    CHECK_INT(idx[0], 2);
+    CHECK(dist[0] == 1e-200);
+
+    /* Random clouds at 1e250, 1e-250, subnormal, and spanning 1e-200 .. 1e200. */
+    uint64_t rng = 77;
+    const double scales[4] = {1e250, 1e-250, 4e-320, 0};
+    double *p = malloc(2 * 600 * sizeof *p);
+    if (!CHECK(p != NULL))
+        return;
+    for (int s = 0; s < 4; s++) {
+        size_t n = 600;
+        for (size_t i = 0; i < 2 * n; i++) {
+            double u = check_rng_double(&rng) * 2 - 1;
+            p[i] = scales[s] != 0 ? u * scales[s] : u * (i % 3 == 0 ? 1e200 : 1e-200);
+        }
+        CHECK(magnitudes_match(p, n, 5));
+    }
+    free(p);
+
+    /* Past the brute-force bound, a span no scale holds is a clear 422. */
+    size_t n = 2001;
+    double *q = calloc(2 * n, sizeof *q);
+    int64_t *qi = malloc(n * sizeof *qi);
+    if (CHECK(q != NULL && qi != NULL)) {
+        for (size_t i = 0; i < n; i++)
+            q[2 * i] = i % 2 ? 1e-300 * (double)(i + 1) : 1e300 / (double)(i + 1);
+        CHECK_INT(knn_points(q, n, 2, 1, 1, 0, qi, NULL, &err), ERROR_UNPROCESSABLE);
+        CHECK(strstr(err.detail, "rescale") != NULL);
+    }
+    free(q);
+    free(qi);
+}
+
 int main(void)
 {
+    test_magnitudes();
     test_errors();
     test_clouds();
     test_large();

@@ -113,7 +113,7 @@ static bool check_values_case(const double *x, size_t n, size_t k, bool largest,
         xd[i] = dtype == TOPK_FLOAT32 ? (double)xf[i] : x[i];
     }
     ref_topk(xd, n, SIZE_MAX, largest, order);
-    struct topk_options opt = {largest, false, threads};
+    struct topk_options opt = {largest, false, threads, 0};
     struct error_info err;
     error_init(&err);
     const void *input = dtype == TOPK_FLOAT32 ? (const void *)xf : (const void *)xd;
@@ -188,7 +188,7 @@ static void test_values_errors(void)
     double x[4] = {3.0, 1.0, 2.0, 0.0};
     int64_t idx[8];
     double val[8];
-    struct topk_options opt = {false, false, 1};
+    struct topk_options opt = {false, false, 1, 0};
     struct error_info err;
     error_init(&err);
     CHECK_INT(topk_values(x, TOPK_FLOAT64, 4, 5, &opt, idx, val, &err), ERROR_UNPROCESSABLE);
@@ -211,7 +211,7 @@ static void test_values_contract(void)
     double x[] = {0.0, NAN, -0.0, 1.0, -INFINITY, 0.0, INFINITY, NAN, 1.0};
     int64_t idx[9];
     double val[9];
-    struct topk_options opt = {false, false, 1};
+    struct topk_options opt = {false, false, 1, 0};
     struct error_info err;
     error_init(&err);
     CHECK_INT(topk_values(x, TOPK_FLOAT64, 9, 9, &opt, idx, val, &err), ERROR_OK);
@@ -271,7 +271,7 @@ static void test_rows(void)
             for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
                 for (int variant = 0; variant < 8; variant++) {
                     struct topk_options opt = {variant & 1, (variant & 2) != 0,
-                                               (variant & 4) ? 3u : 1u};
+                                               (variant & 4) ? 3u : 1u, 0};
                     size_t available = opt.exclude_self ? n - 1 : n;
                     if (ks[ki] <= available)
                         CHECK(check_rows_case(x, n, n, ks[ki], &opt));
@@ -285,7 +285,7 @@ static void test_rows(void)
     if (!CHECK(x != NULL))
         return;
     fill(x, rows * cols, FILL_SMALL_INT);
-    struct topk_options opt = {false, false, 4};
+    struct topk_options opt = {false, false, 4, 0};
     CHECK(check_rows_case(x, rows, cols, 5, &opt));
     opt.largest = true;
     CHECK(check_rows_case(x, rows, cols, 60, &opt));
@@ -296,7 +296,7 @@ static void test_rows(void)
     if (!CHECK(x != NULL))
         return;
     fill(x, n * n, FILL_SPECIAL);
-    struct topk_options excl = {false, true, 4};
+    struct topk_options excl = {false, true, 4, 0};
     CHECK(check_rows_case(x, n, n, 10, &excl));
     CHECK(check_rows_case(x, n, n, 599, &excl));
     excl.largest = true;
@@ -310,7 +310,7 @@ static void test_rows_errors(void)
     int64_t idx[6];
     struct error_info err;
     error_init(&err);
-    struct topk_options opt = {false, true, 1};
+    struct topk_options opt = {false, true, 1, 0};
     CHECK_INT(topk_rows(x, TOPK_FLOAT64, 2, 3, 1, &opt, idx, NULL, &err), ERROR_UNPROCESSABLE);
     CHECK(strstr(err.detail, "square") != NULL);
     CHECK_INT(topk_rows(x, TOPK_FLOAT64, 2, 2, 2, &opt, idx, NULL, &err), ERROR_UNPROCESSABLE);
@@ -344,7 +344,7 @@ static void test_seed_position_zero(void)
     if (!CHECK(x != NULL && order != NULL && idx != NULL))
         goto out;
     fill(x, n * n, FILL_UNIFORM);
-    struct topk_options opt = {false, true, 2};
+    struct topk_options opt = {false, true, 2, 0};
     struct error_info err;
     error_init(&err);
     CHECK_INT(topk_rows(x, TOPK_FLOAT64, n, n, k, &opt, idx, NULL, &err), ERROR_OK);

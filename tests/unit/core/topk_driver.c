@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "topk_driver: no memory\n");
         return 2;
     }
-    struct topk_options opt = {h[5] != 0, h[6] != 0, (unsigned)h[7]};
+    struct topk_options opt = {h[5] != 0, h[6] != 0, (unsigned)h[7], 0};
     struct error_info err;
     error_init(&err);
     enum error_code rc;
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     else if (h[0] == DRIVER_ROWS)
         rc = topk_rows(data, dtype, n, m, k, &opt, indices, values, &err);
     else
-        rc = knn_points(data, n, (unsigned)m, k, opt.threads, indices, values, &err);
+        rc = knn_points(data, n, (unsigned)m, k, opt.threads, 0, indices, values, &err);
 
     FILE *out = fopen(argv[2], "wb");
     int status = 0;
