@@ -14,6 +14,10 @@
  * small file and one per page of a big multi-page file; memory is O(1) except the visited
  * set beyond 64 IFDs. Workload: batches of thousands of files from /classify and /scan.
  *
+ * Parts: core/classify_tiff.c walks and detects (over core/tiff_ifd, the TIFF structure
+ * reader, and core/xml_head for the text tags), core/classify_zarr.c reads Zarr metadata (with
+ * core/json_scan); this file holds the entry points below.
+ *
  * Every function here is thread-safe and reentrant: results go into caller storage, and
  * the only heap use is bounded scratch freed before return.
  */
@@ -108,6 +112,10 @@ enum error_code classify_fd(int fd, const struct stat *st, const struct classify
 enum error_code classify_buffer(const void *buf, size_t len, const struct classify_options *opt,
                                 struct classify_result *out,
                                 struct error_info *err) ERROR_MUST_CHECK;
+
+/* Copy src into one of the name fields of a struct classify_result (CLASSIFY_NAME_MAX bytes),
+ * cut to fit; for the parts of classify (core/classify_tiff.c, core/classify_zarr.c). */
+void classify_name_copy(char *dst, const char *src);
 
 /* Stable names for the enums; NULL for CLASSIFY_READER_NONE and CLASSIFY_IMG_TYPE_NULL
  * (they render as JSON null). */

@@ -1,0 +1,559 @@
+/*
+ * classify_tiff.c - TIFF classification: the IFD walk, the detectors and the decisions; see
+ * classify_tiff.h.
+ *
+ * The one design decision: we walk the TIFF structure ourselves (core/tiff_ifd) instead of
+ * opening it with libtiff. libtiff's TIFFReadDirectory allocates and converts every tag of
+ * every IFD, and only reports failures through handlers; our walk keeps only the tags below,
+ * reads them through a 4 KiB window, and names each defect it meets (truncation, IFD loop,
+ * offset past end of file).
+ */
+#include "classify_tiff.h"
+
+#include "alloc.h"
+#include "xml_head.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tiffio.h>
+
+/* ---- the tags classification reads ----------------------------------------------------------
+ *
+ * One slot per tag, ImageDescription twice (the first and second occurrence: ImageJ writes
+ * its text in either). must_fit for every tag whose value bytes are read below: those must
+ * lie inside the file; the others are only tested for presence.
+ */
+
+enum classify_tiff_slot {
+    SLOT_SUBFILE_TYPE,
+    SLOT_WIDTH,
+    SLOT_HEIGHT,
+    SLOT_BITS,
+    SLOT_COMPRESSION,
+    SLOT_DESCRIPTION,
+    SLOT_DESCRIPTION_2,
+    SLOT_MAKE,
+    SLOT_STRIP_OFFSETS,
+    SLOT_SAMPLES,
+    SLOT_STRIP_BYTES,
+    SLOT_SOFTWARE,
+    SLOT_TILE_WIDTH,
+    SLOT_TILE_LENGTH,
+    SLOT_TILE_OFFSETS,
+    SLOT_TILE_BYTES,
+    SLOT_SUBIFDS,
+    SLOT_SAMPLE_FORMAT,
+    SLOT_XMLPACKET,
+    SLOT_ARGOS,
+    SLOT_NDPI,
+    SLOT_COUNT
+};
+
+static const struct tiff_ifd_want classify_tiff_wants[SLOT_COUNT] = {
+    [SLOT_SUBFILE_TYPE] = {254, false}, [SLOT_WIDTH] = {256, false},
+    [SLOT_HEIGHT] = {257, false},       [SLOT_BITS] = {258, true},
+    [SLOT_COMPRESSION] = {259, false},  [SLOT_DESCRIPTION] = {270, true},
+    [SLOT_DESCRIPTION_2] = {270, true}, [SLOT_MAKE] = {271, true},
+    [SLOT_STRIP_OFFSETS] = {273, true}, [SLOT_SAMPLES] = {277, false},
+    [SLOT_STRIP_BYTES] = {279, true},   [SLOT_SOFTWARE] = {305, true},
+    [SLOT_TILE_WIDTH] = {322, false},   [SLOT_TILE_LENGTH] = {323, false},
+    [SLOT_TILE_OFFSETS] = {324, true},  [SLOT_TILE_BYTES] = {325, true},
+    [SLOT_SUBIFDS] = {330, true},       [SLOT_SAMPLE_FORMAT] = {339, true},
+    [SLOT_XMLPACKET] = {700, true},     [SLOT_ARGOS] = {65000, false},
+    [SLOT_NDPI] = {65420, false},
+};
+
+struct classify_tiff_ifd {
+    struct tiff_ifd_entry e[SLOT_COUNT];
+    uint64_t next;
+};
+
+/* The scalar facts of an IFD once its entries are read. */
+struct classify_tiff_facts {
+    uint64_t width, height;
+    uint64_t samples, bits, sample_format, compression;
+    uint64_t tile_width, tile_height;
+};
+
+static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
+                                           const struct classify_tiff_ifd *d, const char *kind,
+                                           unsigned index, struct classify_tiff_facts *f,
+                                           struct error_info *err)
+{
+    enum error_code rc;
+    if ((rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_WIDTH], 0, &f->width, err)) != ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_HEIGHT], 0, &f->height, err)) != ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_SAMPLES], 1, &f->samples, err)) != ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_BITS], 1, &f->bits, err)) != ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_SAMPLE_FORMAT], 1, &f->sample_format, err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_COMPRESSION], 1, &f->compression, err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_TILE_WIDTH], 0, &f->tile_width, err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_TILE_LENGTH], 0, &f->tile_height, err)) !=
+            ERROR_OK)
+        return rc;
+    if (!d->e[SLOT_WIDTH].present || !d->e[SLOT_HEIGHT].present)
+        return error_set(err, ERROR_UNPROCESSABLE, "corrupt TIFF: %s %u has no Image%s tag", kind,
+                         index, d->e[SLOT_WIDTH].present ? "Length" : "Width");
+    if (f->samples == 0 || f->samples > 65535)
+        return error_set(err, ERROR_UNPROCESSABLE, "corrupt TIFF: %s %u has SamplesPerPixel %llu",
+                         kind, index, (unsigned long long)f->samples);
+    return ERROR_OK;
+}
+
+/* Read the IFD at off, its facts, and check its data lies inside the file. */
+static enum error_code classify_tiff_ifd(const struct tiff_ifd_file *t, uint64_t off,
+                                         const char *kind, unsigned index,
+                                         struct classify_tiff_ifd *d, struct classify_tiff_facts *f,
+                                         struct error_info *err)
+{
+    enum error_code rc;
+    if ((rc = tiff_ifd_read(t, off, kind, index, classify_tiff_wants, SLOT_COUNT, d->e, &d->next,
+                            err)) != ERROR_OK ||
+        (rc = classify_tiff_facts(t, d, kind, index, f, err)) != ERROR_OK)
+        return rc;
+    bool tiled = d->e[SLOT_TILE_OFFSETS].present;
+    return tiff_ifd_check_extents(t, &d->e[tiled ? SLOT_TILE_OFFSETS : SLOT_STRIP_OFFSETS],
+                                  &d->e[tiled ? SLOT_TILE_BYTES : SLOT_STRIP_BYTES], tiled, kind,
+                                  index, err);
+}
+
+/* ---- names of TIFF values ------------------------------------------------------------------ */
+
+static void classify_tiff_dtype(uint64_t sample_format, uint64_t bits, char *out)
+{
+    const char *kind = NULL;
+    unsigned width = 0;
+    if (sample_format == 3) {
+        kind = "float";
+        width = bits <= 16 ? 16 : bits <= 32 ? 32 : bits <= 64 ? 64 : 0;
+    } else if (sample_format == 6) {
+        kind = "complex";
+        width = bits == 64 ? 64 : bits == 128 ? 128 : 0;
+    } else if (sample_format == 1 || sample_format == 2 || sample_format == 4) {
+        if (bits == 1 && sample_format != 2) {
+            classify_name_copy(out, "bool");
+            return;
+        }
+        kind = sample_format == 2 ? "int" : "uint";
+        width = bits <= 8 ? 8 : bits <= 16 ? 16 : bits <= 32 ? 32 : bits <= 64 ? 64 : 0;
+    }
+    if (kind == NULL || width == 0 || bits == 0) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, CLASSIFY_NAME_MAX, "%s%u", kind, width);
+}
+
+static void classify_tiff_compression(uint64_t code, char *out)
+{
+    static const struct {
+        unsigned code;
+        const char *name;
+    } names[] = {
+        {1, "none"},         {2, "ccittrle"},     {3, "ccittfax3"},    {4, "ccittfax4"},
+        {5, "lzw"},          {6, "ojpeg"},        {7, "jpeg"},         {8, "deflate"},
+        {32946, "deflate"},  {32773, "packbits"}, {33003, "jpeg2000"}, {33005, "jpeg2000"},
+        {34712, "jpeg2000"}, {34887, "lerc"},     {34925, "lzma"},     {34926, "zstd"},
+        {50000, "zstd"},     {34927, "webp"},     {50001, "webp"},     {50002, "jpegxl"},
+        {34892, "jpeg"},     {22610, "jpegxr"},   {34934, "jpegxr"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].code == code) {
+            classify_name_copy(out, names[i].name);
+            return;
+        }
+    }
+    snprintf(out, CLASSIFY_NAME_MAX, "tag-%llu", (unsigned long long)code);
+}
+
+/* ---- the walk -------------------------------------------------------------------------------
+ *
+ * Main chain first (pages, data extents, reduced-resolution levels), then the SubIFDs of IFD
+ * 0; one visited set spans both, so a SubIFD pointing at a main-chain IFD is a loop too.
+ */
+
+/* b is a 1/f reduction of a (tifffile's subresolution at level 1). */
+static bool classify_tiff_reduced_by(const struct classify_tiff_facts *a,
+                                     const struct classify_tiff_facts *b, unsigned f)
+{
+    if (a->width < f || a->height < f)
+        return false;
+    return fabs((double)a->width / f - (double)b->width) < 1.0 &&
+           fabs((double)a->height / f - (double)b->height) < 1.0;
+}
+
+static bool classify_tiff_same_pixels(const struct classify_tiff_facts *a,
+                                      const struct classify_tiff_facts *b)
+{
+    return a->samples == b->samples && a->bits == b->bits && a->sample_format == b->sample_format;
+}
+
+struct classify_tiff_walk {
+    struct classify_tiff_ifd ifd0;
+    struct classify_tiff_facts f0;
+    uint32_t pages;
+    uint32_t levels;
+    bool all_tiled; /* TileWidth and TileLength in every main-chain IFD (trestle) */
+};
+
+static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsigned max_ifds,
+                                           struct tiff_ifd_seen *seen, struct classify_tiff_walk *w,
+                                           struct error_info *err)
+{
+    enum error_code rc = ERROR_OK;
+    struct classify_tiff_ifd d;
+    struct classify_tiff_facts level = {0}, f;
+    unsigned factor = 0;
+    uint64_t off = t->first_ifd;
+    uint64_t header = tiff_ifd_header_size(t);
+    w->all_tiled = true;
+    w->levels = 1;
+    if (off == 0)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "corrupt TIFF: the header's first IFD offset is 0 (no image)");
+    while (off != 0) {
+        if (w->pages >= max_ifds)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "TIFF has more than %u IFDs (the max_ifds limit)", max_ifds);
+        if (off < header || off >= t->src->size)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "corrupt TIFF: IFD %u offset %llu is outside the file (%llu "
+                             "bytes): bad offset or truncated file",
+                             w->pages, (unsigned long long)off, (unsigned long long)t->src->size);
+        bool fresh;
+        if ((rc = tiff_ifd_seen_add(seen, off, &fresh, err)) != ERROR_OK)
+            return rc;
+        if (!fresh)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "corrupt TIFF: IFD loop: IFD %u points back to offset %llu, "
+                             "already read",
+                             w->pages, (unsigned long long)off);
+        struct classify_tiff_ifd *cur = w->pages == 0 ? &w->ifd0 : &d;
+        if ((rc = classify_tiff_ifd(t, off, "IFD", w->pages, cur, &f, err)) != ERROR_OK)
+            return rc;
+        if (!cur->e[SLOT_TILE_WIDTH].present || !cur->e[SLOT_TILE_LENGTH].present)
+            w->all_tiled = false;
+        if (w->pages == 0) {
+            w->f0 = f;
+            level = f;
+        } else if (classify_tiff_same_pixels(&level, &f)) {
+            if (factor == 0) {
+                for (unsigned k = 2; k <= 4; k++) {
+                    if (classify_tiff_reduced_by(&level, &f, k)) {
+                        factor = k;
+                        break;
+                    }
+                }
+                if (factor != 0) {
+                    w->levels++;
+                    level = f;
+                }
+            } else if (classify_tiff_reduced_by(&level, &f, factor)) {
+                w->levels++;
+                level = f;
+            }
+        }
+        w->pages++;
+        off = cur->next;
+    }
+    return ERROR_OK;
+}
+
+/* SubIFDs of IFD 0: each must be a readable IFD; their count is the pyramid depth. */
+static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsigned max_ifds,
+                                             struct tiff_ifd_seen *seen,
+                                             const struct classify_tiff_walk *w, uint32_t *count,
+                                             struct error_info *err)
+{
+    const struct tiff_ifd_entry *e = &w->ifd0.e[SLOT_SUBIFDS];
+    *count = 0;
+    if (!e->present)
+        return ERROR_OK;
+    uint64_t header = tiff_ifd_header_size(t);
+    for (uint64_t i = 0; i < e->count; i++) {
+        uint64_t off;
+        enum error_code rc = tiff_ifd_entry_uint(t, e, i, &off, err);
+        if (rc != ERROR_OK)
+            return rc;
+        if (off == 0)
+            continue;
+        if (w->pages + *count >= max_ifds)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "TIFF has more than %u IFDs with SubIFDs (the max_ifds limit)",
+                             max_ifds);
+        if (off < header || off >= t->src->size)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "corrupt TIFF: SubIFD %u of IFD 0 at offset %llu is outside the "
+                             "file (%llu bytes): bad offset or truncated file",
+                             (unsigned)i, (unsigned long long)off,
+                             (unsigned long long)t->src->size);
+        bool fresh;
+        if ((rc = tiff_ifd_seen_add(seen, off, &fresh, err)) != ERROR_OK)
+            return rc;
+        if (!fresh)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "corrupt TIFF: IFD loop: SubIFD %u of IFD 0 points at offset "
+                             "%llu, an IFD already read",
+                             (unsigned)i, (unsigned long long)off);
+        struct classify_tiff_ifd d;
+        struct classify_tiff_facts f;
+        if ((rc = classify_tiff_ifd(t, off, "SubIFD", (unsigned)i, &d, &f, err)) != ERROR_OK)
+            return rc;
+        (*count)++;
+    }
+    return ERROR_OK;
+}
+
+/* ---- detectors -------------------------------------------------------------------------------
+ *
+ * Each reads IFD 0's text tags, at most XML_HEAD_MAX bytes of each (64 KiB of an OME
+ * description, for SizeC).
+ */
+
+/* OpenSlide's TIFF detectors, in OpenSlide's order; "" when none matches. */
+static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
+                                            const struct classify_tiff_walk *w, char *vendor,
+                                            struct error_info *err)
+{
+    const struct classify_tiff_ifd *d = &w->ifd0;
+    const struct tiff_ifd_entry *desc_entry = &d->e[SLOT_DESCRIPTION];
+    bool tiled = d->e[SLOT_TILE_WIDTH].present && d->e[SLOT_TILE_LENGTH].present;
+    char desc[XML_HEAD_MAX], text[XML_HEAD_MAX];
+    struct xml_head_root root;
+    enum error_code rc;
+    vendor[0] = '\0';
+    if ((rc = tiff_ifd_entry_text(t, desc_entry, false, desc, sizeof desc, err)) != ERROR_OK)
+        return rc;
+
+    if (d->e[SLOT_NDPI].present && d->e[SLOT_NDPI].count > 0) {
+        classify_name_copy(vendor, "hamamatsu");
+        return ERROR_OK;
+    }
+    if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_SOFTWARE], false, text, sizeof text, err)) !=
+        ERROR_OK)
+        return rc;
+    if (xml_head_starts_with(text, "MedScan") && desc_entry->present && w->all_tiled) {
+        classify_name_copy(vendor, "trestle");
+        return ERROR_OK;
+    }
+    bool philips_software = xml_head_starts_with(text, "Philips");
+    if (tiled && xml_head_starts_with(desc, "Aperio")) {
+        classify_name_copy(vendor, "aperio");
+        return ERROR_OK;
+    }
+    if (tiled) {
+        if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_MAKE], false, text, sizeof text, err)) !=
+            ERROR_OK)
+            return rc;
+        if (xml_head_starts_with(text, "Huron")) {
+            classify_name_copy(vendor, "huron");
+            return ERROR_OK;
+        }
+        if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_ARGOS], false, text, sizeof text, err)) !=
+            ERROR_OK)
+            return rc;
+        if (xml_head_root(text, &root) && xml_head_root_is(&root, "Argos.Scan.Metadata")) {
+            classify_name_copy(vendor, "argos");
+            return ERROR_OK;
+        }
+        if (xml_head_root(desc, &root) && xml_head_root_is(&root, "scn") &&
+            (xml_head_tag_has(&root, "http://www.leica-microsystems.com/scn/2010/03/10") ||
+             xml_head_tag_has(&root, "http://www.leica-microsystems.com/scn/2010/10/01"))) {
+            classify_name_copy(vendor, "leica");
+            return ERROR_OK;
+        }
+    }
+    if (philips_software && xml_head_root(desc, &root) && xml_head_root_is(&root, "DataObject")) {
+        char type[32];
+        if (xml_head_tag_attr(&root, "ObjectType", type, sizeof type) &&
+            strcmp(type, "DPUfsImport") == 0) {
+            classify_name_copy(vendor, "philips");
+            return ERROR_OK;
+        }
+    }
+    if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_XMLPACKET], false, text, sizeof text, err)) !=
+        ERROR_OK)
+        return rc;
+    if (strstr(text, "iScan") != NULL && xml_head_root(text, &root)) {
+        bool iscan =
+            xml_head_root_is(&root, "iScan") || (xml_head_root_is(&root, "Metadata") &&
+                                                 strstr(root.tag + root.tag_len, "<iScan") != NULL);
+        if (iscan) {
+            classify_name_copy(vendor, "ventana");
+            return ERROR_OK;
+        }
+    }
+    if (tiled)
+        classify_name_copy(vendor, "generic-tiff");
+    return ERROR_OK;
+}
+
+/* OME: the first ImageDescription, stripped, ends with "OME>" (tifffile) and its root
+ * element is OME (any prefix). SizeC of the first Pixels element, when in the first 64 KiB,
+ * gives the channel count. */
+#define CLASSIFY_TIFF_OME_HEAD 65536u
+
+static enum error_code classify_tiff_ome(const struct tiff_ifd_file *t,
+                                         const struct classify_tiff_ifd *d, bool *is_ome,
+                                         uint32_t *size_c, struct error_info *err)
+{
+    const struct tiff_ifd_entry *desc = &d->e[SLOT_DESCRIPTION];
+    char tail[24], head[XML_HEAD_MAX];
+    struct xml_head_root root;
+    enum error_code rc;
+    *is_ome = false;
+    *size_c = 0;
+    if ((rc = tiff_ifd_entry_text(t, desc, true, tail, sizeof tail, err)) != ERROR_OK)
+        return rc;
+    if (!xml_head_ends_with(tail, "OME>"))
+        return ERROR_OK;
+    if ((rc = tiff_ifd_entry_text(t, desc, false, head, sizeof head, err)) != ERROR_OK)
+        return rc;
+    if (!xml_head_root(head, &root) || !xml_head_root_is(&root, "OME"))
+        return ERROR_OK;
+    *is_ome = true;
+
+    char *big = alloc_bytes(CLASSIFY_TIFF_OME_HEAD);
+    if (big == NULL)
+        return error_set(err, ERROR_NO_MEMORY, "out of memory reading OME-XML");
+    rc = tiff_ifd_entry_text(t, desc, false, big, CLASSIFY_TIFF_OME_HEAD, err);
+    if (rc == ERROR_OK) {
+        const char *p = strstr(big, "<Pixels ");
+        if (p == NULL)
+            p = strstr(big, ":Pixels ");
+        if (p != NULL) {
+            struct xml_head_root pix = {.tag = p, .tag_len = strcspn(p, ">")};
+            char val[24];
+            if (xml_head_tag_attr(&pix, "SizeC", val, sizeof val)) {
+                char *end;
+                unsigned long c = strtoul(val, &end, 10);
+                if (end != val && *end == '\0' && c > 0 && c <= UINT32_MAX)
+                    *size_c = (uint32_t)c;
+            }
+        }
+    }
+    free(big);
+    return rc;
+}
+
+/* ImageJ hyperstacks (and SCIFIO's) say so at the start of one of the two descriptions. */
+static enum error_code classify_tiff_imagej(const struct tiff_ifd_file *t,
+                                            const struct classify_tiff_ifd *d, bool *is_imagej,
+                                            struct error_info *err)
+{
+    static const enum classify_tiff_slot slots[] = {SLOT_DESCRIPTION, SLOT_DESCRIPTION_2};
+    char text[16];
+    *is_imagej = false;
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0] && !*is_imagej; i++) {
+        enum error_code rc = tiff_ifd_entry_text(t, &d->e[slots[i]], false, text, sizeof text, err);
+        if (rc != ERROR_OK)
+            return rc;
+        *is_imagej = xml_head_starts_with(text, "ImageJ=") || xml_head_starts_with(text, "SCIFIO=");
+    }
+    return ERROR_OK;
+}
+
+/* ---- decisions ------------------------------------------------------------------------------ */
+
+static void classify_tiff_decide_reader(struct classify_result *r, uint64_t compression)
+{
+    bool codec = compression <= UINT16_MAX && TIFFIsCODECConfigured((uint16_t)compression);
+    r->can_use_vips = codec;
+    r->can_use_openslide = r->vendor[0] != '\0' && strcmp(r->vendor, "generic-tiff") != 0;
+    if (r->can_use_openslide)
+        r->reader = CLASSIFY_READER_OPENSLIDE;
+    else if (r->can_use_vips)
+        r->reader = CLASSIFY_READER_VIPS;
+    else
+        r->reader = CLASSIFY_READER_BIOFORMATS;
+    if (r->can_use_openslide || r->is_ome || !r->can_use_vips)
+        r->img_type = CLASSIFY_IMG_TYPE_SLIDE;
+    else
+        r->img_type = CLASSIFY_IMG_TYPE_IMG;
+}
+
+static void classify_tiff_decide_format(struct classify_result *r)
+{
+    static const struct {
+        const char *vendor;
+        const char *format;
+    } formats[] = {
+        {"aperio", "svs"},      {"hamamatsu", "ndpi"},  {"leica", "scn"},   {"philips", "philips"},
+        {"ventana", "ventana"}, {"trestle", "trestle"}, {"huron", "huron"}, {"argos", "argos"},
+    };
+    if (r->is_ome) {
+        classify_name_copy(r->format, "ome-tiff");
+        return;
+    }
+    if (r->is_imagej) {
+        classify_name_copy(r->format, "imagej-tiff");
+        return;
+    }
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        if (strcmp(r->vendor, formats[i].vendor) == 0) {
+            classify_name_copy(r->format, formats[i].format);
+            return;
+        }
+    }
+    classify_name_copy(r->format, "tiff");
+}
+
+static uint32_t classify_tiff_u32(uint64_t v)
+{
+    return (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
+}
+
+/* ---- entry point ----------------------------------------------------------------------------- */
+
+enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
+                                   struct classify_result *out, struct error_info *err)
+{
+    struct tiff_ifd_file t;
+    struct tiff_ifd_seen seen;
+    struct classify_tiff_walk w = {0};
+    uint32_t subifds = 0, size_c = 0;
+    bool is_tiff;
+    memset(out, 0, sizeof *out);
+    out->container = CLASSIFY_CONTAINER_UNKNOWN;
+    tiff_ifd_seen_init(&seen, max_ifds);
+    enum error_code rc = tiff_ifd_open(src, &t, &is_tiff, err);
+    if (rc != ERROR_OK || !is_tiff)
+        goto out;
+    if ((rc = classify_tiff_chain(&t, max_ifds, &seen, &w, err)) != ERROR_OK ||
+        (rc = classify_tiff_subifds(&t, max_ifds, &seen, &w, &subifds, err)) != ERROR_OK ||
+        (rc = classify_tiff_vendor(&t, &w, out->vendor, err)) != ERROR_OK ||
+        (rc = classify_tiff_ome(&t, &w.ifd0, &out->is_ome, &size_c, err)) != ERROR_OK ||
+        (rc = classify_tiff_imagej(&t, &w.ifd0, &out->is_imagej, err)) != ERROR_OK)
+        goto out;
+
+    out->container = t.bigtiff ? CLASSIFY_CONTAINER_BIGTIFF : CLASSIFY_CONTAINER_TIFF;
+    out->is_bigtiff = t.bigtiff;
+    out->width = w.f0.width;
+    out->height = w.f0.height;
+    out->channels = (uint32_t)w.f0.samples;
+    if (out->is_ome && size_c > 0)
+        out->channels = size_c;
+    classify_tiff_dtype(w.f0.sample_format, w.f0.bits, out->dtype);
+    classify_tiff_compression(w.f0.compression, out->compression);
+    out->tiled = w.f0.tile_width > 0;
+    if (out->tiled) {
+        out->tile_width = classify_tiff_u32(w.f0.tile_width);
+        out->tile_height = classify_tiff_u32(w.f0.tile_height);
+    }
+    out->pages = w.pages;
+    out->levels = subifds > 0 ? subifds + 1 : w.levels;
+    classify_tiff_decide_format(out);
+    classify_tiff_decide_reader(out, w.f0.compression);
+out:
+    tiff_ifd_seen_cleanup(&seen);
+    if (rc != ERROR_OK) {
+        memset(out, 0, sizeof *out);
+        out->container = CLASSIFY_CONTAINER_UNKNOWN;
+    }
+    return rc;
+}

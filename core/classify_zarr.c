@@ -1,0 +1,416 @@
+/*
+ * classify_zarr.c - Zarr v2 / v3, OME-NGFF and bioformats2raw stores told apart by the keys
+ * of their metadata; see classify_zarr.h.
+ *
+ * The one design decision: nothing is parsed into a tree. Each metadata file is read whole
+ * into one NUL-terminated buffer, checked once to be a well-formed JSON object, and then
+ * queried in place with core/json_scan, so hostile metadata costs bounded time and one
+ * buffer of at most json_max bytes.
+ */
+#include "classify_zarr.h"
+
+#include "alloc.h"
+#include "json_scan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- reading metadata files -------------------------------------------------------------- */
+
+struct classify_zarr_json {
+    char *text; /* NUL-terminated, or NULL when the file is absent */
+    size_t len;
+};
+
+/* Open rel (components separated by '/', no "." or "..") beneath dirfd without following
+ * links. Returns the fd or -1 with errno. */
+static int open_beneath(int dirfd, const char *rel, int final_flags)
+{
+    char part[256];
+    int cur = dirfd;
+    const char *p = rel;
+    for (unsigned depth = 0; depth < 8; depth++) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 0 || n >= sizeof part || (n == 1 && p[0] == '.') ||
+            (n == 2 && p[0] == '.' && p[1] == '.')) {
+            if (cur != dirfd)
+                close(cur);
+            errno = EINVAL;
+            return -1;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        int flags =
+            O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (slash ? O_DIRECTORY : final_flags);
+        int fd = openat(cur, part, flags);
+        int saved = errno;
+        if (cur != dirfd)
+            close(cur);
+        if (fd < 0) {
+            errno = saved;
+            return -1;
+        }
+        if (slash == NULL)
+            return fd;
+        cur = fd;
+        p = slash + 1;
+    }
+    if (cur != dirfd)
+        close(cur);
+    errno = EINVAL;
+    return -1;
+}
+
+/* Read up to len bytes of fd from offset 0 into buf; *got < len only when the file shrank. */
+static enum error_code classify_zarr_read(int fd, char *buf, size_t len, const char *rel,
+                                          size_t *got, struct error_info *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return error_set(err, ERROR_IO, "cannot read Zarr metadata %s: %s", rel,
+                             strerrordesc_np(errno));
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return ERROR_OK;
+}
+
+static enum error_code classify_zarr_load(int dirfd, const char *rel, size_t max,
+                                          struct classify_zarr_json *jf, struct error_info *err)
+{
+    jf->text = NULL;
+    jf->len = 0;
+    int fd = open_beneath(dirfd, rel, 0);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == EINVAL)
+            return ERROR_OK;
+        if (errno == ELOOP)
+            return error_set(err, ERROR_UNPROCESSABLE, "Zarr metadata %s is a symlink", rel);
+        return error_set(err, ERROR_IO, "cannot open Zarr metadata %s: %s", rel,
+                         strerrordesc_np(errno));
+    }
+    enum error_code rc = ERROR_OK;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = error_set(err, ERROR_IO, "cannot stat Zarr metadata %s: %s", rel,
+                       strerrordesc_np(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = error_set(err, ERROR_UNPROCESSABLE, "Zarr metadata %s is not a regular file", rel);
+        goto out;
+    }
+    if ((uint64_t)st.st_size > max) {
+        rc = error_set(err, ERROR_UNPROCESSABLE,
+                       "Zarr metadata %s is %lld bytes, over the %zu-byte limit", rel,
+                       (long long)st.st_size, max);
+        goto out;
+    }
+    jf->text = alloc_bytes((size_t)st.st_size + 1);
+    if (jf->text == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "out of memory reading Zarr metadata %s", rel);
+        goto out;
+    }
+    size_t got = 0;
+    rc = classify_zarr_read(fd, jf->text, (size_t)st.st_size, rel, &got, err);
+    if (rc == ERROR_OK) {
+        jf->len = got;
+        jf->text[got] = '\0';
+        if (!json_scan_is_object(jf->text, jf->text + got))
+            rc = error_set(err, ERROR_UNPROCESSABLE, "corrupt Zarr: %s is not a JSON object", rel);
+    }
+    if (rc != ERROR_OK) {
+        free(jf->text);
+        jf->text = NULL;
+    }
+out:
+    close(fd);
+    return rc;
+}
+
+/* ---- facts of an array ---------------------------------------------------------------------
+ *
+ * From the array's own metadata (v2 .zarray, v3 zarr.json), with the axes a multiscales
+ * entry names when there is one.
+ */
+
+static void classify_zarr_dtype(const char *v3_or_v2, char *out)
+{
+    /* v3 names are numpy names already; v2 is "<u2", "|b1", "<f4", "<c8" */
+    const char *s = v3_or_v2;
+    if ((s[0] == '<' || s[0] == '>' || s[0] == '|') && s[1] != '\0' && s[2] != '\0') {
+        unsigned long n = strtoul(s + 2, NULL, 10);
+        char buf[CLASSIFY_NAME_MAX];
+        buf[0] = '\0';
+        switch (s[1]) {
+        case 'b':
+            snprintf(buf, sizeof buf, "bool");
+            break;
+        case 'u':
+            snprintf(buf, sizeof buf, "uint%lu", n * 8);
+            break;
+        case 'i':
+            snprintf(buf, sizeof buf, "int%lu", n * 8);
+            break;
+        case 'f':
+            snprintf(buf, sizeof buf, "float%lu", n * 8);
+            break;
+        case 'c':
+            snprintf(buf, sizeof buf, "complex%lu", n * 8);
+            break;
+        default:
+            break;
+        }
+        classify_name_copy(out, buf);
+        return;
+    }
+    classify_name_copy(out, s);
+}
+
+/* Fill shape, dtype, chunks and compression from an array's metadata text (v2 .zarray or
+ * v3 zarr.json); x, y and c are axis indices (-1 = unknown: last, second-last, none). */
+static void classify_zarr_array(const struct classify_zarr_json *jf, bool v3, int x, int y, int c,
+                                struct classify_result *out)
+{
+    const char *end = jf->text + jf->len;
+    const char *shape = json_scan_member(jf->text, end, "shape");
+    size_t ndim = json_scan_length(shape, end);
+    if (ndim == 0)
+        return;
+    if (x < 0 || (size_t)x >= ndim)
+        x = (int)ndim - 1;
+    if ((y < 0 || (size_t)y >= ndim) && ndim >= 2)
+        y = (int)ndim - 2;
+    uint64_t v;
+    if (json_scan_uint(json_scan_index(shape, end, (size_t)x), end, &v))
+        out->width = v;
+    if (y >= 0 && json_scan_uint(json_scan_index(shape, end, (size_t)y), end, &v))
+        out->height = v;
+    out->channels = 1;
+    if (c >= 0 && (size_t)c < ndim &&
+        json_scan_uint(json_scan_index(shape, end, (size_t)c), end, &v) && v <= UINT32_MAX)
+        out->channels = (uint32_t)v;
+    char name[64];
+    if (json_scan_string(json_scan_member(jf->text, end, v3 ? "data_type" : "dtype"), end, name,
+                         sizeof name))
+        classify_zarr_dtype(name, out->dtype);
+    const char *chunks = json_scan_member(jf->text, end, "chunks");
+    if (v3)
+        chunks = json_scan_member(
+            json_scan_member(json_scan_member(jf->text, end, "chunk_grid"), end, "configuration"),
+            end, "chunk_shape");
+    uint64_t cw, ch;
+    if (json_scan_uint(json_scan_index(chunks, end, (size_t)x), end, &cw) && y >= 0 &&
+        json_scan_uint(json_scan_index(chunks, end, (size_t)y), end, &ch)) {
+        out->tiled = true;
+        out->tile_width = (uint32_t)(cw > UINT32_MAX ? UINT32_MAX : cw);
+        out->tile_height = (uint32_t)(ch > UINT32_MAX ? UINT32_MAX : ch);
+    }
+    classify_name_copy(out->compression, "none");
+    if (!v3) {
+        const char *comp = json_scan_member(jf->text, end, "compressor");
+        if (json_scan_string(json_scan_member(comp, end, "id"), end, name, sizeof name))
+            classify_name_copy(out->compression, name);
+    } else {
+        const char *codecs = json_scan_member(jf->text, end, "codecs");
+        for (size_t i = 0;; i++) {
+            const char *codec = json_scan_index(codecs, end, i);
+            if (codec == NULL ||
+                !json_scan_string(json_scan_member(codec, end, "name"), end, name, sizeof name))
+                break;
+            if (strcmp(name, "bytes") != 0 && strcmp(name, "transpose") != 0 &&
+                strcmp(name, "endian") != 0) {
+                classify_name_copy(out->compression, name);
+                break;
+            }
+        }
+    }
+}
+
+/* ---- groups --------------------------------------------------------------------------------
+ *
+ * A group's attributes say OME-NGFF (multiscales) or bioformats2raw (a layout key, with the
+ * multiscales one level down, in series "0/"); the first dataset is then read as an array.
+ */
+
+/* multiscales[0]: levels, and the axes of its first dataset, whose array gives the facts. */
+static enum error_code classify_zarr_multiscales(int dirfd, const char *prefix, const char *ms,
+                                                 const char *end, size_t max,
+                                                 struct classify_result *out,
+                                                 struct error_info *err)
+{
+    const char *first = json_scan_index(ms, end, 0);
+    const char *datasets = json_scan_member(first, end, "datasets");
+    size_t n = json_scan_length(datasets, end);
+    out->levels = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    int x = -1, y = -1, c = -1;
+    const char *axes = json_scan_member(first, end, "axes");
+    for (size_t i = 0; i < 16; i++) {
+        const char *a = json_scan_index(axes, end, i);
+        char name[16];
+        if (a == NULL)
+            break;
+        if (!json_scan_string(a, end, name, sizeof name) &&
+            !json_scan_string(json_scan_member(a, end, "name"), end, name, sizeof name))
+            continue;
+        if (strcmp(name, "x") == 0)
+            x = (int)i;
+        else if (strcmp(name, "y") == 0)
+            y = (int)i;
+        else if (strcmp(name, "c") == 0)
+            c = (int)i;
+    }
+    char path[200], rel[512];
+    if (!json_scan_string(json_scan_member(json_scan_index(datasets, end, 0), end, "path"), end,
+                          path, sizeof path))
+        return ERROR_OK;
+    struct classify_zarr_json arr;
+    bool v3 = false;
+    snprintf(rel, sizeof rel, "%s%s/.zarray", prefix, path);
+    enum error_code rc = classify_zarr_load(dirfd, rel, max, &arr, err);
+    if (rc == ERROR_OK && arr.text == NULL) {
+        v3 = true;
+        snprintf(rel, sizeof rel, "%s%s/zarr.json", prefix, path);
+        rc = classify_zarr_load(dirfd, rel, max, &arr, err);
+    }
+    if (rc != ERROR_OK || arr.text == NULL)
+        return rc;
+    classify_zarr_array(&arr, v3, x, y, c, out);
+    free(arr.text);
+    return ERROR_OK;
+}
+
+/* The attributes object of a group (v2 .zattrs text or v3 zarr.json "attributes"): find
+ * multiscales (also under "ome") or the bioformats2raw layout. *found tells. */
+static enum error_code classify_zarr_attrs(int dirfd, const char *prefix, const char *attrs,
+                                           const char *end, size_t max, bool *found, bool *bf2raw,
+                                           struct classify_result *out, struct error_info *err)
+{
+    *found = false;
+    *bf2raw = false;
+    if (attrs == NULL)
+        return ERROR_OK;
+    const char *ome = json_scan_member(attrs, end, "ome");
+    const char *ms = json_scan_member(attrs, end, "multiscales");
+    if (ms == NULL)
+        ms = json_scan_member(ome, end, "multiscales");
+    if (ms != NULL) {
+        *found = true;
+        return classify_zarr_multiscales(dirfd, prefix, ms, end, max, out, err);
+    }
+    if (json_scan_member(attrs, end, "bioformats2raw.layout") != NULL ||
+        json_scan_member(ome, end, "bioformats2raw.layout") != NULL) {
+        *found = true;
+        *bf2raw = true;
+    }
+    return ERROR_OK;
+}
+
+/* Look at the group at prefix ("" or "0/"): multiscales or bioformats2raw. */
+static enum error_code classify_zarr_group(int dirfd, const char *prefix, size_t max, bool *found,
+                                           bool *bf2raw, struct classify_result *out,
+                                           struct error_info *err)
+{
+    char rel[64];
+    struct classify_zarr_json jf;
+    snprintf(rel, sizeof rel, "%szarr.json", prefix);
+    enum error_code rc = classify_zarr_load(dirfd, rel, max, &jf, err);
+    if (rc != ERROR_OK)
+        return rc;
+    if (jf.text != NULL) {
+        const char *end = jf.text + jf.len;
+        rc = classify_zarr_attrs(dirfd, prefix, json_scan_member(jf.text, end, "attributes"), end,
+                                 max, found, bf2raw, out, err);
+        free(jf.text);
+        return rc;
+    }
+    snprintf(rel, sizeof rel, "%s.zattrs", prefix);
+    if ((rc = classify_zarr_load(dirfd, rel, max, &jf, err)) != ERROR_OK)
+        return rc;
+    *found = false;
+    *bf2raw = false;
+    if (jf.text != NULL) {
+        rc = classify_zarr_attrs(dirfd, prefix, jf.text, jf.text + jf.len, max, found, bf2raw, out,
+                                 err);
+        free(jf.text);
+    }
+    return rc;
+}
+
+/* ---- entry point ----------------------------------------------------------------------------- */
+
+enum error_code classify_zarr_dir(int dirfd, size_t max, struct classify_result *out,
+                                  struct error_info *err)
+{
+    memset(out, 0, sizeof *out);
+    out->container = CLASSIFY_CONTAINER_UNKNOWN;
+    struct classify_zarr_json v3, zarray, zgroup;
+    enum error_code rc = classify_zarr_load(dirfd, "zarr.json", max, &v3, err);
+    zarray.text = zgroup.text = NULL;
+    if (rc != ERROR_OK)
+        return rc;
+    bool is_array = false, is_group = false;
+    if (v3.text != NULL) {
+        const char *end = v3.text + v3.len;
+        char node[16];
+        uint64_t fmt = 0;
+        bool has_format = json_scan_uint(json_scan_member(v3.text, end, "zarr_format"), end, &fmt);
+        if (has_format &&
+            json_scan_string(json_scan_member(v3.text, end, "node_type"), end, node, sizeof node)) {
+            is_array = strcmp(node, "array") == 0;
+            is_group = strcmp(node, "group") == 0;
+        }
+        if (is_array)
+            classify_zarr_array(&v3, true, -1, -1, -1, out);
+    } else {
+        if ((rc = classify_zarr_load(dirfd, ".zarray", max, &zarray, err)) != ERROR_OK ||
+            (rc = classify_zarr_load(dirfd, ".zgroup", max, &zgroup, err)) != ERROR_OK)
+            goto out;
+        is_array = zarray.text != NULL;
+        is_group = zgroup.text != NULL;
+        if (is_array)
+            classify_zarr_array(&zarray, false, -1, -1, -1, out);
+    }
+    if (!is_array && !is_group)
+        goto out; /* a plain directory */
+    out->container = CLASSIFY_CONTAINER_ZARR;
+    out->reader = CLASSIFY_READER_ZARR;
+    classify_name_copy(out->format, "zarr");
+    if (is_array) {
+        out->levels = 1;
+        goto out;
+    }
+    bool found = false, bf2raw = false;
+    if ((rc = classify_zarr_group(dirfd, "", max, &found, &bf2raw, out, err)) != ERROR_OK)
+        goto out;
+    if (bf2raw) {
+        bool inner_found, inner_bf2raw;
+        if ((rc = classify_zarr_group(dirfd, "0/", max, &inner_found, &inner_bf2raw, out, err)) !=
+            ERROR_OK)
+            goto out;
+    }
+    if (found)
+        classify_name_copy(out->format, "ome-zarr");
+out:
+    free(v3.text);
+    free(zarray.text);
+    free(zgroup.text);
+    if (rc != ERROR_OK) {
+        memset(out, 0, sizeof *out);
+        out->container = CLASSIFY_CONTAINER_UNKNOWN;
+    }
+    return rc;
+}
