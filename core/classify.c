@@ -22,25 +22,32 @@ static unsigned classify_max_ifds(const struct classify_options *opt)
     return opt != NULL && opt->max_ifds > 0 ? opt->max_ifds : LIMIT_MAX_IFDS;
 }
 
-enum error_code classify_fd(int fd, const struct stat *st, const struct classify_options *opt,
-                            struct classify_result *out, struct error_info *err)
+enum error_code classify_fd_at(int root_fd, const char *path, size_t len, int fd,
+                               const struct stat *st, const struct classify_options *opt,
+                               struct classify_result *out, struct error_info *err)
 {
     struct stat own;
     if (st == NULL) {
         if (fstat(fd, &own) != 0)
-            return error_set(err, ERROR_IO, "fstat failed: %s", strerrordesc_np(errno));
+            return error_set_sys(err, ERROR_IO, errno, "fstat failed: %s", strerrordesc_np(errno));
         st = &own;
     }
     if (S_ISDIR(st->st_mode)) {
         size_t max =
             opt != NULL && opt->zarr_json_max > 0 ? opt->zarr_json_max : LIMIT_ZARR_JSON_MAX;
-        return classify_zarr_dir(fd, max, out, err);
+        return classify_zarr_dir(root_fd, path, len, max, out, err);
     }
     if (!S_ISREG(st->st_mode))
         return error_set(err, ERROR_UNPROCESSABLE, "not a regular file or directory");
     struct tiff_ifd_src s;
     tiff_ifd_src_fd(&s, fd, (uint64_t)st->st_size);
     return classify_tiff_read(&s, classify_max_ifds(opt), out, err);
+}
+
+enum error_code classify_fd(int fd, const struct stat *st, const struct classify_options *opt,
+                            struct classify_result *out, struct error_info *err)
+{
+    return classify_fd_at(fd, "", 0, fd, st, opt, out, err);
 }
 
 enum error_code classify_buffer(const void *buf, size_t len, const struct classify_options *opt,

@@ -92,15 +92,25 @@ struct classify_options {
 
 /*
  * Classify the object open at fd: a regular file (TIFF or anything else) or a directory
- * (a Zarr store, or a plain directory). st is fd's fstat if the caller has it, else NULL.
- * The caller opened fd beneath the data root and keeps owning it; classify only reads
- * (pread, so the file offset is untouched) and, for a directory, opens metadata files
- * strictly beneath it with O_NOFOLLOW.
+ * (a Zarr store, or a plain directory). fd is path (len bytes, relative to root_fd) as
+ * confine_open opened it; st is fd's fstat if the caller has it, else NULL. The caller keeps
+ * owning fd; classify only reads it (pread, so the file offset is untouched). A directory's
+ * metadata files are opened with confine_open from root_fd at path/NAME, so a symbolic link
+ * in a store may lead anywhere beneath the root and never out of it (one that does makes the
+ * store ERROR_UNPROCESSABLE, "... is a symlink that leads outside the data root"); the store
+ * is named again for each file, so one replaced during the call may mix old and new files.
  * Returns ERROR_OK with *out filled (container UNKNOWN for a readable non-image),
  * ERROR_UNPROCESSABLE for a corrupt TIFF or Zarr (the detail names the defect: truncated,
  * IFD loop, offset past end of file, ...) or too many IFDs, ERROR_IO when a read fails,
- * ERROR_NO_MEMORY. Thread-safe.
+ * ERROR_NO_MEMORY, and for a Zarr metadata file the errors of confine_open. Thread-safe.
  */
+enum error_code classify_fd_at(int root_fd, const char *path, size_t len, int fd,
+                               const struct stat *st, const struct classify_options *opt,
+                               struct classify_result *out,
+                               struct error_info *err) ERROR_MUST_CHECK;
+
+/* classify_fd_at with fd as its own root: a directory's metadata files are confined to the
+ * directory itself. For callers that have no data root (tools, tests). */
 enum error_code classify_fd(int fd, const struct stat *st, const struct classify_options *opt,
                             struct classify_result *out, struct error_info *err) ERROR_MUST_CHECK;
 

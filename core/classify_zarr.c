@@ -10,10 +10,10 @@
 #include "classify_zarr.h"
 
 #include "alloc.h"
+#include "confine.h"
 #include "json_scan.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,44 +27,64 @@ struct classify_zarr_json {
     size_t len;
 };
 
-/* Open rel (components separated by '/', no "." or "..") beneath dirfd without following
- * links. Returns the fd or -1 with errno. */
-static int open_beneath(int dirfd, const char *rel, int final_flags)
+/* Where the store is: metadata file NAME is opened as dir/NAME beneath root_fd. */
+struct classify_zarr_store {
+    int root_fd;
+    const char *dir; /* "" when root_fd is the store itself */
+    size_t dir_len;  /* trailing '/' dropped */
+};
+
+/* Names a metadata lookup may use: as many components as a bioformats2raw series' dataset
+ * path needs, none of them empty, "." or "..". Anything else is treated as absent. */
+#define CLASSIFY_ZARR_NAME_DEPTH 8u
+
+static bool classify_zarr_name_ok(const char *rel)
 {
-    char part[256];
-    int cur = dirfd;
-    const char *p = rel;
-    for (unsigned depth = 0; depth < 8; depth++) {
+    unsigned parts = 0;
+    for (const char *p = rel;;) {
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);
-        if (n == 0 || n >= sizeof part || (n == 1 && p[0] == '.') ||
-            (n == 2 && p[0] == '.' && p[1] == '.')) {
-            if (cur != dirfd)
-                close(cur);
-            errno = EINVAL;
-            return -1;
-        }
-        memcpy(part, p, n);
-        part[n] = '\0';
-        int flags =
-            O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (slash ? O_DIRECTORY : final_flags);
-        int fd = openat(cur, part, flags);
-        int saved = errno;
-        if (cur != dirfd)
-            close(cur);
-        if (fd < 0) {
-            errno = saved;
-            return -1;
-        }
+        if (n == 0 || n > CONFINE_COMPONENT_MAX || (n == 1 && p[0] == '.') ||
+            (n == 2 && p[0] == '.' && p[1] == '.') || ++parts > CLASSIFY_ZARR_NAME_DEPTH)
+            return false;
         if (slash == NULL)
-            return fd;
-        cur = fd;
+            return true;
         p = slash + 1;
     }
-    if (cur != dirfd)
-        close(cur);
-    errno = EINVAL;
-    return -1;
+}
+
+/* Open metadata file rel of the store through core/confine. Returns ERROR_OK with *fd = -1
+ * when it is absent (no such file, or a component on the way is not a directory). */
+static enum error_code classify_zarr_open(const struct classify_zarr_store *z, const char *rel,
+                                          int *fd, struct stat *st, struct error_info *err)
+{
+    *fd = -1;
+    if (!classify_zarr_name_ok(rel))
+        return ERROR_OK;
+    char full[CONFINE_PATH_MAX + 1];
+    size_t rlen = strlen(rel);
+    if (z->dir_len + 1 + rlen > CONFINE_PATH_MAX)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "Zarr metadata %s: the path to it is over %d bytes long", rel,
+                         CONFINE_PATH_MAX);
+    size_t n = 0;
+    if (z->dir_len > 0) {
+        memcpy(full, z->dir, z->dir_len);
+        full[z->dir_len] = '/';
+        n = z->dir_len + 1;
+    }
+    memcpy(full + n, rel, rlen + 1);
+    struct error_info oerr;
+    error_init(&oerr);
+    if (confine_open(z->root_fd, full, n + rlen, CONFINE_ANY, fd, st, &oerr) == ERROR_OK)
+        return ERROR_OK;
+    if (oerr.code == ERROR_NOT_FOUND || oerr.sys_errno == ENOTDIR)
+        return ERROR_OK;
+    if (oerr.sys_errno == EXDEV)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "Zarr metadata %s is a symlink that leads outside the data root", rel);
+    *err = oerr;
+    return oerr.code;
 }
 
 /* Read up to len bytes of fd from offset 0 into buf; *got < len only when the file shrank. */
@@ -88,27 +108,17 @@ static enum error_code classify_zarr_read(int fd, char *buf, size_t len, const c
     return ERROR_OK;
 }
 
-static enum error_code classify_zarr_load(int dirfd, const char *rel, size_t max,
-                                          struct classify_zarr_json *jf, struct error_info *err)
+static enum error_code classify_zarr_load(const struct classify_zarr_store *z, const char *rel,
+                                          size_t max, struct classify_zarr_json *jf,
+                                          struct error_info *err)
 {
     jf->text = NULL;
     jf->len = 0;
-    int fd = open_beneath(dirfd, rel, 0);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR || errno == EINVAL)
-            return ERROR_OK;
-        if (errno == ELOOP)
-            return error_set(err, ERROR_UNPROCESSABLE, "Zarr metadata %s is a symlink", rel);
-        return error_set(err, ERROR_IO, "cannot open Zarr metadata %s: %s", rel,
-                         strerrordesc_np(errno));
-    }
-    enum error_code rc = ERROR_OK;
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = error_set(err, ERROR_IO, "cannot stat Zarr metadata %s: %s", rel,
-                       strerrordesc_np(errno));
-        goto out;
-    }
+    enum error_code rc = classify_zarr_open(z, rel, &fd, &st, err);
+    if (rc != ERROR_OK || fd < 0)
+        return rc;
     if (!S_ISREG(st.st_mode)) {
         rc = error_set(err, ERROR_UNPROCESSABLE, "Zarr metadata %s is not a regular file", rel);
         goto out;
@@ -247,7 +257,8 @@ static void classify_zarr_array(const struct classify_zarr_json *jf, bool v3, in
  */
 
 /* multiscales[0]: levels, and the axes of its first dataset, whose array gives the facts. */
-static enum error_code classify_zarr_multiscales(int dirfd, const char *prefix, const char *ms,
+static enum error_code classify_zarr_multiscales(const struct classify_zarr_store *z,
+                                                 const char *prefix, const char *ms,
                                                  const char *end, size_t max,
                                                  struct classify_result *out,
                                                  struct error_info *err)
@@ -280,11 +291,11 @@ static enum error_code classify_zarr_multiscales(int dirfd, const char *prefix, 
     struct classify_zarr_json arr;
     bool v3 = false;
     snprintf(rel, sizeof rel, "%s%s/.zarray", prefix, path);
-    enum error_code rc = classify_zarr_load(dirfd, rel, max, &arr, err);
+    enum error_code rc = classify_zarr_load(z, rel, max, &arr, err);
     if (rc == ERROR_OK && arr.text == NULL) {
         v3 = true;
         snprintf(rel, sizeof rel, "%s%s/zarr.json", prefix, path);
-        rc = classify_zarr_load(dirfd, rel, max, &arr, err);
+        rc = classify_zarr_load(z, rel, max, &arr, err);
     }
     if (rc != ERROR_OK || arr.text == NULL)
         return rc;
@@ -295,9 +306,10 @@ static enum error_code classify_zarr_multiscales(int dirfd, const char *prefix, 
 
 /* The attributes object of a group (v2 .zattrs text or v3 zarr.json "attributes"): find
  * multiscales (also under "ome") or the bioformats2raw layout. *found tells. */
-static enum error_code classify_zarr_attrs(int dirfd, const char *prefix, const char *attrs,
-                                           const char *end, size_t max, bool *found, bool *bf2raw,
-                                           struct classify_result *out, struct error_info *err)
+static enum error_code classify_zarr_attrs(const struct classify_zarr_store *z, const char *prefix,
+                                           const char *attrs, const char *end, size_t max,
+                                           bool *found, bool *bf2raw, struct classify_result *out,
+                                           struct error_info *err)
 {
     *found = false;
     *bf2raw = false;
@@ -309,7 +321,7 @@ static enum error_code classify_zarr_attrs(int dirfd, const char *prefix, const 
         ms = json_scan_member(ome, end, "multiscales");
     if (ms != NULL) {
         *found = true;
-        return classify_zarr_multiscales(dirfd, prefix, ms, end, max, out, err);
+        return classify_zarr_multiscales(z, prefix, ms, end, max, out, err);
     }
     if (json_scan_member(attrs, end, "bioformats2raw.layout") != NULL ||
         json_scan_member(ome, end, "bioformats2raw.layout") != NULL) {
@@ -320,31 +332,31 @@ static enum error_code classify_zarr_attrs(int dirfd, const char *prefix, const 
 }
 
 /* Look at the group at prefix ("" or "0/"): multiscales or bioformats2raw. */
-static enum error_code classify_zarr_group(int dirfd, const char *prefix, size_t max, bool *found,
-                                           bool *bf2raw, struct classify_result *out,
-                                           struct error_info *err)
+static enum error_code classify_zarr_group(const struct classify_zarr_store *z, const char *prefix,
+                                           size_t max, bool *found, bool *bf2raw,
+                                           struct classify_result *out, struct error_info *err)
 {
     char rel[64];
     struct classify_zarr_json jf;
     snprintf(rel, sizeof rel, "%szarr.json", prefix);
-    enum error_code rc = classify_zarr_load(dirfd, rel, max, &jf, err);
+    enum error_code rc = classify_zarr_load(z, rel, max, &jf, err);
     if (rc != ERROR_OK)
         return rc;
     if (jf.text != NULL) {
         const char *end = jf.text + jf.len;
-        rc = classify_zarr_attrs(dirfd, prefix, json_scan_member(jf.text, end, "attributes"), end,
-                                 max, found, bf2raw, out, err);
+        rc = classify_zarr_attrs(z, prefix, json_scan_member(jf.text, end, "attributes"), end, max,
+                                 found, bf2raw, out, err);
         free(jf.text);
         return rc;
     }
     snprintf(rel, sizeof rel, "%s.zattrs", prefix);
-    if ((rc = classify_zarr_load(dirfd, rel, max, &jf, err)) != ERROR_OK)
+    if ((rc = classify_zarr_load(z, rel, max, &jf, err)) != ERROR_OK)
         return rc;
     *found = false;
     *bf2raw = false;
     if (jf.text != NULL) {
-        rc = classify_zarr_attrs(dirfd, prefix, jf.text, jf.text + jf.len, max, found, bf2raw, out,
-                                 err);
+        rc =
+            classify_zarr_attrs(z, prefix, jf.text, jf.text + jf.len, max, found, bf2raw, out, err);
         free(jf.text);
     }
     return rc;
@@ -352,13 +364,17 @@ static enum error_code classify_zarr_group(int dirfd, const char *prefix, size_t
 
 /* ---- entry point ----------------------------------------------------------------------------- */
 
-enum error_code classify_zarr_dir(int dirfd, size_t max, struct classify_result *out,
-                                  struct error_info *err)
+enum error_code classify_zarr_dir(int root_fd, const char *dir, size_t dir_len, size_t max,
+                                  struct classify_result *out, struct error_info *err)
 {
+    while (dir_len > 0 && dir[dir_len - 1] == '/')
+        dir_len--;
+    const struct classify_zarr_store store = {root_fd, dir, dir_len};
+    const struct classify_zarr_store *z = &store;
     memset(out, 0, sizeof *out);
     out->container = CLASSIFY_CONTAINER_UNKNOWN;
     struct classify_zarr_json v3, zarray, zgroup;
-    enum error_code rc = classify_zarr_load(dirfd, "zarr.json", max, &v3, err);
+    enum error_code rc = classify_zarr_load(z, "zarr.json", max, &v3, err);
     zarray.text = zgroup.text = NULL;
     if (rc != ERROR_OK)
         return rc;
@@ -376,8 +392,8 @@ enum error_code classify_zarr_dir(int dirfd, size_t max, struct classify_result 
         if (is_array)
             classify_zarr_array(&v3, true, -1, -1, -1, out);
     } else {
-        if ((rc = classify_zarr_load(dirfd, ".zarray", max, &zarray, err)) != ERROR_OK ||
-            (rc = classify_zarr_load(dirfd, ".zgroup", max, &zgroup, err)) != ERROR_OK)
+        if ((rc = classify_zarr_load(z, ".zarray", max, &zarray, err)) != ERROR_OK ||
+            (rc = classify_zarr_load(z, ".zgroup", max, &zgroup, err)) != ERROR_OK)
             goto out;
         is_array = zarray.text != NULL;
         is_group = zgroup.text != NULL;
@@ -394,11 +410,11 @@ enum error_code classify_zarr_dir(int dirfd, size_t max, struct classify_result 
         goto out;
     }
     bool found = false, bf2raw = false;
-    if ((rc = classify_zarr_group(dirfd, "", max, &found, &bf2raw, out, err)) != ERROR_OK)
+    if ((rc = classify_zarr_group(z, "", max, &found, &bf2raw, out, err)) != ERROR_OK)
         goto out;
     if (bf2raw) {
         bool inner_found, inner_bf2raw;
-        if ((rc = classify_zarr_group(dirfd, "0/", max, &inner_found, &inner_bf2raw, out, err)) !=
+        if ((rc = classify_zarr_group(z, "0/", max, &inner_found, &inner_bf2raw, out, err)) !=
             ERROR_OK)
             goto out;
     }

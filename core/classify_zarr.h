@@ -7,7 +7,8 @@
  * attributes.ome.multiscales or attributes.multiscales) or the bioformats2raw layout key,
  * whose series 0 group then holds the multiscales. Keys decide, never version strings. The
  * first dataset's array metadata gives shape, dtype, chunks and compression. Metadata files
- * are read whole (each at most json_max bytes) and queried with core/json_scan.
+ * are opened through core/confine, like every other path, read whole (each at most json_max
+ * bytes) and queried with core/json_scan.
  *
  * Cost: at most seven small metadata files opened and read; memory: one file at a time.
  */
@@ -17,12 +18,16 @@
 #include "classify.h"
 
 /*
- * Classify the directory open at dirfd (the caller keeps owning it). Metadata files are
- * opened beneath it, one component at a time with O_NOFOLLOW. Returns ERROR_OK with *out
- * filled (container UNKNOWN for a plain directory); fails like classify_fd on a directory,
- * with *out zeroed (container UNKNOWN). Thread-safe.
+ * Classify the directory dir (dir_len bytes, relative to root_fd; "" when root_fd is the
+ * directory itself). Metadata file NAME is opened with confine_open from root_fd as
+ * dir/NAME, so symbolic links are followed while they stay beneath root_fd; a NAME taken
+ * from the metadata (a dataset path) with an empty, "." or ".." component, or more than 8
+ * components, is treated as absent, as is a file missing or behind a non-directory. Returns
+ * ERROR_OK with *out filled (container UNKNOWN for a plain directory); fails like classify_fd
+ * on a directory, with *out zeroed (container UNKNOWN). Thread-safe.
  */
-enum error_code classify_zarr_dir(int dirfd, size_t json_max, struct classify_result *out,
+enum error_code classify_zarr_dir(int root_fd, const char *dir, size_t dir_len, size_t json_max,
+                                  struct classify_result *out,
                                   struct error_info *err) ERROR_MUST_CHECK;
 
 #endif

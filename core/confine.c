@@ -88,25 +88,26 @@ static enum error_code confine_errno(int e, const char *rel, struct error_info *
 {
     switch (e) {
     case ENOENT:
-        return error_set(err, ERROR_NOT_FOUND, "'%s' does not exist", rel);
+        return error_set_sys(err, ERROR_NOT_FOUND, e, "'%s' does not exist", rel);
     case EXDEV:
-        return error_set(err, ERROR_FORBIDDEN, "'%s' resolves outside the data root", rel);
+        return error_set_sys(err, ERROR_FORBIDDEN, e, "'%s' resolves outside the data root", rel);
     case ELOOP:
-        return error_set(err, ERROR_UNPROCESSABLE,
-                         "'%s': too many levels of symbolic links (a link loop?)", rel);
+        return error_set_sys(err, ERROR_UNPROCESSABLE, e,
+                             "'%s': too many levels of symbolic links (a link loop?)", rel);
     case ENOTDIR:
-        return error_set(err, ERROR_UNPROCESSABLE, "'%s': a component is not a directory", rel);
+        return error_set_sys(err, ERROR_UNPROCESSABLE, e, "'%s': a component is not a directory",
+                             rel);
     case EACCES:
     case EPERM:
-        return error_set(err, ERROR_FORBIDDEN, "'%s': permission denied", rel);
+        return error_set_sys(err, ERROR_FORBIDDEN, e, "'%s': permission denied", rel);
     case ENAMETOOLONG:
-        return error_set(err, ERROR_INVALID, "'%s': name too long", rel);
+        return error_set_sys(err, ERROR_INVALID, e, "'%s': name too long", rel);
     case EMFILE:
     case ENFILE:
     case ENOMEM:
-        return error_set(err, ERROR_BUSY, "'%s': out of file descriptors or memory", rel);
+        return error_set_sys(err, ERROR_BUSY, e, "'%s': out of file descriptors or memory", rel);
     default:
-        return error_set(err, ERROR_IO, "'%s': %s", rel, strerror(e));
+        return error_set_sys(err, ERROR_IO, e, "'%s': %s", rel, strerror(e));
     }
 }
 
@@ -208,7 +209,7 @@ static enum error_code confine_walk_open(int root_fd, const char *rel, enum conf
             continue;
         if (strcmp(name, "..") == 0) {
             if (w->depth == 1) {
-                rc = error_set(err, ERROR_FORBIDDEN, "'%s' resolves outside the data root", rel);
+                rc = confine_errno(EXDEV, rel, err);
                 goto out;
             }
             close(w->stack[--w->depth]);

@@ -43,7 +43,9 @@ enum error_code confine_check(const char *rel, size_t len, struct error_info *er
  * caller owns and must close, and *st (if not NULL) holds its fstat. On failure *out_fd is
  * -1 and err says why: ERROR_FORBIDDEN (escapes the root, absolute, ".."), ERROR_NOT_FOUND,
  * ERROR_UNPROCESSABLE (wrong type, FIFO/device, symlink loop, not a directory on the way),
- * ERROR_INVALID (lexical), ERROR_IO. Thread-safe.
+ * ERROR_INVALID (lexical), ERROR_IO. err->sys_errno tells the causes of resolution apart:
+ * EXDEV when a symbolic link (or "..") leads out of the root, ENOENT, ENOTDIR, ELOOP,
+ * EACCES, ...; it is 0 for a lexical or type error. Thread-safe.
  */
 enum error_code confine_open(int root_fd, const char *rel, size_t len, enum confine_expect expect,
                              int *out_fd, struct stat *st, struct error_info *err) ERROR_MUST_CHECK;

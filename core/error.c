@@ -4,14 +4,35 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-enum error_code error_set(struct error_info *err, enum error_code code, const char *fmt, ...)
+static enum error_code error_vset(struct error_info *err, enum error_code code, int sys_errno,
+                                  const char *fmt, va_list ap) ERROR_PRINTF(4, 0);
+
+static enum error_code error_vset(struct error_info *err, enum error_code code, int sys_errno,
+                                  const char *fmt, va_list ap)
 {
     if (err == NULL)
         return code;
     err->code = code;
+    err->sys_errno = sys_errno;
+    vsnprintf(err->detail, sizeof err->detail, fmt, ap);
+    return code;
+}
+
+enum error_code error_set(struct error_info *err, enum error_code code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->detail, sizeof err->detail, fmt, ap);
+    error_vset(err, code, 0, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+enum error_code error_set_sys(struct error_info *err, enum error_code code, int sys_errno,
+                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, code, sys_errno, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -19,6 +40,7 @@ enum error_code error_set(struct error_info *err, enum error_code code, const ch
 void error_init(struct error_info *err)
 {
     err->code = ERROR_OK;
+    err->sys_errno = 0;
     err->detail[0] = '\0';
 }
 

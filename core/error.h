@@ -37,13 +37,19 @@ enum error_code {
 
 struct error_info {
     enum error_code code;
+    int sys_errno; /* the errno of the failed system call behind code, or 0 */
     char detail[ERROR_DETAIL_MAX];
 };
 
-/* Set code and a printf-formatted detail (truncated to fit); returns code. Never allocates;
- * err may be NULL. Thread-safe (touches only *err). */
+/* Set code and a printf-formatted detail (truncated to fit), sys_errno 0; returns code.
+ * Never allocates; err may be NULL. Thread-safe (touches only *err). */
 enum error_code error_set(struct error_info *err, enum error_code code, const char *fmt, ...)
     ERROR_PRINTF(3, 4);
+
+/* The same for a failure caused by a system call that set errno to sys_errno, kept in the
+ * record so a caller can tell causes apart that share a code (ENOENT from ENOTDIR, say). */
+enum error_code error_set_sys(struct error_info *err, enum error_code code, int sys_errno,
+                              const char *fmt, ...) ERROR_PRINTF(4, 5);
 
 /* Reset to ERROR_OK with an empty detail. */
 void error_init(struct error_info *err);

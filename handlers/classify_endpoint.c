@@ -39,7 +39,8 @@ static void classify_endpoint_one(void *arg, size_t i)
     if (!item->cached) {
         struct classify_options opt = {.max_ifds = ctx->limits->max_ifds,
                                        .zarr_json_max = ctx->limits->zarr_json_max};
-        if (classify_fd(fd, &item->st, &opt, &item->result, &item->err) == ERROR_OK &&
+        if (classify_fd_at(ctx->root_fd, item->path, item->path_len, fd, &item->st, &opt,
+                           &item->result, &item->err) == ERROR_OK &&
             ctx->cache != NULL)
             cache_insert(ctx->cache, &item->st, &item->result);
     }

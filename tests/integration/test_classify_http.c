@@ -628,6 +628,48 @@ static void test_metrics(const struct itest_server *s)
  * main
  * --------------------------------------------------------------------------------------- */
 
+/* Zarr stores whose metadata are symbolic links: z_linked.zarr's .zattrs and dataset "0" lead
+ * elsewhere beneath the root (followed); z_escape.zarr's .zattrs leads out of it (refused). */
+static bool make_zarr_links(void)
+{
+    static const char attrs[] = "{\"multiscales\": [{\"axes\": [{\"name\": \"c\"}, "
+                                "{\"name\": \"y\"}, {\"name\": \"x\"}], "
+                                "\"datasets\": [{\"path\": \"0\"}]}]}";
+    char p[1024], q[1024];
+    bool ok = true;
+    const char *const dirs[] = {"shared_meta", "z_linked.zarr", "z_escape.zarr"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, dirs[i]);
+        ok &= CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/%s/.zgroup", root, dirs[i]);
+        ok &= check_write_file(NULL, p, "{\"zarr_format\": 2}", sizeof "{\"zarr_format\": 2}" - 1);
+    }
+    snprintf(p, sizeof p, "%s/shared_meta/ngff.json", root);
+    ok &= check_write_file(NULL, p, attrs, sizeof attrs - 1);
+    snprintf(p, sizeof p, "%s/outside/attrs.json", base);
+    ok &= check_write_file(NULL, p, attrs, sizeof attrs - 1);
+    snprintf(q, sizeof q, "%s/z_linked.zarr/.zattrs", root);
+    ok &= CHECK(symlink("../shared_meta/ngff.json", q) == 0);
+    snprintf(q, sizeof q, "%s/z_linked.zarr/0", root);
+    ok &= CHECK(symlink("../z_array.zarr", q) == 0);
+    snprintf(q, sizeof q, "%s/z_escape.zarr/.zattrs", root);
+    ok &= CHECK(symlink("../../outside/attrs.json", q) == 0);
+    return ok;
+}
+
+static void test_zarr_links(const struct itest_server *s)
+{
+    json_t *o = classify_ok(s, "z_linked.zarr");
+    check_str_or_null(o, "format", "ome-zarr", "z_linked.zarr");
+    check_uint(o, "levels", 1, "z_linked.zarr");
+    check_uint(o, "width", 120, "z_linked.zarr");
+    check_uint(o, "height", 100, "z_linked.zarr");
+    check_uint(o, "channels", 3, "z_linked.zarr");
+    json_decref(o);
+    expect_problem_get(s, "/classify?path=z_escape.zarr", 422,
+                       ".zattrs is a symlink that leads outside the data root");
+}
+
 static bool make_fixtures(void)
 {
     char cmd[2048], p[1024];
@@ -653,7 +695,7 @@ static bool make_fixtures(void)
     CHECK(symlink("nowhere.tif", link) == 0);
     snprintf(link, sizeof link, "%s/rootlink", root);
     CHECK(symlink("/", link) == 0);
-    return true;
+    return make_zarr_links();
 }
 
 int main(void)
@@ -672,6 +714,7 @@ int main(void)
         return check_finish("itest_classify");
     }
     test_files(&s);
+    test_zarr_links(&s);
     test_corrupt(&s);
     test_never_stale(&s);
     test_batch(&s);

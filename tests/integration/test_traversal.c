@@ -2,7 +2,9 @@
  * test_traversal.c - one path-traversal table run against every endpoint that takes a path
  * (GET/POST /scan dir, GET /classify path, POST /classify paths, POST /overlap a/b and
  * pairs): every payload that leaves the data root is 403, every malformed one 400, never a
- * 200 and never a 404 (which would mean something outside was looked up).
+ * 200 and never a 404 (which would mean something outside was looked up). Then the paths a
+ * Zarr store's own metadata names: a .zattrs link that leaves the root is 422 in every
+ * classify form (GET, batch POST, /scan?classify=true), and one that stays inside is read.
  */
 #include "check.h"
 #include "harness.h"
@@ -68,6 +70,26 @@ static void make_tree(void)
         snprintf(p, sizeof p, "%s/%s", root, links[i][1]);
         CHECK(symlink(links[i][0], p) == 0);
     }
+    /* Zarr stores (a .zgroup each) whose .zattrs links out by a relative and an absolute
+     * link, and one whose .zattrs links to a file elsewhere inside the root */
+    const char *const stores[][2] = {{"../../outside.tif", "store_out.zarr"},
+                                     {outside, "store_abs.zarr"},
+                                     {"../a/attrs.json", "store_in.zarr"}};
+    for (size_t i = 0; i < sizeof stores / sizeof stores[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, stores[i][1]);
+        CHECK(mkdir(p, 0755) == 0);
+        snprintf(p, sizeof p, "%s/%s/.zgroup", root, stores[i][1]);
+        fd = open(p, O_WRONLY | O_CREAT, 0644);
+        CHECK(fd >= 0 && write(fd, "{}", 2) == 2);
+        close(fd);
+        snprintf(p, sizeof p, "%s/%s/.zattrs", root, stores[i][1]);
+        CHECK(symlink(stores[i][0], p) == 0);
+    }
+    snprintf(p, sizeof p, "%s/a/attrs.json", root);
+    fd = open(p, O_WRONLY | O_CREAT, 0644);
+    const char attrs[] = "{\"multiscales\": [{\"datasets\": [{\"path\": \"0\"}]}]}";
+    CHECK(fd >= 0 && write(fd, attrs, sizeof attrs - 1) == (ssize_t)(sizeof attrs - 1));
+    close(fd);
     snprintf(p, sizeof p, "%s/a", root);
     char abs_link[PATH_MAX];
     snprintf(abs_link, sizeof abs_link, "%s/link_abs_inside", root);
@@ -98,6 +120,48 @@ static void expect_item(const struct itest_server *s, const char *what, const ch
     if (!CHECK_INT(json_integer_value(json_object_get(error, "status")), want))
         fprintf(stderr, "    %s: %s\n", what, body);
     itest_reply_cleanup(&r);
+}
+
+/* The stores of make_tree: 422 for the two whose .zattrs leads out, in every classify form,
+ * and the inside one read as OME-Zarr. Returns the requests made. */
+static unsigned check_stores(const struct itest_server *s)
+{
+    const char *const out[] = {"store_out.zarr", "store_abs.zarr"};
+    char target[256], body[256];
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++) {
+        snprintf(target, sizeof target, "/classify?path=%s", out[i]);
+        expect(s, out[i], "GET", target, NULL, 422);
+        snprintf(body, sizeof body, "{\"paths\": [\"%s\"]}", out[i]);
+        expect_item(s, out[i], "/classify", body, "results", 422);
+    }
+    struct itest_reply r;
+    CHECK(itest_request(s, "GET", "/classify?path=store_in.zarr", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    CHECK_STR(json_string_value(json_object_get(r.json, "format")), "ome-zarr");
+    itest_reply_cleanup(&r);
+    CHECK(itest_request(s, "GET", "/scan?classify=true", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    unsigned seen = 0;
+    json_t *entries = json_object_get(r.json, "entries");
+    for (size_t i = 0; i < json_array_size(entries); i++) {
+        json_t *e = json_array_get(entries, i);
+        const char *path = json_string_value(json_object_get(e, "path"));
+        json_t *c = json_object_get(e, "classification");
+        json_t *status = json_object_get(json_object_get(c, "error"), "status");
+        if (path == NULL)
+            continue;
+        if (strcmp(path, "store_in.zarr") == 0) {
+            CHECK(status == NULL);
+            seen++;
+        } else if (strcmp(path, "store_out.zarr") == 0 || strcmp(path, "store_abs.zarr") == 0) {
+            if (!CHECK_INT(json_integer_value(status), 422))
+                fprintf(stderr, "    /scan?classify=true: %s\n", path);
+            seen++;
+        }
+    }
+    CHECK_INT(seen, 3);
+    itest_reply_cleanup(&r);
+    return 2 * (unsigned)(sizeof out / sizeof out[0]) + 2;
 }
 
 int main(void)
@@ -134,6 +198,7 @@ int main(void)
      * truncated to a shorter path. */
     expect(&s, "NUL", "POST", "/scan", "{\"dir\": \"a\\u0000/../..\"}", 400);
     expect(&s, "NUL", "POST", "/classify", "{\"paths\": [\"a\\u0000x\"]}", 400);
+    requests += check_stores(&s);
     printf("itest_traversal: %u requests, %zu payloads x 6 endpoint forms, 0 escapes allowed\n",
            requests + 2, sizeof cases / sizeof cases[0]);
     curl_easy_cleanup(c);

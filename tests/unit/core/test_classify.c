@@ -9,6 +9,7 @@
 #include "check.h"
 #include "files.h"
 #include "classify.h"
+#include "confine.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -936,6 +937,126 @@ static void test_zarr(void)
     CHECK(strstr(err.detail, "symlink") != NULL);
 }
 
+/* Classify rel beneath the root jail as /classify does: confine_open, then classify_fd_at. */
+static enum error_code run_at(int root_fd, const char *rel, struct classify_result *r,
+                              struct error_info *err)
+{
+    int fd;
+    struct stat st;
+    error_init(err);
+    enum error_code rc = confine_open(root_fd, rel, strlen(rel), CONFINE_ANY, &fd, &st, err);
+    CHECK_INT(rc, ERROR_OK);
+    if (rc != ERROR_OK)
+        return rc;
+    rc = classify_fd_at(root_fd, rel, strlen(rel), fd, &st, NULL, r, err);
+    close(fd);
+    return rc;
+}
+
+static void make_link(const char *target, const char *name)
+{
+    char p[1024];
+    check_path_join(p, sizeof p, dir, name);
+    CHECK(symlink(target, p) == 0);
+}
+
+/* Zarr metadata is opened through core/confine: a link that stays inside the store, or
+ * anywhere beneath the data root, is followed; one that leaves the root is refused; both on
+ * the openat2 path and on the O_NOFOLLOW walk. */
+static void test_zarr_links(void)
+{
+    static const char ngff_attrs[] =
+        "{\"multiscales\": [{\"axes\": [{\"name\": \"c\"}, {\"name\": \"y\"}, {\"name\": "
+        "\"x\"}], \"datasets\": [{\"path\": \"0\"}, {\"path\": \"1\"}]}]}";
+    static const char zgroup[] = "{\"zarr_format\": 2}";
+    struct classify_result r;
+    struct error_info err;
+    make_dir("jail");
+    make_dir("jail/shared");
+    make_dir("jail/shared/arr0");
+    write_text("jail/shared/ngff_attrs.json", ngff_attrs);
+    write_text("jail/shared/arr0/.zarray", zarray_v2);
+    write_text("secret.json", ngff_attrs); /* outside the jail */
+
+    /* .zattrs -> a file inside the store */
+    make_dir("jail/in_store.zarr");
+    make_dir("jail/in_store.zarr/meta");
+    make_dir("jail/in_store.zarr/0");
+    write_text("jail/in_store.zarr/.zgroup", zgroup);
+    write_text("jail/in_store.zarr/meta/attrs.json", ngff_attrs);
+    write_text("jail/in_store.zarr/0/.zarray", zarray_v2);
+    make_link("meta/attrs.json", "jail/in_store.zarr/.zattrs");
+    /* .zattrs and the dataset directory -> elsewhere inside the root */
+    make_dir("jail/in_root.zarr");
+    write_text("jail/in_root.zarr/.zgroup", zgroup);
+    make_link("../shared/ngff_attrs.json", "jail/in_root.zarr/.zattrs");
+    make_link("../shared/arr0", "jail/in_root.zarr/0");
+    /* .zattrs -> outside the root, by a relative and by an absolute link */
+    make_dir("jail/out_root.zarr");
+    write_text("jail/out_root.zarr/.zgroup", zgroup);
+    make_link("../../secret.json", "jail/out_root.zarr/.zattrs");
+    make_dir("jail/abs.zarr");
+    write_text("jail/abs.zarr/.zgroup", zgroup);
+    char target[1024];
+    check_path_join(target, sizeof target, dir, "jail/shared/ngff_attrs.json");
+    make_link(target, "jail/abs.zarr/.zattrs");
+    /* a link loop, and a dataset path that names a file (absent, as zarr finds no array) */
+    make_dir("jail/loop.zarr");
+    write_text("jail/loop.zarr/.zgroup", zgroup);
+    make_link(".zattrs", "jail/loop.zarr/.zattrs");
+    make_dir("jail/notdir.zarr");
+    write_text("jail/notdir.zarr/.zgroup", zgroup);
+    write_text("jail/notdir.zarr/.zattrs", ngff_attrs);
+    write_text("jail/notdir.zarr/0", "not a directory");
+
+    char jail[1024];
+    check_path_join(jail, sizeof jail, dir, "jail");
+    int root_fd = open(jail, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(root_fd >= 0);
+    for (int walk = 0; walk < 2; walk++) {
+        confine_set_use_openat2(walk == 0);
+        const char *how = walk == 0 ? "openat2" : "O_NOFOLLOW walk";
+        CHECK_INT(run_at(root_fd, "in_store.zarr", &r, &err), ERROR_OK);
+        CHECK_STR(r.format, "ome-zarr");
+        CHECK_INT(r.levels, 2);
+        CHECK_INT(r.width, 2000);
+        CHECK_INT(r.channels, 3);
+        CHECK_INT(run("jail/in_store.zarr", &r, &err), ERROR_OK); /* the store as its own root */
+        CHECK_STR(r.format, "ome-zarr");
+
+        CHECK_INT(run_at(root_fd, "in_root.zarr", &r, &err), ERROR_OK);
+        CHECK_STR(r.format, "ome-zarr");
+        CHECK_INT(r.levels, 2);
+        CHECK_INT(r.width, 2000);
+        CHECK_INT(r.height, 1000);
+        CHECK_STR(r.dtype, "uint16");
+        /* with the store as the root, the same links leave it */
+        CHECK_INT(run("jail/in_root.zarr", &r, &err), ERROR_UNPROCESSABLE);
+        CHECK(strstr(err.detail, "symlink that leads outside the data root") != NULL);
+
+        CHECK_INT(run_at(root_fd, "out_root.zarr", &r, &err), ERROR_UNPROCESSABLE);
+        if (!CHECK(strstr(err.detail, ".zattrs is a symlink that leads outside the data root") !=
+                   NULL))
+            fprintf(stderr, "    %s: %s\n", how, err.detail);
+        CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
+        CHECK_INT(run_at(root_fd, "abs.zarr", &r, &err), ERROR_UNPROCESSABLE);
+        CHECK(strstr(err.detail, "outside the data root") != NULL);
+
+        CHECK_INT(run_at(root_fd, "loop.zarr", &r, &err), ERROR_UNPROCESSABLE);
+        CHECK(strstr(err.detail, "symbolic links") != NULL);
+        CHECK_INT(run_at(root_fd, "notdir.zarr", &r, &err), ERROR_OK);
+        CHECK_STR(r.format, "ome-zarr");
+        CHECK_INT(r.width, 0);
+        /* the store named with a trailing slash, and the root itself as a plain directory */
+        CHECK_INT(run_at(root_fd, "in_root.zarr/", &r, &err), ERROR_OK);
+        CHECK_INT(r.width, 2000);
+        CHECK_INT(run_at(root_fd, "", &r, &err), ERROR_OK);
+        CHECK_INT(r.container, CLASSIFY_CONTAINER_UNKNOWN);
+    }
+    confine_set_use_openat2(true);
+    close(root_fd);
+}
+
 int main(void)
 {
     TIFFSetErrorHandler(NULL);
@@ -950,6 +1071,7 @@ int main(void)
     test_max_ifds();
     test_mutations();
     test_zarr();
+    test_zarr_links();
     check_rmtree(dir);
     return check_finish("test_classify");
 }
