@@ -1,21 +1,19 @@
 /*
  * overlap_endpoint.c - POST /overlap: contingency counts of two label images, IoU per pair
- * and StarDist matching, from core/load (streaming, strip/tile-parallel decoding) and
- * core/overlap (sparse run counting).
+ * and StarDist matching.
  *
  * Three ways in, one way through: JSON naming two TIFFs under the data root, JSON with a
  * "pairs" batch (pairs run concurrently, each failing on its own), or multipart/form-data
- * with the TIFF bytes as parts "a" and "b" and the options as part "options". Each becomes
- * struct overlap_pair items run by overlap_endpoint_run_pair; answers are columnar arrays
- * sorted by (a, b), written with jsonw (a big segmentation has 10^5+ pairs).
+ * with the TIFF bytes as parts "a" and "b" and the options as part "options". Each pair is
+ * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish);
+ * answers are columnar arrays sorted by (a, b), written with jsonw (a big segmentation has
+ * 10^5+ pairs).
  */
 #include "overlap_endpoint.h"
 #include "alloc.h"
-#include "confine.h"
 #include "jsonw.h"
-#include "load.h"
 #include "multipart.h"
-#include "overlap.h"
+#include "overlap_file.h"
 #include "parallel.h"
 #include "problem.h"
 
@@ -23,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 /* Parts accepted in one multipart upload: a, b, options, and room to name a stray one. */
 #define OVERLAP_MAX_PARTS 4
@@ -34,14 +31,10 @@ struct overlap_query {
 };
 
 struct overlap_pair {
-    /* Input: a path under the root, or uploaded bytes. */
-    const char *path_a, *path_b;
-    size_t len_a, len_b;
-    const struct multipart_part *upload_a, *upload_b;
-    unsigned page_a, page_b;
+    /* Input: two images, paths under the root or uploaded bytes (path NULL). */
+    struct overlap_file_image a, b;
     /* Outcome. */
-    struct overlap_result result;
-    struct load_info info_a, info_b;
+    struct overlap_file_result out;
     struct error_info err;
 };
 
@@ -114,58 +107,24 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
  * Running one pair
  * --------------------------------------------------------------------------------------- */
 
-static enum error_code overlap_source(const struct handler_context *ctx, const char *path,
-                                      size_t len, const struct multipart_part *upload,
-                                      const char *side, unsigned page, struct load_source *src,
-                                      struct error_info *err)
-{
-    memset(src, 0, sizeof *src);
-    src->fd = -1;
-    src->page = page;
-    if (upload != NULL) {
-        src->data = upload->data;
-        src->size = upload->len;
-        src->name = side;
-        return ERROR_OK;
-    }
-    src->name = path;
-    return confine_open(ctx->root_fd, path, len, CONFINE_FILE, &src->fd, NULL, err);
-}
-
 static void overlap_run_pair(void *arg, size_t i)
 {
     struct overlap_batch *batch = arg;
     const struct handler_context *ctx = batch->ctx;
     struct overlap_pair *pair = &batch->pairs[i];
-    struct load_source sa, sb;
-    struct overlap_counter *counter = NULL;
+    const struct overlap_file_options opt = {
+        .root_fd = ctx->root_fd,
+        .max_pixels = ctx->limits->max_pixels,
+        .max_decode_buffer = ctx->limits->max_decode_buffer,
+        .max_ifds = ctx->limits->max_ifds,
+        .max_pairs = ctx->limits->max_pairs,
+        .threads = batch->threads_per_pair,
+        .deadline = batch->req->deadline_ns,
+        .overlap = batch->query->opt,
+    };
     error_init(&pair->err);
-    sb.fd = -1;
-    if (overlap_source(ctx, pair->path_a, pair->len_a, pair->upload_a, "a", pair->page_a, &sa,
-                       &pair->err) != ERROR_OK ||
-        overlap_source(ctx, pair->path_b, pair->len_b, pair->upload_b, "b", pair->page_b, &sb,
-                       &pair->err) != ERROR_OK)
-        goto out;
-    counter = overlap_counter_new(ctx->limits->max_pairs, &pair->err);
-    if (counter == NULL)
-        goto out;
-    struct load_options lo;
-    load_options_init(&lo);
-    lo.max_pixels = ctx->limits->max_pixels;
-    lo.max_alloc = ctx->limits->max_decode_buffer;
-    lo.max_ifds = ctx->limits->max_ifds;
-    lo.threads = batch->threads_per_pair;
-    lo.deadline = batch->req->deadline_ns;
-    if (load_overlap(&sa, &sb, &lo, counter, &pair->info_a, &pair->info_b, &pair->err) != ERROR_OK)
-        goto out;
-    if (overlap_counter_finish(counter, &batch->query->opt, &pair->result, &pair->err) != ERROR_OK)
-        overlap_result_cleanup(&pair->result);
-out:
-    overlap_counter_free(counter);
-    if (sa.fd >= 0)
-        close(sa.fd);
-    if (sb.fd >= 0)
-        close(sb.fd);
+    if (overlap_file_count(&opt, &pair->a, &pair->b, &pair->out, &pair->err) != ERROR_OK)
+        return; /* pair->err is rendered in place of the counts; out holds nothing to free */
 }
 
 static void overlap_run(const struct handler_context *ctx, const struct request *req,
@@ -194,9 +153,9 @@ static void overlap_u64_array(struct jsonw *w, const char *key, const uint64_t *
 
 static void overlap_write_result(struct jsonw *w, const struct overlap_pair *pair)
 {
-    const struct overlap_result *r = &pair->result;
-    jsonw_member_u64(w, "\"height\":", pair->info_a.height);
-    jsonw_member_u64(w, ",\"width\":", pair->info_a.width);
+    const struct overlap_result *r = &pair->out.counts;
+    jsonw_member_u64(w, "\"height\":", pair->out.info_a.height);
+    jsonw_member_u64(w, ",\"width\":", pair->out.info_a.width);
     jsonw_member_u64(w, ",\"labels_a\":", r->labels_a);
     jsonw_member_u64(w, ",\"labels_b\":", r->labels_b);
     jsonw_lit(w, ",\"pairs\":{");
@@ -259,8 +218,8 @@ static void overlap_answer_batch(const struct request *req, struct overlap_pair 
     for (size_t i = 0; i < n; i++) {
         const struct overlap_pair *pair = &pairs[i];
         jsonw_lit(&w, i ? ",{" : "{");
-        overlap_write_path(&w, "\"a\":", pair->path_a, pair->len_a);
-        overlap_write_path(&w, ",\"b\":", pair->path_b, pair->len_b);
+        overlap_write_path(&w, "\"a\":", pair->a.path, pair->a.len);
+        overlap_write_path(&w, ",\"b\":", pair->b.path, pair->b.len);
         if (pair->err.code != ERROR_OK) {
             jsonw_lit(&w, ",\"error\":");
             problem_append(&w, req, &pair->err);
@@ -307,18 +266,18 @@ static bool overlap_pairs_from(const struct handler_context *ctx, const struct r
             free(pairs);
             return false;
         }
-        pairs[i].page_a = q->page_a;
-        pairs[i].page_b = q->page_b;
+        pairs[i].a.page = q->page_a;
+        pairs[i].b.page = q->page_b;
         if (!request_json_fields(req, item, fields, 4, resp) ||
-            !overlap_page(req, pa, "page_a", &pairs[i].page_a, resp) ||
-            !overlap_page(req, pb, "page_b", &pairs[i].page_b, resp)) {
+            !overlap_page(req, pa, "page_a", &pairs[i].a.page, resp) ||
+            !overlap_page(req, pb, "page_b", &pairs[i].b.page, resp)) {
             free(pairs);
             return false;
         }
-        pairs[i].path_a = json_string_value(a);
-        pairs[i].len_a = json_string_length(a);
-        pairs[i].path_b = json_string_value(b);
-        pairs[i].len_b = json_string_length(b);
+        pairs[i].a.path = json_string_value(a);
+        pairs[i].a.len = json_string_length(a);
+        pairs[i].b.path = json_string_value(b);
+        pairs[i].b.len = json_string_length(b);
     }
     *out = pairs;
     *n = count;
@@ -353,18 +312,15 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
                      "are required, or 'pairs'");
         goto out;
     }
-    struct overlap_pair one = {.path_a = json_string_value(a),
-                               .len_a = json_string_length(a),
-                               .path_b = json_string_value(b),
-                               .len_b = json_string_length(b),
-                               .page_a = q->page_a,
-                               .page_b = q->page_b};
+    struct overlap_pair one = {
+        .a = {.path = json_string_value(a), .len = json_string_length(a), .page = q->page_a},
+        .b = {.path = json_string_value(b), .len = json_string_length(b), .page = q->page_b}};
     overlap_run(ctx, req, q, &one, 1);
     overlap_answer_one(req, &one, resp);
-    overlap_result_cleanup(&one.result);
+    overlap_result_cleanup(&one.out.counts);
 out:
     for (size_t i = 0; i < n; i++)
-        overlap_result_cleanup(&pairs[i].result);
+        overlap_result_cleanup(&pairs[i].out.counts);
     free(pairs);
     json_decref(body);
 }
@@ -416,10 +372,11 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
             return;
     }
     struct overlap_pair one = {
-        .upload_a = a, .upload_b = b, .page_a = q->page_a, .page_b = q->page_b};
+        .a = {.data = a->data, .size = a->len, .name = "a", .page = q->page_a},
+        .b = {.data = b->data, .size = b->len, .name = "b", .page = q->page_b}};
     overlap_run(ctx, req, q, &one, 1);
     overlap_answer_one(req, &one, resp);
-    overlap_result_cleanup(&one.result);
+    overlap_result_cleanup(&one.out.counts);
 }
 
 void overlap_endpoint_post(const struct handler_context *ctx, const struct request *req,

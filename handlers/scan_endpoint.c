@@ -1,6 +1,8 @@
 /*
  * scan_endpoint.c - GET /scan (query options) and POST /scan (the same options as JSON):
- * list the image files of a directory tree under the data root with core/scan.
+ * list the image files of a directory tree under the data root with core/scan, and with
+ * classify=true each entry's classification (core/classify_batch, rendered by classify_json
+ * exactly as /classify renders it).
  *
  * Both forms fill one struct scan_query, so validation and rendering are shared. The
  * answer is written with jsonw (a scan can return 10^5+ entries). An entry whose path is
@@ -8,7 +10,8 @@
  */
 #include "scan_endpoint.h"
 #include "alloc.h"
-#include "classify_endpoint.h"
+#include "classify_batch.h"
+#include "classify_json.h"
 #include "clock.h"
 #include "jsonw.h"
 #include "problem.h"
@@ -144,7 +147,8 @@ static void scan_endpoint_error_item(struct jsonw *w, bool *first, const char *p
 
 static void scan_endpoint_render(const struct request *req, const struct scan_query *q,
                                  const struct scan_result *res,
-                                 const struct classify_item *classified, struct response *resp)
+                                 const struct classify_batch_item *classified,
+                                 struct response *resp)
 {
     struct jsonw w;
     jsonw_init(&w);
@@ -176,7 +180,7 @@ static void scan_endpoint_render(const struct request *req, const struct scan_qu
         jsonw_time(&w, e->mtime_sec, e->mtime_nsec);
         if (classified != NULL) {
             jsonw_lit(&w, ",\"classification\":");
-            classify_endpoint_write(&w, &classified[i], req);
+            classify_json_write(&w, &classified[i], req);
         }
         jsonw_lit(&w, "}");
         shown++;
@@ -212,7 +216,7 @@ static void scan_endpoint_run(const struct handler_context *ctx, const struct re
         problem_from_error(resp, req, &err);
         return;
     }
-    struct classify_item *items = NULL;
+    struct classify_batch_item *items = NULL;
     if (q->classify && res->count > 0) {
         items = alloc_zeroed(res->count, sizeof *items);
         if (items == NULL) {
@@ -224,7 +228,9 @@ static void scan_endpoint_run(const struct handler_context *ctx, const struct re
             items[i].path = res->entries[i].path;
             items[i].path_len = strlen(res->entries[i].path);
         }
-        classify_endpoint_run(ctx, items, res->count);
+        struct classify_batch_options opt;
+        classify_json_options(ctx, &opt);
+        classify_batch_run(&opt, items, res->count);
     }
     scan_endpoint_render(req, q, res, q->classify ? items : NULL, resp);
     free(items);

@@ -5,10 +5,14 @@
  * count and first-image facts must equal what a TIFFReadDirectory walk reports, and the
  * memory-buffer variant must agree with the fd variant. Random byte mutations of valid
  * files must only ever give ERROR_OK or ERROR_UNPROCESSABLE (run under ASan/UBSan).
+ * core/classify_batch is checked here too: every item equals a single classification of the
+ * same path, bad paths fail alone, and the cache serves files (never directories).
  */
+#include "cache.h"
 #include "check.h"
 #include "files.h"
 #include "classify.h"
+#include "classify_batch.h"
 #include "confine.h"
 
 #include <fcntl.h>
@@ -1057,6 +1061,70 @@ static void test_zarr_links(void)
     close(root_fd);
 }
 
+/* classify_batch_run over the jail of test_zarr_links (run it first), on 4 threads, with a
+ * cache: each item must equal run_at of its path, in order. */
+static void test_batch(void)
+{
+    write_tiff("jail/b.tif", &(struct spec){.width = 40, .height = 30, .spp = 3});
+    write_tiff("jail/shared/c.tif", &(struct spec){.width = 8, .height = 8, .pages = 3});
+    static const char *const paths[] = {
+        "b.tif",         "in_root.zarr", "nope.tif", "../b.tif",          "shared/c.tif",
+        "out_root.zarr", "b.tif",        "shared",   "loop.zarr/.zattrs", "in_store.zarr"};
+    enum { N = sizeof paths / sizeof paths[0] };
+    static const enum error_code want[N] = {
+        ERROR_OK, ERROR_OK, ERROR_NOT_FOUND,     ERROR_FORBIDDEN, ERROR_OK, ERROR_UNPROCESSABLE,
+        ERROR_OK, ERROR_OK, ERROR_UNPROCESSABLE, ERROR_OK};
+    char jail[1024];
+    check_path_join(jail, sizeof jail, dir, "jail");
+    int root_fd = open(jail, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK(root_fd >= 0);
+    struct cache *cache;
+    struct error_info err;
+    CHECK_INT(cache_new(64, 1, &cache, &err), ERROR_OK);
+    struct classify_batch_options opt = {.root_fd = root_fd, .cache = cache, .threads = 4};
+    for (int round = 0; round < 3; round++) {
+        struct classify_batch_item items[N];
+        memset(items, 0, sizeof items);
+        for (size_t i = 0; i < N; i++) {
+            items[i].path = paths[i];
+            items[i].path_len = strlen(paths[i]);
+        }
+        classify_batch_run(&opt, items, N);
+        for (size_t i = 0; i < N; i++) {
+            if (!CHECK_INT(items[i].err.code, want[i]))
+                fprintf(stderr, "    round %d, %s: %s\n", round, paths[i], items[i].err.detail);
+            if (items[i].err.code != ERROR_OK)
+                continue;
+            struct classify_result r;
+            CHECK_INT(run_at(root_fd, paths[i], &r, &err), ERROR_OK);
+            CHECK(same_result(&items[i].result, &r));
+            CHECK(S_ISDIR(items[i].st.st_mode) || S_ISREG(items[i].st.st_mode));
+            /* files are served from the cache after the first round, directories never */
+            if (S_ISDIR(items[i].st.st_mode) || round == 0)
+                CHECK(!items[i].cached || (round == 0 && i == 6));
+            else
+                CHECK(items[i].cached);
+        }
+        CHECK_INT(items[0].result.width, 40);
+        CHECK_INT(items[4].result.pages, 3);
+        CHECK_STR(items[1].result.format, "ome-zarr");
+    }
+    struct cache_stats st;
+    cache_get_stats(cache, &st);
+    CHECK_INT(st.entries, 2);
+    cache_free(cache);
+
+    /* no cache, one thread: the same answers, never cached */
+    opt.cache = NULL;
+    opt.threads = 0;
+    struct classify_batch_item one = {.path = "b.tif", .path_len = 5};
+    classify_batch_run(&opt, &one, 1);
+    CHECK_INT(one.err.code, ERROR_OK);
+    CHECK(!one.cached);
+    CHECK_INT(one.result.channels, 3);
+    close(root_fd);
+}
+
 int main(void)
 {
     TIFFSetErrorHandler(NULL);
@@ -1072,6 +1140,7 @@ int main(void)
     test_mutations();
     test_zarr();
     test_zarr_links();
+    test_batch();
     check_rmtree(dir);
     return check_finish("test_classify");
 }

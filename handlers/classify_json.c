@@ -1,0 +1,70 @@
+/*
+ * classify_json.c - the batch options and the JSON of one classification; see
+ * classify_json.h.
+ */
+#include "classify_json.h"
+
+#include "problem.h"
+
+#include <string.h>
+
+void classify_json_options(const struct handler_context *ctx, struct classify_batch_options *opt)
+{
+    *opt = (struct classify_batch_options){
+        .root_fd = ctx->root_fd,
+        .cache = ctx->cache,
+        .classify = {.max_ifds = ctx->limits->max_ifds,
+                     .zarr_json_max = ctx->limits->zarr_json_max},
+        .threads = ctx->limits->threads,
+    };
+}
+
+/* key, then value as a JSON string, or null when it is NULL or empty. */
+static void classify_json_name(struct jsonw *w, const char *key, const char *value)
+{
+    jsonw_lit(w, key);
+    if (value == NULL || value[0] == '\0')
+        jsonw_lit(w, "null");
+    else if (!jsonw_string(w, value, strlen(value)))
+        jsonw_lit(w, "null");
+}
+
+void classify_json_write(struct jsonw *w, const struct classify_batch_item *item,
+                         const struct request *req)
+{
+    jsonw_lit(w, "{\"path\":");
+    if (!jsonw_string(w, item->path, item->path_len))
+        jsonw_lit(w, "null");
+    if (item->err.code != ERROR_OK) {
+        jsonw_lit(w, ",\"error\":");
+        problem_append(w, req, &item->err);
+        jsonw_lit(w, "}");
+        return;
+    }
+    const struct classify_result *r = &item->result;
+    jsonw_member_u64(w, ",\"size\":", S_ISREG(item->st.st_mode) ? (uint64_t)item->st.st_size : 0);
+    jsonw_lit(w, ",\"mtime\":");
+    jsonw_time(w, item->st.st_mtim.tv_sec, item->st.st_mtim.tv_nsec);
+    classify_json_name(w, ",\"container\":", classify_container_name(r->container));
+    classify_json_name(w, ",\"format\":", r->format);
+    jsonw_member_bool(w, ",\"is_ome\":", r->is_ome);
+    jsonw_member_bool(w, ",\"is_bigtiff\":", r->is_bigtiff);
+    jsonw_member_bool(w, ",\"is_imagej\":", r->is_imagej);
+    classify_json_name(w, ",\"vendor\":", r->vendor);
+    jsonw_member_bool(w, ",\"can_use_openslide\":", r->can_use_openslide);
+    jsonw_member_bool(w, ",\"can_use_vips\":", r->can_use_vips);
+    classify_json_name(w, ",\"reader\":", classify_reader_name(r->reader));
+    classify_json_name(w, ",\"img_type\":", classify_img_type_name(r->img_type));
+    jsonw_member_u64(w, ",\"width\":", r->width);
+    jsonw_member_u64(w, ",\"height\":", r->height);
+    jsonw_member_u64(w, ",\"channels\":", r->channels);
+    classify_json_name(w, ",\"dtype\":", r->dtype);
+    jsonw_member_bool(w, ",\"tiled\":", r->tiled);
+    jsonw_member_u64(w, ",\"tile_width\":", r->tile_width);
+    jsonw_member_u64(w, ",\"tile_height\":", r->tile_height);
+    classify_json_name(w, ",\"compression\":", r->compression);
+    jsonw_member_u64(w, ",\"pages\":", r->pages);
+    jsonw_member_u64(w, ",\"levels\":", r->levels);
+    jsonw_member_bool(w, ",\"cached\":", item->cached);
+    jsonw_lit(w, "}");
+}
