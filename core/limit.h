@@ -1,11 +1,17 @@
 /*
  * limit.h - every limit Tessera enforces, in one place, with its reason.
  *
- * Each value here is the default; the server's option table (server/config.c) makes every
- * one configurable by flag and environment variable and copies the result into a
- * struct limits, which handlers pass down to core calls - except LIMIT_MAX_ANSWER, a fixed
- * bound. A limit that is hit is answered with 413 (size), 422 (shape or count) or
- * 503 + Retry-After (capacity, time).
+ * Configurable limits: each value is the default; the server's option table
+ * (server/config.c) makes it configurable by flag and environment variable and copies the
+ * result into a struct limits, which handlers read from their context. Fixed limits
+ * (LIMIT_MAX_ANSWER, and the section at the end) are not options.
+ *
+ * Each group says who enforces it. "Core": a core routine checks the value it is given in
+ * its options (and takes the LIMIT_ value as the default for 0); the handler copies it from
+ * struct limits into those options. "Service": the server or a handler checks it before any
+ * core call, and core never sees it. Core never reads struct limits itself. A limit that is
+ * hit is an ERROR_TOO_LARGE (size), ERROR_UNPROCESSABLE (shape or count) or ERROR_BUSY /
+ * ERROR_TIMEOUT (capacity, time); handlers/problem.c maps those to HTTP statuses.
  */
 #ifndef TESSERA_CORE_LIMIT_H
 #define TESSERA_CORE_LIMIT_H
@@ -16,61 +22,70 @@
 /* Values are plain decimal literals: the option table in server/config.c turns them into
  * its documented defaults.
  *
- * Request bodies. JSON bodies are parsed into a tree roughly 10-20x their size, so they are
- * capped far lower than raw binary bodies, which are used in place. */
+ * Service (server/http.c): request bodies. JSON bodies are parsed into a tree roughly 10-20x their
+ * size, so they are capped far lower than raw binary bodies, which are used in place. */
 #define LIMIT_MAX_JSON_BODY   16777216   /* 16 MiB: JSON is for small data */
 #define LIMIT_MAX_BINARY_BODY 1073741824 /* 1 GiB: 10^8 float64 values, two 16k^2 u16 */
 
-/* Answers. One JSON answer (handlers/jsonw.c) holds at most this many bytes; one that would
- * grow past it is answered 413, never cut short. The largest answers the other limits allow
- * fit: a /scan of LIMIT_SCAN_MAX_ENTRIES entries with classifications (~700 bytes each), a
- * /topk of LIMIT_MAX_K values. Larger results are asked for in pieces, or in the binary
- * format where an endpoint has one (/topk: Accept: application/octet-stream). */
+/* Service (handlers/jsonw.c), fixed: answers. One JSON answer holds at most this many bytes;
+ * one that would grow past it is answered 413, never cut short. The largest answers the other
+ * limits allow fit: a /scan of LIMIT_SCAN_MAX_ENTRIES entries with classifications (~700
+ * bytes each), a /topk of LIMIT_MAX_K values. Larger results are asked for in pieces, or in
+ * the binary format where an endpoint has one (/topk: Accept: application/octet-stream). */
 #define LIMIT_MAX_ANSWER 1073741824 /* 1 GiB */
 
-/* Time. A request past its budget is stopped and answered 503 rather than hold a worker. */
+/* Service (server/http.c): time. A request past its budget is stopped and answered 503 rather than
+ * hold a worker. */
 #define LIMIT_REQUEST_TIMEOUT_MS 60000
 
-/* Pixels decoded for one image (width * height): bounds memory and time of /overlap. */
+/* Core (core/load): pixels decoded for one image (width * height): bounds memory and time of
+ * /overlap. */
 #define LIMIT_MAX_PIXELS 4294967296
 
-/* One decode buffer (a strip, or a row of tiles) of one label image. Each decoding thread
- * holds one of a and one of b, so RSS stays near 4x this with two threads even for a strip
- * that inflates 10,000x; real label TIFFs use strips of a few MB. */
+/* Core (core/load): one decode buffer (a strip, or a row of tiles) of one label image. Each
+ * decoding thread holds one of a and one of b, so RSS stays near 4x this with two threads even for
+ * a strip that inflates 10,000x; real label TIFFs use strips of a few MB. */
 #define LIMIT_MAX_DECODE_BUFFER 67108864 /* 64 MiB */
 
-/* /topk: k and the element count of a JSON array (a JSON number costs ~24 bytes parsed). */
+/* Service (handlers/topk_endpoint.c): k and the element count of a JSON array (a JSON number costs
+ * ~24 bytes parsed). */
 #define LIMIT_MAX_K           1000000
 #define LIMIT_MAX_JSON_VALUES 1000000
 
-/* /topk: results in one answer (k for values, rows x k, points x k). An answer holds 16
- * bytes per result in binary and ~30 in JSON, so k-NN with k = n - 1 would grow as n^2
- * (n = 10,000 points gave 2.4 GB): 10^7 results (10^6 points x k = 10) is 160 MB binary,
+/* Service (handlers/topk_endpoint.c): results in one answer (k for values, rows x k, points x k).
+ * An answer holds 16 bytes per result in binary and ~30 in JSON, so k-NN with k = n - 1 would grow
+ * as n^2 (n = 10,000 points gave 2.4 GB): 10^7 results (10^6 points x k = 10) is 160 MB binary,
  * ~300 MB JSON. */
 #define LIMIT_MAX_RESULTS 10000000
 
-/* /scan: a deep or huge tree must not hold a worker forever. */
+/* /scan: a deep or huge tree must not hold a worker forever. Core (core/scan): depth and
+ * entries. Service (handlers/scan_endpoint.c): the time, handed to core/scan as a deadline. */
 #define LIMIT_SCAN_MAX_DEPTH   64
 #define LIMIT_SCAN_MAX_ENTRIES 1000000
 #define LIMIT_SCAN_TIMEOUT_MS  30000
 
-/* /classify: IFDs walked per file (a loop or a million-IFD file stops here), and the batch
- * size of one POST. */
+/* Core (core/classify, core/load): IFDs walked per file (a loop or a million-IFD file stops
+ * here). Service: the paths of one POST /classify (handlers/classify_endpoint.c), and the
+ * entries of the classification cache (server/main.c sizes core/cache with it). */
 #define LIMIT_MAX_IFDS       4096
 #define LIMIT_CLASSIFY_BATCH 10000
 #define LIMIT_CACHE_ENTRIES  65536
 
-/* /classify of a Zarr store: bytes of one .zarray/.zattrs/zarr.json we read and scan. Real
- * OME-NGFF metadata is a few KiB; consolidated metadata of a big plate can reach ~1 MiB. */
+/* Core (core/classify): for a Zarr store, the bytes of one .zarray/.zattrs/zarr.json we read and
+ * scan. Real OME-NGFF metadata is a few KiB; consolidated metadata of a big plate can reach ~1 MiB.
+ */
 #define LIMIT_ZARR_JSON_MAX 1048576
 
-/* /overlap: distinct (a, b) pairs one counting thread may hold. Two 8192^2 segmentations
+/* Core (core/overlap): distinct (a, b) pairs one counting thread may hold. Two 8192^2 segmentations
  * of 80k cells give ~350k pairs; 10^6 leaves room for that. Each decoding thread has its
  * own table (~72 bytes a pair while it grows), so peak memory is about threads x 72 MB at
  * this limit: ~150 MB with 2 threads, under the 300 MB the hostile-file test allows. */
 #define LIMIT_MAX_PAIRS 1000000
+/* Service (handlers/overlap_endpoint.c): pairs in one batch /overlap. */
 #define LIMIT_MAX_BATCH 256
 
+/* What server/config.c fills from its option table (the defaults above); handlers read it
+ * through their context. */
 struct limits {
     size_t max_json_body;
     size_t max_binary_body;
@@ -91,5 +106,24 @@ struct limits {
     unsigned max_batch;
     unsigned threads; /* CPU threads one request may use for decoding / counting */
 };
+
+/* Fixed limits. Service: the handlers enforce these; none is an option.
+ *
+ * /scan, when the request does not say: recursion stops 8 levels down and an answer holds
+ * 100,000 entries (~20 MB of JSON without classifications), so a default request on a big
+ * root stays a quick, bounded answer; more of either must be asked for (max_depth, limit),
+ * up to scan_max_depth and scan_max_entries. Each default is lowered to its configured
+ * maximum when that is smaller. */
+#define LIMIT_SCAN_DEFAULT_DEPTH   8
+#define LIMIT_SCAN_DEFAULT_ENTRIES 100000
+
+/* /overlap: the highest page_a / page_b a request may name. Pages are walked one IFD at a
+ * time up to max_ifds anyway; this bound keeps the value in range of every integer type it
+ * passes through and the error message fixed (it is in openapi/openapi.yaml). */
+#define LIMIT_OVERLAP_MAX_PAGE 1000000
+
+/* /overlap multipart uploads: parts parsed, which are a, b and options, and room for one
+ * stray part, so it is named in the error instead of being refused as "too many parts". */
+#define LIMIT_OVERLAP_MAX_PARTS 4
 
 #endif

@@ -12,6 +12,7 @@
 #include "overlap_endpoint.h"
 #include "alloc.h"
 #include "jsonw.h"
+#include "limit.h"
 #include "multipart.h"
 #include "overlap_file.h"
 #include "parallel.h"
@@ -21,9 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* Parts accepted in one multipart upload: a, b, options, and room to name a stray one. */
-#define OVERLAP_MAX_PARTS 4
 
 struct overlap_query {
     struct overlap_options opt;
@@ -56,8 +54,9 @@ static bool overlap_page(const struct request *req, const json_t *v, const char 
     if (v == NULL)
         return true;
     json_int_t n = json_integer_value(v);
-    if (n < 0 || n > 1000000) {
-        problem_send(resp, req, 400, "field '%s' must be an integer in [0, 1000000]", name);
+    if (n < 0 || n > LIMIT_OVERLAP_MAX_PAGE) {
+        problem_send(resp, req, 400, "field '%s' must be an integer in [0, %u]", name,
+                     (unsigned)LIMIT_OVERLAP_MAX_PAGE);
         return false;
     }
     *out = (unsigned)n;
@@ -80,6 +79,7 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
         {"b", REQUEST_FIELD_STRING, false, b},
         {"pairs", REQUEST_FIELD_ARRAY, false, pairs},
     };
+    /* the last three, a, b and pairs, only where the body may name the images */
     size_t n = sizeof fields / sizeof fields[0] - (allow_sources ? 0 : 3);
     if (!request_json_fields(req, obj, fields, n, resp))
         return false;
@@ -268,7 +268,7 @@ static bool overlap_pairs_from(const struct handler_context *ctx, const struct r
         }
         pairs[i].a.page = q->page_a;
         pairs[i].b.page = q->page_b;
-        if (!request_json_fields(req, item, fields, 4, resp) ||
+        if (!request_json_fields(req, item, fields, sizeof fields / sizeof fields[0], resp) ||
             !overlap_page(req, pa, "page_a", &pairs[i].a.page, resp) ||
             !overlap_page(req, pb, "page_b", &pairs[i].b.page, resp)) {
             free(pairs);
@@ -328,11 +328,11 @@ out:
 static void overlap_from_multipart(const struct handler_context *ctx, const struct request *req,
                                    struct overlap_query *q, struct response *resp)
 {
-    struct multipart_part parts[OVERLAP_MAX_PARTS];
+    struct multipart_part parts[LIMIT_OVERLAP_MAX_PARTS];
     size_t n;
     struct error_info err;
-    if (multipart_parse(req->content_type, req->body, req->body_len, parts, OVERLAP_MAX_PARTS, &n,
-                        &err) != ERROR_OK) {
+    if (multipart_parse(req->content_type, req->body, req->body_len, parts, LIMIT_OVERLAP_MAX_PARTS,
+                        &n, &err) != ERROR_OK) {
         problem_from_error(resp, req, &err);
         return;
     }
@@ -388,7 +388,8 @@ void overlap_endpoint_post(const struct handler_context *ctx, const struct reque
     struct overlap_query q;
     memset(&q, 0, sizeof q);
     q.opt.include_background = true;
-    if (req->content_type != NULL && strncasecmp(req->content_type, "multipart/form-data", 19) == 0)
+    if (req->content_type != NULL &&
+        strncasecmp(req->content_type, "multipart/form-data", strlen("multipart/form-data")) == 0)
         overlap_from_multipart(ctx, req, &q, resp);
     else
         overlap_from_json(ctx, req, &q, resp);

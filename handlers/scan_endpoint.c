@@ -14,6 +14,7 @@
 #include "classify_json.h"
 #include "clock.h"
 #include "jsonw.h"
+#include "limit.h"
 #include "problem.h"
 #include "scan.h"
 
@@ -37,10 +38,11 @@ static void scan_endpoint_defaults(const struct handler_context *ctx, const stru
     q->dir = "";
     q->opt.max_depth =
         ctx->limits->scan_max_depth < SCAN_DEPTH_MAX ? ctx->limits->scan_max_depth : SCAN_DEPTH_MAX;
-    if (q->opt.max_depth > 8)
-        q->opt.max_depth = 8;
-    q->opt.max_entries =
-        ctx->limits->scan_max_entries < 100000 ? ctx->limits->scan_max_entries : 100000;
+    if (q->opt.max_depth > LIMIT_SCAN_DEFAULT_DEPTH)
+        q->opt.max_depth = LIMIT_SCAN_DEFAULT_DEPTH;
+    q->opt.max_entries = ctx->limits->scan_max_entries < LIMIT_SCAN_DEFAULT_ENTRIES
+                             ? ctx->limits->scan_max_entries
+                             : LIMIT_SCAN_DEFAULT_ENTRIES;
     q->opt.threads = ctx->limits->threads;
     q->opt.deadline =
         clock_deadline_min(clock_deadline_ms(ctx->limits->scan_timeout_ms), req->deadline_ns);
