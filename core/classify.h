@@ -116,8 +116,10 @@ enum error_code classify_fd(int fd, const struct stat *st, const struct classify
 
 /*
  * Classify a file held in memory (len bytes at buf; buf may be NULL when len is 0): the
- * same TIFF walk with every read bounds-checked against len. Used by uploads and fuzzers.
- * Same results and errors as classify_fd on a regular file. Thread-safe.
+ * same TIFF walk with every read bounds-checked against len. No endpoint uses it (uploads
+ * go to /overlap, which decodes with core/load): the fuzzer (tests/fuzz/fuzz_classify.c)
+ * and test_classify, which checks it against classify_fd, do. Same results and errors as
+ * classify_fd on a regular file. Thread-safe.
  */
 enum error_code classify_buffer(const void *buf, size_t len, const struct classify_options *opt,
                                 struct classify_result *out,

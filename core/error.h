@@ -3,8 +3,9 @@
  *
  * A fallible core function returns an enum error_code (ERROR_OK = 0) and, on failure,
  * fills a caller-provided struct error_info with a fixed-size, human-readable detail.
- * Reporting an error never allocates, so it works when memory is exhausted. The handler
- * layer maps each code to one HTTP status (handlers/problem.c); core never knows HTTP.
+ * Reporting an error never allocates, so it works when memory is exhausted. Codes say what
+ * went wrong in core's terms only: the handler layer maps each to one HTTP status
+ * (problem_status in handlers/problem.c), and core never knows HTTP.
  */
 #ifndef TESSERA_CORE_ERROR_H
 #define TESSERA_CORE_ERROR_H
@@ -23,16 +24,16 @@
 
 enum error_code {
     ERROR_OK = 0,
-    ERROR_INVALID,       /* malformed request value: 400 */
-    ERROR_FORBIDDEN,     /* path leaves the data root: 403 */
-    ERROR_NOT_FOUND,     /* named object does not exist: 404 */
-    ERROR_UNPROCESSABLE, /* well-formed but unusable input (corrupt file, bad shape): 422 */
-    ERROR_TOO_LARGE,     /* input over a configured limit: 413 */
-    ERROR_BUSY,          /* temporarily out of capacity: 503 + Retry-After */
-    ERROR_TIMEOUT,       /* the request's time budget ran out: 503 */
-    ERROR_NO_MEMORY,     /* allocation failed: 503 */
-    ERROR_IO,            /* the file system failed under us: 500 */
-    ERROR_INTERNAL       /* a bug: 500 */
+    ERROR_INVALID,       /* a malformed input value (a bad path, an option out of range) */
+    ERROR_FORBIDDEN,     /* a path leaves the data root, or may not be read */
+    ERROR_NOT_FOUND,     /* the named object does not exist */
+    ERROR_UNPROCESSABLE, /* well-formed but unusable input (corrupt file, bad shape) */
+    ERROR_TOO_LARGE,     /* input over a configured limit */
+    ERROR_BUSY,          /* temporarily out of capacity (descriptors, threads): try again */
+    ERROR_TIMEOUT,       /* the caller's deadline passed */
+    ERROR_NO_MEMORY,     /* an allocation failed */
+    ERROR_IO,            /* the file system failed under us */
+    ERROR_INTERNAL       /* a bug */
 };
 
 struct error_info {
