@@ -10,6 +10,7 @@
 #include "cache.h"
 
 #include "alloc.h"
+#include "clock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,8 +24,8 @@ struct cache_entry {
     dev_t dev;
     ino_t ino;
     off_t size;
-    int64_t mtime_ns;
-    int64_t ctime_ns;
+    struct timespec mtime; /* as fstat gave them: compared field by field */
+    struct timespec ctime;
     uint32_t hash_next; /* bucket chain, or free list */
     uint32_t lru_prev;
     uint32_t lru_next;
@@ -52,13 +53,14 @@ struct cache {
     _Atomic uint64_t stale;
     _Atomic uint64_t evictions;
     _Atomic uint64_t inserts;
+    _Atomic uint64_t racy;
 };
 
 /* ---- keys --------------------------------------------------------------------------------- */
 
-static int64_t ns_of(const struct timespec *ts)
+static bool same_time(const struct timespec *a, const struct timespec *b)
 {
-    return (int64_t)ts->tv_sec * 1000000000 + (int64_t)ts->tv_nsec;
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
 static uint64_t key_hash(dev_t dev, ino_t ino)
@@ -127,8 +129,8 @@ static void shard_remove(struct cache_shard *s, uint32_t i)
 
 static bool same_version(const struct cache_entry *e, const struct stat *st)
 {
-    return e->size == st->st_size && e->mtime_ns == ns_of(&st->st_mtim) &&
-           e->ctime_ns == ns_of(&st->st_ctim);
+    return e->size == st->st_size && same_time(&e->mtime, &st->st_mtim) &&
+           same_time(&e->ctime, &st->st_ctim);
 }
 
 static void set_version(struct cache_entry *e, const struct stat *st)
@@ -136,8 +138,8 @@ static void set_version(struct cache_entry *e, const struct stat *st)
     e->dev = st->st_dev;
     e->ino = st->st_ino;
     e->size = st->st_size;
-    e->mtime_ns = ns_of(&st->st_mtim);
-    e->ctime_ns = ns_of(&st->st_ctim);
+    e->mtime = st->st_mtim;
+    e->ctime = st->st_ctim;
 }
 
 static void shard_cleanup(struct cache_shard *s)
@@ -216,6 +218,7 @@ enum error_code cache_new(size_t capacity, unsigned shards, struct cache **out,
     atomic_init(&c->stale, 0);
     atomic_init(&c->evictions, 0);
     atomic_init(&c->inserts, 0);
+    atomic_init(&c->racy, 0);
 out:
     if (rc != ERROR_OK) {
         cache_free(c);
@@ -278,10 +281,41 @@ bool cache_lookup_stat(struct cache *c, const struct stat *st, struct classify_r
     return hit;
 }
 
-void cache_insert(struct cache *c, const struct stat *st, const struct classify_result *r)
+void cache_now(struct timespec *now)
+{
+    clock_gettime(CLOCK_REALTIME, now);
+}
+
+_Static_assert(CACHE_RACY_NS < 3 * CLOCK_NS_PER_S && CACHE_RACY_COARSE_NS < 3 * CLOCK_NS_PER_S,
+               "cache_ctime_settled compares exactly only up to 3 s");
+
+bool cache_ctime_settled(const struct timespec *ctime, const struct timespec *seen)
+{
+    int64_t margin = ctime->tv_nsec == 0 ? CACHE_RACY_COARSE_NS : CACHE_RACY_NS;
+    int64_t c_sec = (int64_t)ctime->tv_sec, s_sec = (int64_t)seen->tv_sec;
+    /* seen - ctime >= margin, with seconds and nanoseconds apart so that no timestamp can
+     * overflow. tv_nsec is in [0, 1e9), as fstat and clock_gettime give it. */
+    if (c_sec >= s_sec)
+        return c_sec == s_sec && (int64_t)seen->tv_nsec - (int64_t)ctime->tv_nsec >= margin;
+    /* s_sec > c_sec, so their difference is in [1, 2^64 - 1]: exact in unsigned arithmetic.
+     * Both margins are under 3 s: more than 3 s apart settles it, and within 3 s the
+     * difference fits in nanoseconds. */
+    uint64_t secs = (uint64_t)s_sec - (uint64_t)c_sec;
+    if (secs > 3)
+        return true;
+    return (int64_t)secs * CLOCK_NS_PER_S + (int64_t)seen->tv_nsec - (int64_t)ctime->tv_nsec >=
+           margin;
+}
+
+bool cache_insert(struct cache *c, const struct stat *st, const struct timespec *seen,
+                  const struct classify_result *r)
 {
     if (!S_ISREG(st->st_mode))
-        return;
+        return false;
+    if (!cache_ctime_settled(&st->st_ctim, seen)) {
+        atomic_fetch_add_explicit(&c->racy, 1, memory_order_relaxed);
+        return false;
+    }
     uint64_t h = key_hash(st->st_dev, st->st_ino);
     struct cache_shard *s = shard_of(c, h);
     bool evicted = false;
@@ -308,6 +342,7 @@ void cache_insert(struct cache *c, const struct stat *st, const struct classify_
     atomic_fetch_add_explicit(&c->inserts, 1, memory_order_relaxed);
     if (evicted)
         atomic_fetch_add_explicit(&c->evictions, 1, memory_order_relaxed);
+    return true;
 }
 
 void cache_get_stats(struct cache *c, struct cache_stats *out)
@@ -318,6 +353,7 @@ void cache_get_stats(struct cache *c, struct cache_stats *out)
     out->stale = atomic_load_explicit(&c->stale, memory_order_relaxed);
     out->evictions = atomic_load_explicit(&c->evictions, memory_order_relaxed);
     out->inserts = atomic_load_explicit(&c->inserts, memory_order_relaxed);
+    out->racy = atomic_load_explicit(&c->racy, memory_order_relaxed);
     out->capacity = c->capacity;
     for (unsigned i = 0; i < c->nshards; i++) {
         pthread_mutex_lock(&c->shards[i].lock);

@@ -22,6 +22,8 @@ static void classify_batch_one(void *arg, size_t i)
     error_init(&item->err);
     item->cached = false;
     int fd;
+    struct timespec seen; /* before the fstat: the cache's racy-ctime rule needs it */
+    cache_now(&seen);
     if (confine_open(opt->root_fd, item->path, item->path_len, CONFINE_ANY, &fd, &item->st,
                      &item->err) != ERROR_OK)
         return;
@@ -30,7 +32,7 @@ static void classify_batch_one(void *arg, size_t i)
         classify_fd_at(opt->root_fd, item->path, item->path_len, fd, &item->st, &opt->classify,
                        &item->result, &item->err) == ERROR_OK &&
         opt->cache != NULL)
-        cache_insert(opt->cache, &item->st, &item->result);
+        cache_insert(opt->cache, &item->st, &seen, &item->result);
     close(fd);
 }
 

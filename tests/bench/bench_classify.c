@@ -52,10 +52,12 @@ static unsigned pass(struct cache *c, char **files, int n)
         }
         struct stat st;
         struct classify_result r;
+        struct timespec seen;
+        cache_now(&seen);
         if (!cache_lookup(c, fd, &st, &r)) {
             struct error_info err;
             if (classify_fd(fd, &st, NULL, &r, &err) == ERROR_OK)
-                cache_insert(c, &st, &r);
+                cache_insert(c, &st, &seen, &r);
             else
                 errors++;
         }
