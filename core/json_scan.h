@@ -44,8 +44,9 @@ size_t json_scan_length(const char *arr, const char *end);
  * NUL-terminated); false otherwise. */
 bool json_scan_string(const char *v, const char *end, char *buf, size_t n);
 
-/* The unsigned decimal integer the value at v starts with; false when it does not start with
- * a digit or the number is too large for a uint64_t. */
+/* The unsigned decimal integer the value at v starts with (its leading digits); false when
+ * it does not start with a digit or the number is above 18446744073709551609 (UINT64_MAX
+ * less 6: the bound that keeps the digit loop exact). */
 bool json_scan_uint(const char *v, const char *end, uint64_t *out);
 
 #endif
