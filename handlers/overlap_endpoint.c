@@ -48,18 +48,14 @@ struct overlap_batch {
  * Options
  * --------------------------------------------------------------------------------------- */
 
+/* Field name (v, may be absent) as a page index into *out. */
 static bool overlap_page(const struct request *req, const json_t *v, const char *name,
                          unsigned *out, struct response *resp)
 {
-    if (v == NULL)
-        return true;
-    json_int_t n = json_integer_value(v);
-    if (n < 0 || n > LIMIT_OVERLAP_MAX_PAGE) {
-        problem_send(resp, req, 400, "field '%s' must be an integer in [0, %u]", name,
-                     (unsigned)LIMIT_OVERLAP_MAX_PAGE);
+    uint64_t page = *out;
+    if (!request_json_u64(req, v, name, 0, LIMIT_OVERLAP_MAX_PAGE, &page, resp))
         return false;
-    }
-    *out = (unsigned)n;
+    *out = (unsigned)page;
     return true;
 }
 

@@ -80,20 +80,6 @@ static bool scan_endpoint_from_query(const struct handler_context *ctx, const st
     return true;
 }
 
-static bool scan_endpoint_int_field(const struct request *req, const json_t *v, const char *name,
-                                    uint64_t min, uint64_t max, uint64_t *out,
-                                    struct response *resp)
-{
-    json_int_t n = json_integer_value(v);
-    if (n < 0 || (uint64_t)n < min || (uint64_t)n > max) {
-        problem_send(resp, req, 400, "field '%s' must be an integer in [%llu, %llu]", name,
-                     (unsigned long long)min, (unsigned long long)max);
-        return false;
-    }
-    *out = (uint64_t)n;
-    return true;
-}
-
 static bool scan_endpoint_from_body(const struct handler_context *ctx, const struct request *req,
                                     json_t *body, struct scan_query *q, struct response *resp)
 {
@@ -118,19 +104,14 @@ static bool scan_endpoint_from_body(const struct handler_context *ctx, const str
         q->opt.include_hidden = json_is_true(hidden);
     if (classify != NULL)
         q->classify = json_is_true(classify);
-    uint64_t n;
-    if (depth != NULL) {
-        if (!scan_endpoint_int_field(req, depth, "max_depth", 0, scan_endpoint_depth_max(ctx), &n,
-                                     resp))
-            return false;
-        q->opt.max_depth = (unsigned)n;
-    }
-    if (limit != NULL) {
-        if (!scan_endpoint_int_field(req, limit, "limit", 1, ctx->limits->scan_max_entries, &n,
-                                     resp))
-            return false;
-        q->opt.max_entries = (size_t)n;
-    }
+    uint64_t max_depth = q->opt.max_depth, max_entries = q->opt.max_entries;
+    if (!request_json_u64(req, depth, "max_depth", 0, scan_endpoint_depth_max(ctx), &max_depth,
+                          resp) ||
+        !request_json_u64(req, limit, "limit", 1, ctx->limits->scan_max_entries, &max_entries,
+                          resp))
+        return false;
+    q->opt.max_depth = (unsigned)max_depth;
+    q->opt.max_entries = (size_t)max_entries;
     return true;
 }
 
