@@ -92,6 +92,7 @@ int main(int argc, char **argv)
     /* At most --workers + --thread-budget threads compute at once, however many requests. */
     parallel_budget_set(cfg.thread_budget);
     metrics_add_source(metrics_threads_source, &cfg.thread_budget);
+    metrics_add_source(metrics_confine_source, NULL);
     srv.cfg = &cfg;
     if (!http_start(&srv, msg, sizeof msg)) {
         fprintf(stderr, "tessera: %s\n", msg);

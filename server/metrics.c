@@ -1,6 +1,7 @@
 /* metrics.c - counters, gauges and histograms rendered as Prometheus text; see metrics.h. */
 #include "metrics.h"
 #include "cache.h"
+#include "confine.h"
 #include "parallel.h"
 
 #include <pthread.h>
@@ -136,10 +137,26 @@ void metrics_cache_source(struct buf *out, void *cache)
                "tessera_classify_cache_entries %llu\n"
                "# HELP tessera_classify_cache_capacity Most entries held.\n"
                "# TYPE tessera_classify_cache_capacity gauge\n"
-               "tessera_classify_cache_capacity %llu\n",
+               "tessera_classify_cache_capacity %llu\n"
+               "# HELP tessera_classify_cache_racy_total Classifications not cached because the "
+               "file changed within the timestamp tick before it was read.\n"
+               "# TYPE tessera_classify_cache_racy_total counter\n"
+               "tessera_classify_cache_racy_total %llu\n",
                (unsigned long long)st.hits, (unsigned long long)st.misses,
                (unsigned long long)st.stale, (unsigned long long)st.evictions,
-               (unsigned long long)st.entries, (unsigned long long)st.capacity);
+               (unsigned long long)st.entries, (unsigned long long)st.capacity,
+               (unsigned long long)st.racy);
+}
+
+void metrics_confine_source(struct buf *out, void *unused)
+{
+    (void)unused;
+    buf_printf(out,
+               "# HELP tessera_path_races_total Paths that changed type while they were being "
+               "resolved (a client racing its own request; answered 404).\n"
+               "# TYPE tessera_path_races_total counter\n"
+               "tessera_path_races_total %lu\n",
+               confine_races());
 }
 
 void metrics_threads_source(struct buf *out, void *budget)

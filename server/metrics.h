@@ -44,6 +44,9 @@ void metrics_add_source(metrics_source_fn fn, void *arg);
 /* A metrics source for the classification cache (arg is a struct cache *). */
 void metrics_cache_source(struct buf *out, void *cache);
 
+/* A metrics source for core/confine's path races (arg unused). */
+void metrics_confine_source(struct buf *out, void *unused);
+
 /* A metrics source for core/parallel's helper threads: live, peak, and the budget (arg is
  * the const unsigned budget given to parallel_budget_set). */
 void metrics_threads_source(struct buf *out, void *budget);

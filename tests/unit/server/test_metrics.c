@@ -40,6 +40,7 @@ int main(void)
     CHECK_INT(metrics_connections_add(3), 3);
     CHECK_INT(metrics_connections_add(-1), 2);
     CHECK_INT(metrics_connections_open(), 2);
+    metrics_add_source(metrics_confine_source, NULL);
     metrics_add_source(big_source, "tessera_test_big");
 
     enum buf_status status;
@@ -54,6 +55,7 @@ int main(void)
     CHECK(strstr(text, "tessera_open_connections 2\n") != NULL);
     CHECK(strstr(text, "tessera_rejected_body_memory_total 2\n") != NULL);
     CHECK(strstr(text, "tessera_bodies_cut_total 0\n") != NULL);
+    CHECK(strstr(text, "tessera_path_races_total 0\n") != NULL);
     CHECK(strstr(text, "tessera_requests_total{route=\"/scan\",method=\"GET\",code=\"200\"} 2\n") !=
           NULL);
     CHECK(
