@@ -59,8 +59,8 @@ static enum error_code parse_prefix(const unsigned char *b, size_t avail, const 
 enum error_code npy_prefix_size(const void *buf, size_t avail, const char *name, size_t *size,
                                 struct error_info *err)
 {
-    unsigned major, len_bytes;
-    uint64_t header_len;
+    unsigned major = 0, len_bytes = 0;
+    uint64_t header_len = 0;
     enum error_code rc =
         parse_prefix(buf, avail, name_or_default(name), &major, &len_bytes, &header_len, err);
     if (rc == ERROR_OK)
@@ -372,8 +372,8 @@ enum error_code npy_parse_header(const void *buf, size_t avail, uint64_t file_si
     const unsigned char *b = buf;
     name = name_or_default(name);
     memset(info, 0, sizeof *info);
-    unsigned major, len_bytes;
-    uint64_t header_len;
+    unsigned major = 0, len_bytes = 0;
+    uint64_t header_len = 0;
     enum error_code rc = parse_prefix(b, avail, name, &major, &len_bytes, &header_len, err);
     if (rc != ERROR_OK)
         return rc;
