@@ -450,7 +450,8 @@ static enum error_code query_batch(void *arg, size_t batch, unsigned w, void *sc
         for (size_t j = 0; j < k; j++) {
             task->indices[row + j] = h[j].index;
             if (task->distances != NULL)
-                task->distances[row + j] = ldexp(sqrt(h[j].d2), -task->scale);
+                task->distances[row + j] =
+                    task->scale == 0 ? sqrt(h[j].d2) : ldexp(sqrt(h[j].d2), -task->scale);
         }
     }
     return ERROR_OK;
