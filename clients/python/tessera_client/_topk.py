@@ -50,7 +50,7 @@ def topk_input(mode: Mode, data: npt.ArrayLike, k: int) -> TopkInput:
         raise TypeError("top-k needs real numbers, not complex")
     if raw.dtype.kind not in "biuf" and raw.dtype != object:
         raise TypeError(f"top-k needs numbers, not {raw.dtype}")
-    want = "<f4" if raw.dtype == np.float32 else "<f8"
+    want = "<f4" if raw.dtype.kind == "f" and raw.dtype.itemsize == 4 else "<f8"
     array = np.ascontiguousarray(np.asarray(data, dtype=np.dtype(want)))
     if mode == "values" and array.ndim != 1:
         raise ValueError(f"values must be 1-D, not shape {array.shape}")
