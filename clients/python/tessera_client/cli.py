@@ -60,10 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TypeError, ValueError, ImportError, OSError) as e:
         print(f"tessera_client: {e}", file=sys.stderr)
         return 2
-    if isinstance(result, str):
-        sys.stdout.write(result)
-    else:
-        print(json.dumps(_jsonable(result), allow_nan=False))
+    try:
+        if isinstance(result, str):
+            sys.stdout.write(result)
+        else:
+            print(json.dumps(_jsonable(result), allow_nan=False))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `... openapi | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 1 if args.command == "ready" and not result["ready"] else 0
 
 
