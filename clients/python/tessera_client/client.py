@@ -31,7 +31,6 @@ import json
 import logging
 import random
 import re
-import threading
 import time
 import warnings
 from typing import Any, Mapping, Sequence, Union, cast, overload
@@ -124,7 +123,8 @@ class Client:
         verify: TLS certificate check: True, False, or a CA bundle path (as in requests).
         binary_threshold: /topk inputs with more numbers than this use the binary form.
         check_version: read the server's version on first use and warn on a mismatch.
-        session: a ``requests.Session`` to use (e.g. with proxies or client certificates).
+        session: a ``requests.Session`` to use (e.g. with proxies or client certificates);
+            its headers gain ``User-Agent`` (and ``Authorization`` with a token).
 
     >>> tessera = Client("http://127.0.0.1:8080", token="s3cret", retries=5)  # doctest: +SKIP
     """
@@ -159,8 +159,8 @@ class Client:
         )
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
-        self._version_checked = not check_version
-        self._version_lock = threading.Lock()
+        self._warn_on_mismatch = check_version
+        self._version_known = False
         self._server_version: str | None = None
 
     def __repr__(self) -> str:
@@ -519,7 +519,7 @@ class Client:
         """Send one request, retrying 503s when the request is read-only; returns a 2xx
         answer or raises (ProblemError for 4xx/5xx, TesseraConnectionError for no answer).
         """
-        if check_version:
+        if check_version and self._warn_on_mismatch:
             self._check_version()
         url = self.base_url + path
         headers = {"Accept": accept}
@@ -631,29 +631,27 @@ class Client:
 
     def _check_version(self) -> None:
         """Read the server's version once (from /metrics) and warn if incompatible."""
-        if self._version_checked:
+        if self._version_known:
             return
-        with self._version_lock:
-            if self._version_checked:
-                return
-            try:
-                resp = self._call("GET", "/metrics", retry=False, check_version=False)
-            except TesseraConnectionError:
-                return  # the request itself will report it; check again next time
-            except ProblemError:
-                self._version_checked = True  # e.g. 401: the request itself will say
-                return
-            try:
-                version = parse_metrics(resp.text).version
-            except ValueError:
-                version = None
-            self._note_version(version)
+        try:
+            resp = self._call("GET", "/metrics", retry=False, check_version=False)
+        except TesseraConnectionError:
+            return  # the request itself will report it; check again next time
+        except ProblemError:
+            self._version_known = True  # e.g. 401: the request itself will say so
+            return
+        try:
+            version = parse_metrics(resp.text).version
+        except ValueError:
+            version = None
+        self._note_version(version)
 
     def _note_version(self, version: str | None) -> None:
-        first = not self._version_checked or self._server_version != version
-        self._version_checked = True
+        """Remember the server's version; warn the first time it is seen, if it does not fit."""
+        new = not self._version_known or self._server_version != version
+        self._version_known = True
         self._server_version = version
-        if not first:
+        if not new or not self._warn_on_mismatch:
             return
         if version is None:
             warnings.warn(
