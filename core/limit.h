@@ -84,6 +84,16 @@
 /* Service (handlers/overlap_endpoint.c): pairs in one batch /overlap. */
 #define LIMIT_MAX_BATCH 256
 
+/* Core (core/evaluate): r x c labels of the largest assignment one /overlap matching solves.
+ * The dense cost matrix of a component costs 8 bytes a cell and the assignment O(r^2 c)
+ * time, so a pathological segmentation (one huge cell overlapping thousands of others at a
+ * low threshold) must be refused with a 422 naming the size rather than hold a worker for
+ * minutes. Real segmentations stay far below: components that need an assignment at all
+ * arise only below IoU 0.5 and hold a handful of cells (the largest on an 8192^2 pair of
+ * ~80k cells is tens of cells), so 10^6 cells (1000 x 1000, 8 MB, ~1 s) is never reached by
+ * real data. */
+#define LIMIT_MAX_MATCH_COMPONENT 1000000
+
 /* What server/config.c fills from its option table (the defaults above); handlers read it
  * through their context. */
 struct limits {
@@ -104,6 +114,7 @@ struct limits {
     size_t zarr_json_max;
     unsigned max_pairs;
     unsigned max_batch;
+    unsigned max_match_component;
     unsigned threads; /* CPU threads one request may use for decoding / counting */
 };
 
@@ -125,5 +136,9 @@ struct limits {
 /* /overlap multipart uploads: parts parsed, which are a, b and options, and room for one
  * stray part, so it is named in the error instead of being refused as "too many parts". */
 #define LIMIT_OVERLAP_MAX_PARTS 4
+
+/* /overlap: thresholds in one match_threshold list. Each costs one O(pairs) matching pass and
+ * one matching object in every answer; a sweep in steps of 0.001 fits. */
+#define LIMIT_OVERLAP_MAX_THRESHOLDS 1000
 
 #endif

@@ -11,6 +11,7 @@
  */
 #include "overlap_endpoint.h"
 #include "alloc.h"
+#include "overlap_eval.h"
 #include "jsonw.h"
 #include "limit.h"
 #include "multipart.h"
@@ -26,6 +27,8 @@
 struct overlap_query {
     struct overlap_options opt;
     unsigned page_a, page_b;
+    struct overlap_eval_query eval;
+    bool hide_background; /* counted for the evaluation, not listed in the answer */
 };
 
 struct overlap_pair {
@@ -33,6 +36,7 @@ struct overlap_pair {
     struct overlap_file_image a, b;
     /* Outcome. */
     struct overlap_file_result out;
+    struct overlap_eval_result eval;
     struct error_info err;
 };
 
@@ -64,13 +68,19 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
                                  struct overlap_query *q, json_t **a, json_t **b, json_t **pairs,
                                  struct response *resp)
 {
-    json_t *page_a, *page_b, *background, *iou, *threshold;
+    json_t *page_a, *page_b, *background, *iou;
+    struct overlap_eval_fields ef;
     const struct request_field fields[] = {
         {"page_a", REQUEST_FIELD_INTEGER, false, &page_a},
         {"page_b", REQUEST_FIELD_INTEGER, false, &page_b},
         {"include_background", REQUEST_FIELD_BOOL, false, &background},
         {"iou", REQUEST_FIELD_BOOL, false, &iou},
-        {"match_threshold", REQUEST_FIELD_NUMBER, false, &threshold},
+        {"match_threshold", REQUEST_FIELD_NUMBER_OR_ARRAY, false, &ef.threshold},
+        {"criterion", REQUEST_FIELD_STRING, false, &ef.criterion},
+        {"stardist_float32", REQUEST_FIELD_BOOL, false, &ef.float32},
+        {"report_matches", REQUEST_FIELD_BOOL, false, &ef.report_matches},
+        {"metrics", REQUEST_FIELD_ARRAY, false, &ef.metrics},
+        {"aggregate", REQUEST_FIELD_STRING, false, &ef.aggregate},
         {"a", REQUEST_FIELD_STRING, false, a},
         {"b", REQUEST_FIELD_STRING, false, b},
         {"pairs", REQUEST_FIELD_ARRAY, false, pairs},
@@ -86,15 +96,16 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
         q->opt.include_background = json_is_true(background);
     if (iou != NULL)
         q->opt.iou = json_is_true(iou);
-    if (threshold != NULL) {
-        struct error_info err;
-        double t = json_number_value(threshold);
-        if (overlap_match_check(t, &err) != ERROR_OK) {
-            problem_from_error(resp, req, &err);
-            return false;
-        }
-        q->opt.match = true;
-        q->opt.match_threshold = t;
+    if (!overlap_eval_parse(req, &ef, &q->eval, resp))
+        return false;
+    if (q->eval.aggregate != OVERLAP_EVAL_NONE && (pairs == NULL || *pairs == NULL)) {
+        problem_send(resp, req, 400, "field 'aggregate' needs a batch ('pairs')");
+        return false;
+    }
+    /* The evaluation needs every pair counted, background ones too. */
+    if (overlap_eval_wanted(&q->eval)) {
+        q->hide_background = !q->opt.include_background;
+        q->opt.include_background = true;
     }
     return true;
 }
@@ -121,6 +132,10 @@ static void overlap_run_pair(void *arg, size_t i)
     error_init(&pair->err);
     if (overlap_file_count(&opt, &pair->a, &pair->b, &pair->out, &pair->err) != ERROR_OK)
         return; /* pair->err is rendered in place of the counts; out holds nothing to free */
+    if (overlap_eval_wanted(&batch->query->eval) &&
+        overlap_eval_run(&batch->query->eval, &pair->out.counts, ctx->limits->max_match_component,
+                         batch->req->deadline_ns, &pair->eval, &pair->err) != ERROR_OK)
+        overlap_result_cleanup(&pair->out.counts); /* rendered as the error, like a count's */
 }
 
 static void overlap_run(const struct handler_context *ctx, const struct request *req,
@@ -135,52 +150,54 @@ static void overlap_run(const struct handler_context *ctx, const struct request 
  * Rendering
  * --------------------------------------------------------------------------------------- */
 
-static void overlap_u64_array(struct jsonw *w, const char *key, const uint64_t *v, size_t n)
+/* Row i of the pairs table is listed unless it is a background row counted only for the
+ * evaluation. */
+static bool overlap_row_listed(const struct overlap_result *r, size_t i, bool hide_background)
+{
+    return !hide_background || (r->a[i] != 0 && r->b[i] != 0);
+}
+
+static void overlap_u64_array(struct jsonw *w, const char *key, const struct overlap_result *r,
+                              const uint64_t *v, bool hide_background)
 {
     jsonw_lit(w, key);
     jsonw_lit(w, "[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            jsonw_lit(w, ",");
-        jsonw_u64(w, v[i]);
-    }
+    const char *sep = "";
+    for (size_t i = 0; i < r->n_pairs; i++)
+        if (overlap_row_listed(r, i, hide_background)) {
+            jsonw_lit(w, sep);
+            jsonw_u64(w, v[i]);
+            sep = ",";
+        }
     jsonw_lit(w, "]");
 }
 
-static void overlap_write_result(struct jsonw *w, const struct overlap_pair *pair)
+static void overlap_write_result(struct jsonw *w, const struct overlap_query *q,
+                                 const struct overlap_pair *pair)
 {
     const struct overlap_result *r = &pair->out.counts;
+    bool hide = q->hide_background;
     jsonw_member_u64(w, "\"height\":", pair->out.info_a.height);
     jsonw_member_u64(w, ",\"width\":", pair->out.info_a.width);
     jsonw_member_u64(w, ",\"labels_a\":", r->labels_a);
     jsonw_member_u64(w, ",\"labels_b\":", r->labels_b);
     jsonw_lit(w, ",\"pairs\":{");
-    overlap_u64_array(w, "\"a\":", r->a, r->n_pairs);
-    overlap_u64_array(w, ",\"b\":", r->b, r->n_pairs);
-    overlap_u64_array(w, ",\"count\":", r->count, r->n_pairs);
+    overlap_u64_array(w, "\"a\":", r, r->a, hide);
+    overlap_u64_array(w, ",\"b\":", r, r->b, hide);
+    overlap_u64_array(w, ",\"count\":", r, r->count, hide);
     if (r->iou != NULL) {
         jsonw_lit(w, ",\"iou\":[");
-        for (size_t i = 0; i < r->n_pairs; i++) {
-            if (i)
-                jsonw_lit(w, ",");
-            jsonw_double(w, r->iou[i]);
-        }
+        const char *sep = "";
+        for (size_t i = 0; i < r->n_pairs; i++)
+            if (overlap_row_listed(r, i, hide)) {
+                jsonw_lit(w, sep);
+                jsonw_double(w, r->iou[i]);
+                sep = ",";
+            }
         jsonw_lit(w, "]");
     }
     jsonw_lit(w, "}");
-    if (r->has_matching) {
-        const struct overlap_matching *m = &r->matching;
-        jsonw_member_double(w, ",\"matching\":{\"threshold\":", m->threshold);
-        jsonw_member_u64(w, ",\"tp\":", m->tp);
-        jsonw_member_u64(w, ",\"fp\":", m->fp);
-        jsonw_member_u64(w, ",\"fn\":", m->fn);
-        jsonw_member_double(w, ",\"precision\":", m->precision);
-        jsonw_member_double(w, ",\"recall\":", m->recall);
-        jsonw_member_double(w, ",\"f1\":", m->f1);
-        jsonw_member_double(w, ",\"mean_matched_iou\":", m->mean_matched_iou);
-        jsonw_member_double(w, ",\"panoptic_quality\":", m->panoptic_quality);
-        jsonw_lit(w, "}");
-    }
+    overlap_eval_write(w, &q->eval, &pair->eval);
 }
 
 static void overlap_write_path(struct jsonw *w, const char *key, const char *path, size_t len)
@@ -190,8 +207,8 @@ static void overlap_write_path(struct jsonw *w, const char *key, const char *pat
         jsonw_lit(w, "null");
 }
 
-static void overlap_answer_one(const struct request *req, struct overlap_pair *pair,
-                               struct response *resp)
+static void overlap_answer_one(const struct request *req, const struct overlap_query *q,
+                               struct overlap_pair *pair, struct response *resp)
 {
     if (pair->err.code != ERROR_OK) {
         problem_from_error(resp, req, &pair->err);
@@ -200,14 +217,19 @@ static void overlap_answer_one(const struct request *req, struct overlap_pair *p
     struct jsonw w;
     jsonw_init(&w);
     jsonw_lit(&w, "{");
-    overlap_write_result(&w, pair);
+    overlap_write_result(&w, q, pair);
     jsonw_lit(&w, "}");
     response_jsonw(resp, req, &w);
 }
 
-static void overlap_answer_batch(const struct request *req, struct overlap_pair *pairs, size_t n,
-                                 struct response *resp)
+static void overlap_answer_batch(const struct request *req, const struct overlap_query *q,
+                                 struct overlap_pair *pairs, size_t n, struct response *resp)
 {
+    struct overlap_eval_dataset dataset;
+    if (!overlap_eval_dataset_init(&dataset, &q->eval)) {
+        problem_send(resp, req, 503, "out of memory for the aggregate");
+        return;
+    }
     struct jsonw w;
     jsonw_init(&w);
     jsonw_lit(&w, "{\"results\":[");
@@ -221,11 +243,15 @@ static void overlap_answer_batch(const struct request *req, struct overlap_pair 
             problem_append(&w, req, &pair->err);
         } else {
             jsonw_lit(&w, ",");
-            overlap_write_result(&w, pair);
+            overlap_write_result(&w, q, pair);
+            overlap_eval_dataset_add(&dataset, &pair->eval);
         }
         jsonw_lit(&w, "}");
     }
-    jsonw_lit(&w, "]}");
+    jsonw_lit(&w, "]");
+    overlap_eval_dataset_write(&w, &q->eval, &dataset);
+    jsonw_lit(&w, "}");
+    overlap_eval_dataset_cleanup(&dataset);
     response_jsonw(resp, req, &w);
 }
 
@@ -299,7 +325,7 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
         if (!overlap_pairs_from(ctx, req, list, q, &pairs, &n, resp))
             goto out;
         overlap_run(ctx, req, q, pairs, n);
-        overlap_answer_batch(req, pairs, n, resp);
+        overlap_answer_batch(req, q, pairs, n, resp);
         goto out;
     }
     if (a == NULL || b == NULL) {
@@ -312,11 +338,14 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
         .a = {.path = json_string_value(a), .len = json_string_length(a), .page = q->page_a},
         .b = {.path = json_string_value(b), .len = json_string_length(b), .page = q->page_b}};
     overlap_run(ctx, req, q, &one, 1);
-    overlap_answer_one(req, &one, resp);
+    overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);
+    overlap_eval_result_cleanup(&one.eval);
 out:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         overlap_result_cleanup(&pairs[i].out.counts);
+        overlap_eval_result_cleanup(&pairs[i].eval);
+    }
     free(pairs);
     json_decref(body);
 }
@@ -371,8 +400,9 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
         .a = {.data = a->data, .size = a->len, .name = "a", .page = q->page_a},
         .b = {.data = b->data, .size = b->len, .name = "b", .page = q->page_b}};
     overlap_run(ctx, req, q, &one, 1);
-    overlap_answer_one(req, &one, resp);
+    overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);
+    overlap_eval_result_cleanup(&one.eval);
 }
 
 void overlap_endpoint_post(const struct handler_context *ctx, const struct request *req,
