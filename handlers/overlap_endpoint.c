@@ -1,13 +1,16 @@
 /*
- * overlap_endpoint.c - POST /overlap: contingency counts of two label images, IoU per pair
- * and StarDist matching.
+ * overlap_endpoint.c - POST /overlap: contingency counts of two label images, IoU per pair,
+ * and the evaluation (matching, metrics, batch aggregate) of handlers/overlap_eval.
  *
  * Three ways in, one way through: JSON naming two TIFFs under the data root, JSON with a
  * "pairs" batch (pairs run concurrently, each failing on its own), or multipart/form-data
  * with the TIFF bytes as parts "a" and "b" and the options as part "options". Each pair is
- * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish);
- * answers are columnar arrays sorted by (a, b), written with jsonw (a big segmentation has
- * 10^5+ pairs).
+ * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish),
+ * then overlap_eval_run when the request asks for an evaluation; answers are columnar arrays
+ * sorted by (a, b), written with jsonw (a big segmentation has 10^5+ pairs). A batch writes
+ * and frees each pair's result as soon as the pairs before it are written, so its memory is
+ * that of the pairs in flight (and of those that finished ahead of a slower one) plus the
+ * answer's text, not every pair's counts at once.
  */
 #include "overlap_endpoint.h"
 #include "alloc.h"
@@ -19,6 +22,7 @@
 #include "parallel.h"
 #include "problem.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +42,25 @@ struct overlap_pair {
     struct overlap_file_result out;
     struct overlap_eval_result eval;
     struct error_info err;
+    bool finished; /* batches: counted, waiting for the pairs before it to be rendered */
 };
 
+/* A batch renders pair i as soon as pairs 0 .. i-1 are rendered, and frees it, so it holds
+ * only the results of pairs that finished ahead of a slower one, not the whole batch. */
 struct overlap_batch {
     const struct handler_context *ctx;
     const struct request *req;
     const struct overlap_query *query;
     struct overlap_pair *pairs;
+    size_t n;
     unsigned threads_per_pair;
+    struct jsonw *w; /* the batch answer; NULL for one pair, which its caller renders */
+    struct overlap_eval_dataset *dataset;
+    pthread_mutex_t lock; /* guards w, dataset, rendered and the pairs' finished flags */
+    size_t rendered;
 };
+
+static void overlap_batch_render(struct overlap_batch *batch, size_t i);
 
 /* ---------------------------------------------------------------------------------------
  * Options
@@ -130,20 +144,35 @@ static void overlap_run_pair(void *arg, size_t i)
         .overlap = batch->query->opt,
     };
     error_init(&pair->err);
-    if (overlap_file_count(&opt, &pair->a, &pair->b, &pair->out, &pair->err) != ERROR_OK)
-        return; /* pair->err is rendered in place of the counts; out holds nothing to free */
-    if (overlap_eval_wanted(&batch->query->eval) &&
+    /* On failure pair->err is rendered in place of the counts, and out holds nothing. */
+    if (overlap_file_count(&opt, &pair->a, &pair->b, &pair->out, &pair->err) == ERROR_OK &&
+        overlap_eval_wanted(&batch->query->eval) &&
         overlap_eval_run(&batch->query->eval, &pair->out.counts, ctx->limits->max_match_component,
                          batch->req->deadline_ns, &pair->eval, &pair->err) != ERROR_OK)
-        overlap_result_cleanup(&pair->out.counts); /* rendered as the error, like a count's */
+        overlap_result_cleanup(&pair->out.counts);
+    if (batch->w != NULL)
+        overlap_batch_render(batch, i);
 }
 
+/* Count (and evaluate) pairs; with w, render each into w as a batch item and free it. */
 static void overlap_run(const struct handler_context *ctx, const struct request *req,
-                        const struct overlap_query *q, struct overlap_pair *pairs, size_t n)
+                        const struct overlap_query *q, struct overlap_pair *pairs, size_t n,
+                        struct jsonw *w, struct overlap_eval_dataset *dataset)
 {
     unsigned threads = ctx->limits->threads ? ctx->limits->threads : 1;
-    struct overlap_batch batch = {ctx, req, q, pairs, n > 1 ? 1 : threads};
+    struct overlap_batch batch = {
+        .ctx = ctx,
+        .req = req,
+        .query = q,
+        .pairs = pairs,
+        .n = n,
+        .threads_per_pair = n > 1 ? 1 : threads,
+        .w = w,
+        .dataset = dataset,
+    };
+    pthread_mutex_init(&batch.lock, NULL);
     parallel_for(n, n > 1 ? threads : 1, overlap_run_pair, &batch);
+    pthread_mutex_destroy(&batch.lock);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -222,8 +251,38 @@ static void overlap_answer_one(const struct request *req, const struct overlap_q
     response_jsonw(resp, req, &w);
 }
 
-static void overlap_answer_batch(const struct request *req, const struct overlap_query *q,
-                                 struct overlap_pair *pairs, size_t n, struct response *resp)
+/* Pair i has finished: render every pair from the first unrendered one up to the first
+ * that is still running, in order, freeing each as it is written. */
+static void overlap_batch_render(struct overlap_batch *batch, size_t i)
+{
+    pthread_mutex_lock(&batch->lock);
+    batch->pairs[i].finished = true;
+    for (; batch->rendered < batch->n && batch->pairs[batch->rendered].finished;
+         batch->rendered++) {
+        struct overlap_pair *pair = &batch->pairs[batch->rendered];
+        struct jsonw *w = batch->w;
+        jsonw_lit(w, batch->rendered ? ",{" : "{");
+        overlap_write_path(w, "\"a\":", pair->a.path, pair->a.len);
+        overlap_write_path(w, ",\"b\":", pair->b.path, pair->b.len);
+        if (pair->err.code != ERROR_OK) {
+            jsonw_lit(w, ",\"error\":");
+            problem_append(w, batch->req, &pair->err);
+        } else {
+            jsonw_lit(w, ",");
+            overlap_write_result(w, batch->query, pair);
+            overlap_eval_dataset_add(batch->dataset, &pair->eval);
+        }
+        jsonw_lit(w, "}");
+        overlap_result_cleanup(&pair->out.counts);
+        overlap_eval_result_cleanup(&pair->eval);
+    }
+    pthread_mutex_unlock(&batch->lock);
+}
+
+/* Run a batch, rendering {"results": [...], "dataset"?} as its pairs finish. */
+static void overlap_run_batch(const struct handler_context *ctx, const struct request *req,
+                              const struct overlap_query *q, struct overlap_pair *pairs, size_t n,
+                              struct response *resp)
 {
     struct overlap_eval_dataset dataset;
     if (!overlap_eval_dataset_init(&dataset, &q->eval)) {
@@ -233,21 +292,7 @@ static void overlap_answer_batch(const struct request *req, const struct overlap
     struct jsonw w;
     jsonw_init(&w);
     jsonw_lit(&w, "{\"results\":[");
-    for (size_t i = 0; i < n; i++) {
-        const struct overlap_pair *pair = &pairs[i];
-        jsonw_lit(&w, i ? ",{" : "{");
-        overlap_write_path(&w, "\"a\":", pair->a.path, pair->a.len);
-        overlap_write_path(&w, ",\"b\":", pair->b.path, pair->b.len);
-        if (pair->err.code != ERROR_OK) {
-            jsonw_lit(&w, ",\"error\":");
-            problem_append(&w, req, &pair->err);
-        } else {
-            jsonw_lit(&w, ",");
-            overlap_write_result(&w, q, pair);
-            overlap_eval_dataset_add(&dataset, &pair->eval);
-        }
-        jsonw_lit(&w, "}");
-    }
+    overlap_run(ctx, req, q, pairs, n, &w, &dataset);
     jsonw_lit(&w, "]");
     overlap_eval_dataset_write(&w, &q->eval, &dataset);
     jsonw_lit(&w, "}");
@@ -324,8 +369,7 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
         }
         if (!overlap_pairs_from(ctx, req, list, q, &pairs, &n, resp))
             goto out;
-        overlap_run(ctx, req, q, pairs, n);
-        overlap_answer_batch(req, q, pairs, n, resp);
+        overlap_run_batch(ctx, req, q, pairs, n, resp);
         goto out;
     }
     if (a == NULL || b == NULL) {
@@ -337,7 +381,7 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
     struct overlap_pair one = {
         .a = {.path = json_string_value(a), .len = json_string_length(a), .page = q->page_a},
         .b = {.path = json_string_value(b), .len = json_string_length(b), .page = q->page_b}};
-    overlap_run(ctx, req, q, &one, 1);
+    overlap_run(ctx, req, q, &one, 1, NULL, NULL);
     overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);
     overlap_eval_result_cleanup(&one.eval);
@@ -399,7 +443,7 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
     struct overlap_pair one = {
         .a = {.data = a->data, .size = a->len, .name = "a", .page = q->page_a},
         .b = {.data = b->data, .size = b->len, .name = "b", .page = q->page_b}};
-    overlap_run(ctx, req, q, &one, 1);
+    overlap_run(ctx, req, q, &one, 1, NULL, NULL);
     overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);
     overlap_eval_result_cleanup(&one.eval);
