@@ -85,13 +85,16 @@
 #define LIMIT_MAX_BATCH 256
 
 /* Core (core/evaluate): r x c labels of the largest assignment one /overlap matching solves.
- * The dense cost matrix of a component costs 8 bytes a cell and the assignment O(r^2 c)
- * time, so a pathological segmentation (one huge cell overlapping thousands of others at a
- * low threshold) must be refused with a 422 naming the size rather than hold a worker for
- * minutes. Real segmentations stay far below: components that need an assignment at all
- * arise only below IoU 0.5 and hold a handful of cells (the largest on an 8192^2 pair of
- * ~80k cells is tens of cells), so 10^6 cells (1000 x 1000, 8 MB, ~1 s) is never reached by
- * real data. */
+ * A component's dense cost matrix costs 8 bytes a cell and its assignment O(r^2 c) steps, so
+ * one too large is refused with a 422 naming its size rather than hold a worker: 10^6 cells
+ * is 8 MB and ~10^9 steps at 1000 x 1000. Components are those of the graph of all
+ * overlapping label pairs; only those whose passing pairs conflict (possible below IoU 0.5,
+ * or with iot / iop) are solved. Measured: separated nuclei-like cells with a tenth of the
+ * predictions split, 8192^2 with 80k cells, largest 211 x 230 (tests/bench/bench_evaluate.py);
+ * overlapping random blobs, 54 x 51 (tests/unit/core/diff_evaluate.py). Cells that touch
+ * chain into one component across the image: 2048^2 with 5000 touching cells and split
+ * predictions gave 4754 x 5219 at t <= 0.4, which no dense limit admits (StarDist itself
+ * solves one dense n_true x n_pred matrix there). */
 #define LIMIT_MAX_MATCH_COMPONENT 1000000
 
 /* What server/config.c fills from its option table (the defaults above); handlers read it
