@@ -37,9 +37,10 @@ struct overlap_eval_fields {
     json_t *threshold, *criterion, *float32, *report_matches, *metrics, *aggregate;
 };
 
-/* Fill q (zeroed by the caller) from f. A wrong type or value answers 400 naming the field
- * (thresholds outside (0, 1], an empty or too long list, an unknown criterion or metric,
- * report_matches or criterion without thresholds) and returns false. Whether aggregate is
+/* Fill q (zeroed by the caller) from f. A wrong value answers 400 naming the field
+ * (thresholds outside (0, 1], an empty or too long list, an unknown criterion, metric or
+ * aggregate, an aggregate without thresholds) and returns false; criterion and
+ * report_matches without thresholds are accepted and change nothing. Whether aggregate is
  * allowed (batches only) is the caller's check. */
 bool overlap_eval_parse(const struct request *req, const struct overlap_eval_fields *f,
                         struct overlap_eval_query *q, struct response *resp);
