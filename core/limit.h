@@ -84,6 +84,19 @@
 /* Service (handlers/overlap_endpoint.c): pairs in one batch /overlap. */
 #define LIMIT_MAX_BATCH 256
 
+/* Core (core/evaluate): r x c labels of the largest assignment one /overlap matching solves.
+ * A component's dense cost matrix costs 8 bytes a cell and its assignment O(r^2 c) steps, so
+ * one too large is refused with a 422 naming its size rather than hold a worker: 10^6 cells
+ * is 8 MB and ~10^9 steps at 1000 x 1000. Components are those of the graph of all
+ * overlapping label pairs; only those whose passing pairs conflict (possible below IoU 0.5,
+ * or with iot / iop) are solved. Measured: separated nuclei-like cells with a tenth of the
+ * predictions split, 8192^2 with 80k cells, largest 211 x 230 (tests/bench/bench_evaluate.py);
+ * overlapping random blobs, 54 x 51 (tests/unit/core/diff_evaluate.py). Cells that touch
+ * chain into one component across the image: 2048^2 with 5000 touching cells and split
+ * predictions gave 4754 x 5219 at t <= 0.4, which no dense limit admits (StarDist itself
+ * solves one dense n_true x n_pred matrix there). */
+#define LIMIT_MAX_MATCH_COMPONENT 1000000
+
 /* What server/config.c fills from its option table (the defaults above); handlers read it
  * through their context. */
 struct limits {
@@ -104,6 +117,7 @@ struct limits {
     size_t zarr_json_max;
     unsigned max_pairs;
     unsigned max_batch;
+    unsigned max_match_component;
     unsigned threads; /* CPU threads one request may use for decoding / counting */
 };
 
@@ -125,5 +139,9 @@ struct limits {
 /* /overlap multipart uploads: parts parsed, which are a, b and options, and room for one
  * stray part, so it is named in the error instead of being refused as "too many parts". */
 #define LIMIT_OVERLAP_MAX_PARTS 4
+
+/* /overlap: thresholds in one match_threshold list. Each costs one O(pairs) matching pass and
+ * one matching object in every answer; a sweep in steps of 0.001 fits. */
+#define LIMIT_OVERLAP_MAX_THRESHOLDS 1000
 
 #endif

@@ -1,16 +1,20 @@
 /*
- * overlap_endpoint.c - POST /overlap: contingency counts of two label images, IoU per pair
- * and StarDist matching.
+ * overlap_endpoint.c - POST /overlap: contingency counts of two label images, IoU per pair,
+ * and the evaluation (matching, metrics, batch aggregate) of handlers/overlap_eval.
  *
  * Three ways in, one way through: JSON naming two TIFFs under the data root, JSON with a
  * "pairs" batch (pairs run concurrently, each failing on its own), or multipart/form-data
  * with the TIFF bytes as parts "a" and "b" and the options as part "options". Each pair is
- * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish);
- * answers are columnar arrays sorted by (a, b), written with jsonw (a big segmentation has
- * 10^5+ pairs).
+ * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish),
+ * then overlap_eval_run when the request asks for an evaluation; answers are columnar arrays
+ * sorted by (a, b), written with jsonw (a big segmentation has 10^5+ pairs). A batch writes
+ * and frees each pair's result as soon as the pairs before it are written, so its memory is
+ * that of the pairs in flight (and of those that finished ahead of a slower one) plus the
+ * answer's text, not every pair's counts at once.
  */
 #include "overlap_endpoint.h"
 #include "alloc.h"
+#include "overlap_eval.h"
 #include "jsonw.h"
 #include "limit.h"
 #include "multipart.h"
@@ -18,6 +22,7 @@
 #include "parallel.h"
 #include "problem.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,8 @@
 struct overlap_query {
     struct overlap_options opt;
     unsigned page_a, page_b;
+    struct overlap_eval_query eval;
+    bool hide_background; /* counted for the evaluation, not listed in the answer */
 };
 
 struct overlap_pair {
@@ -33,16 +40,27 @@ struct overlap_pair {
     struct overlap_file_image a, b;
     /* Outcome. */
     struct overlap_file_result out;
+    struct overlap_eval_result eval;
     struct error_info err;
+    bool finished; /* batches: counted, waiting for the pairs before it to be rendered */
 };
 
+/* A batch renders pair i as soon as pairs 0 .. i-1 are rendered, and frees it, so it holds
+ * only the results of pairs that finished ahead of a slower one, not the whole batch. */
 struct overlap_batch {
     const struct handler_context *ctx;
     const struct request *req;
     const struct overlap_query *query;
     struct overlap_pair *pairs;
+    size_t n;
     unsigned threads_per_pair;
+    struct jsonw *w; /* the batch answer; NULL for one pair, which its caller renders */
+    struct overlap_eval_dataset *dataset;
+    pthread_mutex_t lock; /* guards w, dataset, rendered and the pairs' finished flags */
+    size_t rendered;
 };
+
+static void overlap_batch_render(struct overlap_batch *batch, size_t i);
 
 /* ---------------------------------------------------------------------------------------
  * Options
@@ -64,13 +82,19 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
                                  struct overlap_query *q, json_t **a, json_t **b, json_t **pairs,
                                  struct response *resp)
 {
-    json_t *page_a, *page_b, *background, *iou, *threshold;
+    json_t *page_a, *page_b, *background, *iou;
+    struct overlap_eval_fields ef;
     const struct request_field fields[] = {
         {"page_a", REQUEST_FIELD_INTEGER, false, &page_a},
         {"page_b", REQUEST_FIELD_INTEGER, false, &page_b},
         {"include_background", REQUEST_FIELD_BOOL, false, &background},
         {"iou", REQUEST_FIELD_BOOL, false, &iou},
-        {"match_threshold", REQUEST_FIELD_NUMBER, false, &threshold},
+        {"match_threshold", REQUEST_FIELD_NUMBER_OR_ARRAY, false, &ef.threshold},
+        {"criterion", REQUEST_FIELD_STRING, false, &ef.criterion},
+        {"stardist_float32", REQUEST_FIELD_BOOL, false, &ef.float32},
+        {"report_matches", REQUEST_FIELD_BOOL, false, &ef.report_matches},
+        {"metrics", REQUEST_FIELD_ARRAY, false, &ef.metrics},
+        {"aggregate", REQUEST_FIELD_STRING, false, &ef.aggregate},
         {"a", REQUEST_FIELD_STRING, false, a},
         {"b", REQUEST_FIELD_STRING, false, b},
         {"pairs", REQUEST_FIELD_ARRAY, false, pairs},
@@ -86,15 +110,16 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
         q->opt.include_background = json_is_true(background);
     if (iou != NULL)
         q->opt.iou = json_is_true(iou);
-    if (threshold != NULL) {
-        struct error_info err;
-        double t = json_number_value(threshold);
-        if (overlap_match_check(t, &err) != ERROR_OK) {
-            problem_from_error(resp, req, &err);
-            return false;
-        }
-        q->opt.match = true;
-        q->opt.match_threshold = t;
+    if (!overlap_eval_parse(req, &ef, &q->eval, resp))
+        return false;
+    if (q->eval.aggregate != OVERLAP_EVAL_NONE && (pairs == NULL || *pairs == NULL)) {
+        problem_send(resp, req, 400, "field 'aggregate' needs a batch ('pairs')");
+        return false;
+    }
+    /* The evaluation needs every pair counted, background ones too. */
+    if (overlap_eval_wanted(&q->eval)) {
+        q->hide_background = !q->opt.include_background;
+        q->opt.include_background = true;
     }
     return true;
 }
@@ -119,68 +144,89 @@ static void overlap_run_pair(void *arg, size_t i)
         .overlap = batch->query->opt,
     };
     error_init(&pair->err);
-    if (overlap_file_count(&opt, &pair->a, &pair->b, &pair->out, &pair->err) != ERROR_OK)
-        return; /* pair->err is rendered in place of the counts; out holds nothing to free */
+    /* On failure pair->err is rendered in place of the counts, and out holds nothing. */
+    if (overlap_file_count(&opt, &pair->a, &pair->b, &pair->out, &pair->err) == ERROR_OK &&
+        overlap_eval_wanted(&batch->query->eval) &&
+        overlap_eval_run(&batch->query->eval, &pair->out.counts, ctx->limits->max_match_component,
+                         batch->req->deadline_ns, &pair->eval, &pair->err) != ERROR_OK)
+        overlap_result_cleanup(&pair->out.counts);
+    if (batch->w != NULL)
+        overlap_batch_render(batch, i);
 }
 
+/* Count (and evaluate) pairs; with w, render each into w as a batch item and free it. */
 static void overlap_run(const struct handler_context *ctx, const struct request *req,
-                        const struct overlap_query *q, struct overlap_pair *pairs, size_t n)
+                        const struct overlap_query *q, struct overlap_pair *pairs, size_t n,
+                        struct jsonw *w, struct overlap_eval_dataset *dataset)
 {
     unsigned threads = ctx->limits->threads ? ctx->limits->threads : 1;
-    struct overlap_batch batch = {ctx, req, q, pairs, n > 1 ? 1 : threads};
+    struct overlap_batch batch = {
+        .ctx = ctx,
+        .req = req,
+        .query = q,
+        .pairs = pairs,
+        .n = n,
+        .threads_per_pair = n > 1 ? 1 : threads,
+        .w = w,
+        .dataset = dataset,
+    };
+    pthread_mutex_init(&batch.lock, NULL);
     parallel_for(n, n > 1 ? threads : 1, overlap_run_pair, &batch);
+    pthread_mutex_destroy(&batch.lock);
 }
 
 /* ---------------------------------------------------------------------------------------
  * Rendering
  * --------------------------------------------------------------------------------------- */
 
-static void overlap_u64_array(struct jsonw *w, const char *key, const uint64_t *v, size_t n)
+/* Row i of the pairs table is listed unless it is a background row counted only for the
+ * evaluation. */
+static bool overlap_row_listed(const struct overlap_result *r, size_t i, bool hide_background)
+{
+    return !hide_background || (r->a[i] != 0 && r->b[i] != 0);
+}
+
+static void overlap_u64_array(struct jsonw *w, const char *key, const struct overlap_result *r,
+                              const uint64_t *v, bool hide_background)
 {
     jsonw_lit(w, key);
     jsonw_lit(w, "[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            jsonw_lit(w, ",");
-        jsonw_u64(w, v[i]);
-    }
+    const char *sep = "";
+    for (size_t i = 0; i < r->n_pairs; i++)
+        if (overlap_row_listed(r, i, hide_background)) {
+            jsonw_lit(w, sep);
+            jsonw_u64(w, v[i]);
+            sep = ",";
+        }
     jsonw_lit(w, "]");
 }
 
-static void overlap_write_result(struct jsonw *w, const struct overlap_pair *pair)
+static void overlap_write_result(struct jsonw *w, const struct overlap_query *q,
+                                 const struct overlap_pair *pair)
 {
     const struct overlap_result *r = &pair->out.counts;
+    bool hide = q->hide_background;
     jsonw_member_u64(w, "\"height\":", pair->out.info_a.height);
     jsonw_member_u64(w, ",\"width\":", pair->out.info_a.width);
     jsonw_member_u64(w, ",\"labels_a\":", r->labels_a);
     jsonw_member_u64(w, ",\"labels_b\":", r->labels_b);
     jsonw_lit(w, ",\"pairs\":{");
-    overlap_u64_array(w, "\"a\":", r->a, r->n_pairs);
-    overlap_u64_array(w, ",\"b\":", r->b, r->n_pairs);
-    overlap_u64_array(w, ",\"count\":", r->count, r->n_pairs);
+    overlap_u64_array(w, "\"a\":", r, r->a, hide);
+    overlap_u64_array(w, ",\"b\":", r, r->b, hide);
+    overlap_u64_array(w, ",\"count\":", r, r->count, hide);
     if (r->iou != NULL) {
         jsonw_lit(w, ",\"iou\":[");
-        for (size_t i = 0; i < r->n_pairs; i++) {
-            if (i)
-                jsonw_lit(w, ",");
-            jsonw_double(w, r->iou[i]);
-        }
+        const char *sep = "";
+        for (size_t i = 0; i < r->n_pairs; i++)
+            if (overlap_row_listed(r, i, hide)) {
+                jsonw_lit(w, sep);
+                jsonw_double(w, r->iou[i]);
+                sep = ",";
+            }
         jsonw_lit(w, "]");
     }
     jsonw_lit(w, "}");
-    if (r->has_matching) {
-        const struct overlap_matching *m = &r->matching;
-        jsonw_member_double(w, ",\"matching\":{\"threshold\":", m->threshold);
-        jsonw_member_u64(w, ",\"tp\":", m->tp);
-        jsonw_member_u64(w, ",\"fp\":", m->fp);
-        jsonw_member_u64(w, ",\"fn\":", m->fn);
-        jsonw_member_double(w, ",\"precision\":", m->precision);
-        jsonw_member_double(w, ",\"recall\":", m->recall);
-        jsonw_member_double(w, ",\"f1\":", m->f1);
-        jsonw_member_double(w, ",\"mean_matched_iou\":", m->mean_matched_iou);
-        jsonw_member_double(w, ",\"panoptic_quality\":", m->panoptic_quality);
-        jsonw_lit(w, "}");
-    }
+    overlap_eval_write(w, &q->eval, &pair->eval);
 }
 
 static void overlap_write_path(struct jsonw *w, const char *key, const char *path, size_t len)
@@ -190,8 +236,8 @@ static void overlap_write_path(struct jsonw *w, const char *key, const char *pat
         jsonw_lit(w, "null");
 }
 
-static void overlap_answer_one(const struct request *req, struct overlap_pair *pair,
-                               struct response *resp)
+static void overlap_answer_one(const struct request *req, const struct overlap_query *q,
+                               struct overlap_pair *pair, struct response *resp)
 {
     if (pair->err.code != ERROR_OK) {
         problem_from_error(resp, req, &pair->err);
@@ -200,32 +246,57 @@ static void overlap_answer_one(const struct request *req, struct overlap_pair *p
     struct jsonw w;
     jsonw_init(&w);
     jsonw_lit(&w, "{");
-    overlap_write_result(&w, pair);
+    overlap_write_result(&w, q, pair);
     jsonw_lit(&w, "}");
     response_jsonw(resp, req, &w);
 }
 
-static void overlap_answer_batch(const struct request *req, struct overlap_pair *pairs, size_t n,
-                                 struct response *resp)
+/* Pair i has finished: render every pair from the first unrendered one up to the first
+ * that is still running, in order, freeing each as it is written. */
+static void overlap_batch_render(struct overlap_batch *batch, size_t i)
 {
+    pthread_mutex_lock(&batch->lock);
+    batch->pairs[i].finished = true;
+    for (; batch->rendered < batch->n && batch->pairs[batch->rendered].finished;
+         batch->rendered++) {
+        struct overlap_pair *pair = &batch->pairs[batch->rendered];
+        struct jsonw *w = batch->w;
+        jsonw_lit(w, batch->rendered ? ",{" : "{");
+        overlap_write_path(w, "\"a\":", pair->a.path, pair->a.len);
+        overlap_write_path(w, ",\"b\":", pair->b.path, pair->b.len);
+        if (pair->err.code != ERROR_OK) {
+            jsonw_lit(w, ",\"error\":");
+            problem_append(w, batch->req, &pair->err);
+        } else {
+            jsonw_lit(w, ",");
+            overlap_write_result(w, batch->query, pair);
+            overlap_eval_dataset_add(batch->dataset, &pair->eval);
+        }
+        jsonw_lit(w, "}");
+        overlap_result_cleanup(&pair->out.counts);
+        overlap_eval_result_cleanup(&pair->eval);
+    }
+    pthread_mutex_unlock(&batch->lock);
+}
+
+/* Run a batch, rendering {"results": [...], "dataset"?} as its pairs finish. */
+static void overlap_run_batch(const struct handler_context *ctx, const struct request *req,
+                              const struct overlap_query *q, struct overlap_pair *pairs, size_t n,
+                              struct response *resp)
+{
+    struct overlap_eval_dataset dataset;
+    if (!overlap_eval_dataset_init(&dataset, &q->eval)) {
+        problem_send(resp, req, 503, "out of memory for the aggregate");
+        return;
+    }
     struct jsonw w;
     jsonw_init(&w);
     jsonw_lit(&w, "{\"results\":[");
-    for (size_t i = 0; i < n; i++) {
-        const struct overlap_pair *pair = &pairs[i];
-        jsonw_lit(&w, i ? ",{" : "{");
-        overlap_write_path(&w, "\"a\":", pair->a.path, pair->a.len);
-        overlap_write_path(&w, ",\"b\":", pair->b.path, pair->b.len);
-        if (pair->err.code != ERROR_OK) {
-            jsonw_lit(&w, ",\"error\":");
-            problem_append(&w, req, &pair->err);
-        } else {
-            jsonw_lit(&w, ",");
-            overlap_write_result(&w, pair);
-        }
-        jsonw_lit(&w, "}");
-    }
-    jsonw_lit(&w, "]}");
+    overlap_run(ctx, req, q, pairs, n, &w, &dataset);
+    jsonw_lit(&w, "]");
+    overlap_eval_dataset_write(&w, &q->eval, &dataset);
+    jsonw_lit(&w, "}");
+    overlap_eval_dataset_cleanup(&dataset);
     response_jsonw(resp, req, &w);
 }
 
@@ -298,8 +369,7 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
         }
         if (!overlap_pairs_from(ctx, req, list, q, &pairs, &n, resp))
             goto out;
-        overlap_run(ctx, req, q, pairs, n);
-        overlap_answer_batch(req, pairs, n, resp);
+        overlap_run_batch(ctx, req, q, pairs, n, resp);
         goto out;
     }
     if (a == NULL || b == NULL) {
@@ -311,12 +381,15 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
     struct overlap_pair one = {
         .a = {.path = json_string_value(a), .len = json_string_length(a), .page = q->page_a},
         .b = {.path = json_string_value(b), .len = json_string_length(b), .page = q->page_b}};
-    overlap_run(ctx, req, q, &one, 1);
-    overlap_answer_one(req, &one, resp);
+    overlap_run(ctx, req, q, &one, 1, NULL, NULL);
+    overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);
+    overlap_eval_result_cleanup(&one.eval);
 out:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         overlap_result_cleanup(&pairs[i].out.counts);
+        overlap_eval_result_cleanup(&pairs[i].eval);
+    }
     free(pairs);
     json_decref(body);
 }
@@ -370,9 +443,10 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
     struct overlap_pair one = {
         .a = {.data = a->data, .size = a->len, .name = "a", .page = q->page_a},
         .b = {.data = b->data, .size = b->len, .name = "b", .page = q->page_b}};
-    overlap_run(ctx, req, q, &one, 1);
-    overlap_answer_one(req, &one, resp);
+    overlap_run(ctx, req, q, &one, 1, NULL, NULL);
+    overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);
+    overlap_eval_result_cleanup(&one.eval);
 }
 
 void overlap_endpoint_post(const struct handler_context *ctx, const struct request *req,

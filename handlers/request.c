@@ -145,6 +145,8 @@ static const char *request_kind_name(enum request_field_kind kind)
         return "a number";
     case REQUEST_FIELD_ARRAY:
         return "an array";
+    case REQUEST_FIELD_NUMBER_OR_ARRAY:
+        return "a number or an array of numbers";
     case REQUEST_FIELD_OBJECT:
         break;
     }
@@ -164,6 +166,8 @@ static bool request_kind_matches(enum request_field_kind kind, const json_t *v)
         return json_is_number(v);
     case REQUEST_FIELD_ARRAY:
         return json_is_array(v);
+    case REQUEST_FIELD_NUMBER_OR_ARRAY:
+        return json_is_number(v) || json_is_array(v);
     case REQUEST_FIELD_OBJECT:
         break;
     }

@@ -55,7 +55,8 @@ enum request_field_kind {
     REQUEST_FIELD_INTEGER,
     REQUEST_FIELD_NUMBER, /* integer or real */
     REQUEST_FIELD_ARRAY,
-    REQUEST_FIELD_OBJECT
+    REQUEST_FIELD_OBJECT,
+    REQUEST_FIELD_NUMBER_OR_ARRAY /* the array's elements are the caller's to check */
 };
 
 struct request_field {

@@ -211,10 +211,17 @@ function renderOverlap(body) {
   const parts = [kvTable({ height: body.height, width: body.width, 'labels in a': body.labels_a,
     'labels in b': body.labels_b, 'overlapping pairs': rows.length })];
   if (body.matching) {
-    const m = body.matching;
-    parts.push(el('h3', {}, `Matching at IoU \u2265 ${m.threshold}`));
-    parts.push(kvTable(Object.fromEntries(['tp', 'fp', 'fn', 'precision', 'recall', 'f1', 'mean_matched_iou',
-      'panoptic_quality'].map((k) => [k.replace(/_/g, ' '), m[k]]))));
+    /* one row per threshold of the sweep (an object when a single number was sent) */
+    const sweep = Array.isArray(body.matching) ? body.matching : [body.matching];
+    const names = { iou: 'IoU', iot: 'IoT', iop: 'IoP' };
+    parts.push(el('h3', {}, `Matching at ${names[sweep[0].criterion] ?? sweep[0].criterion} \u2265 threshold`));
+    const cols = [{ key: 'threshold', label: 'Threshold', num: true },
+      ...['tp', 'fp', 'fn'].map((k) => ({ key: k, label: k.toUpperCase(), num: true })),
+      ...[['precision', 'Precision'], ['recall', 'Recall'], ['f1', 'F1'], ['accuracy', 'Accuracy'],
+        ['panoptic_quality', 'PQ']].map(([k, label]) => ({ label, num: true, render: (m) => m[k].toFixed(4) }))];
+    const [box, ...rest] = table(cols, sweep);
+    box.id = 'overlap-sweep';
+    parts.push(box, ...rest);
   }
   parts.push(el('h3', {}, 'Pairs'));
   const cols = [{ key: 'a', label: 'Label a', num: true }, { key: 'b', label: 'Label b', num: true },
@@ -256,8 +263,12 @@ function setupForms() {
 
   wire('overlap', (fd, form) => {
     const body = { a: fd.get('a').trim(), b: fd.get('b').trim(), iou: checked(form, 'iou') };
-    const t = fd.get('match_threshold');
-    if (t !== '') body.match_threshold = Number(t);
+    const thresholds = parseNumbers(fd.get('match_threshold'));
+    if (thresholds.includes(null)) throw new Error('thresholds must be numbers in (0, 1]');
+    if (thresholds.length > 0) {
+      body.match_threshold = thresholds;
+      body.criterion = fd.get('criterion');
+    }
     return call('POST', '/overlap', body);
   }, renderOverlap);
 

@@ -78,6 +78,9 @@ export async function probe(bin) {
     lines.push(await ask(s.base, 'GET', '/docs', {}, undefined));
     lines.push(await ask(s.base, 'POST', '/overlap', json, JSON.stringify({ a: 'labels/truth.tif', b: 'labels/predicted.tif', iou: true, match_threshold: 0.5 })));
     lines.push(await ask(s.base, 'POST', '/overlap', json, JSON.stringify({ pairs: [{ a: 'labels/truth.tif', b: 'labels/predicted.tif' }, { a: 'labels/truth.tif', b: 'nope.tif' }] })));
+    lines.push(await ask(s.base, 'POST', '/overlap', json, JSON.stringify({ a: 'labels/truth.tif', b: 'labels/predicted.tif', include_background: false, match_threshold: [0.1, 0.5, 0.9], criterion: 'iot', stardist_float32: true, report_matches: true, metrics: ['aji', 'vi', 'adapted_rand'] })));
+    lines.push(await ask(s.base, 'POST', '/overlap', json, JSON.stringify({ pairs: [{ a: 'labels/truth.tif', b: 'labels/predicted.tif' }, { a: 'labels/truth.tif', b: 'nope.tif' }], match_threshold: [0.5, 0.7], aggregate: 'by_image' })));
+    lines.push(await ask(s.base, 'POST', '/overlap', json, JSON.stringify({ a: 'labels/truth.tif', b: 'labels/predicted.tif', match_threshold: [] })));
     const form = new FormData();
     form.append('a', new Blob([readFileSync(path.join(root, 'labels/truth.tif'))], { type: 'image/tiff' }), 'truth.tif');
     form.append('b', new Blob([readFileSync(path.join(root, 'labels/predicted.tif'))], { type: 'image/tiff' }), 'predicted.tif');

@@ -11,7 +11,12 @@ and compared with:
   - the contingency table: np.unique on the combined (a, b) key, exactly;
   - IoU per pair: count / (area_a + area_b - count), to 1e-15 relative;
   - the matching block: StarDist's `matching` (scipy's linear_sum_assignment on
-    -(iou >= t) - iou / (2 n)) at thresholds 0.5 and 0.75.
+    -(iou >= t) - iou / (2 n)) at thresholds 0.5 and 0.75;
+  - the evaluation (references in tests/references.py, written from the published
+    definitions): a sweep of thresholds 0.05 .. 1.0 under every criterion in both the exact
+    and the float32 mode, with the matched pairs; AJI (cellpose), VI and adapted Rand
+    (scikit-image, called directly); and a batch aggregated pooled and by image (StarDist's
+    matching_dataset).
 Finally SIGTERM must stop the server with exit code 0.
 
 Usage: diff_overlap_http.py PATH/TO/tessera
@@ -32,7 +37,11 @@ import numpy as np
 import tifffile
 from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
+from skimage.metrics import adapted_rand_error, variation_of_information
 from skimage.segmentation import watershed
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import references  # noqa: E402
 
 FAILURES = []
 
@@ -206,10 +215,14 @@ def stardist_matching(pa, pb, counts, iou, labels_a, labels_b, thresh):
         tp, sum_matched = 0, 0.0
     fp, fn = n_pred - tp, n_true - tp
     return {
-        "threshold": thresh, "tp": tp, "fp": fp, "fn": fn,
+        "criterion": "iou", "threshold": thresh, "tp": tp, "fp": fp, "fn": fn,
+        "n_true": n_true, "n_pred": n_pred,
         "precision": safe_divide(tp, tp + fp),
         "recall": safe_divide(tp, tp + fn),
+        "accuracy": safe_divide(tp, tp + fp + fn),
         "f1": safe_divide(2 * tp, 2 * tp + fp + fn),
+        "mean_true_score": safe_divide(sum_matched, n_true),
+        "mean_matched_score": safe_divide(sum_matched, tp),
         "mean_matched_iou": safe_divide(sum_matched, tp),
         "panoptic_quality": safe_divide(sum_matched, tp + fp / 2 + fn / 2),
     }
@@ -273,12 +286,156 @@ def compare(what, got, want):
         gm, wm = got["matching"], want["matching"]
         if set(gm) != set(wm):
             return fail(f"{what}: matching keys {sorted(gm)} != {sorted(wm)}")
-        for k in ("threshold", "tp", "fp", "fn"):
+        for k in ("criterion", "threshold", "tp", "fp", "fn", "n_true", "n_pred"):
             if gm[k] != wm[k]:
                 fail(f"{what}: matching.{k} {gm[k]} != {wm[k]}")
-        for k in ("precision", "recall", "f1", "mean_matched_iou", "panoptic_quality"):
+        for k in ("precision", "recall", "accuracy", "f1", "mean_true_score",
+                  "mean_matched_score", "mean_matched_iou", "panoptic_quality"):
             if abs(gm[k] - wm[k]) > 1e-12 * max(1.0, abs(wm[k])):
                 fail(f"{what}: matching.{k} {gm[k]!r} != {wm[k]!r}")
+
+
+# --- the evaluation -----------------------------------------------------------------------
+
+SWEEP = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0]
+
+
+class Reference:
+    """The published definitions on one pair (tests/references.py, scikit-image)."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+        self.ov, self.ida, self.idb, self.nt, self.npred = references.tables(a, b)
+        self.cache = {}
+
+    def matching(self, criterion, mode, t):
+        key = (criterion, mode, t)
+        if key not in self.cache:
+            tp, fp, fn, total, matches = references.stardist(
+                self.ov, self.nt, self.npred, criterion, t, mode, self.ida, self.idb)
+            fields = references.matching_fields(tp, fp, fn, total, self.nt, self.npred)
+            self.cache[key] = fields, matches
+        return self.cache[key]
+
+    def metrics(self):
+        ra, _ = references.relabel(self.a)
+        rb, _ = references.relabel(self.b)
+        vi = variation_of_information(ra, rb, ignore_labels=())
+        with np.errstate(all="ignore"):
+            are = adapted_rand_error(ra, rb)
+        return references.aji_ref(self.ov, self.nt, self.npred), vi, [float(v) for v in are]
+
+
+def compare_matching(what, got, want, matches, ref, criterion, mode, t, exact_tol):
+    keys = {"criterion", "threshold", *want, "mean_matched_iou"}
+    if matches is not None:
+        keys.add("matches")
+    if set(got) != keys:
+        return fail(f"{what}: keys {sorted(got)} != {sorted(keys)}")
+    if got["criterion"] != criterion or got["threshold"] != t:
+        fail(f"{what}: criterion / threshold {got['criterion']} {got['threshold']}")
+    for k in references.COUNTS:
+        if got[k] != want[k]:
+            fail(f"{what}: {k} {got[k]} != {want[k]}")
+    for k in references.RATIOS:
+        if not references.rel_close(got[k], want[k], exact_tol):
+            fail(f"{what}: {k} {got[k]!r} != {want[k]!r}")
+    if got["mean_matched_iou"] != got["mean_matched_score"]:
+        fail(f"{what}: mean_matched_iou is not mean_matched_score")
+    if matches is None:
+        return
+    m = got["matches"]
+    mine = sorted(zip(m["a"], m["b"], m["score"], m["tp"]))
+    if [x[:2] for x in mine] != sorted(x[:2] for x in zip(m["a"], m["b"])):
+        fail(f"{what}: matches not sorted by (a, b)")
+    if sum(x[3] for x in mine) != want["tp"]:
+        fail(f"{what}: {sum(x[3] for x in mine)} matches flagged tp, want {want['tp']}")
+    if [(x[0], x[1], x[3]) for x in mine] != [(x[0], x[1], x[3]) for x in matches]:
+        # Several assignments can be optimal: ours must cost as much as the reference's.
+        got_cost = references.assignment_cost(ref.ov, mine, criterion, mode, t, ref.ida, ref.idb)
+        want_cost = references.assignment_cost(ref.ov, matches, criterion, mode, t, ref.ida,
+                                               ref.idb)
+        if not references.rel_close(got_cost, want_cost, 1e-12):
+            fail(f"{what}: the matched pairs are not an optimal assignment "
+                 f"({got_cost!r} vs {want_cost!r})")
+    for x in mine:
+        w = next((y for y in matches if y[:2] == x[:2]), None)
+        if w is not None and not references.rel_close(x[2], w[2], exact_tol):
+            fail(f"{what}: score of {x[:2]} {x[2]!r} != {w[2]!r}")
+
+
+def check_evaluation(server, cases):
+    """Sweeps under every criterion and mode, metrics; returns the requests made."""
+    n = 0
+    for name, fa, fb, a, b in cases:
+        if a.size >= 10**6:
+            continue
+        ref = Reference(a, b)
+        aji, vi, are = ref.metrics()
+        for criterion in ("iou", "iot", "iop"):
+            for mode in ("exact", "float32"):
+                status, got = server.post_json({
+                    "a": fa, "b": fb, "include_background": False, "match_threshold": SWEEP,
+                    "criterion": criterion, "stardist_float32": mode == "float32",
+                    "report_matches": True, "metrics": ["aji", "vi", "adapted_rand"]})
+                n += 1
+                what = f"{name} {criterion} {mode}"
+                if status != 200:
+                    fail(f"{what}: status {status}: {str(got)[:300]}")
+                    continue
+                if not isinstance(got.get("matching"), list) or len(got["matching"]) != len(SWEEP):
+                    fail(f"{what}: matching is not a list of {len(SWEEP)}")
+                    continue
+                tol = 1e-12 if mode == "exact" else 1e-6
+                for t, gm in zip(SWEEP, got["matching"]):
+                    want, matches = ref.matching(criterion, mode, t)
+                    compare_matching(f"{what} t={t}", gm, want, matches, ref, criterion, mode, t,
+                                     tol)
+                m = got.get("metrics", {})
+                if not references.rel_close(m.get("aji"), aji, 1e-12):
+                    fail(f"{what}: aji {m.get('aji')!r} != {aji!r}")
+                gvi = m.get("vi", {})
+                if not (references.rel_close(gvi.get("h_pred_given_true"), vi[0], 1e-12) and
+                        references.rel_close(gvi.get("h_true_given_pred"), vi[1], 1e-12)):
+                    fail(f"{what}: vi {gvi} != {vi}")
+                gar = m.get("adapted_rand", {})
+                if not all(references.rel_close(gar.get(k), w, 1e-12)
+                           for k, w in zip(("error", "precision", "recall"), are)):
+                    fail(f"{what}: adapted_rand {gar} != {are}")
+                if any(x == 0 for x in got["pairs"]["a"] + got["pairs"]["b"]):
+                    fail(f"{what}: background rows listed with include_background false")
+    return n
+
+
+def check_dataset(server, cases):
+    """A batch aggregated pooled and by image, a missing pair left out."""
+    small = [c for c in cases if c[3].size < 10**6]
+    pairs = [{"a": c[1], "b": c[2]} for c in small]
+    pairs.insert(2, {"a": "no_such.tif", "b": small[0][2]})
+    refs = [Reference(c[3], c[4]) for c in small]
+    for by_image in (False, True):
+        for criterion, mode in (("iou", "exact"), ("iop", "float32")):
+            status, got = server.post_json({
+                "pairs": pairs, "match_threshold": SWEEP, "criterion": criterion,
+                "stardist_float32": mode == "float32",
+                "aggregate": "by_image" if by_image else "pooled"})
+            what = f"dataset by_image={by_image} {criterion} {mode}"
+            if status != 200:
+                fail(f"{what}: status {status}: {str(got)[:300]}")
+                continue
+            d = got.get("dataset", {})
+            if d.get("images") != len(small) or d.get("aggregate") != (
+                    "by_image" if by_image else "pooled"):
+                fail(f"{what}: images / aggregate {d.get('images')} {d.get('aggregate')}")
+            if len(d.get("matching", [])) != len(SWEEP):
+                fail(f"{what}: dataset.matching is not a list of {len(SWEEP)}")
+                continue
+            tol = 1e-12 if mode == "exact" else 1e-6
+            for t, gm in zip(SWEEP, d["matching"]):
+                want = references.matching_dataset(
+                    [r.matching(criterion, mode, t)[0] for r in refs], by_image)
+                compare_matching(f"{what} t={t}", gm, want, None, None, criterion, mode, t, tol)
+    return 4
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -476,6 +633,11 @@ def main():
                     continue
                 res = {k: v for k, v in res.items() if k not in ("a", "b")}
                 compare(f"batch {name}", res, Expected(a, b).answer(False, True, 0.5))
+
+        eval_started = time.monotonic()
+        n_eval = check_evaluation(server, cases) + check_dataset(server, cases)
+        n_requests += n_eval
+        print(f"evaluation: {n_eval} requests, {time.monotonic() - eval_started:.1f} s")
 
         rc = server.stop()
         server = None

@@ -474,7 +474,18 @@ static bool check_result(const char *what, const char *body, size_t *pos, const 
     ok &= CHECK(near(real_of(m, "f1"), e->f1));
     ok &= CHECK(near(real_of(m, "mean_matched_iou"), e->mean_matched_iou));
     ok &= CHECK(near(real_of(m, "panoptic_quality"), e->panoptic_quality));
-    ok &= CHECK_INT(json_object_size(m), 9);
+    /* StarDist's full set besides: the counts it derives from, and the older name
+     * mean_matched_iou as an alias of mean_matched_score. */
+    uint64_t n_match = e->tp + e->fp + e->fn;
+    ok &= CHECK(strcmp(json_string_value(json_object_get(m, "criterion")), "iou") == 0);
+    ok &= CHECK(real_of(m, "n_true") == (double)e->labels_a);
+    ok &= CHECK(real_of(m, "n_pred") == (double)e->labels_b);
+    ok &= CHECK(near(real_of(m, "accuracy"), n_match ? (double)e->tp / (double)n_match : 0.0));
+    ok &= CHECK(real_of(m, "mean_matched_score") == real_of(m, "mean_matched_iou"));
+    ok &=
+        CHECK(near(real_of(m, "mean_true_score"),
+                   e->labels_a ? e->mean_matched_iou * (double)e->tp / (double)e->labels_a : 0.0));
+    ok &= CHECK_INT(json_object_size(m), 15);
     if (!ok) {
         char *dump = json_dumps(m, JSON_COMPACT);
         fprintf(stderr,
@@ -949,10 +960,17 @@ static void test_huge_labels(struct itest_server *s)
 
 static void test_thresholds(struct itest_server *s)
 {
-    expect_problem(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":0.3}", 422,
-                   (const char *const[]){"0.5", NULL});
-    expect_problem(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":0.4999999}",
-                   422, (const char *const[]){"0.5", NULL});
+    /* Any threshold in (0, 1] is matched (an optimal assignment below 0.5). */
+    const double low[] = {0.3, 0.4999999, 0.1, 1e-9};
+    for (size_t i = 0; i < sizeof low / sizeof low[0]; i++) {
+        const struct query q = {true, true, true, low[i]};
+        overlap_check(s, "low threshold", "scene_a.tif", "scene_b.tif", 0, 0, &scene_a, &scene_b,
+                      &q);
+    }
+    expect_problem(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":0}", 400,
+                   (const char *const[]){"match_threshold", "(0, 1]", NULL});
+    expect_problem(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":-0.5}", 400,
+                   (const char *const[]){"match_threshold", NULL});
     expect_problem(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":1.5}", 400,
                    (const char *const[]){"match_threshold", NULL});
     expect_problem(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":1.0000001}",
@@ -971,6 +989,267 @@ static void test_thresholds(struct itest_server *s)
     expect_free(e);
     json_decref(real);
     itest_reply_cleanup(&r);
+}
+
+/* POST json and return the parsed 200 answer (NULL, reported, on anything else). */
+static json_t *answer_of(struct itest_server *s, const char *json)
+{
+    struct itest_reply r;
+    json_t *out = NULL;
+    if (CHECK(post_json(s, json, &r)) && CHECK_INT(r.status, 200))
+        out = json_loadb(r.body, r.len, JSON_DECODE_INT_AS_REAL, NULL);
+    else
+        fprintf(stderr, "    request: %s\n    answer: %.300s\n", json, r.body ? r.body : "");
+    itest_reply_cleanup(&r);
+    return out;
+}
+
+static double tp_of(const json_t *m)
+{
+    return real_of(m, "tp");
+}
+
+/* match_threshold lists, criteria, stardist_float32 and report_matches on the matching scene. */
+static void test_sweep(struct itest_server *s)
+{
+    /* A list answers an array in its order, each element the single-threshold answer. */
+    const double ts[] = {0.7, 0.3, 0.5, 1.0, 0.05};
+    json_t *list = answer_of(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\","
+                                "\"match_threshold\":[0.7,0.3,0.5,1,0.05]}");
+    const json_t *ms = json_object_get(list, "matching");
+    if (CHECK(json_is_array(ms)) && CHECK_INT(json_array_size(ms), 5))
+        for (size_t i = 0; i < 5; i++) {
+            char body[160];
+            snprintf(body, sizeof body,
+                     "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":%.17g}",
+                     ts[i]);
+            json_t *one = answer_of(s, body);
+            const json_t *m1 = json_object_get(one, "matching");
+            CHECK(json_is_object(m1));
+            if (!CHECK(json_equal(json_array_get(ms, i), m1)))
+                fprintf(stderr, "    threshold %g differs in the list\n", ts[i]);
+            json_decref(one);
+        }
+    /* A one-element list is still a list. */
+    json_t *single = answer_of(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\","
+                                  "\"match_threshold\":[0.5]}");
+    CHECK(json_is_array(json_object_get(single, "matching")));
+    CHECK_INT(json_array_size(json_object_get(single, "matching")), 1);
+    json_decref(single);
+    json_decref(list);
+
+    /* Criteria, pinned by hand on the scene: at t = 1, iop matches 2 with a half (20 or 21),
+     * 3 with 30 (inside it) and 6 with 60; iot matches 4 or 5 with 40 (each inside it), 6
+     * with 60 and 9 with 90. */
+    static const char *const crit[] = {"iou", "iot", "iop"};
+    const double tp_at_1[] = {1, 3, 3};
+    for (size_t i = 0; i < 3; i++) {
+        char body[200];
+        snprintf(body, sizeof body,
+                 "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":1,"
+                 "\"criterion\":\"%s\"}",
+                 crit[i]);
+        json_t *ans = answer_of(s, body);
+        const json_t *m = json_object_get(ans, "matching");
+        CHECK(strcmp(json_string_value(json_object_get(m, "criterion")), crit[i]) == 0);
+        if (!CHECK(tp_of(m) == tp_at_1[i]))
+            fprintf(stderr, "    criterion %s: tp %g, want %g\n", crit[i], tp_of(m), tp_at_1[i]);
+        CHECK(real_of(m, "n_true") == 9 && real_of(m, "n_pred") == 9);
+        json_decref(ans);
+    }
+
+    /* A score equal to the threshold. Cell 3 is cut to exactly 7 of 10 pixels: IoU 7/10
+     * matches at t = 0.7 in both modes (the double 0.7 is just below 7/10, and float32(0.7)
+     * >= float32(0.7)). Cell 1 has iop 36/40: the double 0.9 is just above 9/10, so exact
+     * arithmetic does not match it at t = 0.9, while StarDist's float32(0.9) >= float32(0.9)
+     * does. */
+    for (int f32 = 0; f32 < 2; f32++) {
+        char body[220];
+        snprintf(body, sizeof body,
+                 "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":0.7,"
+                 "\"report_matches\":true,\"stardist_float32\":%s}",
+                 f32 ? "true" : "false");
+        json_t *ans = answer_of(s, body);
+        const json_t *m = json_object_get(ans, "matching");
+        const json_t *mt = json_object_get(m, "matches");
+        const json_t *ma = json_object_get(mt, "a"), *mb = json_object_get(mt, "b");
+        const json_t *msc = json_object_get(mt, "score"), *mtp = json_object_get(mt, "tp");
+        CHECK(tp_of(m) == 3);
+        size_t n = json_array_size(ma), tps = 0;
+        CHECK(n > 0 && json_array_size(mb) == n && json_array_size(msc) == n &&
+              json_array_size(mtp) == n);
+        bool cell3 = false;
+        for (size_t i = 0; i < n; i++) {
+            tps += json_is_true(json_array_get(mtp, i));
+            if (json_number_value(json_array_get(ma, i)) == 3) {
+                cell3 = CHECK(json_number_value(json_array_get(mb, i)) == 30) &&
+                        CHECK(json_is_true(json_array_get(mtp, i)));
+                CHECK(fabs(json_number_value(json_array_get(msc, i)) - 0.7) < 1e-6);
+            }
+            if (i > 0)
+                CHECK(json_number_value(json_array_get(ma, i - 1)) <=
+                      json_number_value(json_array_get(ma, i)));
+        }
+        CHECK(cell3);
+        CHECK_INT(tps, 3);
+        CHECK_INT(json_object_size(m), 16);
+        json_decref(ans);
+
+        snprintf(body, sizeof body,
+                 "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":0.9,"
+                 "\"criterion\":\"iop\",\"stardist_float32\":%s}",
+                 f32 ? "true" : "false");
+        ans = answer_of(s, body);
+        m = json_object_get(ans, "matching");
+        if (!CHECK(tp_of(m) == (f32 ? 4 : 3)))
+            fprintf(stderr, "    iop 0.9 float32 %d: tp %g\n", f32, tp_of(m));
+        CHECK(json_object_get(m, "matches") == NULL);
+        json_decref(ans);
+    }
+
+    const char *const bad[][2] = {
+        {"\"match_threshold\":[]", "match_threshold"},
+        {"\"match_threshold\":[0.5,\"0.7\"]", "[1]"},
+        {"\"match_threshold\":[0.5,0]", "(0, 1]"},
+        {"\"match_threshold\":[0.5,1.5]", "[1]"},
+        {"\"match_threshold\":[null]", "[0]"},
+        {"\"match_threshold\":[[0.5]]", "[0]"},
+        {"\"match_threshold\":{\"t\":0.5}", "match_threshold"},
+        {"\"match_threshold\":0.5,\"criterion\":\"dice\"", "criterion"},
+        {"\"match_threshold\":0.5,\"criterion\":1", "criterion"},
+        {"\"match_threshold\":0.5,\"stardist_float32\":1", "stardist_float32"},
+        {"\"match_threshold\":0.5,\"report_matches\":\"yes\"", "report_matches"},
+        {"\"metrics\":[\"aji\",\"dice\"]", "[1]"},
+        {"\"metrics\":\"aji\"", "metrics"},
+        {"\"metrics\":[1]", "metrics"},
+        {"\"match_threshold\":0.5,\"aggregate\":\"pooled\"", "pairs"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[200];
+        snprintf(body, sizeof body, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",%s}", bad[i][0]);
+        expect_problem(s, body, 400, (const char *const[]){bad[i][1], NULL});
+    }
+    char many[12000] = "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"match_threshold\":[0.5";
+    for (int i = 0; i < 1000; i++)
+        strcat(many, ",0.5");
+    strcat(many, "]}");
+    expect_problem(s, many, 400, (const char *const[]){"1001", "1000", NULL});
+}
+
+/* metrics: AJI, VI and adapted Rand; background rows hidden but counted. */
+static void test_metrics(struct itest_server *s)
+{
+    /* Identical images: AJI 1, no conditional entropy, a perfect Rand score. */
+    json_t *same = answer_of(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_a.tif\","
+                                "\"metrics\":[\"aji\",\"vi\",\"adapted_rand\"]}");
+    const json_t *m = json_object_get(same, "metrics");
+    CHECK_INT(json_object_size(m), 3);
+    CHECK(real_of(m, "aji") == 1.0);
+    const json_t *vi = json_object_get(m, "vi"), *ar = json_object_get(m, "adapted_rand");
+    CHECK(fabs(real_of(vi, "h_pred_given_true")) < 1e-12);
+    CHECK(fabs(real_of(vi, "h_true_given_pred")) < 1e-12);
+    CHECK(fabs(real_of(ar, "error")) < 1e-12);
+    CHECK(real_of(ar, "precision") == 1.0 && real_of(ar, "recall") == 1.0);
+    CHECK(json_object_get(same, "matching") == NULL);
+    json_decref(same);
+
+    /* The scene, with and without background rows: the metrics are the same, since
+     * background pairs are counted either way; the pairs table hides them on request. */
+    json_t *with = answer_of(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"iou\":true,"
+                                "\"metrics\":[\"adapted_rand\",\"vi\",\"aji\"]}");
+    json_t *without = answer_of(s, "{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\",\"iou\":true,"
+                                   "\"include_background\":false,"
+                                   "\"metrics\":[\"adapted_rand\",\"vi\",\"aji\"]}");
+    CHECK(json_equal(json_object_get(with, "metrics"), json_object_get(without, "metrics")));
+    double aji = real_of(json_object_get(with, "metrics"), "aji");
+    CHECK(aji > 0 && aji < 1);
+    double h0 =
+        real_of(json_object_get(json_object_get(with, "metrics"), "vi"), "h_pred_given_true");
+    CHECK(h0 > 0);
+    const json_t *pw = json_object_get(without, "pairs");
+    size_t n = json_array_size(json_object_get(pw, "a"));
+    CHECK_INT(n, 9); /* the scene's 18 pairs less its 9 with a background label */
+    CHECK_INT(json_array_size(json_object_get(pw, "iou")), n);
+    for (size_t i = 0; i < n; i++)
+        CHECK(json_number_value(json_array_get(json_object_get(pw, "a"), i)) != 0 &&
+              json_number_value(json_array_get(json_object_get(pw, "b"), i)) != 0);
+    CHECK_INT(json_array_size(json_object_get(json_object_get(with, "pairs"), "a")), 18);
+    json_decref(with);
+    json_decref(without);
+
+    /* Adapted Rand on an all-background truth divides 0 by 0: null, as skimage's NaN. */
+    json_t *zero = answer_of(s, "{\"a\":\"zero_a.tif\",\"b\":\"zero_b.tif\","
+                                "\"metrics\":[\"adapted_rand\"]}");
+    const json_t *zr = json_object_get(json_object_get(zero, "metrics"), "adapted_rand");
+    CHECK(json_is_null(json_object_get(zr, "error")));
+    json_decref(zero);
+}
+
+/* aggregate over a batch: StarDist's matching_dataset, failing pairs left out. */
+static void test_aggregate(struct itest_server *s)
+{
+    const char *pairs = "\"pairs\":[{\"a\":\"scene_a.tif\",\"b\":\"scene_b.tif\"},"
+                        "{\"a\":\"scene_a.tif\",\"b\":\"no/such.tif\"},"
+                        "{\"a\":\"batch1_a.tif\",\"b\":\"batch1_b.tif\"}]";
+    for (int by_image = 0; by_image < 2; by_image++) {
+        char body[400];
+        snprintf(body, sizeof body,
+                 "{%s,\"include_background\":false,\"match_threshold\":[0.3,0.5],"
+                 "\"aggregate\":\"%s\"}",
+                 pairs, by_image ? "by_image" : "pooled");
+        json_t *ans = answer_of(s, body);
+        const json_t *results = json_object_get(ans, "results");
+        const json_t *d = json_object_get(ans, "dataset");
+        CHECK_INT(json_array_size(results), 3);
+        CHECK(json_object_get(json_array_get(results, 1), "error") != NULL);
+        CHECK(real_of(d, "images") == 2);
+        CHECK(strcmp(json_string_value(json_object_get(d, "aggregate")),
+                     by_image ? "by_image" : "pooled") == 0);
+        const json_t *dm = json_object_get(d, "matching");
+        if (!CHECK(json_is_array(dm)) || !CHECK_INT(json_array_size(dm), 2)) {
+            json_decref(ans);
+            continue;
+        }
+        for (size_t t = 0; t < 2; t++) {
+            const json_t *m0 =
+                json_array_get(json_object_get(json_array_get(results, 0), "matching"), t);
+            const json_t *m2 =
+                json_array_get(json_object_get(json_array_get(results, 2), "matching"), t);
+            const json_t *agg = json_array_get(dm, t);
+            CHECK(real_of(agg, "threshold") == (t ? 0.5 : 0.3));
+            static const char *const counts[] = {"tp", "fp", "fn", "n_true", "n_pred"};
+            for (size_t k = 0; k < 5; k++)
+                CHECK(real_of(agg, counts[k]) == real_of(m0, counts[k]) + real_of(m2, counts[k]));
+            double tp = real_of(agg, "tp"), fp = real_of(agg, "fp");
+            double want_p = by_image ? (real_of(m0, "precision") + real_of(m2, "precision")) / 2
+                                     : tp / (tp + fp);
+            CHECK(near(real_of(agg, "precision"), want_p));
+            double sum = real_of(m0, "mean_matched_score") * real_of(m0, "tp") +
+                         real_of(m2, "mean_matched_score") * real_of(m2, "tp");
+            double want_mms =
+                by_image
+                    ? (real_of(m0, "mean_matched_score") + real_of(m2, "mean_matched_score")) / 2
+                    : sum / tp;
+            CHECK(fabs(real_of(agg, "mean_matched_score") - want_mms) < 1e-12);
+        }
+        json_decref(ans);
+    }
+    /* One threshold: objects, like matching. */
+    char body[400];
+    snprintf(body, sizeof body, "{%s,\"match_threshold\":0.5,\"aggregate\":\"pooled\"}", pairs);
+    json_t *ans = answer_of(s, body);
+    CHECK(json_is_object(json_object_get(json_object_get(ans, "dataset"), "matching")));
+    json_decref(ans);
+    /* No aggregate: no dataset. */
+    snprintf(body, sizeof body, "{%s,\"match_threshold\":0.5}", pairs);
+    ans = answer_of(s, body);
+    CHECK(json_object_get(ans, "dataset") == NULL);
+    json_decref(ans);
+
+    snprintf(body, sizeof body, "{%s,\"match_threshold\":0.5,\"aggregate\":\"sum\"}", pairs);
+    expect_problem(s, body, 400, (const char *const[]){"aggregate", NULL});
+    snprintf(body, sizeof body, "{%s,\"aggregate\":\"pooled\"}", pairs);
+    expect_problem(s, body, 400, (const char *const[]){"aggregate", "match_threshold", NULL});
 }
 
 /* multipart/form-data: parts a, b, options give the same answer as the path form. */
@@ -1048,9 +1327,16 @@ static void test_multipart(struct itest_server *s)
     itest_reply_cleanup(&r);
     struct upload low[] = {{"a", ta, la, "a.tif"},
                            {"b", tb, lb, "b.tif"},
-                           {"options", "{\"match_threshold\":0.3}", 23, NULL}};
+                           {"options", "{\"match_threshold\":0}", 21, NULL}};
     CHECK(post_mime(s, low, 3, &r));
-    problem_with(&r, 422, (const char *const[]){"0.5", NULL});
+    problem_with(&r, 400, (const char *const[]){"match_threshold", NULL});
+    itest_reply_cleanup(&r);
+    struct upload agg[] = {
+        {"a", ta, la, "a.tif"},
+        {"b", tb, lb, "b.tif"},
+        {"options", "{\"match_threshold\":0.5,\"aggregate\":\"pooled\"}", 44, NULL}};
+    CHECK(post_mime(s, agg, 3, &r));
+    problem_with(&r, 400, (const char *const[]){"aggregate", "pairs", NULL});
     itest_reply_cleanup(&r);
     struct upload garbage[] = {{"a", "GIF89a", 6, "a.tif"}, {"b", tb, lb, "b.tif"}};
     CHECK(post_mime(s, garbage, 2, &r));
@@ -1282,8 +1568,9 @@ static void test_refusals(struct itest_server *s)
 static void test_limits(void)
 {
     struct itest_server s;
-    const char *const extra[] = {"--max-batch",  "2",    "--max-pairs", "10",
-                                 "--max-pixels", "2000", NULL};
+    const char *const extra[] = {
+        "--max-batch",           "2", "--max-pairs", "10", "--max-pixels", "2000",
+        "--max-match-component", "1", NULL};
     server_extra = extra;
     if (!CHECK(itest_start(&s, root, extra)))
         return;
@@ -1345,6 +1632,38 @@ static void test_limits(void)
                    "{\"a\":\"few_a.tif\",\"b\":\"few_b.tif\"}]}",
                    413, (const char *const[]){"3", "2", NULL});
 
+    /* --max-match-component 1: at t = 0.5 a cell split into two halves (1 x 2 labels) needs
+     * an assignment and is refused; at 0.7 every component is already a matching. */
+    struct image sa = image_new(4, 8), sb = image_new(4, 8);
+    paint(&sa, 0, 0, 2, 4, 1);
+    paint(&sb, 0, 0, 2, 2, 1);
+    paint(&sb, 0, 2, 2, 4, 2);
+    CHECK(tiff_write("split_a.tif", &spec_u16, &sa, 1));
+    CHECK(tiff_write("split_b.tif", &spec_u16, &sb, 1));
+    free(sa.px);
+    free(sb.px);
+    expect_problem(&s, "{\"a\":\"split_a.tif\",\"b\":\"split_b.tif\",\"match_threshold\":0.5}", 422,
+                   (const char *const[]){"2 cells", "--max-match-component", NULL});
+    expect_problem(&s,
+                   "{\"a\":\"split_a.tif\",\"b\":\"split_b.tif\","
+                   "\"match_threshold\":[0.7,0.5]}",
+                   422, (const char *const[]){"--max-match-component", NULL});
+    CHECK(
+        post_json(&s, "{\"a\":\"split_a.tif\",\"b\":\"split_b.tif\",\"match_threshold\":0.7}", &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+    CHECK(post_json(&s,
+                    "{\"pairs\":[{\"a\":\"split_a.tif\",\"b\":\"split_b.tif\"}],"
+                    "\"match_threshold\":0.5,\"aggregate\":\"pooled\"}",
+                    &r));
+    CHECK_INT(r.status, 200);
+    CHECK_INT(json_integer_value(json_object_get(
+                  json_object_get(json_array_get(json_object_get(r.json, "results"), 0), "error"),
+                  "status")),
+              422);
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(r.json, "dataset"), "images")), 0);
+    itest_reply_cleanup(&r);
+
     CHECK_INT(itest_stop(&s, 0, 30), 0);
     itest_free(&s);
     free(a.px);
@@ -1370,8 +1689,11 @@ int main(void)
         test_pages(&s);
         test_huge_labels(&s);
         test_thresholds(&s);
+        test_sweep(&s);
         test_multipart(&s);
         test_batch(&s);
+        test_metrics(&s);
+        test_aggregate(&s);
         test_refusals(&s);
         CHECK_INT(itest_stop(&s, 0, 30), 0);
         itest_free(&s);

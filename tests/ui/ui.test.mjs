@@ -209,7 +209,12 @@ try {
     await page.waitForSelector('#overlap-result h3', { timeout: 20000 });
     const text = await page.textContent('#overlap-result');
     check(text.includes('labels in a') && text.includes('Matching at IoU'), 'summary and matching tables');
-    const pairs = await page.$$('#overlap-result .scroll tbody tr');
+    const sweep = await page.$$eval('#overlap-sweep tbody tr', (rows) => rows.map((r) => r.cells[0].textContent));
+    check(sweep.length === 9 && sweep[0] === '0.1' && sweep[8] === '0.9', `sweep table rows ${sweep.join(' ')}`);
+    const head = await page.$$eval('#overlap-sweep thead th', (th) => th.map((t) => t.textContent));
+    check(['TP', 'FP', 'FN', 'Precision', 'Recall', 'F1', 'Accuracy', 'PQ'].every((h) => head.includes(h)),
+      `sweep table columns ${head.join(' ')}`);
+    const pairs = await page.$$('#overlap-result .scroll:not(#overlap-sweep) tbody tr');
     check(pairs.length > 10, `${pairs.length} pair rows`);
   });
 

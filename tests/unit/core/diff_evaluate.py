@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """diff_evaluate.py DRIVER - core/evaluate against the published definitions.
 
-References written here from the definitions (not copied from the libraries):
+References (tests/references.py, written from the definitions, not copied from the libraries):
   StarDist `matching`: sequential relabelling, a dense (1 + n_true) x (1 + n_pred) overlap
     table, float32 scores (iou / iot / iop), cost -(score >= t) - score / (2 min(n_true,
     n_pred)), scipy.optimize.linear_sum_assignment, tp = assigned pairs with score >= t.
@@ -20,13 +20,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from fractions import Fraction
-
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.optimize import linear_sum_assignment
 from skimage.metrics import adapted_rand_error, variation_of_information
 from skimage.segmentation import watershed
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from references import aji_ref, assignment_cost, rel_close, relabel, stardist, tables  # noqa: E402
 
 DRIVER = sys.argv[1]
 RNG = np.random.default_rng(20261203)
@@ -124,106 +124,6 @@ def pairs():
 
 
 # ------------------------------------------------------------------------------------------
-# References
-
-
-def relabel(x):
-    ids, inv = np.unique(x, return_inverse=True)
-    if ids[0] != 0:
-        ids = np.concatenate([[0], ids])
-        inv = inv + 1
-    return inv.reshape(x.shape), ids
-
-
-def tables(a, b):
-    ra, ida = relabel(a)
-    rb, idb = relabel(b)
-    nt, npred = len(ida) - 1, len(idb) - 1
-    ov = np.zeros((nt + 1, npred + 1), np.int64)
-    np.add.at(ov, (ra.ravel(), rb.ravel()), 1)
-    return ov, ida, idb, nt, npred
-
-
-def scores_of(ov, criterion, dtype):
-    n_true = ov.sum(axis=1, keepdims=True)
-    n_pred = ov.sum(axis=0, keepdims=True)
-    den = {"iou": n_true + n_pred - ov, "iot": np.broadcast_to(n_true, ov.shape),
-           "iop": np.broadcast_to(n_pred, ov.shape)}[criterion]
-    out = np.zeros(ov.shape, dtype)
-    np.divide(ov, den, out=out, where=den > 0)
-    return out[1:, 1:], den[1:, 1:]
-
-
-def stardist(ov, nt, npred, criterion, t, mode, ida, idb):
-    if mode == "float32":
-        s, _ = scores_of(ov, criterion, np.float32)
-        ok_mat = s >= np.float32(t)
-        cost_div = s / np.float32(2 * max(min(nt, npred), 1))
-    else:
-        s, den = scores_of(ov, criterion, np.float64)
-        inter = ov[1:, 1:]
-        ft = Fraction(t)
-        ok_mat = np.zeros(s.shape, bool)
-        for i, j in zip(*np.nonzero(inter)):
-            ok_mat[i, j] = Fraction(int(inter[i, j]), int(den[i, j])) >= ft
-        cost_div = s / (2 * max(min(nt, npred), 1))
-    n_matched = min(nt, npred)
-    tp, total, matches = 0, 0.0, []
-    if n_matched > 0:
-        costs = -ok_mat.astype(float) - cost_div
-        ti, pi = linear_sum_assignment(costs)
-        ok = ok_mat[ti, pi]
-        tp = int(np.count_nonzero(ok))
-        total = float(np.sum(s[ti, pi][ok].astype(np.float64)))
-        for i, j, k in zip(ti, pi, ok):
-            if ov[i + 1, j + 1] > 0:
-                matches.append((int(ida[i + 1]), int(idb[j + 1]), float(s[i, j]), bool(k)))
-    fp, fn = npred - tp, nt - tp
-    return tp, fp, fn, total, sorted(matches)
-
-
-def assignment_cost(matches, crit, mode, t, ida, idb):
-    """StarDist's objective of a set of assigned overlapping pairs (others cost 0)."""
-    ov = CURRENT["ov"]
-    nt, npred = ov.shape[0] - 1, ov.shape[1] - 1
-    s32, _ = scores_of(ov, crit, np.float32)
-    s64, den = scores_of(ov, crit, np.float64)
-    row = {int(v): i for i, v in enumerate(ida)}
-    col = {int(v): j for j, v in enumerate(idb)}
-    nm = max(min(nt, npred), 1)
-    total = 0.0
-    for a, b, _, _ in matches:
-        i, j = row[a] - 1, col[b] - 1
-        if mode == "float32":
-            total += -float(s32[i, j] >= np.float32(t)) - float(s32[i, j] / np.float32(2 * nm))
-        else:
-            ok = Fraction(int(ov[i + 1, j + 1]), int(den[i, j])) >= Fraction(t)
-            total += -float(ok) - s64[i, j] / (2 * nm)
-    return total
-
-
-CURRENT = {}
-
-
-def aji_ref(ov, nt, npred):
-    if nt == 0 or npred == 0:
-        inter = 0
-    else:
-        s, _ = scores_of(ov, "iou", np.float64)
-        costs = -(s >= 0.5).astype(float) - s / (2 * min(nt, npred))
-        ti, pi = linear_sum_assignment(costs)
-        inter = int(ov[ti + 1, pi + 1].sum())
-    union = int(ov.sum() - ov[0, 0])
-    return inter / union if union else 0.0
-
-
-def rel_close(x, y, tol):
-    if np.isnan(x) or np.isnan(y):
-        return np.isnan(x) and np.isnan(y)
-    return abs(x - y) <= tol * max(1.0, abs(x), abs(y))
-
-
-# ------------------------------------------------------------------------------------------
 
 
 def run_case(name, a, b):
@@ -239,7 +139,6 @@ def run_case(name, a, b):
         return
     lines = out.stdout.splitlines()
     ov, ida, idb, nt, npred = tables(a, b)
-    CURRENT["ov"] = ov
     k = 0
     largest = None
     while k < len(lines):
@@ -275,8 +174,8 @@ def run_case(name, a, b):
             # The assignment itself may differ where several are optimal (ties): then ours
             # must cost exactly as much under the reference's own cost matrix.
             if sorted(got_m) != sorted(wm):
-                check(rel_close(assignment_cost(got_m, crit, mode, t, ida, idb),
-                                assignment_cost(wm, crit, mode, t, ida, idb), 1e-12),
+                check(rel_close(assignment_cost(ov, got_m, crit, mode, t, ida, idb),
+                                assignment_cost(ov, wm, crit, mode, t, ida, idb), 1e-12),
                       f"{tag}: a different assignment that is not optimal")
         elif f[0] == "aji":
             got = float(f[1])
