@@ -2,8 +2,10 @@
  * scan.h - list the image files of a directory tree beneath the data root in one pass.
  *
  * Each directory is read once with getdents64 on its descriptor (never one glob per
- * pattern); a name is matched case-insensitively against .tif .tiff .ome.tif .ome.tiff and
- * .zarr, and the longest match is reported in lower case. A directory named *.zarr is one
+ * pattern); a name is matched case-insensitively against .tif .tiff .ome.tif .ome.tiff
+ * .ome.btf .btf .tf8 .svs .ndpi .scn .qptiff .bif .mrxs .vms .czi and .zarr (the formats
+ * /classify understands or names), and the longest match is reported in lower case, so
+ * x.ome.btf is ".ome.btf" once, never also ".btf". A directory named *.zarr is one
  * entry and is never descended into; a regular file named *.zarr is not an entry; a
  * directory named *.tif is not an entry (it is descended into when recursive).
  *
@@ -54,7 +56,7 @@ enum scan_type {
 struct scan_entry {
     const char *path;   /* relative to the data root, '/'-separated, NUL-terminated */
     const char *name;   /* last component; points into path */
-    const char *suffix; /* ".tif", ".tiff", ".ome.tif", ".ome.tiff" or ".zarr" (static) */
+    const char *suffix; /* one of scan_match_suffix's suffixes, lower case (static) */
     enum scan_type type;
     uint64_t size;     /* bytes of the file (of the link's target); 0 for zarr */
     int64_t mtime_sec; /* modification time of the file or zarr directory */

@@ -17,11 +17,14 @@
  * Suffixes
  * --------------------------------------------------------------------------------------- */
 
-static const char scan_suffix_tif[] = ".tif";
-static const char scan_suffix_tiff[] = ".tiff";
-static const char scan_suffix_ome_tif[] = ".ome.tif";
-static const char scan_suffix_ome_tiff[] = ".ome.tiff";
 const char scan_name_zarr[] = ".zarr";
+
+/* Every suffix a name is matched against, lower case. A compound suffix (".ome.tif") is
+ * listed beside its last part (".tif"); the longest one a name ends with wins. */
+static const char *const scan_suffixes[] = {
+    ".tif",  ".tiff", ".ome.tif", ".ome.tiff", ".ome.btf", ".btf", ".tf8", ".svs",
+    ".ndpi", ".scn",  ".qptiff",  ".bif",      ".mrxs",    ".vms", ".czi", scan_name_zarr,
+};
 
 static unsigned char scan_lower(unsigned char c)
 {
@@ -41,23 +44,23 @@ static bool scan_ends_with(const char *name, size_t len, const char *suffix, siz
 
 const char *scan_match_suffix(const char *name, size_t len)
 {
+    const char *best = NULL;
+    size_t best_len = 0;
     if (len < 4)
         return NULL;
+    /* every suffix ends in a letter or digit: most names are rejected on their last byte */
     unsigned char last = scan_lower((unsigned char)name[len - 1]);
-    if (last == 'r')
-        return scan_ends_with(name, len, scan_name_zarr, sizeof scan_name_zarr - 1) ? scan_name_zarr
-                                                                                    : NULL;
-    if (last != 'f')
-        return NULL;
-    if (scan_ends_with(name, len, scan_suffix_tiff, sizeof scan_suffix_tiff - 1))
-        return scan_ends_with(name, len, scan_suffix_ome_tiff, sizeof scan_suffix_ome_tiff - 1)
-                   ? scan_suffix_ome_tiff
-                   : scan_suffix_tiff;
-    if (scan_ends_with(name, len, scan_suffix_tif, sizeof scan_suffix_tif - 1))
-        return scan_ends_with(name, len, scan_suffix_ome_tif, sizeof scan_suffix_ome_tif - 1)
-                   ? scan_suffix_ome_tif
-                   : scan_suffix_tif;
-    return NULL;
+    for (size_t i = 0; i < sizeof scan_suffixes / sizeof scan_suffixes[0]; i++) {
+        const char *s = scan_suffixes[i];
+        size_t slen = strlen(s);
+        if ((unsigned char)s[slen - 1] != last || slen <= best_len)
+            continue;
+        if (scan_ends_with(name, len, s, slen)) {
+            best = s;
+            best_len = slen;
+        }
+    }
+    return best;
 }
 
 /* ---------------------------------------------------------------------------------------
