@@ -57,6 +57,17 @@ enum classify_img_type {
     CLASSIFY_IMG_TYPE_SLIDE
 };
 
+#define CLASSIFY_WARNINGS_MAX 3   /* warnings kept per file; later ones are dropped */
+#define CLASSIFY_WARNING_LEN  160 /* bytes of one warning, with the NUL */
+
+/* Associated images of a slide (bits of classify_result.associated): pages that are not
+ * pyramid levels, named as OpenSlide names them. */
+enum classify_associated {
+    CLASSIFY_ASSOCIATED_THUMBNAIL = 1,
+    CLASSIFY_ASSOCIATED_LABEL = 2,
+    CLASSIFY_ASSOCIATED_MACRO = 4
+};
+
 /* One classification. Plain data: copyable with memcpy, no pointers. Strings are
  * NUL-terminated; an empty vendor means "not an OpenSlide slide" (null), an empty dtype or
  * compression means "not known". */
@@ -82,7 +93,14 @@ struct classify_result {
     uint32_t tile_width; /* TIFF tile or Zarr chunk size; 0 when not tiled */
     uint32_t tile_height;
     uint32_t pages;  /* IFDs in the main chain (0 for Zarr) */
-    uint32_t levels; /* pyramid levels: SubIFDs, reduced pages or multiscales datasets */
+    uint32_t levels; /* pyramid levels: SubIFDs, reduced pages or multiscales datasets;
+                        never a thumbnail, label, macro or mask page */
+    char vendor_detector[CLASSIFY_NAME_MAX]; /* the rule that decided vendor, or "" */
+    uint8_t associated;                      /* bits of enum classify_associated */
+    uint8_t warning_count;                   /* entries of warnings in use */
+    /* defects a reader repairs or skips (a broken SubIFD, bogus StripByteCounts), each a
+     * sentence; the file is still classified from what readers do read */
+    char warnings[CLASSIFY_WARNINGS_MAX][CLASSIFY_WARNING_LEN];
 };
 
 struct classify_options {
@@ -128,6 +146,14 @@ enum error_code classify_buffer(const void *buf, size_t len, const struct classi
 /* Copy src into one of the name fields of a struct classify_result (CLASSIFY_NAME_MAX bytes),
  * cut to fit; for the parts of classify (core/classify_tiff.c, core/classify_zarr.c). */
 void classify_name_copy(char *dst, const char *src);
+
+/* Add a warning to r (printf format), cut to CLASSIFY_WARNING_LEN; dropped once
+ * CLASSIFY_WARNINGS_MAX are kept. For the parts of classify. */
+void classify_warn(struct classify_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "thumbnail", "label" or "macro" for one bit of enum classify_associated, else NULL. */
+const char *classify_associated_name(unsigned bit);
 
 /* Stable names for the enums; NULL for CLASSIFY_READER_NONE and CLASSIFY_IMG_TYPE_NULL
  * (they render as JSON null). */

@@ -21,9 +21,10 @@
 
 /* ---- the tags classification reads ----------------------------------------------------------
  *
- * One slot per tag, ImageDescription twice (the first and second occurrence: ImageJ writes
- * its text in either). must_fit for every tag whose value bytes are read below: those must
- * lie inside the file; the others are only tested for presence.
+ * One slot per tag, ImageDescription three times (the first and second occurrence: ImageJ
+ * writes its text in either; and the last one, which is what libtiff and so OpenSlide see).
+ * must_fit for every tag whose value bytes are read below: those must lie inside the file; the
+ * others are only tested for presence.
  */
 
 enum classify_tiff_slot {
@@ -48,21 +49,39 @@ enum classify_tiff_slot {
     SLOT_XMLPACKET,
     SLOT_ARGOS,
     SLOT_NDPI,
+    SLOT_PHOTOMETRIC,
+    SLOT_PLANAR,
+    SLOT_YCBCR_SUBSAMPLING,
+    SLOT_DESCRIPTION_LAST,
     SLOT_COUNT
 };
 
 static const struct tiff_ifd_want classify_tiff_wants[SLOT_COUNT] = {
-    [SLOT_SUBFILE_TYPE] = {254, false}, [SLOT_WIDTH] = {256, false},
-    [SLOT_HEIGHT] = {257, false},       [SLOT_BITS] = {258, true},
-    [SLOT_COMPRESSION] = {259, false},  [SLOT_DESCRIPTION] = {270, true},
-    [SLOT_DESCRIPTION_2] = {270, true}, [SLOT_MAKE] = {271, true},
-    [SLOT_STRIP_OFFSETS] = {273, true}, [SLOT_SAMPLES] = {277, false},
-    [SLOT_STRIP_BYTES] = {279, true},   [SLOT_SOFTWARE] = {305, true},
-    [SLOT_TILE_WIDTH] = {322, false},   [SLOT_TILE_LENGTH] = {323, false},
-    [SLOT_TILE_OFFSETS] = {324, true},  [SLOT_TILE_BYTES] = {325, true},
-    [SLOT_SUBIFDS] = {330, true},       [SLOT_SAMPLE_FORMAT] = {339, true},
-    [SLOT_XMLPACKET] = {700, true},     [SLOT_ARGOS] = {65000, false},
+    [SLOT_SUBFILE_TYPE] = {254, false},
+    [SLOT_WIDTH] = {256, false},
+    [SLOT_HEIGHT] = {257, false},
+    [SLOT_BITS] = {258, true},
+    [SLOT_COMPRESSION] = {259, false},
+    [SLOT_DESCRIPTION] = {270, true},
+    [SLOT_DESCRIPTION_2] = {270, true},
+    [SLOT_MAKE] = {271, true},
+    [SLOT_STRIP_OFFSETS] = {273, true},
+    [SLOT_SAMPLES] = {277, false},
+    [SLOT_STRIP_BYTES] = {279, true},
+    [SLOT_SOFTWARE] = {305, true},
+    [SLOT_TILE_WIDTH] = {322, false},
+    [SLOT_TILE_LENGTH] = {323, false},
+    [SLOT_TILE_OFFSETS] = {324, true},
+    [SLOT_TILE_BYTES] = {325, true},
+    [SLOT_SUBIFDS] = {330, true},
+    [SLOT_SAMPLE_FORMAT] = {339, true},
+    [SLOT_XMLPACKET] = {700, true},
+    [SLOT_ARGOS] = {65000, false},
     [SLOT_NDPI] = {65420, false},
+    [SLOT_PHOTOMETRIC] = {262, false},
+    [SLOT_PLANAR] = {284, false},
+    [SLOT_YCBCR_SUBSAMPLING] = {530, true},
+    [SLOT_DESCRIPTION_LAST] = {270, true, true},
 };
 
 struct classify_tiff_ifd {
@@ -75,7 +94,29 @@ struct classify_tiff_facts {
     uint64_t width, height;
     uint64_t samples, bits, sample_format, compression;
     uint64_t tile_width, tile_height;
+    uint64_t subfile_type; /* NewSubfileType: bit 0 reduced resolution, bit 2 mask */
+    uint64_t photometric;  /* meaningful when has_photometric */
+    uint64_t planar;       /* PlanarConfiguration, 1 when absent */
+    uint64_t ycbcr_sub[2]; /* YCbCrSubsampling, 2 2 when absent */
+    bool has_photometric;
 };
+
+/* What libtiff's TIFFReadDirectory supplies for an OJPEG image that lacks tags: YCbCr for
+ * no PhotometricInterpretation (or RGB), 8 bits, 3 samples for RGB/YCbCr and 1 for grey. */
+static void classify_tiff_ojpeg_defaults(const struct classify_tiff_ifd *d,
+                                         struct classify_tiff_facts *f)
+{
+    if (f->compression != 6)
+        return;
+    if (!f->has_photometric || f->photometric == 2) {
+        f->photometric = 6;
+        f->has_photometric = true;
+    }
+    if (!d->e[SLOT_BITS].present)
+        f->bits = 8;
+    if (!d->e[SLOT_SAMPLES].present && (f->photometric == 2 || f->photometric == 6))
+        f->samples = 3;
+}
 
 static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
                                            const struct classify_tiff_ifd *d, const char *kind,
@@ -94,8 +135,21 @@ static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
         (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_TILE_WIDTH], 0, &f->tile_width, err)) !=
             ERROR_OK ||
         (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_TILE_LENGTH], 0, &f->tile_height, err)) !=
-            ERROR_OK)
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_SUBFILE_TYPE], 0, &f->subfile_type, err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_PHOTOMETRIC], 0, &f->photometric, err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_PLANAR], 1, &f->planar, err)) != ERROR_OK)
         return rc;
+    f->has_photometric = d->e[SLOT_PHOTOMETRIC].present;
+    f->ycbcr_sub[0] = f->ycbcr_sub[1] = 2;
+    const struct tiff_ifd_entry *sub = &d->e[SLOT_YCBCR_SUBSAMPLING];
+    if (sub->present && sub->count >= 2 && sub->type == 3 &&
+        ((rc = tiff_ifd_entry_uint(t, sub, 0, &f->ycbcr_sub[0], err)) != ERROR_OK ||
+         (rc = tiff_ifd_entry_uint(t, sub, 1, &f->ycbcr_sub[1], err)) != ERROR_OK))
+        return rc;
+    classify_tiff_ojpeg_defaults(d, f);
     if (!d->e[SLOT_WIDTH].present || !d->e[SLOT_HEIGHT].present)
         return error_set(err, ERROR_UNPROCESSABLE, "corrupt TIFF: %s %u has no Image%s tag", kind,
                          index, d->e[SLOT_WIDTH].present ? "Length" : "Width");
@@ -105,17 +159,63 @@ static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
     return ERROR_OK;
 }
 
-/* Read the IFD at off, its facts, and check its data lies inside the file. */
+/*
+ * libtiff's one StripByteCounts repair (TIFFReadDirectory, "Bogus StripByteCounts field,
+ * ignoring and calculating from imagelength"): an uncompressed image in one strip whose byte
+ * count runs past the end of the file gets the count ImageLength implies. *repaired is true
+ * when that applies and the implied strip fits in the file (libtiff then decodes it); when it
+ * does not fit either, the file is truncated and the usual extent check names it.
+ */
+static enum error_code
+classify_tiff_strip_repair(const struct tiff_ifd_file *t, const struct classify_tiff_ifd *d,
+                           const struct classify_tiff_facts *f, const char *kind, unsigned index,
+                           struct classify_result *out, bool *repaired, struct error_info *err)
+{
+    const struct tiff_ifd_entry *offs = &d->e[SLOT_STRIP_OFFSETS], *lens = &d->e[SLOT_STRIP_BYTES];
+    uint64_t o, l, size = t->src->size;
+    enum error_code rc;
+    *repaired = false;
+    if (d->e[SLOT_TILE_OFFSETS].present || f->compression != 1 || !offs->present ||
+        offs->count != 1 || !lens->present || lens->count != 1)
+        return ERROR_OK;
+    if ((rc = tiff_ifd_entry_uints(t, offs, 0, 1, &o, err)) != ERROR_OK ||
+        (rc = tiff_ifd_entry_uints(t, lens, 0, 1, &l, err)) != ERROR_OK)
+        return rc;
+    if (o == 0 || l == 0 || o > size || l <= size - o)
+        return ERROR_OK;
+    uint64_t samples = f->planar == 2 ? 1 : f->samples;
+    if (f->width > UINT32_MAX || f->bits > 64 || samples > 65535 || f->height > UINT32_MAX)
+        return ERROR_OK;
+    uint64_t row = (f->width * samples * f->bits + 7) / 8;
+    if (row != 0 && f->height > UINT64_MAX / row)
+        return ERROR_OK;
+    uint64_t want = row * f->height;
+    if (want > size - o)
+        return ERROR_OK;
+    *repaired = true;
+    classify_warn(out,
+                  "%s %u: StripByteCounts %llu runs past the end of the file; libtiff uses "
+                  "the %llu bytes ImageLength implies",
+                  kind, index, (unsigned long long)l, (unsigned long long)want);
+    return ERROR_OK;
+}
+
+/* Read the IFD at off, its facts, and check its data lies inside the file (after libtiff's
+ * repair, which adds a warning to out). */
 static enum error_code classify_tiff_ifd(const struct tiff_ifd_file *t, uint64_t off,
                                          const char *kind, unsigned index,
                                          struct classify_tiff_ifd *d, struct classify_tiff_facts *f,
-                                         struct error_info *err)
+                                         struct classify_result *out, struct error_info *err)
 {
     enum error_code rc;
+    bool repaired;
     if ((rc = tiff_ifd_read(t, off, kind, index, classify_tiff_wants, SLOT_COUNT, d->e, &d->next,
                             err)) != ERROR_OK ||
-        (rc = classify_tiff_facts(t, d, kind, index, f, err)) != ERROR_OK)
+        (rc = classify_tiff_facts(t, d, kind, index, f, err)) != ERROR_OK ||
+        (rc = classify_tiff_strip_repair(t, d, f, kind, index, out, &repaired, err)) != ERROR_OK)
         return rc;
+    if (repaired)
+        return ERROR_OK;
     bool tiled = d->e[SLOT_TILE_OFFSETS].present;
     return tiff_ifd_check_extents(t, &d->e[tiled ? SLOT_TILE_OFFSETS : SLOT_STRIP_OFFSETS],
                                   &d->e[tiled ? SLOT_TILE_BYTES : SLOT_STRIP_BYTES], tiled, kind,
@@ -197,13 +297,45 @@ struct classify_tiff_walk {
     struct classify_tiff_ifd ifd0;
     struct classify_tiff_facts f0;
     uint32_t pages;
-    uint32_t levels;
-    bool all_tiled; /* TileWidth and TileLength in every main-chain IFD (trestle) */
+    uint32_t levels;      /* by size ratios (tifffile's rule for unmarked pages) */
+    uint32_t reduced;     /* later pages marked reduced (not mask) with IFD 0's pixels */
+    uint32_t tiled_pages; /* tiled pages that are not masks: an Aperio slide's levels */
+    uint8_t aperio_named; /* associated images an Aperio slide's stripped pages name */
+    bool any_reduced;     /* some later page is marked reduced and not a mask */
+    bool all_tiled;       /* TileWidth and TileLength in every main-chain IFD (trestle) */
 };
+
+/* OpenSlide's Aperio rule for a stripped page after IFD 0: the second page is the
+ * thumbnail; any other is named by the first word of its description's second line
+ * ("label", "macro"). */
+static enum error_code classify_tiff_aperio_page(const struct tiff_ifd_file *t,
+                                                 const struct classify_tiff_ifd *d, unsigned page,
+                                                 uint8_t *named, struct error_info *err)
+{
+    char text[256];
+    if (page == 1) {
+        *named |= CLASSIFY_ASSOCIATED_THUMBNAIL;
+        return ERROR_OK;
+    }
+    enum error_code rc =
+        tiff_ifd_entry_text(t, &d->e[SLOT_DESCRIPTION_LAST], false, text, sizeof text, err);
+    if (rc != ERROR_OK)
+        return rc;
+    const char *line = strpbrk(text, "\r\n");
+    if (line == NULL)
+        return ERROR_OK;
+    line += strspn(line, "\r\n");
+    size_t n = strcspn(line, " \r\n");
+    if (n == 5 && memcmp(line, "label", 5) == 0)
+        *named |= CLASSIFY_ASSOCIATED_LABEL;
+    else if (n == 5 && memcmp(line, "macro", 5) == 0)
+        *named |= CLASSIFY_ASSOCIATED_MACRO;
+    return ERROR_OK;
+}
 
 static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsigned max_ifds,
                                            struct tiff_ifd_seen *seen, struct classify_tiff_walk *w,
-                                           struct error_info *err)
+                                           struct classify_result *out, struct error_info *err)
 {
     enum error_code rc = ERROR_OK;
     struct classify_tiff_ifd d;
@@ -234,14 +366,26 @@ static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsign
                              "already read",
                              w->pages, (unsigned long long)off);
         struct classify_tiff_ifd *cur = w->pages == 0 ? &w->ifd0 : &d;
-        if ((rc = classify_tiff_ifd(t, off, "IFD", w->pages, cur, &f, err)) != ERROR_OK)
+        if ((rc = classify_tiff_ifd(t, off, "IFD", w->pages, cur, &f, out, err)) != ERROR_OK)
             return rc;
-        if (!cur->e[SLOT_TILE_WIDTH].present || !cur->e[SLOT_TILE_LENGTH].present)
+        bool tiled = cur->e[SLOT_TILE_WIDTH].present && cur->e[SLOT_TILE_LENGTH].present;
+        bool mask = (f.subfile_type & 4) != 0;
+        if (!tiled)
             w->all_tiled = false;
+        if (tiled && !mask)
+            w->tiled_pages++;
+        if (w->pages > 0 && !tiled &&
+            (rc = classify_tiff_aperio_page(t, cur, w->pages, &w->aperio_named, err)) != ERROR_OK)
+            return rc;
+        if (w->pages > 0 && !mask && (f.subfile_type & 1) != 0) {
+            w->any_reduced = true;
+            if (classify_tiff_same_pixels(&w->f0, &f))
+                w->reduced++;
+        }
         if (w->pages == 0) {
             w->f0 = f;
             level = f;
-        } else if (classify_tiff_same_pixels(&level, &f)) {
+        } else if (!mask && classify_tiff_same_pixels(&level, &f)) {
             if (factor == 0) {
                 for (unsigned k = 2; k <= 4; k++) {
                     if (classify_tiff_reduced_by(&level, &f, k)) {
@@ -264,11 +408,13 @@ static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsign
     return ERROR_OK;
 }
 
-/* SubIFDs of IFD 0: each must be a readable IFD; their count is the pyramid depth. */
+/* SubIFDs of IFD 0: the readable ones are the pyramid depth. One that is broken (outside
+ * the file, a loop, missing ImageWidth, data past the end) does not stop libtiff, libvips or
+ * tifffile reading IFD 0: it becomes a warning in out and is not counted. */
 static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsigned max_ifds,
                                              struct tiff_ifd_seen *seen,
                                              const struct classify_tiff_walk *w, uint32_t *count,
-                                             struct error_info *err)
+                                             struct classify_result *out, struct error_info *err)
 {
     const struct tiff_ifd_entry *e = &w->ifd0.e[SLOT_SUBIFDS];
     *count = 0;
@@ -286,24 +432,36 @@ static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsi
             return error_set(err, ERROR_UNPROCESSABLE,
                              "TIFF has more than %u IFDs with SubIFDs (the max_ifds limit)",
                              max_ifds);
-        if (off < header || off >= t->src->size)
-            return error_set(err, ERROR_UNPROCESSABLE,
-                             "corrupt TIFF: SubIFD %u of IFD 0 at offset %llu is outside the "
-                             "file (%llu bytes): bad offset or truncated file",
-                             (unsigned)i, (unsigned long long)off,
-                             (unsigned long long)t->src->size);
+        if (off < header || off >= t->src->size) {
+            classify_warn(out,
+                          "SubIFD %u of IFD 0 at offset %llu is outside the file (%llu bytes); "
+                          "skipped",
+                          (unsigned)i, (unsigned long long)off, (unsigned long long)t->src->size);
+            continue;
+        }
         bool fresh;
         if ((rc = tiff_ifd_seen_add(seen, off, &fresh, err)) != ERROR_OK)
             return rc;
-        if (!fresh)
-            return error_set(err, ERROR_UNPROCESSABLE,
-                             "corrupt TIFF: IFD loop: SubIFD %u of IFD 0 points at offset "
-                             "%llu, an IFD already read",
-                             (unsigned)i, (unsigned long long)off);
+        if (!fresh) {
+            classify_warn(out,
+                          "SubIFD %u of IFD 0 points at offset %llu, an IFD already read; "
+                          "skipped",
+                          (unsigned)i, (unsigned long long)off);
+            continue;
+        }
         struct classify_tiff_ifd d;
         struct classify_tiff_facts f;
-        if ((rc = classify_tiff_ifd(t, off, "SubIFD", (unsigned)i, &d, &f, err)) != ERROR_OK)
+        struct error_info sub_err;
+        error_init(&sub_err);
+        rc = classify_tiff_ifd(t, off, "SubIFD", (unsigned)i, &d, &f, out, &sub_err);
+        if (rc == ERROR_UNPROCESSABLE) {
+            classify_warn(out, "%s; the SubIFD is skipped", sub_err.detail);
+            continue;
+        }
+        if (rc != ERROR_OK) {
+            *err = sub_err;
             return rc;
+        }
         (*count)++;
     }
     return ERROR_OK;
@@ -315,13 +473,22 @@ static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsi
  * description, for SizeC).
  */
 
-/* OpenSlide's TIFF detectors, in OpenSlide's order; "" when none matches. */
+/* Set the vendor and the name of the detector that decided it. */
+static void classify_tiff_found(char *vendor, char *detector, const char *v, const char *rule)
+{
+    classify_name_copy(vendor, v);
+    classify_name_copy(detector, rule);
+}
+
+/* OpenSlide's TIFF detectors, in OpenSlide's order; "" when none matches. The description
+ * they read is IFD 0's last ImageDescription, as libtiff gives OpenSlide when the tag is
+ * there twice (tifffile writes two given both a description and metadata). */
 static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
                                             const struct classify_tiff_walk *w, char *vendor,
-                                            struct error_info *err)
+                                            char *detector, struct error_info *err)
 {
     const struct classify_tiff_ifd *d = &w->ifd0;
-    const struct tiff_ifd_entry *desc_entry = &d->e[SLOT_DESCRIPTION];
+    const struct tiff_ifd_entry *desc_entry = &d->e[SLOT_DESCRIPTION_LAST];
     bool tiled = d->e[SLOT_TILE_WIDTH].present && d->e[SLOT_TILE_LENGTH].present;
     char desc[XML_HEAD_MAX], text[XML_HEAD_MAX];
     struct xml_head_root root;
@@ -331,19 +498,19 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
         return rc;
 
     if (d->e[SLOT_NDPI].present && d->e[SLOT_NDPI].count > 0) {
-        classify_name_copy(vendor, "hamamatsu");
+        classify_tiff_found(vendor, detector, "hamamatsu", "ndpi-tag-65420");
         return ERROR_OK;
     }
     if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_SOFTWARE], false, text, sizeof text, err)) !=
         ERROR_OK)
         return rc;
     if (xml_head_starts_with(text, "MedScan") && desc_entry->present && w->all_tiled) {
-        classify_name_copy(vendor, "trestle");
+        classify_tiff_found(vendor, detector, "trestle", "software-medscan");
         return ERROR_OK;
     }
     bool philips_software = xml_head_starts_with(text, "Philips");
     if (tiled && xml_head_starts_with(desc, "Aperio")) {
-        classify_name_copy(vendor, "aperio");
+        classify_tiff_found(vendor, detector, "aperio", "description-aperio");
         return ERROR_OK;
     }
     if (tiled) {
@@ -351,20 +518,20 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
             ERROR_OK)
             return rc;
         if (xml_head_starts_with(text, "Huron")) {
-            classify_name_copy(vendor, "huron");
+            classify_tiff_found(vendor, detector, "huron", "make-huron");
             return ERROR_OK;
         }
         if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_ARGOS], false, text, sizeof text, err)) !=
             ERROR_OK)
             return rc;
         if (xml_head_root(text, &root) && xml_head_root_is(&root, "Argos.Scan.Metadata")) {
-            classify_name_copy(vendor, "argos");
+            classify_tiff_found(vendor, detector, "argos", "argos-tag-65000");
             return ERROR_OK;
         }
         if (xml_head_root(desc, &root) && xml_head_root_is(&root, "scn") &&
             (xml_head_tag_has(&root, "http://www.leica-microsystems.com/scn/2010/03/10") ||
              xml_head_tag_has(&root, "http://www.leica-microsystems.com/scn/2010/10/01"))) {
-            classify_name_copy(vendor, "leica");
+            classify_tiff_found(vendor, detector, "leica", "description-leica-scn");
             return ERROR_OK;
         }
     }
@@ -372,7 +539,7 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
         char type[32];
         if (xml_head_tag_attr(&root, "ObjectType", type, sizeof type) &&
             strcmp(type, "DPUfsImport") == 0) {
-            classify_name_copy(vendor, "philips");
+            classify_tiff_found(vendor, detector, "philips", "description-philips");
             return ERROR_OK;
         }
     }
@@ -384,12 +551,12 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
             xml_head_root_is(&root, "iScan") || (xml_head_root_is(&root, "Metadata") &&
                                                  strstr(root.tag + root.tag_len, "<iScan") != NULL);
         if (iscan) {
-            classify_name_copy(vendor, "ventana");
+            classify_tiff_found(vendor, detector, "ventana", "xmp-iscan");
             return ERROR_OK;
         }
     }
     if (tiled)
-        classify_name_copy(vendor, "generic-tiff");
+        classify_tiff_found(vendor, detector, "generic-tiff", "tiled-tiff");
     return ERROR_OK;
 }
 
@@ -460,11 +627,41 @@ static enum error_code classify_tiff_imagej(const struct tiff_ifd_file *t,
 
 /* ---- decisions ------------------------------------------------------------------------------ */
 
-static void classify_tiff_decide_reader(struct classify_result *r, uint64_t compression)
+/* Why libvips 8.14's TIFF loader (tiff2vips.c: rtiff_parse_header, rtiff_guess_format) refuses
+ * IFD 0 before reading a pixel, or NULL when it reads it. */
+static const char *classify_tiff_vips_refuses(const struct classify_tiff_facts *f, bool tiled)
 {
+    if (f->compression == 6)
+        return "OJPEG is read as subsampled YCbCr (\"subsampled images not supported\")";
+    if (!f->has_photometric)
+        return "no PhotometricInterpretation (\"required field 262 missing\")";
+    if (f->width == 0 || f->height == 0)
+        return "ImageWidth or ImageLength is 0";
+    if (f->samples > 10000 || f->bits > 32)
+        return "SamplesPerPixel above 10000 or more than 32 bits (\"samples out of range\")";
+    if (f->bits != 1 && f->bits != 2 && f->bits != 4 && f->bits != 8 && f->bits != 16 &&
+        f->bits != 32)
+        return "BitsPerSample is not 1, 2, 4, 8, 16 or 32";
+    if (f->sample_format == 3 && f->bits != 32)
+        return "floating point samples are not 32-bit";
+    if (tiled && f->planar == 2)
+        return "tiled with PlanarConfiguration 2 (\"tiled separate planes not supported\")";
+    if (f->has_photometric && f->photometric == 6 && f->compression != 7 &&
+        (f->ycbcr_sub[0] != 1 || f->ycbcr_sub[1] != 1))
+        return "subsampled YCbCr without JPEG compression";
+    return NULL;
+}
+
+static void classify_tiff_decide_reader(struct classify_result *r,
+                                        const struct classify_tiff_facts *f0)
+{
+    uint64_t compression = f0->compression;
     bool codec = compression <= UINT16_MAX && TIFFIsCODECConfigured((uint16_t)compression);
-    r->can_use_vips = codec;
-    r->can_use_openslide = r->vendor[0] != '\0' && strcmp(r->vendor, "generic-tiff") != 0;
+    const char *why = codec ? classify_tiff_vips_refuses(f0, r->tiled) : NULL;
+    if (why != NULL)
+        classify_warn(r, "libvips cannot read IFD 0: %s", why);
+    r->can_use_vips = codec && why == NULL;
+    r->can_use_openslide = codec && r->vendor[0] != '\0' && strcmp(r->vendor, "generic-tiff") != 0;
     if (r->can_use_openslide)
         r->reader = CLASSIFY_READER_OPENSLIDE;
     else if (r->can_use_vips)
@@ -517,6 +714,7 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     struct tiff_ifd_seen seen;
     struct classify_tiff_walk w = {0};
     uint32_t subifds = 0, size_c = 0;
+    char detector[CLASSIFY_NAME_MAX] = "";
     bool is_tiff;
     memset(out, 0, sizeof *out);
     out->container = CLASSIFY_CONTAINER_UNKNOWN;
@@ -524,9 +722,9 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     enum error_code rc = tiff_ifd_open(src, &t, &is_tiff, err);
     if (rc != ERROR_OK || !is_tiff)
         goto out;
-    if ((rc = classify_tiff_chain(&t, max_ifds, &seen, &w, err)) != ERROR_OK ||
-        (rc = classify_tiff_subifds(&t, max_ifds, &seen, &w, &subifds, err)) != ERROR_OK ||
-        (rc = classify_tiff_vendor(&t, &w, out->vendor, err)) != ERROR_OK ||
+    if ((rc = classify_tiff_chain(&t, max_ifds, &seen, &w, out, err)) != ERROR_OK ||
+        (rc = classify_tiff_subifds(&t, max_ifds, &seen, &w, &subifds, out, err)) != ERROR_OK ||
+        (rc = classify_tiff_vendor(&t, &w, out->vendor, detector, err)) != ERROR_OK ||
         (rc = classify_tiff_ome(&t, &w.ifd0, &out->is_ome, &size_c, err)) != ERROR_OK ||
         (rc = classify_tiff_imagej(&t, &w.ifd0, &out->is_imagej, err)) != ERROR_OK)
         goto out;
@@ -546,9 +744,19 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
         out->tile_height = classify_tiff_u32(w.f0.tile_height);
     }
     out->pages = w.pages;
-    out->levels = subifds > 0 ? subifds + 1 : w.levels;
+    classify_name_copy(out->vendor_detector, detector);
+    if (strcmp(out->vendor, "aperio") == 0) {
+        out->levels = w.tiled_pages;
+        out->associated = w.aperio_named;
+    } else if (subifds > 0) {
+        out->levels = subifds + 1;
+    } else if (w.any_reduced) {
+        out->levels = w.reduced + 1;
+    } else {
+        out->levels = w.levels;
+    }
     classify_tiff_decide_format(out);
-    classify_tiff_decide_reader(out, w.f0.compression);
+    classify_tiff_decide_reader(out, &w.f0);
 out:
     tiff_ifd_seen_cleanup(&seen);
     if (rc != ERROR_OK) {

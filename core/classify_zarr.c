@@ -284,6 +284,11 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
         else if (strcmp(name, "c") == 0)
             c = (int)i;
     }
+    char version[16];
+    if (axes == NULL &&
+        json_scan_string(json_scan_member(first, end, "version"), end, version, sizeof version) &&
+        (strcmp(version, "0.1") == 0 || strcmp(version, "0.2") == 0 || strcmp(version, "0.3") == 0))
+        c = 1; /* before 0.4 an image is always (t, c, z, y, x), named by no axes entry */
     char path[200], rel[512];
     if (!json_scan_string(json_scan_member(json_scan_index(datasets, end, 0), end, "path"), end,
                           path, sizeof path))

@@ -305,15 +305,21 @@ static bool tiff_ifd_wanted(uint16_t tag, const struct tiff_ifd_want *want, size
     return wanted;
 }
 
-/* Keep e in the first slot of tag that is still free (later occurrences are dropped). */
+/* Keep e in every "last" slot of tag, and in the first other slot of tag that is still free
+ * (later occurrences are dropped there). */
 static void tiff_ifd_keep(uint16_t tag, const struct tiff_ifd_entry *e,
                           const struct tiff_ifd_want *want, size_t n_want,
                           struct tiff_ifd_entry *entries)
 {
+    bool kept = false;
     for (size_t i = 0; i < n_want; i++) {
-        if (want[i].tag == tag && !entries[i].present) {
+        if (want[i].tag != tag)
+            continue;
+        if (want[i].last) {
             entries[i] = *e;
-            return;
+        } else if (!kept && !entries[i].present) {
+            entries[i] = *e;
+            kept = true;
         }
     }
 }

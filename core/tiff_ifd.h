@@ -123,10 +123,14 @@ enum error_code tiff_ifd_entry_text(const struct tiff_ifd_file *t, const struct 
 /* A tag the caller wants kept. must_fit: the tag's values must lie inside the file, or the
  * read fails naming it (for tags the caller will read); otherwise an entry pointing past the
  * end is dropped silently, as libtiff drops it. A tag listed k times keeps its first k
- * occurrences, in order (a second ImageDescription, say); otherwise the first one wins. */
+ * occurrences, in order (a second ImageDescription, say); otherwise the first one wins.
+ * last: this listing keeps the tag's last occurrence instead, whatever the others keep (what
+ * libtiff's TIFFGetField returns for a duplicated tag, since each occurrence replaces the
+ * one before). */
 struct tiff_ifd_want {
     uint16_t tag;
     bool must_fit;
+    bool last;
 };
 
 /*

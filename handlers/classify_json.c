@@ -65,6 +65,24 @@ void classify_json_write(struct jsonw *w, const struct classify_batch_item *item
     classify_json_name(w, ",\"compression\":", r->compression);
     jsonw_member_u64(w, ",\"pages\":", r->pages);
     jsonw_member_u64(w, ",\"levels\":", r->levels);
+    classify_json_name(w, ",\"vendor_detector\":", r->vendor_detector);
+    jsonw_lit(w, ",\"associated_images\":[");
+    for (unsigned bit = 1, n = 0; bit <= CLASSIFY_ASSOCIATED_MACRO; bit <<= 1) {
+        if ((r->associated & bit) == 0)
+            continue;
+        jsonw_lit(w, n++ ? ",\"" : "\"");
+        jsonw_lit(w, classify_associated_name(bit));
+        jsonw_lit(w, "\"");
+    }
+    jsonw_lit(w, "],\"warnings\":[");
+    for (unsigned k = 0; k < r->warning_count; k++) {
+        if (k > 0)
+            jsonw_lit(w, ",");
+        /* warnings are built from ASCII details; the fallback only keeps the JSON valid */
+        if (!jsonw_string(w, r->warnings[k], strlen(r->warnings[k])))
+            jsonw_lit(w, "\"(a warning that is not UTF-8)\"");
+    }
+    jsonw_lit(w, "]");
     jsonw_member_bool(w, ",\"cached\":", item->cached);
     jsonw_lit(w, "}");
 }

@@ -70,6 +70,20 @@ int main(int argc, char **argv)
                r.is_imagej ? "true" : "false", r.tiled ? "true" : "false");
         printf(", \"can_use_openslide\": %s, \"can_use_vips\": %s",
                r.can_use_openslide ? "true" : "false", r.can_use_vips ? "true" : "false");
+        put_nullable("vendor_detector", r.vendor_detector);
+        printf(", \"associated_images\": [");
+        for (unsigned bit = 1, n = 0; bit <= CLASSIFY_ASSOCIATED_MACRO; bit <<= 1) {
+            if ((r.associated & bit) == 0)
+                continue;
+            printf(n++ ? ", " : "");
+            put_string(classify_associated_name(bit));
+        }
+        printf("], \"warnings\": [");
+        for (unsigned k = 0; k < r.warning_count; k++) {
+            printf(k ? ", " : "");
+            put_string(r.warnings[k]);
+        }
+        printf("]");
         printf(", \"width\": %llu, \"height\": %llu, \"channels\": %u, \"tile_width\": %u, "
                "\"tile_height\": %u, \"pages\": %u, \"levels\": %u}\n",
                (unsigned long long)r.width, (unsigned long long)r.height, r.channels, r.tile_width,
