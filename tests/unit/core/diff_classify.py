@@ -214,6 +214,13 @@ def make_zarr(d):
     with open(os.path.join(p, "OME", "METADATA.ome.xml"), "w") as f:
         f.write("<OME/>")
     out[p] = ("ome-zarr", 2, 96, 64, "uint16")
+    # OME-NGFF 0.1-0.3 write no axes: arrays are (t, c, z, y, x) by those versions' spec
+    for version in ("0.1", "0.2", "0.3"):
+        p = os.path.join(d, f"z_ngff{version.replace('.', '')}.zarr")
+        g = zarr.open_group(p, mode="w")
+        g.create_dataset("0", shape=(1, 3, 1, 64, 80), chunks=(1, 1, 1, 32, 32), dtype="u2")
+        g.attrs["multiscales"] = [{"version": version, "datasets": [{"path": "0"}]}]
+        out[p] = ("ome-zarr", 1, 80, 64, "uint16", 3)
     return out
 
 
@@ -461,9 +468,11 @@ def main():
                         fail(p, "vendor", None, vendor)
             elif o.get("error") != "unprocessable" or words not in o.get("detail", ""):
                 fail(p, "error", o.get("detail", o.get("container")), words)
-        for p, (fmt, levels, width, height, dtype) in zarrs.items():
+        for p, (fmt, levels, width, height, dtype, *channels) in zarrs.items():
             o = ours[p]
             want = {"container": "zarr", "format": fmt, "levels": levels, "reader": "zarr"}
+            if channels:
+                want["channels"] = channels[0]
             if width:
                 want.update(width=width, height=height, dtype=dtype)
             for k, v in want.items():
