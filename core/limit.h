@@ -16,6 +16,8 @@
 #ifndef TESSERA_CORE_LIMIT_H
 #define TESSERA_CORE_LIMIT_H
 
+#include "scan.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,6 +107,7 @@ struct limits {
     unsigned max_pairs;
     unsigned max_batch;
     unsigned threads; /* CPU threads one request may use for decoding / counting */
+    struct scan_suffixes scan_suffixes; /* what /scan lists (--scan-suffixes, parsed) */
 };
 
 /* Fixed limits. Service: the handlers enforce these; none is an option.

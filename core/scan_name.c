@@ -8,8 +8,10 @@
 
 #include "alloc.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,18 +19,65 @@
  * Suffixes
  * --------------------------------------------------------------------------------------- */
 
-const char scan_name_zarr[] = ".zarr";
-
-/* Every suffix a name is matched against, lower case. A compound suffix (".ome.tif") is
- * listed beside its last part (".tif"); the longest one a name ends with wins. */
-static const char *const scan_suffixes[] = {
-    ".tif",  ".tiff", ".ome.tif", ".ome.tiff", ".ome.btf", ".btf", ".tf8", ".svs",
-    ".ndpi", ".scn",  ".qptiff",  ".bif",      ".mrxs",    ".vms", ".czi", scan_name_zarr,
-};
-
 static unsigned char scan_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+static bool scan_suffix_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+bool scan_suffixes_parse(const char *list, struct scan_suffixes *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = list;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, ",");
+        char s[SCAN_SUFFIX_LEN];
+        if (n < 2 || n >= SCAN_SUFFIX_LEN || p[0] != '.') {
+            snprintf(why, why_len, "suffix '%.*s' must start with '.' and have 2 to %u bytes",
+                     (int)(n < 64 ? n : 64), p, SCAN_SUFFIX_LEN - 1);
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            s[i] = (char)scan_lower((unsigned char)p[i]);
+            if (!scan_suffix_char((unsigned char)s[i])) {
+                snprintf(why, why_len,
+                         "suffix '%.*s' may hold only ASCII letters, digits, '.', '_' and '-'",
+                         (int)n, p);
+                return false;
+            }
+        }
+        s[n] = '\0';
+        bool repeat = false;
+        for (unsigned i = 0; i < out->count && !repeat; i++)
+            repeat = strcmp(out->name[i], s) == 0;
+        if (!repeat) {
+            if (out->count == SCAN_SUFFIXES_MAX) {
+                snprintf(why, why_len, "more than %u suffixes", SCAN_SUFFIXES_MAX);
+                return false;
+            }
+            memcpy(out->name[out->count++], s, n + 1);
+        }
+        if (p[n] == '\0')
+            return true;
+        p += n + 1;
+    }
+}
+
+/* The default list, parsed once; SCAN_SUFFIXES_DEFAULT is known to parse. */
+static struct scan_suffixes scan_default;
+static pthread_once_t scan_default_once = PTHREAD_ONCE_INIT;
+
+static void scan_default_init(void)
+{
+    char why[128];
+    bool ok = scan_suffixes_parse(SCAN_SUFFIXES_DEFAULT, &scan_default, why, sizeof why);
+    (void)ok;
 }
 
 static bool scan_ends_with(const char *name, size_t len, const char *suffix, size_t slen)
@@ -42,16 +91,20 @@ static bool scan_ends_with(const char *name, size_t len, const char *suffix, siz
     return true;
 }
 
-const char *scan_match_suffix(const char *name, size_t len)
+const char *scan_match_suffix_in(const struct scan_suffixes *set, const char *name, size_t len)
 {
+    if (set == NULL || set->count == 0) {
+        pthread_once(&scan_default_once, scan_default_init);
+        set = &scan_default;
+    }
     const char *best = NULL;
     size_t best_len = 0;
-    if (len < 4)
+    if (len < 2)
         return NULL;
-    /* every suffix ends in a letter or digit: most names are rejected on their last byte */
+    /* most names are rejected on their last byte */
     unsigned char last = scan_lower((unsigned char)name[len - 1]);
-    for (size_t i = 0; i < sizeof scan_suffixes / sizeof scan_suffixes[0]; i++) {
-        const char *s = scan_suffixes[i];
+    for (unsigned i = 0; i < set->count; i++) {
+        const char *s = set->name[i];
         size_t slen = strlen(s);
         if ((unsigned char)s[slen - 1] != last || slen <= best_len)
             continue;
@@ -61,6 +114,16 @@ const char *scan_match_suffix(const char *name, size_t len)
         }
     }
     return best;
+}
+
+const char *scan_match_suffix(const char *name, size_t len)
+{
+    return scan_match_suffix_in(NULL, name, len);
+}
+
+bool scan_name_is_zarr(const char *suffix)
+{
+    return suffix != NULL && strcmp(suffix, ".zarr") == 0;
 }
 
 /* ---------------------------------------------------------------------------------------
