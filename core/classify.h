@@ -68,6 +68,22 @@ enum classify_associated {
     CLASSIFY_ASSOCIATED_MACRO = 4
 };
 
+#define CLASSIFY_CHANNEL_NAMES_MAX 8  /* channel names kept per file */
+#define CLASSIFY_CHANNEL_NAME_LEN  32 /* bytes of one channel name, with the NUL (cut) */
+#define CLASSIFY_DIM_ORDER_MAX     8  /* "XYZCT" and the NUL */
+#define CLASSIFY_UNIT_MAX          12 /* a unit symbol ("µm", "nm", "s") with the NUL */
+
+/* The physical size of one pixel along x, y and z: 0 where not known; each unit is a UCUM /
+ * OME symbol ("µm", "nm", "mm", ...), "" where its size is not known. source names what gave
+ * them: "ome" (OME-XML PhysicalSize*), "aperio-mpp" (MPP in an Aperio description),
+ * "tiff-resolution" (XResolution/YResolution with ResolutionUnit inch or cm), "ngff"
+ * (coordinateTransformations scale of the first dataset), or "" (nothing known). */
+struct classify_physical {
+    double size[3];
+    char unit[3][CLASSIFY_UNIT_MAX];
+    char source[CLASSIFY_NAME_MAX];
+};
+
 /* One classification. Plain data: copyable with memcpy, no pointers. Strings are
  * NUL-terminated; an empty vendor means "not an OpenSlide slide" (null), an empty dtype or
  * compression means "not known". */
@@ -96,8 +112,16 @@ struct classify_result {
     uint32_t levels; /* pyramid levels: SubIFDs, reduced pages or multiscales datasets;
                         never a thumbnail, label, macro or mask page */
     char vendor_detector[CLASSIFY_NAME_MAX]; /* the rule that decided vendor, or "" */
-    uint8_t associated;                      /* bits of enum classify_associated */
-    uint8_t warning_count;                   /* entries of warnings in use */
+    struct classify_physical physical;
+    uint64_t size_z; /* OME SizeZ / SizeT, or the NGFF z / t axis length; 0 = not known */
+    uint64_t size_t_;
+    char dimension_order[CLASSIFY_DIM_ORDER_MAX]; /* OME DimensionOrder, or "" */
+    uint8_t channel_name_count;                   /* entries of channel_names in use */
+    /* OME Channel Name or NGFF omero.channels label, first CLASSIFY_CHANNEL_NAMES_MAX, in
+     * order; a channel without a name is "" */
+    char channel_names[CLASSIFY_CHANNEL_NAMES_MAX][CLASSIFY_CHANNEL_NAME_LEN];
+    uint8_t associated;    /* bits of enum classify_associated */
+    uint8_t warning_count; /* entries of warnings in use */
     /* defects a reader repairs or skips (a broken SubIFD, bogus StripByteCounts), each a
      * sentence; the file is still classified from what readers do read */
     char warnings[CLASSIFY_WARNINGS_MAX][CLASSIFY_WARNING_LEN];

@@ -11,6 +11,7 @@
 #include "classify_tiff.h"
 
 #include "alloc.h"
+#include "ome_xml.h"
 #include "xml_head.h"
 
 #include <math.h>
@@ -53,6 +54,9 @@ enum classify_tiff_slot {
     SLOT_PLANAR,
     SLOT_YCBCR_SUBSAMPLING,
     SLOT_DESCRIPTION_LAST,
+    SLOT_XRESOLUTION,
+    SLOT_YRESOLUTION,
+    SLOT_RESOLUTION_UNIT,
     SLOT_COUNT
 };
 
@@ -82,6 +86,9 @@ static const struct tiff_ifd_want classify_tiff_wants[SLOT_COUNT] = {
     [SLOT_PLANAR] = {284, false},
     [SLOT_YCBCR_SUBSAMPLING] = {530, true},
     [SLOT_DESCRIPTION_LAST] = {270, true, true},
+    [SLOT_XRESOLUTION] = {282, true},
+    [SLOT_YRESOLUTION] = {283, true},
+    [SLOT_RESOLUTION_UNIT] = {296, false},
 };
 
 struct classify_tiff_ifd {
@@ -561,20 +568,20 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
 }
 
 /* OME: the first ImageDescription, stripped, ends with "OME>" (tifffile) and its root
- * element is OME (any prefix). SizeC of the first Pixels element, when in the first 64 KiB,
- * gives the channel count. */
-#define CLASSIFY_TIFF_OME_HEAD 65536u
-
+ * element is OME (any prefix). Its facts (sizes, physical pixel size, channel names) come
+ * from parsing it (core/ome_xml); a document the parser refuses is still OME, with a warning
+ * in out and no facts. */
 static enum error_code classify_tiff_ome(const struct tiff_ifd_file *t,
                                          const struct classify_tiff_ifd *d, bool *is_ome,
-                                         uint32_t *size_c, struct error_info *err)
+                                         struct ome_xml_facts *facts, struct classify_result *out,
+                                         struct error_info *err)
 {
     const struct tiff_ifd_entry *desc = &d->e[SLOT_DESCRIPTION];
     char tail[24], head[XML_HEAD_MAX];
     struct xml_head_root root;
     enum error_code rc;
     *is_ome = false;
-    *size_c = 0;
+    memset(facts, 0, sizeof *facts);
     if ((rc = tiff_ifd_entry_text(t, desc, true, tail, sizeof tail, err)) != ERROR_OK)
         return rc;
     if (!xml_head_ends_with(tail, "OME>"))
@@ -585,27 +592,75 @@ static enum error_code classify_tiff_ome(const struct tiff_ifd_file *t,
         return ERROR_OK;
     *is_ome = true;
 
-    char *big = alloc_bytes(CLASSIFY_TIFF_OME_HEAD);
-    if (big == NULL)
+    size_t n = desc->count < OME_XML_MAX ? (size_t)desc->count + 1 : OME_XML_MAX + 1;
+    char *xml = alloc_bytes(n);
+    if (xml == NULL)
         return error_set(err, ERROR_NO_MEMORY, "out of memory reading OME-XML");
-    rc = tiff_ifd_entry_text(t, desc, false, big, CLASSIFY_TIFF_OME_HEAD, err);
+    rc = tiff_ifd_entry_text(t, desc, false, xml, n, err);
     if (rc == ERROR_OK) {
-        const char *p = strstr(big, "<Pixels ");
-        if (p == NULL)
-            p = strstr(big, ":Pixels ");
-        if (p != NULL) {
-            struct xml_head_root pix = {.tag = p, .tag_len = strcspn(p, ">")};
-            char val[24];
-            if (xml_head_tag_attr(&pix, "SizeC", val, sizeof val)) {
-                char *end;
-                unsigned long c = strtoul(val, &end, 10);
-                if (end != val && *end == '\0' && c > 0 && c <= UINT32_MAX)
-                    *size_c = (uint32_t)c;
-            }
-        }
+        struct error_info xerr;
+        error_init(&xerr);
+        enum error_code xrc =
+            ome_xml_read(xml, strlen(xml), desc->count < OME_XML_MAX, facts, &xerr);
+        if (xrc == ERROR_NO_MEMORY)
+            rc = error_set(err, ERROR_NO_MEMORY, "%s", xerr.detail);
+        else if (xrc != ERROR_OK)
+            classify_warn(out, "%s; its sizes and channel names are not read", xerr.detail);
     }
-    free(big);
+    free(xml);
     return rc;
+}
+
+/* MPP (micrometres per pixel) in an Aperio description: "|MPP = 0.2527|". */
+static enum error_code classify_tiff_aperio_mpp(const struct tiff_ifd_file *t,
+                                                const struct classify_tiff_ifd *d,
+                                                struct classify_physical *p, struct error_info *err)
+{
+    char text[XML_HEAD_MAX];
+    enum error_code rc =
+        tiff_ifd_entry_text(t, &d->e[SLOT_DESCRIPTION_LAST], false, text, sizeof text, err);
+    if (rc != ERROR_OK)
+        return rc;
+    const char *m = strstr(text, "|MPP = ");
+    if (m == NULL)
+        return ERROR_OK;
+    char *end;
+    double v = strtod(m + 7, &end);
+    if (end == m + 7 || !(v > 0) || v > 1e6)
+        return ERROR_OK;
+    for (int i = 0; i < 2; i++) {
+        p->size[i] = v;
+        classify_name_copy(p->unit[i], "\xc2\xb5m");
+    }
+    classify_name_copy(p->source, "aperio-mpp");
+    return ERROR_OK;
+}
+
+/* XResolution / YResolution with ResolutionUnit inch (2, the default) or centimetre (3) as
+ * micrometres per pixel; nothing for unit 1 (no absolute unit) or a missing resolution. */
+static enum error_code classify_tiff_resolution(const struct tiff_ifd_file *t,
+                                                const struct classify_tiff_ifd *d,
+                                                struct classify_physical *p, struct error_info *err)
+{
+    double res[2];
+    bool ok[2];
+    uint64_t unit;
+    enum error_code rc;
+    if ((rc = tiff_ifd_entry_rational(t, &d->e[SLOT_XRESOLUTION], &res[0], &ok[0], err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_rational(t, &d->e[SLOT_YRESOLUTION], &res[1], &ok[1], err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_RESOLUTION_UNIT], 2, &unit, err)) != ERROR_OK)
+        return rc;
+    if ((unit != 2 && unit != 3) || !ok[0] || !ok[1] || !(res[0] > 0) || !(res[1] > 0))
+        return ERROR_OK;
+    double um = unit == 2 ? 25400.0 : 10000.0;
+    for (int i = 0; i < 2; i++) {
+        p->size[i] = um / res[i];
+        classify_name_copy(p->unit[i], "\xc2\xb5m");
+    }
+    classify_name_copy(p->source, "tiff-resolution");
+    return ERROR_OK;
 }
 
 /* ImageJ hyperstacks (and SCIFIO's) say so at the start of one of the two descriptions. */
@@ -713,7 +768,8 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     struct tiff_ifd_file t;
     struct tiff_ifd_seen seen;
     struct classify_tiff_walk w = {0};
-    uint32_t subifds = 0, size_c = 0;
+    uint32_t subifds = 0;
+    struct ome_xml_facts ome;
     char detector[CLASSIFY_NAME_MAX] = "";
     bool is_tiff;
     memset(out, 0, sizeof *out);
@@ -725,7 +781,7 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     if ((rc = classify_tiff_chain(&t, max_ifds, &seen, &w, out, err)) != ERROR_OK ||
         (rc = classify_tiff_subifds(&t, max_ifds, &seen, &w, &subifds, out, err)) != ERROR_OK ||
         (rc = classify_tiff_vendor(&t, &w, out->vendor, detector, err)) != ERROR_OK ||
-        (rc = classify_tiff_ome(&t, &w.ifd0, &out->is_ome, &size_c, err)) != ERROR_OK ||
+        (rc = classify_tiff_ome(&t, &w.ifd0, &out->is_ome, &ome, out, err)) != ERROR_OK ||
         (rc = classify_tiff_imagej(&t, &w.ifd0, &out->is_imagej, err)) != ERROR_OK)
         goto out;
 
@@ -734,8 +790,25 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     out->width = w.f0.width;
     out->height = w.f0.height;
     out->channels = (uint32_t)w.f0.samples;
-    if (out->is_ome && size_c > 0)
-        out->channels = size_c;
+    if (ome.found) {
+        if (ome.size_c > 0 && ome.size_c <= UINT32_MAX)
+            out->channels = (uint32_t)ome.size_c;
+        out->size_z = ome.size_z;
+        out->size_t_ = ome.size_t_;
+        memcpy(out->dimension_order, ome.dimension_order, sizeof out->dimension_order);
+        out->physical = ome.physical;
+        unsigned names = ome.channel_count < CLASSIFY_CHANNEL_NAMES_MAX
+                             ? ome.channel_count
+                             : CLASSIFY_CHANNEL_NAMES_MAX;
+        memcpy(out->channel_names, ome.channel_names, sizeof out->channel_names);
+        out->channel_name_count = (uint8_t)names;
+    }
+    if (out->physical.source[0] == '\0' && strcmp(out->vendor, "aperio") == 0 &&
+        (rc = classify_tiff_aperio_mpp(&t, &w.ifd0, &out->physical, err)) != ERROR_OK)
+        goto out;
+    if (out->physical.source[0] == '\0' &&
+        (rc = classify_tiff_resolution(&t, &w.ifd0, &out->physical, err)) != ERROR_OK)
+        goto out;
     classify_tiff_dtype(w.f0.sample_format, w.f0.bits, out->dtype);
     classify_tiff_compression(w.f0.compression, out->compression);
     out->tiled = w.f0.tile_width > 0;

@@ -9,7 +9,7 @@ set -euo pipefail
 
 purpose=${1:-run}
 run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libtiff-dev
-          libblosc-dev libzstd-dev zlib1g-dev curl)
+          libblosc-dev libzstd-dev zlib1g-dev libexpat1-dev curl)
 test_pkgs=("${run_pkgs[@]}" libcurl4-openssl-dev clang clang-format libclang-rt-14-dev
            python3 python3-numpy python3-scipy python3-skimage python3-tifffile python3-zarr
            python3-openslide libtiff-tools libvips-tools nginx nodejs chromium valgrind)

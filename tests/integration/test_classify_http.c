@@ -224,13 +224,39 @@ static const struct expect expects[] = {
 };
 /* clang-format on */
 
-static const char *const classification_keys[] = {
-    "path",         "size",       "mtime",     "container",       "format",
-    "is_ome",       "is_bigtiff", "is_imagej", "vendor",          "can_use_openslide",
-    "can_use_vips", "reader",     "img_type",  "width",           "height",
-    "channels",     "dtype",      "tiled",     "tile_width",      "tile_height",
-    "compression",  "pages",      "levels",    "vendor_detector", "associated_images",
-    "warnings",     "cached",     NULL};
+static const char *const classification_keys[] = {"path",
+                                                  "size",
+                                                  "mtime",
+                                                  "container",
+                                                  "format",
+                                                  "is_ome",
+                                                  "is_bigtiff",
+                                                  "is_imagej",
+                                                  "vendor",
+                                                  "can_use_openslide",
+                                                  "can_use_vips",
+                                                  "reader",
+                                                  "img_type",
+                                                  "width",
+                                                  "height",
+                                                  "channels",
+                                                  "dtype",
+                                                  "tiled",
+                                                  "tile_width",
+                                                  "tile_height",
+                                                  "compression",
+                                                  "pages",
+                                                  "levels",
+                                                  "vendor_detector",
+                                                  "physical_size",
+                                                  "size_z",
+                                                  "size_t",
+                                                  "dimension_order",
+                                                  "channel_names",
+                                                  "associated_images",
+                                                  "warnings",
+                                                  "cached",
+                                                  NULL};
 
 static void check_expect(const json_t *o, const struct expect *e)
 {

@@ -83,6 +83,31 @@ int main(int argc, char **argv)
             printf(k ? ", " : "");
             put_string(r.warnings[k]);
         }
+        printf("], \"physical_size\": ");
+        if (r.physical.source[0] == '\0') {
+            printf("null");
+        } else {
+            printf("{\"source\": ");
+            put_string(r.physical.source);
+            for (int a = 0; a < 3; a++) {
+                printf(", \"%c\": ", "xyz"[a]);
+                if (r.physical.size[a] > 0)
+                    printf("%.17g", r.physical.size[a]);
+                else
+                    printf("null");
+                printf(", \"unit_%c\": ", "xyz"[a]);
+                put_string(r.physical.size[a] > 0 ? r.physical.unit[a] : "");
+            }
+            printf("}");
+        }
+        printf(", \"size_z\": %llu, \"size_t\": %llu", (unsigned long long)r.size_z,
+               (unsigned long long)r.size_t_);
+        put_nullable("dimension_order", r.dimension_order);
+        printf(", \"channel_names\": [");
+        for (unsigned k = 0; k < r.channel_name_count; k++) {
+            printf(k ? ", " : "");
+            put_string(r.channel_names[k]);
+        }
         printf("]");
         printf(", \"width\": %llu, \"height\": %llu, \"channels\": %u, \"tile_width\": %u, "
                "\"tile_height\": %u, \"pages\": %u, \"levels\": %u}\n",

@@ -348,10 +348,73 @@ def make_edge(d):
                  description="Aperio Image Library v12.0.15\nmacro 90x40", metadata=None)
     out[p] = {"levels": 2, "vendor": "aperio",
               "associated_images": ["thumbnail", "label", "macro"]}
+    # what a pipeline needs next: physical pixel size, sizes, channel names
+    p = os.path.join(d, "e_phys.ome.tif")
+    tifffile.imwrite(p, z((2, 3, 32, 32), np.uint16), ome=True, metadata={
+        "axes": "ZCYX", "PhysicalSizeX": 0.65, "PhysicalSizeY": 0.66, "PhysicalSizeZ": 2.0,
+        "PhysicalSizeZUnit": "nm", "Channel": {"Name": ["DAPI", "CD3", "Ki-67 \u00b5"]}})
+    out[p] = {"channels": 3, "size_z": 2, "size_t": 1, "dimension_order": "XYCZT"}
+    w("e_res_cm.tif", z((32, 32), np.uint8), resolution=(2.0, 4.0), resolutionunit="CENTIMETER")
+    w("e_res_inch.tif", z((32, 32), np.uint8), resolution=(254, 254))
+    w("e_res_none.tif", z((32, 32), np.uint8), {"physical_size": None})
+    w("e_aperio_mpp.svs", z((256, 256, 3), np.uint8), {"vendor": "aperio"}, tile=(128, 128),
+      photometric="rgb", metadata=None,
+      description="Aperio Image Library v12\n256x256 -> 256x256|AppMag = 20|MPP = 0.2527")
     w("e_two_descriptions.tif", z((256, 256, 3), np.uint8), {"vendor": "generic-tiff"},
       tile=(64, 64), photometric="rgb", description="Aperio Image Library v12\n256x256",
       metadata={"note": 1})
     return out
+
+
+UM = "\u00b5m"
+
+
+def physical_reference(path):
+    """(x, y, z, unit_x, unit_y, unit_z) from tifffile's tags and Python's XML parser, or
+    OpenSlide's mpp for an Aperio slide; None where nothing gives a pixel size."""
+    import xml.etree.ElementTree as ET
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        if tf.is_ome:
+            root = ET.fromstring(tf.pages[0].description)
+            pix = next(e for e in root.iter() if e.tag.endswith("}Pixels"))
+            vals = [float(pix.get(f"PhysicalSize{a}", 0)) or None for a in "XYZ"]
+            names = [c.get("Name", "") for c in pix if c.tag.endswith("}Channel")]
+            if vals == [None, None, None]:
+                return None, names
+            units = [pix.get(f"PhysicalSize{a}Unit", UM) if v else None
+                     for a, v in zip("XYZ", vals)]
+            names = [c.get("Name", "") for c in pix if c.tag.endswith("}Channel")]
+            return tuple(vals + units), names
+        if tf.is_svs:
+            with openslide.OpenSlide(path) as sl:
+                mpp = sl.properties.get("openslide.mpp-x")
+            return ((float(mpp), float(mpp), None, UM, UM, None) if mpp else None), []
+        unit = page.tags.get("ResolutionUnit")
+        unit = unit.value if unit is not None else 2
+        if "XResolution" not in page.tags or unit not in (2, 3):
+            return None, []
+        xr, yr = page.tags["XResolution"].value, page.tags["YResolution"].value
+        um = 25400.0 if unit == 2 else 10000.0
+        return (um * xr[1] / xr[0], um * yr[1] / yr[0], None, UM, UM, None), []
+
+
+def check_physical(p, o):
+    ref, names = physical_reference(p)
+    got = o["physical_size"]
+    if ref is None or got is None:
+        if (ref is None) != (got is None):
+            fail(p, "physical_size", got, ref)
+    else:
+        mine = (got["x"], got["y"], got["z"], got["unit_x"] or None, got["unit_y"] or None,
+                got["unit_z"] or None)
+        for a, b in zip(mine, ref):
+            if (a is None) != (b is None) or (isinstance(a, float) and abs(a - b) > 1e-9 * b) \
+                    or (isinstance(a, str) and a != b):
+                fail(p, "physical_size", mine, ref)
+                break
+    if o["channel_names"] != names[:8]:
+        fail(p, "channel_names", o["channel_names"], names[:8])
 
 
 def vips_decodes(path):
@@ -370,6 +433,7 @@ def check_edge(ours, edge):
             fail(p, "can_use_vips", o["can_use_vips"], f"vips copy decodes: {decodes}")
         if os.path.exists(p + ".v"):
             os.unlink(p + ".v")
+        check_physical(p, o)
         for k, v in want.items():
             got = len(o[k]) if k == "warnings" else o[k]
             if got != v:
@@ -453,6 +517,7 @@ def main():
                 fail(p, "can_use_openslide", o["can_use_openslide"], vendor)
             if o["can_use_vips"] != vips_decodes(p):
                 fail(p, "can_use_vips", o["can_use_vips"], "vips copy disagrees")
+            check_physical(p, o)
             if os.path.exists(p + ".v"):
                 os.unlink(p + ".v")
             compared += 1

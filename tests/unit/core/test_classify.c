@@ -14,6 +14,7 @@
 #include "classify.h"
 #include "classify_batch.h"
 #include "confine.h"
+#include "ome_xml.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -1284,6 +1285,60 @@ static void test_reader_rules(void)
     CHECK(r.warning_count == 1 && strstr(r.warnings[0], "already read") != NULL);
 }
 
+static void test_ome_xml(void)
+{
+    struct ome_xml_facts f;
+    struct error_info err;
+    static const char good[] =
+        "<?xml version=\"1.0\"?><ome:OME xmlns:ome=\"http://www.openmicroscopy.org/Schemas/OME/"
+        "2016-06\"><ome:Image><ome:Pixels SizeC=\"10\" SizeZ=\"5\" SizeT=\"2\" "
+        "DimensionOrder=\"XYZCT\" PhysicalSizeX=\"0.325\" PhysicalSizeY=\"0.325\" "
+        "PhysicalSizeZ=\"1.5\" PhysicalSizeZUnit=\"nm\">"
+        "<ome:Channel Name=\"DAPI\"/><ome:Channel/><ome:Channel Name=\"a very long channel "
+        "name that is cut\"><ome:LightPath/></ome:Channel><ome:Channel/><ome:Channel/>"
+        "<ome:Channel/><ome:Channel/><ome:Channel/><ome:Channel Name=\"ninth\"/><ome:Channel/>"
+        "</ome:Pixels></ome:Image><ome:Image><ome:Pixels SizeC=\"99\"/></ome:Image></ome:OME>";
+    CHECK_INT(ome_xml_read(good, strlen(good), true, &f, &err), ERROR_OK);
+    CHECK(f.found);
+    CHECK_INT(f.size_c, 10);
+    CHECK_INT(f.size_z, 5);
+    CHECK_INT(f.size_t_, 2);
+    CHECK_STR(f.dimension_order, "XYZCT");
+    CHECK(f.physical.size[0] == 0.325 && f.physical.size[2] == 1.5);
+    CHECK_STR(f.physical.unit[0], "\xc2\xb5m"); /* the schema's default */
+    CHECK_STR(f.physical.unit[2], "nm");
+    CHECK_STR(f.physical.source, "ome");
+    CHECK_INT(f.channel_count, 10);
+    CHECK_STR(f.channel_names[0], "DAPI");
+    CHECK_STR(f.channel_names[1], "");
+    CHECK_INT(strlen(f.channel_names[2]), CLASSIFY_CHANNEL_NAME_LEN - 1);
+    /* only the first Pixels matters: a cut after it ends is fine, one before it is not */
+    size_t cut = (size_t)(strstr(good, "<ome:Image><ome:Pixels SizeC=\"99") - good);
+    CHECK_INT(ome_xml_read(good, cut, false, &f, &err), ERROR_OK);
+    CHECK_INT(f.size_c, 10);
+    CHECK_INT(ome_xml_read(good, 200, false, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "does not end") != NULL && !f.found);
+    /* refused: not well-formed, an entity declaration (however small), nesting too deep */
+    static const char bad[] = "<OME><Image><Pixels SizeC=\"2\"></Image></OME>";
+    CHECK_INT(ome_xml_read(bad, strlen(bad), true, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "not well-formed") != NULL);
+    static const char entity[] = "<?xml version=\"1.0\"?><!DOCTYPE OME [<!ENTITY a \"b\">]>"
+                                 "<OME><Image><Pixels SizeC=\"&a;\"/></Image></OME>";
+    CHECK_INT(ome_xml_read(entity, strlen(entity), true, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "entity") != NULL);
+    static const char external[] = "<?xml version=\"1.0\"?><!DOCTYPE OME SYSTEM "
+                                   "\"file:///etc/passwd\"><OME><Image><Pixels SizeC=\"3\"/>"
+                                   "</Image></OME>";
+    CHECK_INT(ome_xml_read(external, strlen(external), true, &f, &err), ERROR_OK);
+    CHECK_INT(f.size_c, 3); /* the external DTD is never loaded */
+    char deep[OME_XML_DEPTH * 8 + 64];
+    size_t n = 0;
+    for (unsigned i = 0; i <= OME_XML_DEPTH; i++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "<a>");
+    CHECK_INT(ome_xml_read(deep, n, false, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "nest") != NULL);
+}
+
 int main(void)
 {
     TIFFSetErrorHandler(NULL);
@@ -1295,6 +1350,7 @@ int main(void)
     test_vendors();
     test_corrupt();
     test_reader_rules();
+    test_ome_xml();
     test_not_images();
     test_max_ifds();
     test_mutations();
