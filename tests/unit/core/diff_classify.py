@@ -177,6 +177,32 @@ def make_bad(d, good_multi):
     return bad
 
 
+ngff_meta = {}  # path -> the attributes a store was written with, the reference for NGFF
+
+
+def check_ngff(p, o):
+    """physical_size, size_z/size_t and channel_names from the attributes written."""
+    attrs = ngff_meta[p]
+    ms = attrs["multiscales"][0]
+    names = [a["name"] for a in ms["axes"]]
+    scale = ms["datasets"][0]["coordinateTransformations"][0]["scale"]
+    shape = zarr.open(os.path.join(p, ms["datasets"][0]["path"]), mode="r").shape
+    want = {"x": scale[names.index("x")], "y": scale[names.index("y")],
+            "z": scale[names.index("z")], "unit_x": ms["axes"][names.index("x")]["unit"],
+            "unit_y": ms["axes"][names.index("y")]["unit"],
+            "unit_z": ms["axes"][names.index("z")]["unit"], "source": "ngff"}
+    got = o.get("physical_size") or {}
+    for k, v in want.items():
+        if got.get(k) != v:
+            fail(p, f"physical_size.{k}", got.get(k), v)
+    for k, axis in (("size_z", "z"), ("size_t", "t")):
+        if o.get(k) != shape[names.index(axis)]:
+            fail(p, k, o.get(k), shape[names.index(axis)])
+    labels = [c["label"] for c in attrs["omero"]["channels"]]
+    if o.get("channel_names") != labels:
+        fail(p, "channel_names", o.get("channel_names"), labels)
+
+
 def make_zarr(d):
     """path -> expected (format, levels)."""
     out = {}
@@ -221,6 +247,21 @@ def make_zarr(d):
         g.create_dataset("0", shape=(1, 3, 1, 64, 80), chunks=(1, 1, 1, 32, 32), dtype="u2")
         g.attrs["multiscales"] = [{"version": version, "datasets": [{"path": "0"}]}]
         out[p] = ("ome-zarr", 1, 80, 64, "uint16", 3)
+    # OME-NGFF 0.4: scale with axis units, omero channel labels, z and t
+    p = os.path.join(d, "z_ngff04_phys.zarr")
+    g = zarr.open_group(p, mode="w")
+    g.create_dataset("0", shape=(4, 2, 7, 64, 80), chunks=(1, 1, 1, 32, 32), dtype="u1")
+    axes = [{"name": "t", "type": "time", "unit": "second"},
+            {"name": "c", "type": "channel"},
+            {"name": "z", "type": "space", "unit": "micrometer"},
+            {"name": "y", "type": "space", "unit": "micrometer"},
+            {"name": "x", "type": "space", "unit": "micrometer"}]
+    scale = [1.0, 1.0, 2.5, 0.325, 0.33]
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}]}]
+    g.attrs["omero"] = {"channels": [{"label": "DAPI"}, {"label": "GFP"}]}
+    out[p] = ("ome-zarr", 1, 80, 64, "uint8", 2)
+    ngff_meta[p] = g.attrs.asdict()
     return out
 
 
@@ -538,6 +579,8 @@ def main():
             want = {"container": "zarr", "format": fmt, "levels": levels, "reader": "zarr"}
             if channels:
                 want["channels"] = channels[0]
+            if p in ngff_meta:
+                check_ngff(p, o)
             if width:
                 want.update(width=width, height=height, dtype=dtype)
             for k, v in want.items():
