@@ -84,6 +84,18 @@ struct classify_physical {
     char source[CLASSIFY_NAME_MAX];
 };
 
+#define CLASSIFY_LABELS_MAX     4  /* OME-NGFF label images listed per image */
+#define CLASSIFY_LABEL_NAME_LEN 32 /* bytes of a label name, with the NUL */
+#define CLASSIFY_LABEL_PATH_LEN 64 /* bytes of a label's source image path, with the NUL */
+
+/* One OME-NGFF label image of an image group: labels/NAME, and its image-label metadata. */
+struct classify_label {
+    char name[CLASSIFY_LABEL_NAME_LEN];   /* the store path is "labels/" name */
+    bool image_label;                     /* labels/NAME has image-label metadata */
+    uint32_t colors;                      /* entries of image-label colors */
+    char source[CLASSIFY_LABEL_PATH_LEN]; /* image-label source.image ("../../"), or "" */
+};
+
 /* One classification. Plain data: copyable with memcpy, no pointers. Strings are
  * NUL-terminated; an empty vendor means "not an OpenSlide slide" (null), an empty dtype or
  * compression means "not known". */
@@ -120,8 +132,10 @@ struct classify_result {
     /* OME Channel Name or NGFF omero.channels label, first CLASSIFY_CHANNEL_NAMES_MAX, in
      * order; a channel without a name is "" */
     char channel_names[CLASSIFY_CHANNEL_NAMES_MAX][CLASSIFY_CHANNEL_NAME_LEN];
-    uint8_t associated;    /* bits of enum classify_associated */
-    uint8_t warning_count; /* entries of warnings in use */
+    uint8_t label_count;                               /* entries of labels in use */
+    struct classify_label labels[CLASSIFY_LABELS_MAX]; /* OME-NGFF labels/ of the image */
+    uint8_t associated;                                /* bits of enum classify_associated */
+    uint8_t warning_count;                             /* entries of warnings in use */
     /* defects a reader repairs or skips (a broken SubIFD, bogus StripByteCounts), each a
      * sentence; the file is still classified from what readers do read */
     char warnings[CLASSIFY_WARNINGS_MAX][CLASSIFY_WARNING_LEN];

@@ -439,6 +439,129 @@ static enum error_code classify_zarr_attrs(const struct classify_zarr_store *z, 
     return ERROR_OK;
 }
 
+/* The attributes of the group at prefix ("labels/"): *attrs points into jf's text, NULL when
+ * the group has no metadata. The caller frees jf->text. */
+static enum error_code classify_zarr_group_attrs(const struct classify_zarr_store *z,
+                                                 const char *prefix, size_t max,
+                                                 struct classify_zarr_json *jf, const char **attrs,
+                                                 struct error_info *err)
+{
+    char rel[256];
+    *attrs = NULL;
+    snprintf(rel, sizeof rel, "%szarr.json", prefix);
+    enum error_code rc = classify_zarr_load(z, rel, max, jf, err);
+    if (rc != ERROR_OK)
+        return rc;
+    if (jf->text != NULL) {
+        *attrs = json_scan_member(jf->text, jf->text + jf->len, "attributes");
+        return ERROR_OK;
+    }
+    snprintf(rel, sizeof rel, "%s.zattrs", prefix);
+    if ((rc = classify_zarr_load(z, rel, max, jf, err)) != ERROR_OK)
+        return rc;
+    *attrs = jf->text;
+    return ERROR_OK;
+}
+
+/* A member of NGFF attributes, at the top (0.4) or under "ome" (0.5). */
+static const char *classify_zarr_ngff_member(const char *attrs, const char *end, const char *key)
+{
+    const char *v = json_scan_member(attrs, end, key);
+    return v != NULL ? v : json_scan_member(json_scan_member(attrs, end, "ome"), end, key);
+}
+
+/* A label name is one path component: not empty, "." or "..", and without '/' or '\'. */
+static bool classify_zarr_label_name_ok(const char *name)
+{
+    return name[0] != '\0' && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+           strpbrk(name, "/\\") == NULL;
+}
+
+/* Whether a failure to read label metadata is the label's own defect (a warning) rather than
+ * the machine's (I/O, memory: a failure of the whole answer). */
+static bool classify_zarr_label_defect(enum error_code rc)
+{
+    return rc == ERROR_UNPROCESSABLE || rc == ERROR_NOT_FOUND || rc == ERROR_FORBIDDEN;
+}
+
+/* labels/NAME's image-label metadata into *l; a label group that cannot be read (corrupt,
+ * too big, a link out of the root) becomes a warning, not a failure of the image. */
+static enum error_code classify_zarr_label(const struct classify_zarr_store *z, const char *prefix,
+                                           size_t max, struct classify_label *l,
+                                           struct classify_result *out, struct error_info *err)
+{
+    char rel[256];
+    struct classify_zarr_json jf;
+    const char *attrs;
+    struct error_info lerr;
+    error_init(&lerr);
+    snprintf(rel, sizeof rel, "%slabels/%s/", prefix, l->name);
+    enum error_code rc = classify_zarr_group_attrs(z, rel, max, &jf, &attrs, &lerr);
+    if (classify_zarr_label_defect(rc)) {
+        classify_warn(out, "label %s: %s", l->name, lerr.detail);
+        return ERROR_OK;
+    }
+    if (rc != ERROR_OK) {
+        *err = lerr;
+        return rc;
+    }
+    const char *end = jf.text != NULL ? jf.text + jf.len : NULL;
+    const char *il = attrs != NULL ? classify_zarr_ngff_member(attrs, end, "image-label") : NULL;
+    if (il != NULL) {
+        size_t colors = json_scan_length(json_scan_member(il, end, "colors"), end);
+        l->image_label = true;
+        l->colors = colors > UINT32_MAX ? UINT32_MAX : (uint32_t)colors;
+        if (!json_scan_string(json_scan_member(json_scan_member(il, end, "source"), end, "image"),
+                              end, l->source, sizeof l->source))
+            l->source[0] = '\0';
+    }
+    free(jf.text);
+    return ERROR_OK;
+}
+
+/* The labels/ sub-group of the image group at prefix: its "labels" list, each with its
+ * image-label metadata (the first CLASSIFY_LABELS_MAX). */
+static enum error_code classify_zarr_labels(const struct classify_zarr_store *z, const char *prefix,
+                                            size_t max, struct classify_result *out,
+                                            struct error_info *err)
+{
+    char rel[64];
+    struct classify_zarr_json jf;
+    const char *attrs;
+    struct error_info lerr;
+    error_init(&lerr);
+    snprintf(rel, sizeof rel, "%slabels/", prefix);
+    enum error_code rc = classify_zarr_group_attrs(z, rel, max, &jf, &attrs, &lerr);
+    if (classify_zarr_label_defect(rc)) {
+        classify_warn(out, "labels: %s", lerr.detail);
+        return ERROR_OK;
+    }
+    if (rc != ERROR_OK) {
+        *err = lerr;
+        return rc;
+    }
+    if (attrs == NULL) {
+        free(jf.text);
+        return ERROR_OK;
+    }
+    const char *end = jf.text + jf.len;
+    const char *list = classify_zarr_ngff_member(attrs, end, "labels");
+    size_t n = json_scan_length(list, end);
+    for (size_t i = 0; i < n && out->label_count < CLASSIFY_LABELS_MAX && rc == ERROR_OK; i++) {
+        struct classify_label *l = &out->labels[out->label_count];
+        memset(l, 0, sizeof *l);
+        if (!json_scan_string(json_scan_index(list, end, i), end, l->name, sizeof l->name) ||
+            strlen(l->name) == sizeof l->name - 1 || !classify_zarr_label_name_ok(l->name)) {
+            classify_warn(out, "labels: entry %zu is not a label name this reader follows", i);
+            continue;
+        }
+        out->label_count++;
+        rc = classify_zarr_label(z, prefix, max, l, out, err);
+    }
+    free(jf.text);
+    return rc;
+}
+
 /* Look at the group at prefix ("" or "0/"): multiscales or bioformats2raw. */
 static enum error_code classify_zarr_group(const struct classify_zarr_store *z, const char *prefix,
                                            size_t max, bool *found, bool *bf2raw,
@@ -526,8 +649,11 @@ enum error_code classify_zarr_dir(int root_fd, const char *dir, size_t dir_len, 
             ERROR_OK)
             goto out;
     }
-    if (found)
+    if (found) {
         classify_name_copy(out->format, "ome-zarr");
+        if ((rc = classify_zarr_labels(z, bf2raw ? "0/" : "", max, out, err)) != ERROR_OK)
+            goto out;
+    }
 out:
     free(v3.text);
     free(zarray.text);

@@ -109,6 +109,19 @@ void classify_json_write(struct jsonw *w, const struct classify_batch_item *item
     classify_json_known(w, ",\"size_z\":", r->size_z);
     classify_json_known(w, ",\"size_t\":", r->size_t_);
     classify_json_name(w, ",\"dimension_order\":", r->dimension_order);
+    jsonw_lit(w, ",\"labels\":[");
+    for (unsigned k = 0; k < r->label_count; k++) {
+        const struct classify_label *l = &r->labels[k];
+        char path[CLASSIFY_LABEL_NAME_LEN + 8];
+        snprintf(path, sizeof path, "labels/%s", l->name);
+        classify_json_name(w, k ? ",{\"name\":" : "{\"name\":", l->name);
+        classify_json_name(w, ",\"path\":", path);
+        jsonw_member_bool(w, ",\"image_label\":", l->image_label);
+        jsonw_member_u64(w, ",\"colors\":", l->colors);
+        classify_json_name(w, ",\"source\":", l->source);
+        jsonw_lit(w, "}");
+    }
+    jsonw_lit(w, "]");
     jsonw_lit(w, ",\"channel_names\":[");
     for (unsigned k = 0; k < r->channel_name_count; k++)
         classify_json_name(w, k ? "," : "", r->channel_names[k]);

@@ -103,6 +103,16 @@ int main(int argc, char **argv)
         printf(", \"size_z\": %llu, \"size_t\": %llu", (unsigned long long)r.size_z,
                (unsigned long long)r.size_t_);
         put_nullable("dimension_order", r.dimension_order);
+        printf(", \"labels\": [");
+        for (unsigned k = 0; k < r.label_count; k++) {
+            printf(k ? ", {\"name\": " : "{\"name\": ");
+            put_string(r.labels[k].name);
+            printf(", \"image_label\": %s, \"colors\": %u, \"source\": ",
+                   r.labels[k].image_label ? "true" : "false", r.labels[k].colors);
+            put_string(r.labels[k].source);
+            printf("}");
+        }
+        printf("]");
         printf(", \"channel_names\": [");
         for (unsigned k = 0; k < r.channel_name_count; k++) {
             printf(k ? ", " : "");

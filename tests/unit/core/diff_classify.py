@@ -178,6 +178,7 @@ def make_bad(d, good_multi):
 
 
 ngff_meta = {}  # path -> the attributes a store was written with, the reference for NGFF
+ngff_labels = {}  # path -> the label images written into its labels/ group
 
 
 def check_ngff(p, o):
@@ -198,6 +199,8 @@ def check_ngff(p, o):
     for k, axis in (("size_z", "z"), ("size_t", "t")):
         if o.get(k) != shape[names.index(axis)]:
             fail(p, k, o.get(k), shape[names.index(axis)])
+    if o.get("labels") != ngff_labels.get(p, []):
+        fail(p, "labels", o.get("labels"), ngff_labels.get(p, []))
     labels = [c["label"] for c in attrs["omero"]["channels"]]
     if o.get("channel_names") != labels:
         fail(p, "channel_names", o.get("channel_names"), labels)
@@ -260,8 +263,19 @@ def make_zarr(d):
     g.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
         {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}]}]
     g.attrs["omero"] = {"channels": [{"label": "DAPI"}, {"label": "GFP"}]}
+    labels = g.create_group("labels")
+    labels.attrs["labels"] = ["cells", "nuclei"]
+    cells = labels.create_group("cells")
+    cells.create_dataset("0", shape=(4, 1, 7, 64, 80), dtype="u4")
+    cells.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [{"path": "0"}]}]
+    cells.attrs["image-label"] = {"version": "0.4", "colors": [
+        {"label-value": 1, "rgba": [255, 0, 0, 255]}, {"label-value": 2, "rgba": [0, 255, 0, 255]}],
+        "source": {"image": "../../"}}
+    labels.create_group("nuclei")  # listed, without image-label metadata
     out[p] = ("ome-zarr", 1, 80, 64, "uint8", 2)
     ngff_meta[p] = g.attrs.asdict()
+    ngff_labels[p] = [{"name": "cells", "image_label": True, "colors": 2, "source": "../../"},
+                      {"name": "nuclei", "image_label": False, "colors": 0, "source": ""}]
     return out
 
 

@@ -1285,6 +1285,45 @@ static void test_reader_rules(void)
     CHECK(r.warning_count == 1 && strstr(r.warnings[0], "already read") != NULL);
 }
 
+/* OME-NGFF labels/: listed names are followed only as one path component, and a label
+ * group that cannot be read is a warning, never a failure of the image. */
+static void test_zarr_labels(void)
+{
+    struct classify_result r;
+    struct error_info err;
+    make_dir("lab.zarr");
+    make_dir("lab.zarr/0");
+    make_dir("lab.zarr/labels");
+    make_dir("lab.zarr/labels/ok");
+    make_dir("lab.zarr/labels/bad");
+    write_text("lab.zarr/.zgroup", "{\"zarr_format\": 2}");
+    write_text("lab.zarr/.zattrs", "{\"multiscales\": [{\"version\": \"0.4\", \"datasets\": "
+                                   "[{\"path\": \"0\"}]}]}");
+    write_text("lab.zarr/0/.zarray", zarray_v2);
+    write_text("lab.zarr/labels/.zattrs",
+               "{\"labels\": [\"ok\", \"../0\", \"bad\", \"missing\", 7]}");
+    write_text("lab.zarr/labels/ok/.zattrs",
+               "{\"image-label\": {\"colors\": [{\"label-value\": 1}], \"source\": "
+               "{\"image\": \"../../\"}}}");
+    write_text("lab.zarr/labels/bad/.zattrs", "{\"image-label\": ");
+    CHECK_INT(run("lab.zarr", &r, &err), ERROR_OK);
+    CHECK_STR(r.format, "ome-zarr");
+    CHECK_INT(r.label_count, 3); /* ok, bad, missing; "../0" and 7 are not names */
+    CHECK_STR(r.labels[0].name, "ok");
+    CHECK(r.labels[0].image_label);
+    CHECK_INT(r.labels[0].colors, 1);
+    CHECK_STR(r.labels[0].source, "../../");
+    CHECK_STR(r.labels[1].name, "bad");
+    CHECK(!r.labels[1].image_label);
+    CHECK_STR(r.labels[2].name, "missing");
+    CHECK(!r.labels[2].image_label);
+    CHECK_INT(r.warning_count, 3); /* "../0", bad's JSON, 7 */
+    bool saw_bad = false;
+    for (unsigned i = 0; i < r.warning_count; i++)
+        saw_bad |= strstr(r.warnings[i], "label bad") != NULL;
+    CHECK(saw_bad);
+}
+
 static void test_ome_xml(void)
 {
     struct ome_xml_facts f;
@@ -1351,6 +1390,7 @@ int main(void)
     test_corrupt();
     test_reader_rules();
     test_ome_xml();
+    test_zarr_labels();
     test_not_images();
     test_max_ifds();
     test_mutations();
