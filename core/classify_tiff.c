@@ -367,8 +367,9 @@ static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsign
 }
 
 /* SubIFDs of IFD 0: the readable ones are the pyramid depth. One that is broken (outside
- * the file, a loop, missing ImageWidth, data past the end) does not stop libtiff, libvips or
- * tifffile reading IFD 0: it becomes a warning in out and is not counted. */
+ * the file, missing ImageWidth, data past the end) does not stop libtiff, libvips or
+ * tifffile reading IFD 0: it becomes a warning in out and is not counted. A loop stays a
+ * failure, like a loop in the main chain. */
 static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsigned max_ifds,
                                              struct tiff_ifd_seen *seen,
                                              const struct classify_tiff_walk *w, uint32_t *count,
@@ -400,13 +401,11 @@ static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsi
         bool fresh;
         if ((rc = tiff_ifd_seen_add(seen, off, &fresh, err)) != ERROR_OK)
             return rc;
-        if (!fresh) {
-            classify_warn(out,
-                          "SubIFD %u of IFD 0 points at offset %llu, an IFD already read; "
-                          "skipped",
-                          (unsigned)i, (unsigned long long)off);
-            continue;
-        }
+        if (!fresh)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "corrupt TIFF: IFD loop: SubIFD %u of IFD 0 points at offset "
+                             "%llu, an IFD already read",
+                             (unsigned)i, (unsigned long long)off);
         struct classify_tiff_ifd d;
         struct classify_tiff_facts f;
         struct error_info sub_err;
