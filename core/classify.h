@@ -3,7 +3,10 @@
  *
  * Content decides, never the path: a TIFF is recognised by its header, OME by the OME-XML
  * in the first ImageDescription, a vendor slide by OpenSlide's own detector rules applied
- * in OpenSlide's order, a Zarr store by the keys of its small JSON metadata files.
+ * in OpenSlide's order, a Zarr store by the keys of its small JSON metadata files. The
+ * answer says what libvips, libtiff and OpenSlide will do with the file (can_use_vips,
+ * warnings for what they repair or skip) and what a pipeline needs next (pixel size,
+ * channel names, NGFF labels).
  *
  * The TIFF walk is our own: it reads the 8/16-byte header, then every IFD of the main chain
  * (entry table only, through a 4 KiB read window so neighbouring IFDs cost one pread),
@@ -157,7 +160,9 @@ struct classify_options {
  * is named again for each file, so one replaced during the call may mix old and new files.
  * Returns ERROR_OK with *out filled (container UNKNOWN for a readable non-image),
  * ERROR_UNPROCESSABLE for a corrupt TIFF or Zarr (the detail names the defect: truncated,
- * IFD loop, offset past end of file, ...) or too many IFDs, ERROR_IO when a read fails,
+ * IFD loop, offset past end of file, ...) or too many IFDs (defects a reader repairs or
+ * skips - a broken SubIFD or label group, bogus StripByteCounts - are ERROR_OK with
+ * out->warnings instead), ERROR_IO when a read fails,
  * ERROR_NO_MEMORY, and for a Zarr metadata file the errors of confine_open. Thread-safe.
  */
 enum error_code classify_fd_at(int root_fd, const char *path, size_t len, int fd,

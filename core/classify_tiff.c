@@ -412,8 +412,8 @@ static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsi
 
 /* ---- detectors -------------------------------------------------------------------------------
  *
- * Each reads IFD 0's text tags, at most XML_HEAD_MAX bytes of each (64 KiB of an OME
- * description, for SizeC).
+ * Each reads IFD 0's text tags, at most XML_HEAD_MAX bytes of each (an OME description up
+ * to OME_XML_MAX bytes, for core/ome_xml).
  */
 
 /* Set the vendor and the name of the detector that decided it. */
