@@ -12,6 +12,8 @@
 #include "limit.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -65,6 +67,31 @@ void classify_name_copy(char *dst, const char *src)
         n = CLASSIFY_NAME_MAX - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+void classify_warn(struct classify_result *r, const char *fmt, ...)
+{
+    if (r->warning_count >= CLASSIFY_WARNINGS_MAX)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->warnings[r->warning_count], CLASSIFY_WARNING_LEN, fmt, ap);
+    va_end(ap);
+    r->warning_count++;
+}
+
+const char *classify_associated_name(unsigned bit)
+{
+    switch (bit) {
+    case CLASSIFY_ASSOCIATED_THUMBNAIL:
+        return "thumbnail";
+    case CLASSIFY_ASSOCIATED_LABEL:
+        return "label";
+    case CLASSIFY_ASSOCIATED_MACRO:
+        return "macro";
+    default:
+        return NULL;
+    }
 }
 
 const char *classify_container_name(enum classify_container c)

@@ -3,7 +3,10 @@
  *
  * Content decides, never the path: a TIFF is recognised by its header, OME by the OME-XML
  * in the first ImageDescription, a vendor slide by OpenSlide's own detector rules applied
- * in OpenSlide's order, a Zarr store by the keys of its small JSON metadata files.
+ * in OpenSlide's order, a Zarr store by the keys of its small JSON metadata files. The
+ * answer says what libvips, libtiff and OpenSlide will do with the file (can_use_vips,
+ * warnings for what they repair or skip) and what a pipeline needs next (pixel size,
+ * channel names, NGFF labels).
  *
  * The TIFF walk is our own: it reads the 8/16-byte header, then every IFD of the main chain
  * (entry table only, through a 4 KiB read window so neighbouring IFDs cost one pread),
@@ -57,6 +60,45 @@ enum classify_img_type {
     CLASSIFY_IMG_TYPE_SLIDE
 };
 
+#define CLASSIFY_WARNINGS_MAX 3   /* warnings kept per file; later ones are dropped */
+#define CLASSIFY_WARNING_LEN  160 /* bytes of one warning, with the NUL */
+
+/* Associated images of a slide (bits of classify_result.associated): pages that are not
+ * pyramid levels, named as OpenSlide names them. */
+enum classify_associated {
+    CLASSIFY_ASSOCIATED_THUMBNAIL = 1,
+    CLASSIFY_ASSOCIATED_LABEL = 2,
+    CLASSIFY_ASSOCIATED_MACRO = 4
+};
+
+#define CLASSIFY_CHANNEL_NAMES_MAX 8  /* channel names kept per file */
+#define CLASSIFY_CHANNEL_NAME_LEN  32 /* bytes of one channel name, with the NUL (cut) */
+#define CLASSIFY_DIM_ORDER_MAX     8  /* "XYZCT" and the NUL */
+#define CLASSIFY_UNIT_MAX          12 /* a unit symbol ("µm", "nm", "s") with the NUL */
+
+/* The physical size of one pixel along x, y and z: 0 where not known; each unit is a UCUM /
+ * OME symbol ("µm", "nm", "mm", ...), "" where its size is not known. source names what gave
+ * them: "ome" (OME-XML PhysicalSize*), "aperio-mpp" (MPP in an Aperio description),
+ * "tiff-resolution" (XResolution/YResolution with ResolutionUnit inch or cm), "ngff"
+ * (coordinateTransformations scale of the first dataset), or "" (nothing known). */
+struct classify_physical {
+    double size[3];
+    char unit[3][CLASSIFY_UNIT_MAX];
+    char source[CLASSIFY_NAME_MAX];
+};
+
+#define CLASSIFY_LABELS_MAX     4  /* OME-NGFF label images listed per image */
+#define CLASSIFY_LABEL_NAME_LEN 32 /* bytes of a label name, with the NUL */
+#define CLASSIFY_LABEL_PATH_LEN 64 /* bytes of a label's source image path, with the NUL */
+
+/* One OME-NGFF label image of an image group: labels/NAME, and its image-label metadata. */
+struct classify_label {
+    char name[CLASSIFY_LABEL_NAME_LEN];   /* the store path is "labels/" name */
+    bool image_label;                     /* labels/NAME has image-label metadata */
+    uint32_t colors;                      /* entries of image-label colors */
+    char source[CLASSIFY_LABEL_PATH_LEN]; /* image-label source.image ("../../"), or "" */
+};
+
 /* One classification. Plain data: copyable with memcpy, no pointers. Strings are
  * NUL-terminated; an empty vendor means "not an OpenSlide slide" (null), an empty dtype or
  * compression means "not known". */
@@ -82,7 +124,24 @@ struct classify_result {
     uint32_t tile_width; /* TIFF tile or Zarr chunk size; 0 when not tiled */
     uint32_t tile_height;
     uint32_t pages;  /* IFDs in the main chain (0 for Zarr) */
-    uint32_t levels; /* pyramid levels: SubIFDs, reduced pages or multiscales datasets */
+    uint32_t levels; /* pyramid levels: SubIFDs, reduced pages or multiscales datasets;
+                        never a thumbnail, label, macro or mask page */
+    char vendor_detector[CLASSIFY_NAME_MAX]; /* the rule that decided vendor, or "" */
+    struct classify_physical physical;
+    uint64_t size_z; /* OME SizeZ / SizeT, or the NGFF z / t axis length; 0 = not known */
+    uint64_t size_t_;
+    char dimension_order[CLASSIFY_DIM_ORDER_MAX]; /* OME DimensionOrder, or "" */
+    uint8_t channel_name_count;                   /* entries of channel_names in use */
+    /* OME Channel Name or NGFF omero.channels label, first CLASSIFY_CHANNEL_NAMES_MAX, in
+     * order; a channel without a name is "" */
+    char channel_names[CLASSIFY_CHANNEL_NAMES_MAX][CLASSIFY_CHANNEL_NAME_LEN];
+    uint8_t label_count;                               /* entries of labels in use */
+    struct classify_label labels[CLASSIFY_LABELS_MAX]; /* OME-NGFF labels/ of the image */
+    uint8_t associated;                                /* bits of enum classify_associated */
+    uint8_t warning_count;                             /* entries of warnings in use */
+    /* defects a reader repairs or skips (a broken SubIFD, bogus StripByteCounts), each a
+     * sentence; the file is still classified from what readers do read */
+    char warnings[CLASSIFY_WARNINGS_MAX][CLASSIFY_WARNING_LEN];
 };
 
 struct classify_options {
@@ -101,7 +160,9 @@ struct classify_options {
  * is named again for each file, so one replaced during the call may mix old and new files.
  * Returns ERROR_OK with *out filled (container UNKNOWN for a readable non-image),
  * ERROR_UNPROCESSABLE for a corrupt TIFF or Zarr (the detail names the defect: truncated,
- * IFD loop, offset past end of file, ...) or too many IFDs, ERROR_IO when a read fails,
+ * IFD loop, offset past end of file, ...) or too many IFDs (defects a reader repairs or
+ * skips - a broken SubIFD or label group, bogus StripByteCounts - are ERROR_OK with
+ * out->warnings instead), ERROR_IO when a read fails,
  * ERROR_NO_MEMORY, and for a Zarr metadata file the errors of confine_open. Thread-safe.
  */
 enum error_code classify_fd_at(int root_fd, const char *path, size_t len, int fd,
@@ -128,6 +189,14 @@ enum error_code classify_buffer(const void *buf, size_t len, const struct classi
 /* Copy src into one of the name fields of a struct classify_result (CLASSIFY_NAME_MAX bytes),
  * cut to fit; for the parts of classify (core/classify_tiff.c, core/classify_zarr.c). */
 void classify_name_copy(char *dst, const char *src);
+
+/* Add a warning to r (printf format), cut to CLASSIFY_WARNING_LEN; dropped once
+ * CLASSIFY_WARNINGS_MAX are kept. For the parts of classify. */
+void classify_warn(struct classify_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "thumbnail", "label" or "macro" for one bit of enum classify_associated, else NULL. */
+const char *classify_associated_name(unsigned bit);
 
 /* Stable names for the enums; NULL for CLASSIFY_READER_NONE and CLASSIFY_IMG_TYPE_NULL
  * (they render as JSON null). */

@@ -11,19 +11,21 @@
 #include "classify_tiff.h"
 
 #include "alloc.h"
+#include "classify_tiff_names.h"
+#include "ome_xml.h"
 #include "xml_head.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tiffio.h>
 
 /* ---- the tags classification reads ----------------------------------------------------------
  *
- * One slot per tag, ImageDescription twice (the first and second occurrence: ImageJ writes
- * its text in either). must_fit for every tag whose value bytes are read below: those must
- * lie inside the file; the others are only tested for presence.
+ * One slot per tag, ImageDescription three times (the first and second occurrence: ImageJ
+ * writes its text in either; and the last one, which is what libtiff and so OpenSlide see).
+ * must_fit for every tag whose value bytes are read below: those must lie inside the file; the
+ * others are only tested for presence.
  */
 
 enum classify_tiff_slot {
@@ -48,21 +50,31 @@ enum classify_tiff_slot {
     SLOT_XMLPACKET,
     SLOT_ARGOS,
     SLOT_NDPI,
+    SLOT_PHOTOMETRIC,
+    SLOT_PLANAR,
+    SLOT_YCBCR_SUBSAMPLING,
+    SLOT_DESCRIPTION_LAST,
+    SLOT_XRESOLUTION,
+    SLOT_YRESOLUTION,
+    SLOT_RESOLUTION_UNIT,
     SLOT_COUNT
 };
 
 static const struct tiff_ifd_want classify_tiff_wants[SLOT_COUNT] = {
-    [SLOT_SUBFILE_TYPE] = {254, false}, [SLOT_WIDTH] = {256, false},
-    [SLOT_HEIGHT] = {257, false},       [SLOT_BITS] = {258, true},
-    [SLOT_COMPRESSION] = {259, false},  [SLOT_DESCRIPTION] = {270, true},
-    [SLOT_DESCRIPTION_2] = {270, true}, [SLOT_MAKE] = {271, true},
-    [SLOT_STRIP_OFFSETS] = {273, true}, [SLOT_SAMPLES] = {277, false},
-    [SLOT_STRIP_BYTES] = {279, true},   [SLOT_SOFTWARE] = {305, true},
-    [SLOT_TILE_WIDTH] = {322, false},   [SLOT_TILE_LENGTH] = {323, false},
-    [SLOT_TILE_OFFSETS] = {324, true},  [SLOT_TILE_BYTES] = {325, true},
-    [SLOT_SUBIFDS] = {330, true},       [SLOT_SAMPLE_FORMAT] = {339, true},
-    [SLOT_XMLPACKET] = {700, true},     [SLOT_ARGOS] = {65000, false},
-    [SLOT_NDPI] = {65420, false},
+    [SLOT_SUBFILE_TYPE] = {254, false, false},   [SLOT_WIDTH] = {256, false, false},
+    [SLOT_HEIGHT] = {257, false, false},         [SLOT_BITS] = {258, true, false},
+    [SLOT_COMPRESSION] = {259, false, false},    [SLOT_DESCRIPTION] = {270, true, false},
+    [SLOT_DESCRIPTION_2] = {270, true, false},   [SLOT_MAKE] = {271, true, false},
+    [SLOT_STRIP_OFFSETS] = {273, true, false},   [SLOT_SAMPLES] = {277, false, false},
+    [SLOT_STRIP_BYTES] = {279, true, false},     [SLOT_SOFTWARE] = {305, true, false},
+    [SLOT_TILE_WIDTH] = {322, false, false},     [SLOT_TILE_LENGTH] = {323, false, false},
+    [SLOT_TILE_OFFSETS] = {324, true, false},    [SLOT_TILE_BYTES] = {325, true, false},
+    [SLOT_SUBIFDS] = {330, true, false},         [SLOT_SAMPLE_FORMAT] = {339, true, false},
+    [SLOT_XMLPACKET] = {700, true, false},       [SLOT_ARGOS] = {65000, false, false},
+    [SLOT_NDPI] = {65420, false, false},         [SLOT_PHOTOMETRIC] = {262, false, false},
+    [SLOT_PLANAR] = {284, false, false},         [SLOT_YCBCR_SUBSAMPLING] = {530, true, false},
+    [SLOT_DESCRIPTION_LAST] = {270, true, true}, [SLOT_XRESOLUTION] = {282, true, false},
+    [SLOT_YRESOLUTION] = {283, true, false},     [SLOT_RESOLUTION_UNIT] = {296, false, false},
 };
 
 struct classify_tiff_ifd {
@@ -75,7 +87,29 @@ struct classify_tiff_facts {
     uint64_t width, height;
     uint64_t samples, bits, sample_format, compression;
     uint64_t tile_width, tile_height;
+    uint64_t subfile_type; /* NewSubfileType: bit 0 reduced resolution, bit 2 mask */
+    uint64_t photometric;  /* meaningful when has_photometric */
+    uint64_t planar;       /* PlanarConfiguration, 1 when absent */
+    uint64_t ycbcr_sub[2]; /* YCbCrSubsampling, 2 2 when absent */
+    bool has_photometric;
 };
+
+/* What libtiff's TIFFReadDirectory supplies for an OJPEG image that lacks tags: YCbCr for
+ * no PhotometricInterpretation (or RGB), 8 bits, 3 samples for RGB/YCbCr and 1 for grey. */
+static void classify_tiff_ojpeg_defaults(const struct classify_tiff_ifd *d,
+                                         struct classify_tiff_facts *f)
+{
+    if (f->compression != 6)
+        return;
+    if (!f->has_photometric || f->photometric == 2) {
+        f->photometric = 6;
+        f->has_photometric = true;
+    }
+    if (!d->e[SLOT_BITS].present)
+        f->bits = 8;
+    if (!d->e[SLOT_SAMPLES].present && (f->photometric == 2 || f->photometric == 6))
+        f->samples = 3;
+}
 
 static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
                                            const struct classify_tiff_ifd *d, const char *kind,
@@ -94,8 +128,21 @@ static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
         (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_TILE_WIDTH], 0, &f->tile_width, err)) !=
             ERROR_OK ||
         (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_TILE_LENGTH], 0, &f->tile_height, err)) !=
-            ERROR_OK)
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_SUBFILE_TYPE], 0, &f->subfile_type, err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_PHOTOMETRIC], 0, &f->photometric, err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_PLANAR], 1, &f->planar, err)) != ERROR_OK)
         return rc;
+    f->has_photometric = d->e[SLOT_PHOTOMETRIC].present;
+    f->ycbcr_sub[0] = f->ycbcr_sub[1] = 2;
+    const struct tiff_ifd_entry *sub = &d->e[SLOT_YCBCR_SUBSAMPLING];
+    if (sub->present && sub->count >= 2 && sub->type == 3 &&
+        ((rc = tiff_ifd_entry_uint(t, sub, 0, &f->ycbcr_sub[0], err)) != ERROR_OK ||
+         (rc = tiff_ifd_entry_uint(t, sub, 1, &f->ycbcr_sub[1], err)) != ERROR_OK))
+        return rc;
+    classify_tiff_ojpeg_defaults(d, f);
     if (!d->e[SLOT_WIDTH].present || !d->e[SLOT_HEIGHT].present)
         return error_set(err, ERROR_UNPROCESSABLE, "corrupt TIFF: %s %u has no Image%s tag", kind,
                          index, d->e[SLOT_WIDTH].present ? "Length" : "Width");
@@ -105,70 +152,67 @@ static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
     return ERROR_OK;
 }
 
-/* Read the IFD at off, its facts, and check its data lies inside the file. */
+/*
+ * libtiff's one StripByteCounts repair (TIFFReadDirectory, "Bogus StripByteCounts field,
+ * ignoring and calculating from imagelength"): an uncompressed image in one strip whose byte
+ * count runs past the end of the file gets the count ImageLength implies. *repaired is true
+ * when that applies and the implied strip fits in the file (libtiff then decodes it); when it
+ * does not fit either, the file is truncated and the usual extent check names it.
+ */
+static enum error_code
+classify_tiff_strip_repair(const struct tiff_ifd_file *t, const struct classify_tiff_ifd *d,
+                           const struct classify_tiff_facts *f, const char *kind, unsigned index,
+                           struct classify_result *out, bool *repaired, struct error_info *err)
+{
+    const struct tiff_ifd_entry *offs = &d->e[SLOT_STRIP_OFFSETS], *lens = &d->e[SLOT_STRIP_BYTES];
+    uint64_t o, l, size = t->src->size;
+    enum error_code rc;
+    *repaired = false;
+    if (d->e[SLOT_TILE_OFFSETS].present || f->compression != 1 || !offs->present ||
+        offs->count != 1 || !lens->present || lens->count != 1)
+        return ERROR_OK;
+    if ((rc = tiff_ifd_entry_uints(t, offs, 0, 1, &o, err)) != ERROR_OK ||
+        (rc = tiff_ifd_entry_uints(t, lens, 0, 1, &l, err)) != ERROR_OK)
+        return rc;
+    if (o == 0 || l == 0 || o > size || l <= size - o)
+        return ERROR_OK;
+    uint64_t samples = f->planar == 2 ? 1 : f->samples;
+    if (f->width > UINT32_MAX || f->bits > 64 || samples > 65535 || f->height > UINT32_MAX)
+        return ERROR_OK;
+    uint64_t row = (f->width * samples * f->bits + 7) / 8;
+    if (row != 0 && f->height > UINT64_MAX / row)
+        return ERROR_OK;
+    uint64_t want = row * f->height;
+    if (want > size - o)
+        return ERROR_OK;
+    *repaired = true;
+    classify_warn(out,
+                  "%s %u: StripByteCounts %llu runs past the end of the file; libtiff uses "
+                  "the %llu bytes ImageLength implies",
+                  kind, index, (unsigned long long)l, (unsigned long long)want);
+    return ERROR_OK;
+}
+
+/* Read the IFD at off, its facts, and check its data lies inside the file (after libtiff's
+ * repair, which adds a warning to out). */
 static enum error_code classify_tiff_ifd(const struct tiff_ifd_file *t, uint64_t off,
                                          const char *kind, unsigned index,
                                          struct classify_tiff_ifd *d, struct classify_tiff_facts *f,
-                                         struct error_info *err)
+                                         struct classify_result *out, struct error_info *err)
 {
     enum error_code rc;
+    bool repaired;
     if ((rc = tiff_ifd_read(t, off, kind, index, classify_tiff_wants, SLOT_COUNT, d->e, &d->next,
                             err)) != ERROR_OK ||
-        (rc = classify_tiff_facts(t, d, kind, index, f, err)) != ERROR_OK)
+        (rc = classify_tiff_facts(t, d, kind, index, f, err)) != ERROR_OK ||
+        (rc = classify_tiff_strip_repair(t, d, f, kind, index, out, &repaired, err)) != ERROR_OK)
         return rc;
+    if (repaired)
+        return ERROR_OK;
     bool tiled = d->e[SLOT_TILE_OFFSETS].present;
     return tiff_ifd_check_extents(t, &d->e[tiled ? SLOT_TILE_OFFSETS : SLOT_STRIP_OFFSETS],
                                   &d->e[tiled ? SLOT_TILE_BYTES : SLOT_STRIP_BYTES], tiled, kind,
                                   index, err);
-}
-
-/* ---- names of TIFF values ------------------------------------------------------------------ */
-
-static void classify_tiff_dtype(uint64_t sample_format, uint64_t bits, char *out)
-{
-    const char *kind = NULL;
-    unsigned width = 0;
-    if (sample_format == 3) {
-        kind = "float";
-        width = bits <= 16 ? 16 : bits <= 32 ? 32 : bits <= 64 ? 64 : 0;
-    } else if (sample_format == 6) {
-        kind = "complex";
-        width = bits == 64 ? 64 : bits == 128 ? 128 : 0;
-    } else if (sample_format == 1 || sample_format == 2 || sample_format == 4) {
-        if (bits == 1 && sample_format != 2) {
-            classify_name_copy(out, "bool");
-            return;
-        }
-        kind = sample_format == 2 ? "int" : "uint";
-        width = bits <= 8 ? 8 : bits <= 16 ? 16 : bits <= 32 ? 32 : bits <= 64 ? 64 : 0;
-    }
-    if (kind == NULL || width == 0 || bits == 0) {
-        out[0] = '\0';
-        return;
-    }
-    snprintf(out, CLASSIFY_NAME_MAX, "%s%u", kind, width);
-}
-
-static void classify_tiff_compression(uint64_t code, char *out)
-{
-    static const struct {
-        unsigned code;
-        const char *name;
-    } names[] = {
-        {1, "none"},         {2, "ccittrle"},     {3, "ccittfax3"},    {4, "ccittfax4"},
-        {5, "lzw"},          {6, "ojpeg"},        {7, "jpeg"},         {8, "deflate"},
-        {32946, "deflate"},  {32773, "packbits"}, {33003, "jpeg2000"}, {33005, "jpeg2000"},
-        {34712, "jpeg2000"}, {34887, "lerc"},     {34925, "lzma"},     {34926, "zstd"},
-        {50000, "zstd"},     {34927, "webp"},     {50001, "webp"},     {50002, "jpegxl"},
-        {34892, "jpeg"},     {22610, "jpegxr"},   {34934, "jpegxr"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (names[i].code == code) {
-            classify_name_copy(out, names[i].name);
-            return;
-        }
-    }
-    snprintf(out, CLASSIFY_NAME_MAX, "tag-%llu", (unsigned long long)code);
 }
 
 /* ---- the walk -------------------------------------------------------------------------------
@@ -197,13 +241,45 @@ struct classify_tiff_walk {
     struct classify_tiff_ifd ifd0;
     struct classify_tiff_facts f0;
     uint32_t pages;
-    uint32_t levels;
-    bool all_tiled; /* TileWidth and TileLength in every main-chain IFD (trestle) */
+    uint32_t levels;      /* by size ratios (tifffile's rule for unmarked pages) */
+    uint32_t reduced;     /* later pages marked reduced (not mask) with IFD 0's pixels */
+    uint32_t tiled_pages; /* tiled pages that are not masks: an Aperio slide's levels */
+    uint8_t aperio_named; /* associated images an Aperio slide's stripped pages name */
+    bool any_reduced;     /* some later page is marked reduced and not a mask */
+    bool all_tiled;       /* TileWidth and TileLength in every main-chain IFD (trestle) */
 };
+
+/* OpenSlide's Aperio rule for a stripped page after IFD 0: the second page is the
+ * thumbnail; any other is named by the first word of its description's second line
+ * ("label", "macro"). */
+static enum error_code classify_tiff_aperio_page(const struct tiff_ifd_file *t,
+                                                 const struct classify_tiff_ifd *d, unsigned page,
+                                                 uint8_t *named, struct error_info *err)
+{
+    char text[256];
+    if (page == 1) {
+        *named |= CLASSIFY_ASSOCIATED_THUMBNAIL;
+        return ERROR_OK;
+    }
+    enum error_code rc =
+        tiff_ifd_entry_text(t, &d->e[SLOT_DESCRIPTION_LAST], false, text, sizeof text, err);
+    if (rc != ERROR_OK)
+        return rc;
+    const char *line = strpbrk(text, "\r\n");
+    if (line == NULL)
+        return ERROR_OK;
+    line += strspn(line, "\r\n");
+    size_t n = strcspn(line, " \r\n");
+    if (n == 5 && memcmp(line, "label", 5) == 0)
+        *named |= CLASSIFY_ASSOCIATED_LABEL;
+    else if (n == 5 && memcmp(line, "macro", 5) == 0)
+        *named |= CLASSIFY_ASSOCIATED_MACRO;
+    return ERROR_OK;
+}
 
 static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsigned max_ifds,
                                            struct tiff_ifd_seen *seen, struct classify_tiff_walk *w,
-                                           struct error_info *err)
+                                           struct classify_result *out, struct error_info *err)
 {
     enum error_code rc = ERROR_OK;
     struct classify_tiff_ifd d;
@@ -234,14 +310,26 @@ static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsign
                              "already read",
                              w->pages, (unsigned long long)off);
         struct classify_tiff_ifd *cur = w->pages == 0 ? &w->ifd0 : &d;
-        if ((rc = classify_tiff_ifd(t, off, "IFD", w->pages, cur, &f, err)) != ERROR_OK)
+        if ((rc = classify_tiff_ifd(t, off, "IFD", w->pages, cur, &f, out, err)) != ERROR_OK)
             return rc;
-        if (!cur->e[SLOT_TILE_WIDTH].present || !cur->e[SLOT_TILE_LENGTH].present)
+        bool tiled = cur->e[SLOT_TILE_WIDTH].present && cur->e[SLOT_TILE_LENGTH].present;
+        bool mask = (f.subfile_type & 4) != 0;
+        if (!tiled)
             w->all_tiled = false;
+        if (tiled && !mask)
+            w->tiled_pages++;
+        if (w->pages > 0 && !tiled &&
+            (rc = classify_tiff_aperio_page(t, cur, w->pages, &w->aperio_named, err)) != ERROR_OK)
+            return rc;
+        if (w->pages > 0 && !mask && (f.subfile_type & 1) != 0) {
+            w->any_reduced = true;
+            if (classify_tiff_same_pixels(&w->f0, &f))
+                w->reduced++;
+        }
         if (w->pages == 0) {
             w->f0 = f;
             level = f;
-        } else if (classify_tiff_same_pixels(&level, &f)) {
+        } else if (!mask && classify_tiff_same_pixels(&level, &f)) {
             if (factor == 0) {
                 for (unsigned k = 2; k <= 4; k++) {
                     if (classify_tiff_reduced_by(&level, &f, k)) {
@@ -264,11 +352,14 @@ static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsign
     return ERROR_OK;
 }
 
-/* SubIFDs of IFD 0: each must be a readable IFD; their count is the pyramid depth. */
+/* SubIFDs of IFD 0: the readable ones are the pyramid depth. One that is broken (outside
+ * the file, missing ImageWidth, data past the end) does not stop libtiff, libvips or
+ * tifffile reading IFD 0: it becomes a warning in out and is not counted. A loop stays a
+ * failure, like a loop in the main chain. */
 static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsigned max_ifds,
                                              struct tiff_ifd_seen *seen,
                                              const struct classify_tiff_walk *w, uint32_t *count,
-                                             struct error_info *err)
+                                             struct classify_result *out, struct error_info *err)
 {
     const struct tiff_ifd_entry *e = &w->ifd0.e[SLOT_SUBIFDS];
     *count = 0;
@@ -286,12 +377,13 @@ static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsi
             return error_set(err, ERROR_UNPROCESSABLE,
                              "TIFF has more than %u IFDs with SubIFDs (the max_ifds limit)",
                              max_ifds);
-        if (off < header || off >= t->src->size)
-            return error_set(err, ERROR_UNPROCESSABLE,
-                             "corrupt TIFF: SubIFD %u of IFD 0 at offset %llu is outside the "
-                             "file (%llu bytes): bad offset or truncated file",
-                             (unsigned)i, (unsigned long long)off,
-                             (unsigned long long)t->src->size);
+        if (off < header || off >= t->src->size) {
+            classify_warn(out,
+                          "SubIFD %u of IFD 0 at offset %llu is outside the file (%llu bytes); "
+                          "skipped",
+                          (unsigned)i, (unsigned long long)off, (unsigned long long)t->src->size);
+            continue;
+        }
         bool fresh;
         if ((rc = tiff_ifd_seen_add(seen, off, &fresh, err)) != ERROR_OK)
             return rc;
@@ -302,8 +394,17 @@ static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsi
                              (unsigned)i, (unsigned long long)off);
         struct classify_tiff_ifd d;
         struct classify_tiff_facts f;
-        if ((rc = classify_tiff_ifd(t, off, "SubIFD", (unsigned)i, &d, &f, err)) != ERROR_OK)
+        struct error_info sub_err;
+        error_init(&sub_err);
+        rc = classify_tiff_ifd(t, off, "SubIFD", (unsigned)i, &d, &f, out, &sub_err);
+        if (rc == ERROR_UNPROCESSABLE) {
+            classify_warn(out, "%s; the SubIFD is skipped", sub_err.detail);
+            continue;
+        }
+        if (rc != ERROR_OK) {
+            *err = sub_err;
             return rc;
+        }
         (*count)++;
     }
     return ERROR_OK;
@@ -311,17 +412,26 @@ static enum error_code classify_tiff_subifds(const struct tiff_ifd_file *t, unsi
 
 /* ---- detectors -------------------------------------------------------------------------------
  *
- * Each reads IFD 0's text tags, at most XML_HEAD_MAX bytes of each (64 KiB of an OME
- * description, for SizeC).
+ * Each reads IFD 0's text tags, at most XML_HEAD_MAX bytes of each (an OME description up
+ * to OME_XML_MAX bytes, for core/ome_xml).
  */
 
-/* OpenSlide's TIFF detectors, in OpenSlide's order; "" when none matches. */
+/* Set the vendor and the name of the detector that decided it. */
+static void classify_tiff_found(char *vendor, char *detector, const char *v, const char *rule)
+{
+    classify_name_copy(vendor, v);
+    classify_name_copy(detector, rule);
+}
+
+/* OpenSlide's TIFF detectors, in OpenSlide's order; "" when none matches. The description
+ * they read is IFD 0's last ImageDescription, as libtiff gives OpenSlide when the tag is
+ * there twice (tifffile writes two given both a description and metadata). */
 static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
                                             const struct classify_tiff_walk *w, char *vendor,
-                                            struct error_info *err)
+                                            char *detector, struct error_info *err)
 {
     const struct classify_tiff_ifd *d = &w->ifd0;
-    const struct tiff_ifd_entry *desc_entry = &d->e[SLOT_DESCRIPTION];
+    const struct tiff_ifd_entry *desc_entry = &d->e[SLOT_DESCRIPTION_LAST];
     bool tiled = d->e[SLOT_TILE_WIDTH].present && d->e[SLOT_TILE_LENGTH].present;
     char desc[XML_HEAD_MAX], text[XML_HEAD_MAX];
     struct xml_head_root root;
@@ -331,19 +441,19 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
         return rc;
 
     if (d->e[SLOT_NDPI].present && d->e[SLOT_NDPI].count > 0) {
-        classify_name_copy(vendor, "hamamatsu");
+        classify_tiff_found(vendor, detector, "hamamatsu", "ndpi-tag-65420");
         return ERROR_OK;
     }
     if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_SOFTWARE], false, text, sizeof text, err)) !=
         ERROR_OK)
         return rc;
     if (xml_head_starts_with(text, "MedScan") && desc_entry->present && w->all_tiled) {
-        classify_name_copy(vendor, "trestle");
+        classify_tiff_found(vendor, detector, "trestle", "software-medscan");
         return ERROR_OK;
     }
     bool philips_software = xml_head_starts_with(text, "Philips");
     if (tiled && xml_head_starts_with(desc, "Aperio")) {
-        classify_name_copy(vendor, "aperio");
+        classify_tiff_found(vendor, detector, "aperio", "description-aperio");
         return ERROR_OK;
     }
     if (tiled) {
@@ -351,20 +461,20 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
             ERROR_OK)
             return rc;
         if (xml_head_starts_with(text, "Huron")) {
-            classify_name_copy(vendor, "huron");
+            classify_tiff_found(vendor, detector, "huron", "make-huron");
             return ERROR_OK;
         }
         if ((rc = tiff_ifd_entry_text(t, &d->e[SLOT_ARGOS], false, text, sizeof text, err)) !=
             ERROR_OK)
             return rc;
         if (xml_head_root(text, &root) && xml_head_root_is(&root, "Argos.Scan.Metadata")) {
-            classify_name_copy(vendor, "argos");
+            classify_tiff_found(vendor, detector, "argos", "argos-tag-65000");
             return ERROR_OK;
         }
         if (xml_head_root(desc, &root) && xml_head_root_is(&root, "scn") &&
             (xml_head_tag_has(&root, "http://www.leica-microsystems.com/scn/2010/03/10") ||
              xml_head_tag_has(&root, "http://www.leica-microsystems.com/scn/2010/10/01"))) {
-            classify_name_copy(vendor, "leica");
+            classify_tiff_found(vendor, detector, "leica", "description-leica-scn");
             return ERROR_OK;
         }
     }
@@ -372,7 +482,7 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
         char type[32];
         if (xml_head_tag_attr(&root, "ObjectType", type, sizeof type) &&
             strcmp(type, "DPUfsImport") == 0) {
-            classify_name_copy(vendor, "philips");
+            classify_tiff_found(vendor, detector, "philips", "description-philips");
             return ERROR_OK;
         }
     }
@@ -384,30 +494,30 @@ static enum error_code classify_tiff_vendor(const struct tiff_ifd_file *t,
             xml_head_root_is(&root, "iScan") || (xml_head_root_is(&root, "Metadata") &&
                                                  strstr(root.tag + root.tag_len, "<iScan") != NULL);
         if (iscan) {
-            classify_name_copy(vendor, "ventana");
+            classify_tiff_found(vendor, detector, "ventana", "xmp-iscan");
             return ERROR_OK;
         }
     }
     if (tiled)
-        classify_name_copy(vendor, "generic-tiff");
+        classify_tiff_found(vendor, detector, "generic-tiff", "tiled-tiff");
     return ERROR_OK;
 }
 
 /* OME: the first ImageDescription, stripped, ends with "OME>" (tifffile) and its root
- * element is OME (any prefix). SizeC of the first Pixels element, when in the first 64 KiB,
- * gives the channel count. */
-#define CLASSIFY_TIFF_OME_HEAD 65536u
-
+ * element is OME (any prefix). Its facts (sizes, physical pixel size, channel names) come
+ * from parsing it (core/ome_xml); a document the parser refuses is still OME, with a warning
+ * in out and no facts. */
 static enum error_code classify_tiff_ome(const struct tiff_ifd_file *t,
                                          const struct classify_tiff_ifd *d, bool *is_ome,
-                                         uint32_t *size_c, struct error_info *err)
+                                         struct ome_xml_facts *facts, struct classify_result *out,
+                                         struct error_info *err)
 {
     const struct tiff_ifd_entry *desc = &d->e[SLOT_DESCRIPTION];
     char tail[24], head[XML_HEAD_MAX];
     struct xml_head_root root;
     enum error_code rc;
     *is_ome = false;
-    *size_c = 0;
+    memset(facts, 0, sizeof *facts);
     if ((rc = tiff_ifd_entry_text(t, desc, true, tail, sizeof tail, err)) != ERROR_OK)
         return rc;
     if (!xml_head_ends_with(tail, "OME>"))
@@ -418,27 +528,75 @@ static enum error_code classify_tiff_ome(const struct tiff_ifd_file *t,
         return ERROR_OK;
     *is_ome = true;
 
-    char *big = alloc_bytes(CLASSIFY_TIFF_OME_HEAD);
-    if (big == NULL)
+    size_t n = desc->count < OME_XML_MAX ? (size_t)desc->count + 1 : OME_XML_MAX + 1;
+    char *xml = alloc_bytes(n);
+    if (xml == NULL)
         return error_set(err, ERROR_NO_MEMORY, "out of memory reading OME-XML");
-    rc = tiff_ifd_entry_text(t, desc, false, big, CLASSIFY_TIFF_OME_HEAD, err);
+    rc = tiff_ifd_entry_text(t, desc, false, xml, n, err);
     if (rc == ERROR_OK) {
-        const char *p = strstr(big, "<Pixels ");
-        if (p == NULL)
-            p = strstr(big, ":Pixels ");
-        if (p != NULL) {
-            struct xml_head_root pix = {.tag = p, .tag_len = strcspn(p, ">")};
-            char val[24];
-            if (xml_head_tag_attr(&pix, "SizeC", val, sizeof val)) {
-                char *end;
-                unsigned long c = strtoul(val, &end, 10);
-                if (end != val && *end == '\0' && c > 0 && c <= UINT32_MAX)
-                    *size_c = (uint32_t)c;
-            }
-        }
+        struct error_info xerr;
+        error_init(&xerr);
+        enum error_code xrc =
+            ome_xml_read(xml, strlen(xml), desc->count < OME_XML_MAX, facts, &xerr);
+        if (xrc == ERROR_NO_MEMORY)
+            rc = error_set(err, ERROR_NO_MEMORY, "%s", xerr.detail);
+        else if (xrc != ERROR_OK)
+            classify_warn(out, "%s; its sizes and channel names are not read", xerr.detail);
     }
-    free(big);
+    free(xml);
     return rc;
+}
+
+/* MPP (micrometres per pixel) in an Aperio description: "|MPP = 0.2527|". */
+static enum error_code classify_tiff_aperio_mpp(const struct tiff_ifd_file *t,
+                                                const struct classify_tiff_ifd *d,
+                                                struct classify_physical *p, struct error_info *err)
+{
+    char text[XML_HEAD_MAX];
+    enum error_code rc =
+        tiff_ifd_entry_text(t, &d->e[SLOT_DESCRIPTION_LAST], false, text, sizeof text, err);
+    if (rc != ERROR_OK)
+        return rc;
+    const char *m = strstr(text, "|MPP = ");
+    if (m == NULL)
+        return ERROR_OK;
+    char *end;
+    double v = strtod(m + 7, &end);
+    if (end == m + 7 || !(v > 0) || v > 1e6)
+        return ERROR_OK;
+    for (int i = 0; i < 2; i++) {
+        p->size[i] = v;
+        classify_name_copy(p->unit[i], "\xc2\xb5m");
+    }
+    classify_name_copy(p->source, "aperio-mpp");
+    return ERROR_OK;
+}
+
+/* XResolution / YResolution with ResolutionUnit inch (2, the default) or centimetre (3) as
+ * micrometres per pixel; nothing for unit 1 (no absolute unit) or a missing resolution. */
+static enum error_code classify_tiff_resolution(const struct tiff_ifd_file *t,
+                                                const struct classify_tiff_ifd *d,
+                                                struct classify_physical *p, struct error_info *err)
+{
+    double res[2];
+    bool ok[2];
+    uint64_t unit;
+    enum error_code rc;
+    if ((rc = tiff_ifd_entry_rational(t, &d->e[SLOT_XRESOLUTION], &res[0], &ok[0], err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_rational(t, &d->e[SLOT_YRESOLUTION], &res[1], &ok[1], err)) !=
+            ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_RESOLUTION_UNIT], 2, &unit, err)) != ERROR_OK)
+        return rc;
+    if ((unit != 2 && unit != 3) || !ok[0] || !ok[1] || !(res[0] > 0) || !(res[1] > 0))
+        return ERROR_OK;
+    double um = unit == 2 ? 25400.0 : 10000.0;
+    for (int i = 0; i < 2; i++) {
+        p->size[i] = um / res[i];
+        classify_name_copy(p->unit[i], "\xc2\xb5m");
+    }
+    classify_name_copy(p->source, "tiff-resolution");
+    return ERROR_OK;
 }
 
 /* ImageJ hyperstacks (and SCIFIO's) say so at the start of one of the two descriptions. */
@@ -460,11 +618,41 @@ static enum error_code classify_tiff_imagej(const struct tiff_ifd_file *t,
 
 /* ---- decisions ------------------------------------------------------------------------------ */
 
-static void classify_tiff_decide_reader(struct classify_result *r, uint64_t compression)
+/* Why libvips 8.14's TIFF loader (tiff2vips.c: rtiff_parse_header, rtiff_guess_format) refuses
+ * IFD 0 before reading a pixel, or NULL when it reads it. */
+static const char *classify_tiff_vips_refuses(const struct classify_tiff_facts *f, bool tiled)
 {
+    if (f->compression == 6)
+        return "OJPEG is read as subsampled YCbCr (\"subsampled images not supported\")";
+    if (!f->has_photometric)
+        return "no PhotometricInterpretation (\"required field 262 missing\")";
+    if (f->width == 0 || f->height == 0)
+        return "ImageWidth or ImageLength is 0";
+    if (f->samples > 10000 || f->bits > 32)
+        return "SamplesPerPixel above 10000 or more than 32 bits (\"samples out of range\")";
+    if (f->bits != 1 && f->bits != 2 && f->bits != 4 && f->bits != 8 && f->bits != 16 &&
+        f->bits != 32)
+        return "BitsPerSample is not 1, 2, 4, 8, 16 or 32";
+    if (f->sample_format == 3 && f->bits != 32)
+        return "floating point samples are not 32-bit";
+    if (tiled && f->planar == 2)
+        return "tiled with PlanarConfiguration 2 (\"tiled separate planes not supported\")";
+    if (f->has_photometric && f->photometric == 6 && f->compression != 7 &&
+        (f->ycbcr_sub[0] != 1 || f->ycbcr_sub[1] != 1))
+        return "subsampled YCbCr without JPEG compression";
+    return NULL;
+}
+
+static void classify_tiff_decide_reader(struct classify_result *r,
+                                        const struct classify_tiff_facts *f0)
+{
+    uint64_t compression = f0->compression;
     bool codec = compression <= UINT16_MAX && TIFFIsCODECConfigured((uint16_t)compression);
-    r->can_use_vips = codec;
-    r->can_use_openslide = r->vendor[0] != '\0' && strcmp(r->vendor, "generic-tiff") != 0;
+    const char *why = codec ? classify_tiff_vips_refuses(f0, r->tiled) : NULL;
+    if (why != NULL)
+        classify_warn(r, "libvips cannot read IFD 0: %s", why);
+    r->can_use_vips = codec && why == NULL;
+    r->can_use_openslide = codec && r->vendor[0] != '\0' && strcmp(r->vendor, "generic-tiff") != 0;
     if (r->can_use_openslide)
         r->reader = CLASSIFY_READER_OPENSLIDE;
     else if (r->can_use_vips)
@@ -516,7 +704,9 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     struct tiff_ifd_file t;
     struct tiff_ifd_seen seen;
     struct classify_tiff_walk w = {0};
-    uint32_t subifds = 0, size_c = 0;
+    uint32_t subifds = 0;
+    struct ome_xml_facts ome;
+    char detector[CLASSIFY_NAME_MAX] = "";
     bool is_tiff;
     memset(out, 0, sizeof *out);
     out->container = CLASSIFY_CONTAINER_UNKNOWN;
@@ -524,10 +714,10 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     enum error_code rc = tiff_ifd_open(src, &t, &is_tiff, err);
     if (rc != ERROR_OK || !is_tiff)
         goto out;
-    if ((rc = classify_tiff_chain(&t, max_ifds, &seen, &w, err)) != ERROR_OK ||
-        (rc = classify_tiff_subifds(&t, max_ifds, &seen, &w, &subifds, err)) != ERROR_OK ||
-        (rc = classify_tiff_vendor(&t, &w, out->vendor, err)) != ERROR_OK ||
-        (rc = classify_tiff_ome(&t, &w.ifd0, &out->is_ome, &size_c, err)) != ERROR_OK ||
+    if ((rc = classify_tiff_chain(&t, max_ifds, &seen, &w, out, err)) != ERROR_OK ||
+        (rc = classify_tiff_subifds(&t, max_ifds, &seen, &w, &subifds, out, err)) != ERROR_OK ||
+        (rc = classify_tiff_vendor(&t, &w, out->vendor, detector, err)) != ERROR_OK ||
+        (rc = classify_tiff_ome(&t, &w.ifd0, &out->is_ome, &ome, out, err)) != ERROR_OK ||
         (rc = classify_tiff_imagej(&t, &w.ifd0, &out->is_imagej, err)) != ERROR_OK)
         goto out;
 
@@ -536,19 +726,46 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     out->width = w.f0.width;
     out->height = w.f0.height;
     out->channels = (uint32_t)w.f0.samples;
-    if (out->is_ome && size_c > 0)
-        out->channels = size_c;
-    classify_tiff_dtype(w.f0.sample_format, w.f0.bits, out->dtype);
-    classify_tiff_compression(w.f0.compression, out->compression);
+    if (ome.found) {
+        if (ome.size_c > 0 && ome.size_c <= UINT32_MAX)
+            out->channels = (uint32_t)ome.size_c;
+        out->size_z = ome.size_z;
+        out->size_t_ = ome.size_t_;
+        memcpy(out->dimension_order, ome.dimension_order, sizeof out->dimension_order);
+        out->physical = ome.physical;
+        unsigned names = ome.channel_count < CLASSIFY_CHANNEL_NAMES_MAX
+                             ? ome.channel_count
+                             : CLASSIFY_CHANNEL_NAMES_MAX;
+        memcpy(out->channel_names, ome.channel_names, sizeof out->channel_names);
+        out->channel_name_count = (uint8_t)names;
+    }
+    if (out->physical.source[0] == '\0' && strcmp(out->vendor, "aperio") == 0 &&
+        (rc = classify_tiff_aperio_mpp(&t, &w.ifd0, &out->physical, err)) != ERROR_OK)
+        goto out;
+    if (out->physical.source[0] == '\0' &&
+        (rc = classify_tiff_resolution(&t, &w.ifd0, &out->physical, err)) != ERROR_OK)
+        goto out;
+    classify_tiff_names_dtype(w.f0.sample_format, w.f0.bits, out->dtype);
+    classify_tiff_names_compression(w.f0.compression, out->compression);
     out->tiled = w.f0.tile_width > 0;
     if (out->tiled) {
         out->tile_width = classify_tiff_u32(w.f0.tile_width);
         out->tile_height = classify_tiff_u32(w.f0.tile_height);
     }
     out->pages = w.pages;
-    out->levels = subifds > 0 ? subifds + 1 : w.levels;
+    classify_name_copy(out->vendor_detector, detector);
+    if (strcmp(out->vendor, "aperio") == 0) {
+        out->levels = w.tiled_pages;
+        out->associated = w.aperio_named;
+    } else if (subifds > 0) {
+        out->levels = subifds + 1;
+    } else if (w.any_reduced) {
+        out->levels = w.reduced + 1;
+    } else {
+        out->levels = w.levels;
+    }
     classify_tiff_decide_format(out);
-    classify_tiff_decide_reader(out, w.f0.compression);
+    classify_tiff_decide_reader(out, &w.f0);
 out:
     tiff_ifd_seen_cleanup(&seen);
     if (rc != ERROR_OK) {

@@ -3,15 +3,19 @@
  * core/tiff_ifd, apply the detectors, and decide format, reader and img_type.
  *
  * The walk reads the header, every IFD of the main chain (counting pages, checking that
- * strip/tile data lies inside the file, following reduced-resolution pages for the pyramid
- * depth) and the SubIFDs of IFD 0, with a visited-offset set catching loops and max_ifds
- * capping the IFDs walked. The detectors look at IFD 0's text tags: OME (the first
- * ImageDescription is OME-XML), ImageJ, and OpenSlide's vendor rules applied in OpenSlide's
- * order. libtiff is consulted for one fact: whether the first image's codec is configured
- * (TIFFIsCODECConfigured), which decides vips vs Bio-Formats.
+ * strip/tile data lies inside the file after libtiff's one StripByteCounts repair, counting
+ * pages marked reduced, masks aside, for the pyramid depth, naming an Aperio slide's
+ * stripped pages) and the SubIFDs of IFD 0 (a broken one is a warning), with a visited-offset
+ * set catching loops and max_ifds capping the IFDs walked. The detectors look at IFD 0's
+ * text tags: OME (the first ImageDescription is OME-XML, parsed by core/ome_xml), ImageJ,
+ * and OpenSlide's vendor rules applied in OpenSlide's order to the last ImageDescription.
+ * libtiff is consulted for one fact: whether the first image's codec is configured
+ * (TIFFIsCODECConfigured); that and libvips 8.14's refusals read from the tags decide vips
+ * vs Bio-Formats.
  *
  * Cost: O(IFDs + tags) reads through the source's window; memory O(1) but for the visited
- * set beyond 64 IFDs and one 64 KiB buffer for an OME header, both freed before return.
+ * set beyond 64 IFDs and one buffer of at most OME_XML_MAX bytes for an OME description
+ * (plus expat's parser), all freed before return.
  */
 #ifndef TESSERA_CORE_CLASSIFY_TIFF_H
 #define TESSERA_CORE_CLASSIFY_TIFF_H

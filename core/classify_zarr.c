@@ -256,6 +256,82 @@ static void classify_zarr_array(const struct classify_zarr_json *jf, bool v3, in
  * multiscales one level down, in series "0/"); the first dataset is then read as an array.
  */
 
+/* A JSON number at v as a double; false for anything else. */
+static bool classify_zarr_number(const char *v, const char *end, double *out)
+{
+    const char *e = json_scan_skip(v, end, 1);
+    if (v == NULL || e == NULL)
+        return false;
+    while (v < e && (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r'))
+        v++;
+    char buf[40];
+    size_t n = (size_t)(e - v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\n' || v[n - 1] == '\r'))
+        n--;
+    if (n == 0 || n >= sizeof buf || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9')))
+        return false;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    char *stop;
+    *out = strtod(buf, &stop);
+    return *stop == '\0';
+}
+
+/* Axes of a multiscales entry: indices of x, y, z, t and c (-1 = none), and each axis' unit
+ * (an NGFF unit name, "micrometer", or ""). */
+#define CLASSIFY_ZARR_AXES 16
+struct classify_zarr_axes {
+    int x, y, z, t, c;
+    char unit[CLASSIFY_ZARR_AXES][CLASSIFY_UNIT_MAX];
+};
+
+/* The first dataset's "scale" transformation for x, y and z, with the axes' units. */
+static void classify_zarr_scale(const char *dataset, const char *end,
+                                const struct classify_zarr_axes *ax, struct classify_result *out)
+{
+    const char *cts = json_scan_member(dataset, end, "coordinateTransformations");
+    const int idx[3] = {ax->x, ax->y, ax->z};
+    for (size_t i = 0; i < 8; i++) {
+        const char *ct = json_scan_index(cts, end, i);
+        char type[16];
+        if (ct == NULL)
+            return;
+        if (!json_scan_string(json_scan_member(ct, end, "type"), end, type, sizeof type) ||
+            strcmp(type, "scale") != 0)
+            continue;
+        const char *scale = json_scan_member(ct, end, "scale");
+        for (int a = 0; a < 3; a++) {
+            double v;
+            if (idx[a] < 0 ||
+                !classify_zarr_number(json_scan_index(scale, end, (size_t)idx[a]), end, &v) ||
+                !(v > 0) || v > 1e300)
+                continue;
+            out->physical.size[a] = v;
+            classify_name_copy(out->physical.unit[a], ax->unit[idx[a]]);
+            classify_name_copy(out->physical.source, "ngff");
+        }
+        return;
+    }
+}
+
+/* omero.channels[].label, the channel names of an OME-NGFF image. */
+static void classify_zarr_channel_names(const char *attrs, const char *end,
+                                        struct classify_result *out)
+{
+    const char *omero = json_scan_member(attrs, end, "omero");
+    if (omero == NULL)
+        omero = json_scan_member(json_scan_member(attrs, end, "ome"), end, "omero");
+    const char *channels = json_scan_member(omero, end, "channels");
+    size_t n = json_scan_length(channels, end);
+    if (n > CLASSIFY_CHANNEL_NAMES_MAX)
+        n = CLASSIFY_CHANNEL_NAMES_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (!json_scan_string(json_scan_member(json_scan_index(channels, end, i), end, "label"),
+                              end, out->channel_names[i], CLASSIFY_CHANNEL_NAME_LEN))
+            out->channel_names[i][0] = '\0';
+    out->channel_name_count = (uint8_t)n;
+}
+
 /* multiscales[0]: levels, and the axes of its first dataset, whose array gives the facts. */
 static enum error_code classify_zarr_multiscales(const struct classify_zarr_store *z,
                                                  const char *prefix, const char *ms,
@@ -268,8 +344,9 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
     size_t n = json_scan_length(datasets, end);
     out->levels = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     int x = -1, y = -1, c = -1;
+    struct classify_zarr_axes ax = {.x = -1, .y = -1, .z = -1, .t = -1, .c = -1};
     const char *axes = json_scan_member(first, end, "axes");
-    for (size_t i = 0; i < 16; i++) {
+    for (size_t i = 0; i < CLASSIFY_ZARR_AXES; i++) {
         const char *a = json_scan_index(axes, end, i);
         char name[16];
         if (a == NULL)
@@ -277,13 +354,33 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
         if (!json_scan_string(a, end, name, sizeof name) &&
             !json_scan_string(json_scan_member(a, end, "name"), end, name, sizeof name))
             continue;
+        if (!json_scan_string(json_scan_member(a, end, "unit"), end, ax.unit[i], sizeof ax.unit[i]))
+            ax.unit[i][0] = '\0';
         if (strcmp(name, "x") == 0)
             x = (int)i;
         else if (strcmp(name, "y") == 0)
             y = (int)i;
         else if (strcmp(name, "c") == 0)
             c = (int)i;
+        else if (strcmp(name, "z") == 0)
+            ax.z = (int)i;
+        else if (strcmp(name, "t") == 0)
+            ax.t = (int)i;
     }
+    char version[16];
+    if (axes == NULL &&
+        json_scan_string(json_scan_member(first, end, "version"), end, version, sizeof version) &&
+        (strcmp(version, "0.1") == 0 || strcmp(version, "0.2") == 0 ||
+         strcmp(version, "0.3") == 0)) {
+        /* before 0.4 an image is always (t, c, z, y, x), named by no axes entry */
+        ax.t = 0;
+        c = 1;
+        ax.z = 2;
+    }
+    ax.x = x;
+    ax.y = y;
+    ax.c = c;
+    classify_zarr_scale(json_scan_index(datasets, end, 0), end, &ax, out);
     char path[200], rel[512];
     if (!json_scan_string(json_scan_member(json_scan_index(datasets, end, 0), end, "path"), end,
                           path, sizeof path))
@@ -300,6 +397,16 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
     if (rc != ERROR_OK || arr.text == NULL)
         return rc;
     classify_zarr_array(&arr, v3, x, y, c, out);
+    const char *aend = arr.text + arr.len;
+    const char *shape = json_scan_member(arr.text, aend, "shape");
+    size_t ndim = json_scan_length(shape, aend);
+    uint64_t v;
+    if (ax.z >= 0 && (size_t)ax.z < ndim &&
+        json_scan_uint(json_scan_index(shape, aend, (size_t)ax.z), aend, &v))
+        out->size_z = v;
+    if (ax.t >= 0 && (size_t)ax.t < ndim &&
+        json_scan_uint(json_scan_index(shape, aend, (size_t)ax.t), aend, &v))
+        out->size_t_ = v;
     free(arr.text);
     return ERROR_OK;
 }
@@ -321,6 +428,7 @@ static enum error_code classify_zarr_attrs(const struct classify_zarr_store *z, 
         ms = json_scan_member(ome, end, "multiscales");
     if (ms != NULL) {
         *found = true;
+        classify_zarr_channel_names(attrs, end, out);
         return classify_zarr_multiscales(z, prefix, ms, end, max, out, err);
     }
     if (json_scan_member(attrs, end, "bioformats2raw.layout") != NULL ||
@@ -329,6 +437,129 @@ static enum error_code classify_zarr_attrs(const struct classify_zarr_store *z, 
         *bf2raw = true;
     }
     return ERROR_OK;
+}
+
+/* The attributes of the group at prefix ("labels/"): *attrs points into jf's text, NULL when
+ * the group has no metadata. The caller frees jf->text. */
+static enum error_code classify_zarr_group_attrs(const struct classify_zarr_store *z,
+                                                 const char *prefix, size_t max,
+                                                 struct classify_zarr_json *jf, const char **attrs,
+                                                 struct error_info *err)
+{
+    char rel[256];
+    *attrs = NULL;
+    snprintf(rel, sizeof rel, "%szarr.json", prefix);
+    enum error_code rc = classify_zarr_load(z, rel, max, jf, err);
+    if (rc != ERROR_OK)
+        return rc;
+    if (jf->text != NULL) {
+        *attrs = json_scan_member(jf->text, jf->text + jf->len, "attributes");
+        return ERROR_OK;
+    }
+    snprintf(rel, sizeof rel, "%s.zattrs", prefix);
+    if ((rc = classify_zarr_load(z, rel, max, jf, err)) != ERROR_OK)
+        return rc;
+    *attrs = jf->text;
+    return ERROR_OK;
+}
+
+/* A member of NGFF attributes, at the top (0.4) or under "ome" (0.5). */
+static const char *classify_zarr_ngff_member(const char *attrs, const char *end, const char *key)
+{
+    const char *v = json_scan_member(attrs, end, key);
+    return v != NULL ? v : json_scan_member(json_scan_member(attrs, end, "ome"), end, key);
+}
+
+/* A label name is one path component: not empty, "." or "..", and without '/' or '\'. */
+static bool classify_zarr_label_name_ok(const char *name)
+{
+    return name[0] != '\0' && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+           strpbrk(name, "/\\") == NULL;
+}
+
+/* Whether a failure to read label metadata is the label's own defect (a warning) rather than
+ * the machine's (I/O, memory: a failure of the whole answer). */
+static bool classify_zarr_label_defect(enum error_code rc)
+{
+    return rc == ERROR_UNPROCESSABLE || rc == ERROR_NOT_FOUND || rc == ERROR_FORBIDDEN;
+}
+
+/* labels/NAME's image-label metadata into *l; a label group that cannot be read (corrupt,
+ * too big, a link out of the root) becomes a warning, not a failure of the image. */
+static enum error_code classify_zarr_label(const struct classify_zarr_store *z, const char *prefix,
+                                           size_t max, struct classify_label *l,
+                                           struct classify_result *out, struct error_info *err)
+{
+    char rel[256];
+    struct classify_zarr_json jf;
+    const char *attrs;
+    struct error_info lerr;
+    error_init(&lerr);
+    snprintf(rel, sizeof rel, "%slabels/%s/", prefix, l->name);
+    enum error_code rc = classify_zarr_group_attrs(z, rel, max, &jf, &attrs, &lerr);
+    if (classify_zarr_label_defect(rc)) {
+        classify_warn(out, "label %s: %s", l->name, lerr.detail);
+        return ERROR_OK;
+    }
+    if (rc != ERROR_OK) {
+        *err = lerr;
+        return rc;
+    }
+    const char *end = jf.text != NULL ? jf.text + jf.len : NULL;
+    const char *il = attrs != NULL ? classify_zarr_ngff_member(attrs, end, "image-label") : NULL;
+    if (il != NULL) {
+        size_t colors = json_scan_length(json_scan_member(il, end, "colors"), end);
+        l->image_label = true;
+        l->colors = colors > UINT32_MAX ? UINT32_MAX : (uint32_t)colors;
+        if (!json_scan_string(json_scan_member(json_scan_member(il, end, "source"), end, "image"),
+                              end, l->source, sizeof l->source))
+            l->source[0] = '\0';
+    }
+    free(jf.text);
+    return ERROR_OK;
+}
+
+/* The labels/ sub-group of the image group at prefix: its "labels" list, each with its
+ * image-label metadata (the first CLASSIFY_LABELS_MAX). */
+static enum error_code classify_zarr_labels(const struct classify_zarr_store *z, const char *prefix,
+                                            size_t max, struct classify_result *out,
+                                            struct error_info *err)
+{
+    char rel[64];
+    struct classify_zarr_json jf;
+    const char *attrs;
+    struct error_info lerr;
+    error_init(&lerr);
+    snprintf(rel, sizeof rel, "%slabels/", prefix);
+    enum error_code rc = classify_zarr_group_attrs(z, rel, max, &jf, &attrs, &lerr);
+    if (classify_zarr_label_defect(rc)) {
+        classify_warn(out, "labels: %s", lerr.detail);
+        return ERROR_OK;
+    }
+    if (rc != ERROR_OK) {
+        *err = lerr;
+        return rc;
+    }
+    if (attrs == NULL) {
+        free(jf.text);
+        return ERROR_OK;
+    }
+    const char *end = jf.text + jf.len;
+    const char *list = classify_zarr_ngff_member(attrs, end, "labels");
+    size_t n = json_scan_length(list, end);
+    for (size_t i = 0; i < n && out->label_count < CLASSIFY_LABELS_MAX && rc == ERROR_OK; i++) {
+        struct classify_label *l = &out->labels[out->label_count];
+        memset(l, 0, sizeof *l);
+        if (!json_scan_string(json_scan_index(list, end, i), end, l->name, sizeof l->name) ||
+            strlen(l->name) == sizeof l->name - 1 || !classify_zarr_label_name_ok(l->name)) {
+            classify_warn(out, "labels: entry %zu is not a label name this reader follows", i);
+            continue;
+        }
+        out->label_count++;
+        rc = classify_zarr_label(z, prefix, max, l, out, err);
+    }
+    free(jf.text);
+    return rc;
 }
 
 /* Look at the group at prefix ("" or "0/"): multiscales or bioformats2raw. */
@@ -418,8 +649,11 @@ enum error_code classify_zarr_dir(int root_fd, const char *dir, size_t dir_len, 
             ERROR_OK)
             goto out;
     }
-    if (found)
+    if (found) {
         classify_name_copy(out->format, "ome-zarr");
+        if ((rc = classify_zarr_labels(z, bf2raw ? "0/" : "", max, out, err)) != ERROR_OK)
+            goto out;
+    }
 out:
     free(v3.text);
     free(zarray.text);

@@ -16,6 +16,8 @@
 #ifndef TESSERA_CORE_LIMIT_H
 #define TESSERA_CORE_LIMIT_H
 
+#include "scan.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,7 +68,9 @@
 
 /* Core (core/classify, core/load): IFDs walked per file (a loop or a million-IFD file stops
  * here). Service: the paths of one POST /classify (handlers/classify_endpoint.c), and the
- * entries of the classification cache (server/main.c sizes core/cache with it). */
+ * entries of the classification cache (server/main.c sizes core/cache with it; an entry holds
+ * one struct classify_result, about 1.5 KB with its warnings, channel names and labels, so a
+ * full default cache is about 100 MB, touched only as it fills). */
 #define LIMIT_MAX_IFDS       4096
 #define LIMIT_CLASSIFY_BATCH 10000
 #define LIMIT_CACHE_ENTRIES  65536
@@ -119,6 +123,7 @@ struct limits {
     unsigned max_batch;
     unsigned max_match_component;
     unsigned threads; /* CPU threads one request may use for decoding / counting */
+    struct scan_suffixes scan_suffixes; /* what /scan lists (--scan-suffixes, parsed) */
 };
 
 /* Fixed limits. Service: the handlers enforce these; none is an option.

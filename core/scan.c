@@ -91,6 +91,7 @@ void scan_options_init(struct scan_options *opt)
     opt->deadline = 0;
     opt->want_stat = true;
     opt->threads = 1;
+    opt->suffixes = NULL;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -415,11 +416,11 @@ static enum error_code scan_visit_link(struct scan_walk *w, const char *name, si
         return scan_add_confine_error(w, name, nlen, &cerr);
     close(fd);
     if (S_ISREG(st.st_mode)) {
-        if (suffix == NULL || suffix == scan_name_zarr)
+        if (suffix == NULL || scan_name_is_zarr(suffix))
             return ERROR_OK;
         return scan_add_entry(w, -1, name, nlen, suffix, SCAN_TYPE_FILE, &st);
     }
-    if (suffix == scan_name_zarr)
+    if (scan_name_is_zarr(suffix))
         return scan_add_entry(w, -1, name, nlen, suffix, SCAN_TYPE_ZARR, &st);
     return scan_plan_descent(w, SCAN_PENDING_LINK, name, nlen, depth);
 }
@@ -435,7 +436,7 @@ static enum error_code scan_visit(struct scan_walk *w, int dirfd, const char *na
             return ERROR_OK;
     }
     size_t nlen = strlen(name);
-    const char *suffix = scan_match_suffix(name, nlen);
+    const char *suffix = scan_match_suffix_in(w->opt->suffixes, name, nlen);
     struct stat st;
     const struct stat *known = NULL;
     if (d_type == DT_UNKNOWN) {
@@ -446,11 +447,11 @@ static enum error_code scan_visit(struct scan_walk *w, int dirfd, const char *na
     }
     switch (d_type) {
     case DT_REG:
-        if (suffix == NULL || suffix == scan_name_zarr)
+        if (suffix == NULL || scan_name_is_zarr(suffix))
             return ERROR_OK;
         return scan_add_entry(w, dirfd, name, nlen, suffix, SCAN_TYPE_FILE, known);
     case DT_DIR:
-        if (suffix == scan_name_zarr)
+        if (scan_name_is_zarr(suffix))
             return scan_add_entry(w, dirfd, name, nlen, suffix, SCAN_TYPE_ZARR, known);
         return scan_plan_descent(w, SCAN_PENDING_DIR, name, nlen, depth);
     case DT_LNK:

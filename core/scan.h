@@ -2,9 +2,11 @@
  * scan.h - list the image files of a directory tree beneath the data root in one pass.
  *
  * Each directory is read once with getdents64 on its descriptor (never one glob per
- * pattern); a name is matched case-insensitively against .tif .tiff .ome.tif .ome.tiff and
- * .zarr, and the longest match is reported in lower case. A directory named *.zarr is one
- * entry and is never descended into; a regular file named *.zarr is not an entry; a
+ * pattern); a name is matched case-insensitively against a suffix list (by default .tif
+ * .tiff .ome.tif .ome.tiff .ome.btf .btf .tf8 .svs .ndpi .scn .qptiff .bif .mrxs .vms .czi
+ * and .zarr, the formats /classify understands or names), and the longest match is
+ * reported in lower case, so x.ome.btf is ".ome.btf" once, never also ".btf". A directory named
+ * *.zarr is one entry and is never descended into; a regular file named *.zarr is not an entry; a
  * directory named *.tif is not an entry (it is descended into when recursive).
  *
  * The design decision a reader must know: stat is called only when the answer needs it -
@@ -34,6 +36,29 @@
 /* Errors kept in one result; later ones are only counted (errors_dropped). */
 #define SCAN_ERRORS_MAX 1000u
 
+#define SCAN_SUFFIXES_MAX 32 /* suffixes in one list */
+#define SCAN_SUFFIX_LEN   16 /* bytes of one suffix, with the NUL */
+/* The list /scan matches unless --scan-suffixes says otherwise. */
+#define SCAN_SUFFIXES_DEFAULT                                                                      \
+    ".tif,.tiff,.ome.tif,.ome.tiff,.ome.btf,.btf,.tf8,.svs,.ndpi,.scn,.qptiff,.bif,.mrxs,.vms,"    \
+    ".czi,.zarr"
+
+/* The image suffixes a scan matches, lower case. A compound suffix (".ome.tif") is listed
+ * beside its last part (".tif"); the longest one a name ends with wins. ".zarr", when
+ * listed, names directories (stores), every other suffix regular files. */
+struct scan_suffixes {
+    unsigned count;
+    char name[SCAN_SUFFIXES_MAX][SCAN_SUFFIX_LEN];
+};
+
+/*
+ * Parse a comma-separated list (".tif,.svs"; spaces after a comma allowed) into *out: each
+ * suffix starts with '.', has 2..15 bytes of ASCII letters, digits, '.', '_' or '-', and is
+ * kept lower case; a repeat is kept once. false, with a one-line reason in why (why_len
+ * bytes), for an empty list, a bad suffix or more than SCAN_SUFFIXES_MAX.
+ */
+bool scan_suffixes_parse(const char *list, struct scan_suffixes *out, char *why, size_t why_len);
+
 struct scan_options {
     bool recursive;      /* descend into subdirectories */
     unsigned max_depth;  /* levels below the start directory read when recursive (0..255) */
@@ -41,9 +66,11 @@ struct scan_options {
     size_t max_entries;  /* entries returned at most; one more sets truncated */
     int64_t deadline;    /* core/clock.h ns; 0 = no deadline */
     bool want_stat;      /* fill size and mtime (one fstatat per entry) */
-    unsigned threads;    /* threads doing fstatat, the caller's included (0 or 1: caller only);
-                            workers start only once 64 names in a directory need a stat, and
-                            only as many as the process's thread budget grants */
+    /* NULL or empty: SCAN_SUFFIXES_DEFAULT; must outlive the result (suffix points into it) */
+    const struct scan_suffixes *suffixes;
+    unsigned threads; /* threads doing fstatat, the caller's included (0 or 1: caller only);
+                         workers start only once 64 names in a directory need a stat, and
+                         only as many as the process's thread budget grants */
 };
 
 enum scan_type {
@@ -54,7 +81,7 @@ enum scan_type {
 struct scan_entry {
     const char *path;   /* relative to the data root, '/'-separated, NUL-terminated */
     const char *name;   /* last component; points into path */
-    const char *suffix; /* ".tif", ".tiff", ".ome.tif", ".ome.tiff" or ".zarr" (static) */
+    const char *suffix; /* the matching suffix of opt.suffixes, lower case */
     enum scan_type type;
     uint64_t size;     /* bytes of the file (of the link's target); 0 for zarr */
     int64_t mtime_sec; /* modification time of the file or zarr directory */
@@ -107,7 +134,12 @@ void scan_result_free(struct scan_result *result);
  */
 int scan_natural_compare(const char *a, const char *b);
 
-/* The image suffix name (len bytes) ends with, longest match, lower case; NULL if none. */
+/* The suffix of set that name (len bytes) ends with, longest match, lower case, pointing
+ * into set; NULL if none. NULL or an empty set (a zeroed struct, which scan_suffixes_parse
+ * never makes) means SCAN_SUFFIXES_DEFAULT. */
+const char *scan_match_suffix_in(const struct scan_suffixes *set, const char *name, size_t len);
+
+/* scan_match_suffix_in with the default list. */
 const char *scan_match_suffix(const char *name, size_t len);
 
 /* "file" or "zarr". */

@@ -8,8 +8,10 @@
 
 #include "alloc.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,15 +19,65 @@
  * Suffixes
  * --------------------------------------------------------------------------------------- */
 
-static const char scan_suffix_tif[] = ".tif";
-static const char scan_suffix_tiff[] = ".tiff";
-static const char scan_suffix_ome_tif[] = ".ome.tif";
-static const char scan_suffix_ome_tiff[] = ".ome.tiff";
-const char scan_name_zarr[] = ".zarr";
-
 static unsigned char scan_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+static bool scan_suffix_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+bool scan_suffixes_parse(const char *list, struct scan_suffixes *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof *out);
+    const char *p = list;
+    for (;;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, ",");
+        char s[SCAN_SUFFIX_LEN];
+        if (n < 2 || n >= SCAN_SUFFIX_LEN || p[0] != '.') {
+            snprintf(why, why_len, "suffix '%.*s' must start with '.' and have 2 to %u bytes",
+                     (int)(n < 64 ? n : 64), p, SCAN_SUFFIX_LEN - 1);
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            s[i] = (char)scan_lower((unsigned char)p[i]);
+            if (!scan_suffix_char((unsigned char)s[i])) {
+                snprintf(why, why_len,
+                         "suffix '%.*s' may hold only ASCII letters, digits, '.', '_' and '-'",
+                         (int)n, p);
+                return false;
+            }
+        }
+        s[n] = '\0';
+        bool repeat = false;
+        for (unsigned i = 0; i < out->count && !repeat; i++)
+            repeat = strcmp(out->name[i], s) == 0;
+        if (!repeat) {
+            if (out->count == SCAN_SUFFIXES_MAX) {
+                snprintf(why, why_len, "more than %u suffixes", SCAN_SUFFIXES_MAX);
+                return false;
+            }
+            memcpy(out->name[out->count++], s, n + 1);
+        }
+        if (p[n] == '\0')
+            return true;
+        p += n + 1;
+    }
+}
+
+/* The default list, parsed once; SCAN_SUFFIXES_DEFAULT is known to parse. */
+static struct scan_suffixes scan_default;
+static pthread_once_t scan_default_once = PTHREAD_ONCE_INIT;
+
+static void scan_default_init(void)
+{
+    char why[128];
+    bool ok = scan_suffixes_parse(SCAN_SUFFIXES_DEFAULT, &scan_default, why, sizeof why);
+    (void)ok;
 }
 
 static bool scan_ends_with(const char *name, size_t len, const char *suffix, size_t slen)
@@ -39,25 +91,39 @@ static bool scan_ends_with(const char *name, size_t len, const char *suffix, siz
     return true;
 }
 
+const char *scan_match_suffix_in(const struct scan_suffixes *set, const char *name, size_t len)
+{
+    if (set == NULL || set->count == 0) {
+        pthread_once(&scan_default_once, scan_default_init);
+        set = &scan_default;
+    }
+    const char *best = NULL;
+    size_t best_len = 0;
+    if (len < 2)
+        return NULL;
+    /* most names are rejected on their last byte */
+    unsigned char last = scan_lower((unsigned char)name[len - 1]);
+    for (unsigned i = 0; i < set->count; i++) {
+        const char *s = set->name[i];
+        size_t slen = strlen(s);
+        if ((unsigned char)s[slen - 1] != last || slen <= best_len)
+            continue;
+        if (scan_ends_with(name, len, s, slen)) {
+            best = s;
+            best_len = slen;
+        }
+    }
+    return best;
+}
+
 const char *scan_match_suffix(const char *name, size_t len)
 {
-    if (len < 4)
-        return NULL;
-    unsigned char last = scan_lower((unsigned char)name[len - 1]);
-    if (last == 'r')
-        return scan_ends_with(name, len, scan_name_zarr, sizeof scan_name_zarr - 1) ? scan_name_zarr
-                                                                                    : NULL;
-    if (last != 'f')
-        return NULL;
-    if (scan_ends_with(name, len, scan_suffix_tiff, sizeof scan_suffix_tiff - 1))
-        return scan_ends_with(name, len, scan_suffix_ome_tiff, sizeof scan_suffix_ome_tiff - 1)
-                   ? scan_suffix_ome_tiff
-                   : scan_suffix_tiff;
-    if (scan_ends_with(name, len, scan_suffix_tif, sizeof scan_suffix_tif - 1))
-        return scan_ends_with(name, len, scan_suffix_ome_tif, sizeof scan_suffix_ome_tif - 1)
-                   ? scan_suffix_ome_tif
-                   : scan_suffix_tif;
-    return NULL;
+    return scan_match_suffix_in(NULL, name, len);
+}
+
+bool scan_name_is_zarr(const char *suffix)
+{
+    return suffix != NULL && strcmp(suffix, ".zarr") == 0;
 }
 
 /* ---------------------------------------------------------------------------------------

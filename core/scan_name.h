@@ -13,8 +13,8 @@
 
 #include "scan.h"
 
-/* The ".zarr" string scan_match_suffix returns: compare the pointer to tell a zarr name. */
-extern const char scan_name_zarr[];
+/* Is suffix (a scan_match_suffix_in answer, or NULL) ".zarr", the suffix of stores? */
+bool scan_name_is_zarr(const char *suffix);
 
 /* Sort res->entries, then res->errors, by scan_natural_compare of their paths. Never fails:
  * without memory for the keys, paths are compared directly (same order, slower). */

@@ -234,6 +234,26 @@ enum error_code tiff_ifd_entry_scalar(const struct tiff_ifd_file *t, const struc
     return tiff_ifd_entry_uint(t, e, 0, out, err);
 }
 
+enum error_code tiff_ifd_entry_rational(const struct tiff_ifd_file *t,
+                                        const struct tiff_ifd_entry *e, double *out, bool *ok,
+                                        struct error_info *err)
+{
+    unsigned char b[8];
+    *ok = false;
+    *out = 0;
+    if (!e->present || e->count == 0 || e->type != 5)
+        return ERROR_OK;
+    enum error_code rc = tiff_ifd_src_read(t->src, e->value_at, b, 8, "tag value", err);
+    if (rc != ERROR_OK)
+        return rc;
+    uint64_t num = tiff_ifd_get_uint(t, b, 4), den = tiff_ifd_get_uint(t, b + 4, 4);
+    if (den == 0)
+        return ERROR_OK;
+    *out = (double)num / (double)den;
+    *ok = true;
+    return ERROR_OK;
+}
+
 enum error_code tiff_ifd_entry_uints(const struct tiff_ifd_file *t, const struct tiff_ifd_entry *e,
                                      uint64_t start, unsigned count, uint64_t *out,
                                      struct error_info *err)
@@ -305,15 +325,21 @@ static bool tiff_ifd_wanted(uint16_t tag, const struct tiff_ifd_want *want, size
     return wanted;
 }
 
-/* Keep e in the first slot of tag that is still free (later occurrences are dropped). */
+/* Keep e in every "last" slot of tag, and in the first other slot of tag that is still free
+ * (later occurrences are dropped there). */
 static void tiff_ifd_keep(uint16_t tag, const struct tiff_ifd_entry *e,
                           const struct tiff_ifd_want *want, size_t n_want,
                           struct tiff_ifd_entry *entries)
 {
+    bool kept = false;
     for (size_t i = 0; i < n_want; i++) {
-        if (want[i].tag == tag && !entries[i].present) {
+        if (want[i].tag != tag)
+            continue;
+        if (want[i].last) {
             entries[i] = *e;
-            return;
+        } else if (!kept && !entries[i].present) {
+            entries[i] = *e;
+            kept = true;
         }
     }
 }

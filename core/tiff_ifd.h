@@ -104,6 +104,12 @@ enum error_code tiff_ifd_entry_scalar(const struct tiff_ifd_file *t, const struc
                                       uint64_t dflt, uint64_t *out,
                                       struct error_info *err) ERROR_MUST_CHECK;
 
+/* The first value of a RATIONAL tag as a double; false (with ERROR_OK) when the tag is
+ * absent, empty, not RATIONAL, or its denominator is 0. */
+enum error_code tiff_ifd_entry_rational(const struct tiff_ifd_file *t,
+                                        const struct tiff_ifd_entry *e, double *out, bool *ok,
+                                        struct error_info *err) ERROR_MUST_CHECK;
+
 /* count (<= TIFF_IFD_CHUNK) values of a SHORT/LONG/LONG8/IFD/IFD8 table (strip or tile
  * offsets and byte counts) from index start into out, read in one go. */
 enum error_code tiff_ifd_entry_uints(const struct tiff_ifd_file *t, const struct tiff_ifd_entry *e,
@@ -123,10 +129,14 @@ enum error_code tiff_ifd_entry_text(const struct tiff_ifd_file *t, const struct 
 /* A tag the caller wants kept. must_fit: the tag's values must lie inside the file, or the
  * read fails naming it (for tags the caller will read); otherwise an entry pointing past the
  * end is dropped silently, as libtiff drops it. A tag listed k times keeps its first k
- * occurrences, in order (a second ImageDescription, say); otherwise the first one wins. */
+ * occurrences, in order (a second ImageDescription, say); otherwise the first one wins.
+ * last: this listing keeps the tag's last occurrence instead, whatever the others keep (what
+ * libtiff's TIFFGetField returns for a duplicated tag, since each occurrence replaces the
+ * one before). */
 struct tiff_ifd_want {
     uint16_t tag;
     bool must_fit;
+    bool last;
 };
 
 /*

@@ -44,6 +44,7 @@ static void scan_endpoint_defaults(const struct handler_context *ctx, const stru
                              ? ctx->limits->scan_max_entries
                              : LIMIT_SCAN_DEFAULT_ENTRIES;
     q->opt.threads = ctx->limits->threads;
+    q->opt.suffixes = &ctx->limits->scan_suffixes;
     q->opt.deadline =
         clock_deadline_min(clock_deadline_ms(ctx->limits->scan_timeout_ms), req->deadline_ns);
 }

@@ -98,6 +98,9 @@ static const struct config_option config_options[] = {
      STR(LIMIT_SCAN_MAX_DEPTH), 0, 4096, "deepest /scan recursion"},
     {"scan-max-entries", "TESSERA_SCAN_MAX_ENTRIES", CONFIG_UINT, OFF(limits.scan_max_entries),
      STR(LIMIT_SCAN_MAX_ENTRIES), 1, 100000000, "most entries one /scan returns"},
+    {"scan-suffixes", "TESSERA_SCAN_SUFFIXES", CONFIG_STRING, OFF(scan_suffixes),
+     SCAN_SUFFIXES_DEFAULT, 0, 0,
+     "comma-separated name suffixes /scan lists, case-insensitive, longest match wins"},
     {"scan-timeout", "TESSERA_SCAN_TIMEOUT_MS", CONFIG_UINT, OFF(limits.scan_timeout_ms),
      STR(LIMIT_SCAN_TIMEOUT_MS), 1, 3600000, "time one /scan may walk, in ms"},
     {"max-ifds", "TESSERA_MAX_IFDS", CONFIG_UINT, OFF(limits.max_ifds), STR(LIMIT_MAX_IFDS), 1,
@@ -287,6 +290,11 @@ enum config_outcome config_load(struct config *cfg, int argc, char **argv, char 
         cfg->thread_budget = cpus;
     if (cfg->root[0] == '\0') {
         snprintf(msg, msg_size, "--root must not be empty");
+        return CONFIG_ERROR;
+    }
+    char why[160];
+    if (!scan_suffixes_parse(cfg->scan_suffixes, &cfg->limits.scan_suffixes, why, sizeof why)) {
+        snprintf(msg, msg_size, "--scan-suffixes: %s", why);
         return CONFIG_ERROR;
     }
     return CONFIG_RUN;

@@ -33,6 +33,7 @@ struct config {
     unsigned drain_timeout_s;
     char token[256];
     char cors_origins[1024];
+    char scan_suffixes[SCAN_SUFFIXES_MAX * SCAN_SUFFIX_LEN]; /* as given; parsed into limits */
     unsigned strict_http;
     bool access_log;
     struct limits limits;

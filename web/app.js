@@ -202,7 +202,10 @@ function renderScan(body) {
 }
 
 function renderClassify(body) {
-  return [kvTable(body)];
+  /* list fields (associated_images, warnings): joined with '; ', a dash when empty */
+  const flat = Object.fromEntries(Object.entries(body).map(([k, v]) =>
+    [k, Array.isArray(v) ? (v.length ? v.join('; ') : null) : v]));
+  return [kvTable(flat)];
 }
 
 function renderOverlap(body) {

@@ -70,6 +70,55 @@ int main(int argc, char **argv)
                r.is_imagej ? "true" : "false", r.tiled ? "true" : "false");
         printf(", \"can_use_openslide\": %s, \"can_use_vips\": %s",
                r.can_use_openslide ? "true" : "false", r.can_use_vips ? "true" : "false");
+        put_nullable("vendor_detector", r.vendor_detector);
+        printf(", \"associated_images\": [");
+        for (unsigned bit = 1, n = 0; bit <= CLASSIFY_ASSOCIATED_MACRO; bit <<= 1) {
+            if ((r.associated & bit) == 0)
+                continue;
+            printf(n++ ? ", " : "");
+            put_string(classify_associated_name(bit));
+        }
+        printf("], \"warnings\": [");
+        for (unsigned k = 0; k < r.warning_count; k++) {
+            printf(k ? ", " : "");
+            put_string(r.warnings[k]);
+        }
+        printf("], \"physical_size\": ");
+        if (r.physical.source[0] == '\0') {
+            printf("null");
+        } else {
+            printf("{\"source\": ");
+            put_string(r.physical.source);
+            for (int a = 0; a < 3; a++) {
+                printf(", \"%c\": ", "xyz"[a]);
+                if (r.physical.size[a] > 0)
+                    printf("%.17g", r.physical.size[a]);
+                else
+                    printf("null");
+                printf(", \"unit_%c\": ", "xyz"[a]);
+                put_string(r.physical.size[a] > 0 ? r.physical.unit[a] : "");
+            }
+            printf("}");
+        }
+        printf(", \"size_z\": %llu, \"size_t\": %llu", (unsigned long long)r.size_z,
+               (unsigned long long)r.size_t_);
+        put_nullable("dimension_order", r.dimension_order);
+        printf(", \"labels\": [");
+        for (unsigned k = 0; k < r.label_count; k++) {
+            printf(k ? ", {\"name\": " : "{\"name\": ");
+            put_string(r.labels[k].name);
+            printf(", \"image_label\": %s, \"colors\": %u, \"source\": ",
+                   r.labels[k].image_label ? "true" : "false", r.labels[k].colors);
+            put_string(r.labels[k].source);
+            printf("}");
+        }
+        printf("]");
+        printf(", \"channel_names\": [");
+        for (unsigned k = 0; k < r.channel_name_count; k++) {
+            printf(k ? ", " : "");
+            put_string(r.channel_names[k]);
+        }
+        printf("]");
         printf(", \"width\": %llu, \"height\": %llu, \"channels\": %u, \"tile_width\": %u, "
                "\"tile_height\": %u, \"pages\": %u, \"levels\": %u}\n",
                (unsigned long long)r.width, (unsigned long long)r.height, r.channels, r.tile_width,

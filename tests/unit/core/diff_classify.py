@@ -177,6 +177,35 @@ def make_bad(d, good_multi):
     return bad
 
 
+ngff_meta = {}  # path -> the attributes a store was written with, the reference for NGFF
+ngff_labels = {}  # path -> the label images written into its labels/ group
+
+
+def check_ngff(p, o):
+    """physical_size, size_z/size_t and channel_names from the attributes written."""
+    attrs = ngff_meta[p]
+    ms = attrs["multiscales"][0]
+    names = [a["name"] for a in ms["axes"]]
+    scale = ms["datasets"][0]["coordinateTransformations"][0]["scale"]
+    shape = zarr.open(os.path.join(p, ms["datasets"][0]["path"]), mode="r").shape
+    want = {"x": scale[names.index("x")], "y": scale[names.index("y")],
+            "z": scale[names.index("z")], "unit_x": ms["axes"][names.index("x")]["unit"],
+            "unit_y": ms["axes"][names.index("y")]["unit"],
+            "unit_z": ms["axes"][names.index("z")]["unit"], "source": "ngff"}
+    got = o.get("physical_size") or {}
+    for k, v in want.items():
+        if got.get(k) != v:
+            fail(p, f"physical_size.{k}", got.get(k), v)
+    for k, axis in (("size_z", "z"), ("size_t", "t")):
+        if o.get(k) != shape[names.index(axis)]:
+            fail(p, k, o.get(k), shape[names.index(axis)])
+    if o.get("labels") != ngff_labels.get(p, []):
+        fail(p, "labels", o.get("labels"), ngff_labels.get(p, []))
+    labels = [c["label"] for c in attrs["omero"]["channels"]]
+    if o.get("channel_names") != labels:
+        fail(p, "channel_names", o.get("channel_names"), labels)
+
+
 def make_zarr(d):
     """path -> expected (format, levels)."""
     out = {}
@@ -214,7 +243,266 @@ def make_zarr(d):
     with open(os.path.join(p, "OME", "METADATA.ome.xml"), "w") as f:
         f.write("<OME/>")
     out[p] = ("ome-zarr", 2, 96, 64, "uint16")
+    # OME-NGFF 0.1-0.3 write no axes: arrays are (t, c, z, y, x) by those versions' spec
+    for version in ("0.1", "0.2", "0.3"):
+        p = os.path.join(d, f"z_ngff{version.replace('.', '')}.zarr")
+        g = zarr.open_group(p, mode="w")
+        g.create_dataset("0", shape=(1, 3, 1, 64, 80), chunks=(1, 1, 1, 32, 32), dtype="u2")
+        g.attrs["multiscales"] = [{"version": version, "datasets": [{"path": "0"}]}]
+        out[p] = ("ome-zarr", 1, 80, 64, "uint16", 3)
+    # OME-NGFF 0.4: scale with axis units, omero channel labels, z and t
+    p = os.path.join(d, "z_ngff04_phys.zarr")
+    g = zarr.open_group(p, mode="w")
+    g.create_dataset("0", shape=(4, 2, 7, 64, 80), chunks=(1, 1, 1, 32, 32), dtype="u1")
+    axes = [{"name": "t", "type": "time", "unit": "second"},
+            {"name": "c", "type": "channel"},
+            {"name": "z", "type": "space", "unit": "micrometer"},
+            {"name": "y", "type": "space", "unit": "micrometer"},
+            {"name": "x", "type": "space", "unit": "micrometer"}]
+    scale = [1.0, 1.0, 2.5, 0.325, 0.33]
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [
+        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}]}]
+    g.attrs["omero"] = {"channels": [{"label": "DAPI"}, {"label": "GFP"}]}
+    labels = g.create_group("labels")
+    labels.attrs["labels"] = ["cells", "nuclei"]
+    cells = labels.create_group("cells")
+    cells.create_dataset("0", shape=(4, 1, 7, 64, 80), dtype="u4")
+    cells.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [{"path": "0"}]}]
+    cells.attrs["image-label"] = {"version": "0.4", "colors": [
+        {"label-value": 1, "rgba": [255, 0, 0, 255]}, {"label-value": 2, "rgba": [0, 255, 0, 255]}],
+        "source": {"image": "../../"}}
+    labels.create_group("nuclei")  # listed, without image-label metadata
+    out[p] = ("ome-zarr", 1, 80, 64, "uint8", 2)
+    ngff_meta[p] = g.attrs.asdict()
+    ngff_labels[p] = [{"name": "cells", "image_label": True, "colors": 2, "source": "../../"},
+                      {"name": "nuclei", "image_label": False, "colors": 0, "source": ""}]
     return out
+
+
+def patch_ifd0(path, tag, value=None, newtag=None, ifd=None):
+    """Rewrite one entry of a classic TIFF's IFD 0 (or the IFD at offset ifd) in place: its
+    inline value (SHORT or LONG), or its tag number (to hide a tag from every reader)."""
+    b = bytearray(open(path, "rb").read())
+    bo = "<" if b[:2] == b"II" else ">"
+    off = ifd if ifd is not None else struct.unpack(bo + "I", b[4:8])[0]
+    n = struct.unpack(bo + "H", b[off:off + 2])[0]
+    for i in range(n):
+        e = off + 2 + 12 * i
+        t, ty, _ = struct.unpack(bo + "HHI", b[e:e + 8])
+        if t != tag:
+            continue
+        if newtag is not None:
+            b[e:e + 2] = struct.pack(bo + "H", newtag)
+        if value is not None:
+            b[e + 8:e + 12] = struct.pack(bo + ("HH" if ty == 3 else "I"),
+                                          *((value, 0) if ty == 3 else (value,)))
+    open(path, "wb").write(b)
+
+
+def make_edge(d):
+    """Files libvips, libtiff or OpenSlide treat specially: path -> dict of expected fields
+    (beyond agreeing with `vips copy` on can_use_vips)."""
+    out = {}
+    z = np.zeros
+
+    def w(name, data, want=None, **kw):
+        p = os.path.join(d, name)
+        tifffile.imwrite(p, data, **kw)
+        out[p] = dict(want or {})
+        return p
+
+    def cp(src, name, want=None):
+        p = os.path.join(d, name)
+        shutil.copy(src, p)
+        out[p] = dict(want or {})
+        return p
+
+    rgb = w("e_rgb.tif", z((64, 64, 3), np.uint8), photometric="rgb")
+    g8 = w("e_g8.tif", z((64, 64), np.uint8))
+    g16 = w("e_g16.tif", z((64, 64), np.uint16))
+    # point 1: what libvips refuses before reading a pixel
+    w("e_planar_tiled.tif", z((3, 64, 64), np.uint8), {"can_use_vips": False},
+      planarconfig="separate", photometric="rgb", tile=(32, 32))
+    w("e_planar_strips.tif", z((3, 64, 64), np.uint8), {"can_use_vips": True},
+      planarconfig="separate", photometric="rgb")
+    for name, dt in (("e_f16.tif", np.float16), ("e_f64.tif", np.float64),
+                     ("e_c64.tif", np.complex64), ("e_u64.tif", np.uint64),
+                     ("e_i8.tif", np.int8), ("e_bool.tif", bool)):
+        w(name, z((32, 32), dt))
+    w("e_palette.tif", z((32, 32), np.uint8), photometric="palette",
+      colormap=z((3, 256), np.uint16))
+    w("e_cmyk.tif", z((32, 32, 4), np.uint8), photometric="separated")
+    w("e_grey2.tif", z((32, 32, 2), np.uint8), photometric="minisblack")
+    run(["tiffset", "-s", "258", "12", cp(g16, "e_bits12.tif", {"can_use_vips": False})])
+    run(["tiffset", "-s", "258", "24", cp(g16, "e_bits24.tif", {"can_use_vips": False})])
+    run(["tiffset", "-s", "277", "65535", cp(g8, "e_spp65535.tif",
+                                             {"can_use_vips": False, "channels": 65535})])
+    patch_ifd0(cp(rgb, "e_nophoto.tif", {"can_use_vips": False}), 262, newtag=263)
+    patch_ifd0(cp(g8, "e_len0.tif", {"can_use_vips": False, "height": 0}), 257, value=0)
+    p = cp(rgb, "e_ycbcr_sub.tif", {"can_use_vips": False})
+    run(["tiffset", "-s", "262", "6", p])
+    run(["tiffset", "-s", "530", "2", "2", p])
+    p = cp(rgb, "e_ycbcr_1x1.tif", {"can_use_vips": True})
+    run(["tiffset", "-s", "262", "6", p])
+    run(["tiffset", "-s", "530", "1", "1", p])
+    tiled_jpeg = os.path.join(d, "e_jpeg_tiled.tif")
+    run(["tiffcp", "-c", "jpeg", "-t", rgb, tiled_jpeg])
+    out[tiled_jpeg] = {"can_use_vips": True, "compression": "jpeg"}
+    for name in ("e_g8", "e_grey2", "e_cmyk"):
+        p = os.path.join(d, name + "_jpeg.tif")
+        run(["tiffcp", "-c", "jpeg", os.path.join(d, name + ".tif"), p])
+        out[p] = {"compression": "jpeg"}
+    # points 1 and 4: OJPEG, and OJPEG without SamplesPerPixel (libtiff applies 3)
+    patch_ifd0(cp(tiled_jpeg, "e_ojpeg.tif", {"can_use_vips": False, "channels": 3}), 259,
+               value=6)
+    p = cp(tiled_jpeg, "e_ojpeg_nospp.tif", {"can_use_vips": False, "channels": 3})
+    patch_ifd0(p, 259, value=6)
+    patch_ifd0(p, 277, newtag=278 + 0)  # the tag number of RowsPerStrip: libtiff drops it
+    # point 3: one uncompressed strip whose StripByteCounts runs past the end of the file
+    p = cp(g8, "e_bogus_bytecounts.tif", {"warnings": 1, "can_use_vips": True})
+    patch_ifd0(p, 279, value=1 << 30)
+    # point 2: a SubIFD without ImageWidth
+    p = os.path.join(d, "e_bad_subifd.tif")
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(z((64, 64), np.uint8), subifds=1, metadata=None)
+        tw.write(z((32, 32), np.uint8), subfiletype=1, metadata=None)
+    with tifffile.TiffFile(p) as tf:
+        sub = tf.pages[0].subifds[0]
+    patch_ifd0(p, 256, newtag=255, ifd=sub)  # SubfileType: ImageWidth is gone
+    out[p] = {"warnings": 1, "levels": 1, "width": 64, "can_use_vips": True}
+    # point 6: reduced pages that are not exact halvings, and a mask that is not a level
+    p = os.path.join(d, "e_cog_sizes.tif")
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(z((16, 2325), np.uint8), tile=(16, 16), metadata=None)
+        for wd, ht in ((581, 4), (291, 2), (145, 1)):
+            tw.write(z((ht, wd), np.uint8), tile=(16, 16), subfiletype=1, metadata=None)
+        tw.write(z((16, 2325), np.uint8), tile=(16, 16), subfiletype=1, metadata=None)
+    with tifffile.TiffFile(p) as tf:
+        mask = tf.pages[4].offset
+    patch_ifd0(p, 254, value=4, ifd=mask)  # tifffile writes masks only as MASK photometric
+    out[p] = {"levels": 4, "pages": 5}
+    p = os.path.join(d, "e_odd_halving.tif")
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(z((200, 400), np.uint8), tile=(64, 64), metadata=None)
+        tw.write(z((100, 201), np.uint8), tile=(64, 64), subfiletype=1, metadata=None)
+    out[p] = {"levels": 2}
+    # point 7: an Aperio slide: 2 tiled levels, a stripped thumbnail, label and macro; and a
+    # tifffile file with two ImageDescription tags (OpenSlide sees the last)
+    p = os.path.join(d, "e_aperio.svs")
+    desc = "Aperio Image Library v12.0.15 \n512x512 (256x256) RGB|AppMag = 20"
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(z((512, 512, 3), np.uint8), tile=(256, 256), photometric="rgb",
+                 description=desc, metadata=None)
+        tw.write(z((64, 64, 3), np.uint8), photometric="rgb", description=desc,
+                 metadata=None)
+        tw.write(z((256, 256, 3), np.uint8), tile=(256, 256), photometric="rgb",
+                 subfiletype=0, description=desc, metadata=None)
+        tw.write(z((40, 60, 3), np.uint8), photometric="rgb", subfiletype=1,
+                 description="Aperio Image Library v12.0.15\nlabel 60x40", metadata=None)
+        tw.write(z((40, 90, 3), np.uint8), photometric="rgb", subfiletype=9,
+                 description="Aperio Image Library v12.0.15\nmacro 90x40", metadata=None)
+    out[p] = {"levels": 2, "vendor": "aperio",
+              "associated_images": ["thumbnail", "label", "macro"]}
+    # what a pipeline needs next: physical pixel size, sizes, channel names
+    p = os.path.join(d, "e_phys.ome.tif")
+    tifffile.imwrite(p, z((2, 3, 32, 32), np.uint16), ome=True, metadata={
+        "axes": "ZCYX", "PhysicalSizeX": 0.65, "PhysicalSizeY": 0.66, "PhysicalSizeZ": 2.0,
+        "PhysicalSizeZUnit": "nm", "Channel": {"Name": ["DAPI", "CD3", "Ki-67 \u00b5"]}})
+    out[p] = {"channels": 3, "size_z": 2, "size_t": 1, "dimension_order": "XYCZT"}
+    w("e_res_cm.tif", z((32, 32), np.uint8), resolution=(2.0, 4.0), resolutionunit="CENTIMETER")
+    w("e_res_inch.tif", z((32, 32), np.uint8), resolution=(254, 254))
+    w("e_res_none.tif", z((32, 32), np.uint8), {"physical_size": None})
+    w("e_aperio_mpp.svs", z((256, 256, 3), np.uint8), {"vendor": "aperio"}, tile=(128, 128),
+      photometric="rgb", metadata=None,
+      description="Aperio Image Library v12\n256x256 -> 256x256|AppMag = 20|MPP = 0.2527")
+    w("e_two_descriptions.tif", z((256, 256, 3), np.uint8), {"vendor": "generic-tiff"},
+      tile=(64, 64), photometric="rgb", description="Aperio Image Library v12\n256x256",
+      metadata={"note": 1})
+    return out
+
+
+UM = "\u00b5m"
+
+
+def physical_reference(path):
+    """(x, y, z, unit_x, unit_y, unit_z) from tifffile's tags and Python's XML parser, or
+    OpenSlide's mpp for an Aperio slide; None where nothing gives a pixel size."""
+    import xml.etree.ElementTree as ET
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        if tf.is_ome:
+            root = ET.fromstring(tf.pages[0].description)
+            pix = next(e for e in root.iter() if e.tag.endswith("}Pixels"))
+            vals = [float(pix.get(f"PhysicalSize{a}", 0)) or None for a in "XYZ"]
+            names = [c.get("Name", "") for c in pix if c.tag.endswith("}Channel")]
+            if vals == [None, None, None]:
+                return None, names
+            units = [pix.get(f"PhysicalSize{a}Unit", UM) if v else None
+                     for a, v in zip("XYZ", vals)]
+            names = [c.get("Name", "") for c in pix if c.tag.endswith("}Channel")]
+            return tuple(vals + units), names
+        if tf.is_svs:
+            with openslide.OpenSlide(path) as sl:
+                mpp = sl.properties.get("openslide.mpp-x")
+            return ((float(mpp), float(mpp), None, UM, UM, None) if mpp else None), []
+        unit = page.tags.get("ResolutionUnit")
+        unit = unit.value if unit is not None else 2
+        if "XResolution" not in page.tags or unit not in (2, 3):
+            return None, []
+        xr, yr = page.tags["XResolution"].value, page.tags["YResolution"].value
+        um = 25400.0 if unit == 2 else 10000.0
+        return (um * xr[1] / xr[0], um * yr[1] / yr[0], None, UM, UM, None), []
+
+
+def check_physical(p, o):
+    ref, names = physical_reference(p)
+    got = o["physical_size"]
+    if ref is None or got is None:
+        if (ref is None) != (got is None):
+            fail(p, "physical_size", got, ref)
+    else:
+        mine = (got["x"], got["y"], got["z"], got["unit_x"] or None, got["unit_y"] or None,
+                got["unit_z"] or None)
+        for a, b in zip(mine, ref):
+            if (a is None) != (b is None) or (isinstance(a, float) and abs(a - b) > 1e-9 * b) \
+                    or (isinstance(a, str) and a != b):
+                fail(p, "physical_size", mine, ref)
+                break
+    if o["channel_names"] != names[:8]:
+        fail(p, "channel_names", o["channel_names"], names[:8])
+
+
+def vips_decodes(path):
+    return subprocess.run(["vips", "copy", path, path + ".v"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def check_edge(ours, edge):
+    for p, want in edge.items():
+        o = ours[p]
+        if "error" in o:
+            fail(p, "error", o["detail"], "libtiff reads it")
+            continue
+        decodes = vips_decodes(p)
+        if o["can_use_vips"] != decodes:
+            fail(p, "can_use_vips", o["can_use_vips"], f"vips copy decodes: {decodes}")
+        if os.path.exists(p + ".v"):
+            os.unlink(p + ".v")
+        check_physical(p, o)
+        for k, v in want.items():
+            got = len(o[k]) if k == "warnings" else o[k]
+            if got != v:
+                fail(p, k, got, v)
+        vendor = openslide.OpenSlide.detect_format(p)
+        if o["vendor"] != vendor:
+            fail(p, "vendor", o["vendor"], vendor)
+        if vendor not in (None, "generic-tiff"):
+            with openslide.OpenSlide(p) as sl:
+                if o["levels"] != sl.level_count:
+                    fail(p, "levels", o["levels"], f"OpenSlide level_count {sl.level_count}")
+                if sorted(o["associated_images"]) != sorted(sl.associated_images):
+                    fail(p, "associated_images", o["associated_images"],
+                         sorted(sl.associated_images))
 
 
 def reference(path):
@@ -258,7 +546,8 @@ def main():
                              [os.path.join(d, "tf_plain.tif")])
         bad = make_bad(d, os.path.join(d, "cp_multi.tif"))
         zarrs = make_zarr(d)
-        paths = tiffs + [p for p, _ in bad.values()] + list(zarrs)
+        edge = make_edge(d)
+        paths = tiffs + [p for p, _ in bad.values()] + list(zarrs) + list(edge)
         out = subprocess.run([driver] + paths, check=True, capture_output=True, text=True)
         ours = {}
         for line in out.stdout.splitlines():
@@ -281,7 +570,13 @@ def main():
                 fail(p, "vendor", o["vendor"], vendor)
             if o["can_use_openslide"] != (vendor not in (None, "generic-tiff")):
                 fail(p, "can_use_openslide", o["can_use_openslide"], vendor)
+            if o["can_use_vips"] != vips_decodes(p):
+                fail(p, "can_use_vips", o["can_use_vips"], "vips copy disagrees")
+            check_physical(p, o)
+            if os.path.exists(p + ".v"):
+                os.unlink(p + ".v")
             compared += 1
+        check_edge(ours, edge)
         for name, (p, words) in bad.items():
             o = ours[p]
             if words is None:
@@ -293,15 +588,20 @@ def main():
                         fail(p, "vendor", None, vendor)
             elif o.get("error") != "unprocessable" or words not in o.get("detail", ""):
                 fail(p, "error", o.get("detail", o.get("container")), words)
-        for p, (fmt, levels, width, height, dtype) in zarrs.items():
+        for p, (fmt, levels, width, height, dtype, *channels) in zarrs.items():
             o = ours[p]
             want = {"container": "zarr", "format": fmt, "levels": levels, "reader": "zarr"}
+            if channels:
+                want["channels"] = channels[0]
+            if p in ngff_meta:
+                check_ngff(p, o)
             if width:
                 want.update(width=width, height=height, dtype=dtype)
             for k, v in want.items():
                 if o.get(k) != v:
                     fail(p, k, o.get(k), v)
-        print(f"diff_classify: {compared} TIFFs vs tifffile + OpenSlide, {len(bad)} bad files, "
+        print(f"diff_classify: {compared} TIFFs vs tifffile + OpenSlide + vips copy, "
+              f"{len(edge)} edge cases vs vips copy + OpenSlide, {len(bad)} bad files, "
               f"{len(zarrs)} Zarr stores")
     finally:
         shutil.rmtree(d, ignore_errors=True)

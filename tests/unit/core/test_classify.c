@@ -14,6 +14,7 @@
 #include "classify.h"
 #include "classify_batch.h"
 #include "confine.h"
+#include "ome_xml.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -1128,6 +1129,255 @@ static void test_batch(void)
     close(root_fd);
 }
 
+/* ---- where libtiff, libvips and OpenSlide decide ------------------------------------------ */
+
+/* A little-endian TIFF of one IFD (tags ascending, every value an inline LONG, or SHORT for
+ * the few tags below that must be SHORT) with 64 bytes of pixel data at DATA_AT. */
+#define HM_MAX  16
+#define DATA_AT (8 + 2 + HM_MAX * 12 + 4)
+struct hm_entry {
+    uint16_t tag;
+    uint32_t value;
+};
+
+static size_t handmade(unsigned char *b, const struct hm_entry *e, unsigned n)
+{
+    memset(b, 0, DATA_AT + 64);
+    memcpy(b, "II*\0", 4);
+    put32(b + 4, 8);
+    b[8] = (unsigned char)n;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned char *p = b + 10 + i * 12;
+        bool shrt = e[i].tag == 262 || e[i].tag == 284 || e[i].tag == 530;
+        p[0] = (unsigned char)e[i].tag;
+        p[1] = (unsigned char)(e[i].tag >> 8);
+        p[2] = shrt ? 3 : 4;
+        put32(p + 4, e[i].tag == 530 ? 2 : 1);
+        if (e[i].tag == 530) { /* two SHORTs: h and v from value's low and high half */
+            p[8] = (unsigned char)(e[i].value & 0xff);
+            p[10] = (unsigned char)(e[i].value >> 16);
+        } else if (shrt) {
+            p[8] = (unsigned char)e[i].value;
+            p[9] = (unsigned char)(e[i].value >> 8);
+        } else {
+            put32(p + 8, e[i].value);
+        }
+    }
+    return DATA_AT + 64;
+}
+
+static void test_reader_rules(void)
+{
+    unsigned char b[DATA_AT + 64];
+    struct classify_result r;
+    struct error_info err;
+    size_t n;
+
+    /* 8x8 grey bytes in one strip: libvips reads it */
+    struct hm_entry grey[] = {{256, 8},       {257, 8}, {258, 8}, {259, 1}, {262, 1},
+                              {273, DATA_AT}, {277, 1}, {278, 8}, {279, 64}};
+    n = handmade(b, grey, 9);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK(r.can_use_vips);
+    CHECK_INT(r.reader, CLASSIFY_READER_VIPS);
+    CHECK_INT(r.warning_count, 0);
+    CHECK_STR(r.vendor_detector, "");
+
+    /* libtiff recomputes a single uncompressed strip's bogus byte count: a warning */
+    grey[8].value = 1u << 30;
+    n = handmade(b, grey, 9);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK_INT(r.warning_count, 1);
+    CHECK(strstr(r.warnings[0], "StripByteCounts") != NULL);
+    CHECK(r.can_use_vips);
+    /* ... unless ImageLength implies more data than the file has: truncated */
+    grey[1].value = 100;
+    n = handmade(b, grey, 9);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "past the end") != NULL);
+    /* ... and never for compressed data, which libtiff leaves alone */
+    grey[1].value = 8;
+    grey[3].value = 8;
+    n = handmade(b, grey, 9);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_UNPROCESSABLE);
+    grey[3].value = 1;
+    grey[8].value = 64;
+
+    /* no PhotometricInterpretation: libvips' "required field 262 missing" */
+    struct hm_entry nophoto[] = {{256, 8},       {257, 8}, {258, 8}, {259, 1},
+                                 {273, DATA_AT}, {277, 1}, {278, 8}, {279, 64}};
+    n = handmade(b, nophoto, 8);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK(!r.can_use_vips);
+    CHECK_INT(r.reader, CLASSIFY_READER_BIOFORMATS);
+    CHECK(r.warning_count == 1 && strstr(r.warnings[0], "262") != NULL);
+
+    /* 12-bit samples, SamplesPerPixel 65535, ImageLength 0, float16 */
+    static const struct {
+        uint16_t tag;
+        uint32_t value;
+        uint32_t channels;
+    } refused[] = {{258, 12, 1}, {277, 65535, 65535}, {257, 0, 1}, {339, 3, 1}};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct hm_entry e[10];
+        unsigned k = 0;
+        for (unsigned j = 0; j < 9; j++) {
+            e[k] = grey[j];
+            if (e[k].tag == refused[i].tag)
+                e[k].value = refused[i].value;
+            k++;
+        }
+        if (refused[i].tag == 339) { /* SampleFormat 3 with 16 bits */
+            e[2].value = 16;
+            e[k++] = (struct hm_entry){339, 3};
+        }
+        n = handmade(b, e, k);
+        CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+        CHECK(!r.can_use_vips);
+        CHECK_INT(r.channels, refused[i].channels);
+    }
+
+    /* OJPEG without SamplesPerPixel or PhotometricInterpretation: libtiff applies YCbCr and 3
+     * samples, and libvips refuses the subsampled YCbCr */
+    struct hm_entry ojpeg[] = {{256, 8}, {257, 8}, {259, 6}, {273, DATA_AT}, {278, 8}, {279, 64}};
+    n = handmade(b, ojpeg, 6);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK_INT(r.channels, 3);
+    CHECK_STR(r.dtype, "uint8");
+    CHECK(!r.can_use_vips);
+    struct hm_entry ojpeg_grey[] = {{256, 8},       {257, 8}, {259, 6}, {262, 1},
+                                    {273, DATA_AT}, {278, 8}, {279, 64}};
+    n = handmade(b, ojpeg_grey, 7);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK_INT(r.channels, 1);
+
+    /* YCbCr, uncompressed: refused when subsampled (the default 2x2), read at 1x1 */
+    struct hm_entry ycc[] = {{256, 4},       {257, 4}, {258, 8}, {259, 1},  {262, 6},
+                             {273, DATA_AT}, {277, 3}, {278, 4}, {279, 48}, {530, 0x10001}};
+    n = handmade(b, ycc, 10);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK(r.can_use_vips);
+    n = handmade(b, ycc, 9);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK(!r.can_use_vips);
+
+    /* tiled with PlanarConfiguration 2 (one tile listed: the layout alone decides) */
+    struct hm_entry planar[] = {{256, 16}, {257, 16}, {258, 8},  {259, 1},       {262, 2}, {277, 3},
+                                {284, 2},  {322, 16}, {323, 16}, {324, DATA_AT}, {325, 8}};
+    n = handmade(b, planar, 11);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK(r.tiled);
+    CHECK(!r.can_use_vips);
+    CHECK_STR(r.vendor, "generic-tiff");
+    CHECK_STR(r.vendor_detector, "tiled-tiff");
+
+    /* a SubIFD outside the file: IFD 0 is still classified, the SubIFD is a warning */
+    struct hm_entry sub[] = {{256, 8},       {257, 8}, {258, 8}, {259, 1},  {262, 1},
+                             {273, DATA_AT}, {277, 1}, {278, 8}, {279, 64}, {330, 0x7fffff00}};
+    n = handmade(b, sub, 10);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_OK);
+    CHECK_INT(r.levels, 1);
+    CHECK(r.warning_count == 1 && strstr(r.warnings[0], "SubIFD 0") != NULL);
+    /* a SubIFD that is IFD 0 itself: a loop stays a failure, as in the main chain */
+    sub[9].value = 8;
+    n = handmade(b, sub, 10);
+    CHECK_INT(classify_buffer(b, n, NULL, &r, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "IFD loop") != NULL);
+}
+
+/* OME-NGFF labels/: listed names are followed only as one path component, and a label
+ * group that cannot be read is a warning, never a failure of the image. */
+static void test_zarr_labels(void)
+{
+    struct classify_result r;
+    struct error_info err;
+    make_dir("lab.zarr");
+    make_dir("lab.zarr/0");
+    make_dir("lab.zarr/labels");
+    make_dir("lab.zarr/labels/ok");
+    make_dir("lab.zarr/labels/bad");
+    write_text("lab.zarr/.zgroup", "{\"zarr_format\": 2}");
+    write_text("lab.zarr/.zattrs", "{\"multiscales\": [{\"version\": \"0.4\", \"datasets\": "
+                                   "[{\"path\": \"0\"}]}]}");
+    write_text("lab.zarr/0/.zarray", zarray_v2);
+    write_text("lab.zarr/labels/.zattrs",
+               "{\"labels\": [\"ok\", \"../0\", \"bad\", \"missing\", 7]}");
+    write_text("lab.zarr/labels/ok/.zattrs",
+               "{\"image-label\": {\"colors\": [{\"label-value\": 1}], \"source\": "
+               "{\"image\": \"../../\"}}}");
+    write_text("lab.zarr/labels/bad/.zattrs", "{\"image-label\": ");
+    CHECK_INT(run("lab.zarr", &r, &err), ERROR_OK);
+    CHECK_STR(r.format, "ome-zarr");
+    CHECK_INT(r.label_count, 3); /* ok, bad, missing; "../0" and 7 are not names */
+    CHECK_STR(r.labels[0].name, "ok");
+    CHECK(r.labels[0].image_label);
+    CHECK_INT(r.labels[0].colors, 1);
+    CHECK_STR(r.labels[0].source, "../../");
+    CHECK_STR(r.labels[1].name, "bad");
+    CHECK(!r.labels[1].image_label);
+    CHECK_STR(r.labels[2].name, "missing");
+    CHECK(!r.labels[2].image_label);
+    CHECK_INT(r.warning_count, 3); /* "../0", bad's JSON, 7 */
+    bool saw_bad = false;
+    for (unsigned i = 0; i < r.warning_count; i++)
+        saw_bad |= strstr(r.warnings[i], "label bad") != NULL;
+    CHECK(saw_bad);
+}
+
+static void test_ome_xml(void)
+{
+    struct ome_xml_facts f;
+    struct error_info err;
+    static const char good[] =
+        "<?xml version=\"1.0\"?><ome:OME xmlns:ome=\"http://www.openmicroscopy.org/Schemas/OME/"
+        "2016-06\"><ome:Image><ome:Pixels SizeC=\"10\" SizeZ=\"5\" SizeT=\"2\" "
+        "DimensionOrder=\"XYZCT\" PhysicalSizeX=\"0.325\" PhysicalSizeY=\"0.325\" "
+        "PhysicalSizeZ=\"1.5\" PhysicalSizeZUnit=\"nm\">"
+        "<ome:Channel Name=\"DAPI\"/><ome:Channel/><ome:Channel Name=\"a very long channel "
+        "name that is cut\"><ome:LightPath/></ome:Channel><ome:Channel/><ome:Channel/>"
+        "<ome:Channel/><ome:Channel/><ome:Channel/><ome:Channel Name=\"ninth\"/><ome:Channel/>"
+        "</ome:Pixels></ome:Image><ome:Image><ome:Pixels SizeC=\"99\"/></ome:Image></ome:OME>";
+    CHECK_INT(ome_xml_read(good, strlen(good), true, &f, &err), ERROR_OK);
+    CHECK(f.found);
+    CHECK_INT(f.size_c, 10);
+    CHECK_INT(f.size_z, 5);
+    CHECK_INT(f.size_t_, 2);
+    CHECK_STR(f.dimension_order, "XYZCT");
+    CHECK(f.physical.size[0] == 0.325 && f.physical.size[2] == 1.5);
+    CHECK_STR(f.physical.unit[0], "\xc2\xb5m"); /* the schema's default */
+    CHECK_STR(f.physical.unit[2], "nm");
+    CHECK_STR(f.physical.source, "ome");
+    CHECK_INT(f.channel_count, 10);
+    CHECK_STR(f.channel_names[0], "DAPI");
+    CHECK_STR(f.channel_names[1], "");
+    CHECK_INT(strlen(f.channel_names[2]), CLASSIFY_CHANNEL_NAME_LEN - 1);
+    /* only the first Pixels matters: a cut after it ends is fine, one before it is not */
+    size_t cut = (size_t)(strstr(good, "<ome:Image><ome:Pixels SizeC=\"99") - good);
+    CHECK_INT(ome_xml_read(good, cut, false, &f, &err), ERROR_OK);
+    CHECK_INT(f.size_c, 10);
+    CHECK_INT(ome_xml_read(good, 200, false, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "does not end") != NULL && !f.found);
+    /* refused: not well-formed, an entity declaration (however small), nesting too deep */
+    static const char bad[] = "<OME><Image><Pixels SizeC=\"2\"></Image></OME>";
+    CHECK_INT(ome_xml_read(bad, strlen(bad), true, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "not well-formed") != NULL);
+    static const char entity[] = "<?xml version=\"1.0\"?><!DOCTYPE OME [<!ENTITY a \"b\">]>"
+                                 "<OME><Image><Pixels SizeC=\"&a;\"/></Image></OME>";
+    CHECK_INT(ome_xml_read(entity, strlen(entity), true, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "entity") != NULL);
+    static const char external[] = "<?xml version=\"1.0\"?><!DOCTYPE OME SYSTEM "
+                                   "\"file:///etc/passwd\"><OME><Image><Pixels SizeC=\"3\"/>"
+                                   "</Image></OME>";
+    CHECK_INT(ome_xml_read(external, strlen(external), true, &f, &err), ERROR_OK);
+    CHECK_INT(f.size_c, 3); /* the external DTD is never loaded */
+    char deep[OME_XML_DEPTH * 8 + 64];
+    size_t n = 0;
+    for (unsigned i = 0; i <= OME_XML_DEPTH; i++)
+        n += (size_t)snprintf(deep + n, sizeof deep - n, "<a>");
+    CHECK_INT(ome_xml_read(deep, n, false, &f, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "nest") != NULL);
+}
+
 int main(void)
 {
     TIFFSetErrorHandler(NULL);
@@ -1138,6 +1388,9 @@ int main(void)
     test_pyramids();
     test_vendors();
     test_corrupt();
+    test_reader_rules();
+    test_ome_xml();
+    test_zarr_labels();
     test_not_images();
     test_max_ifds();
     test_mutations();

@@ -187,10 +187,53 @@ static void test_suffix(void)
         {"x.tif ", NULL},
         {"x_ome.tif", ".tif"},
         {"x\xc4\xb1.tif", ".tif"},
+        {"slide.SVS", ".svs"},
+        {"s.ndpi", ".ndpi"},
+        {"s.Scn", ".scn"},
+        {"s.qptiff", ".qptiff"},
+        {"s.btf", ".btf"},
+        {"s.OME.BTF", ".ome.btf"},
+        {"ome.btf", ".btf"},
+        {"s.tf8", ".tf8"},
+        {"s.bif", ".bif"},
+        {"s.mrxs", ".mrxs"},
+        {"s.vms", ".vms"},
+        {"s.czi", ".czi"},
+        {"s.ome.svs", ".svs"},
+        {"s.svs.txt", NULL},
+        {"s.btf8", NULL},
+        {"s.xczi", NULL},
+        {"s.qp.tiff", ".tiff"},
         {"x.t\xc4\xb1"
          "f",
          NULL},
     };
+    /* the default list parses, and gives what scan_match_suffix gives */
+    struct scan_suffixes set;
+    char why[160];
+    CHECK(scan_suffixes_parse(SCAN_SUFFIXES_DEFAULT, &set, why, sizeof why));
+    CHECK_INT(set.count, 16);
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        const char *a = scan_match_suffix(cases[i].name, strlen(cases[i].name));
+        const char *b = scan_match_suffix_in(&set, cases[i].name, strlen(cases[i].name));
+        CHECK((a == NULL) == (b == NULL) && (a == NULL || strcmp(a, b) == 0));
+    }
+    /* a list of its own: lower-cased, repeats once, compound suffixes still win */
+    CHECK(scan_suffixes_parse(".CZI, .x.czi,.czi", &set, why, sizeof why));
+    CHECK_INT(set.count, 2);
+    CHECK_STR(scan_match_suffix_in(&set, "a.X.CZI", 7), ".x.czi");
+    CHECK_STR(scan_match_suffix_in(&set, "a.czi", 5), ".czi");
+    CHECK(scan_match_suffix_in(&set, "a.tif", 5) == NULL);
+    static const char *const bad[] = {
+        "", "tif", ".", ".t/f", ".tif,,.svs", ".tif,", ".abcdefghijklmnop"};
+    for (size_t i = 0; i < COUNT(bad); i++)
+        if (!CHECK(!scan_suffixes_parse(bad[i], &set, why, sizeof why)))
+            fprintf(stderr, "    '%s' parsed\n", bad[i]);
+    char many[SCAN_SUFFIXES_MAX * 8 + 16] = "";
+    for (unsigned i = 0; i <= SCAN_SUFFIXES_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s.s%u", i ? "," : "", i);
+    CHECK(!scan_suffixes_parse(many, &set, why, sizeof why) && strstr(why, "more than") != NULL);
+
     for (size_t i = 0; i < COUNT(cases); i++) {
         const char *got = scan_match_suffix(cases[i].name, strlen(cases[i].name));
         if (cases[i].want == NULL) {
@@ -472,6 +515,19 @@ static void test_tree_flat(int root_fd)
         CHECK(d != NULL && strstr(d, "loop") != NULL);
     }
     scan_result_free(res);
+
+    /* A suffix list of its own: only its names, and ".zarr" still names stores. */
+    struct scan_suffixes set;
+    char why[160];
+    CHECK(scan_suffixes_parse(".ome.tif,.zarr", &set, why, sizeof why));
+    opt.suffixes = &set;
+    res = run_scan(root_fd, "", &opt);
+    static const char *const want_own[] = {"c.ome.tif", "img.zarr", "lnk_zarr.zarr"};
+    check_paths(res, want_own, COUNT(want_own));
+    if (res != NULL && res->count > 0)
+        CHECK(res->entries[0].suffix == set.name[0]);
+    scan_result_free(res);
+    opt.suffixes = NULL;
 
     /* Without stat: same entries, size and mtime zero. */
     opt.want_stat = false;

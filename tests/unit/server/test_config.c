@@ -29,6 +29,16 @@ int main(void)
     CHECK_INT(cfg.limits.max_pixels, LIMIT_MAX_PIXELS);
     CHECK(cfg.workers >= 1);
     CHECK(cfg.access_log);
+    CHECK_INT(cfg.limits.scan_suffixes.count, 16); /* SCAN_SUFFIXES_DEFAULT */
+    CHECK_STR(cfg.limits.scan_suffixes.name[0], ".tif");
+    const char *const suffixes[] = {"--scan-suffixes", ".TIF, .czi,.tif", NULL};
+    CHECK_INT(load(&cfg, suffixes, msg), CONFIG_RUN);
+    CHECK_INT(cfg.limits.scan_suffixes.count, 2);
+    CHECK_STR(cfg.limits.scan_suffixes.name[0], ".tif");
+    CHECK_STR(cfg.limits.scan_suffixes.name[1], ".czi");
+    const char *const bad_suffix[] = {"--scan-suffixes", ".tif,svs", NULL};
+    CHECK_INT(load(&cfg, bad_suffix, msg), CONFIG_ERROR);
+    CHECK(strstr(msg, "--scan-suffixes") != NULL && strstr(msg, "'svs'") != NULL);
     CHECK_INT(cfg.thread_budget, cfg.limits.threads); /* 0 means the CPU count for both */
     CHECK(cfg.thread_budget >= 1);
 
