@@ -15,7 +15,9 @@ static enum error_code overlap_file_source(int root_fd, const struct overlap_fil
     memset(src, 0, sizeof *src);
     src->fd = -1;
     src->page = img->page;
+    src->volume = img->volume;
     if (img->path == NULL) {
+        src->kind = img->npy ? LOAD_NPY : LOAD_TIFF;
         src->data = img->data;
         src->size = img->size;
         src->name = img->name;
