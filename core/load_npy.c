@@ -31,7 +31,7 @@ static enum overlap_dtype npy_overlap_dtype(const struct npy_dtype *d)
     return d->is_signed ? s[k] : u[k];
 }
 
-/* The shape as text for details: "(2, 3, 4)". */
+/* The shape as text for details, as Python prints it: "(2, 3, 4)", "(10,)". */
 static void npy_shape_text(const struct npy_info *n, char *buf, size_t size)
 {
     size_t used = (size_t)snprintf(buf, size, "(");
@@ -39,7 +39,7 @@ static void npy_shape_text(const struct npy_info *n, char *buf, size_t size)
         used += (size_t)snprintf(buf + used, size - used, "%s%llu", i ? ", " : "",
                                  (unsigned long long)n->shape[i]);
     if (used < size)
-        snprintf(buf + used, size - used, ")");
+        snprintf(buf + used, size - used, n->ndim == 1 ? ",)" : ")");
 }
 
 static enum error_code npy_describe(const struct load_source *src, const char *name,

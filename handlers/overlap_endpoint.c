@@ -4,7 +4,7 @@
  *
  * Three ways in, one way through: JSON naming two TIFFs under the data root, JSON with a
  * "pairs" batch (pairs run concurrently, each failing on its own), or multipart/form-data
- * with the TIFF bytes as parts "a" and "b" and the options as part "options". Each pair is
+ * with the TIFF or .npy bytes as parts "a" and "b" and the options as part "options". Each pair is
  * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish);
  * answers are columnar arrays sorted by (a, b), written with jsonw (a big segmentation has
  * 10^5+ pairs).
@@ -150,6 +150,10 @@ static void overlap_u64_array(struct jsonw *w, const char *key, const uint64_t *
 static void overlap_write_result(struct jsonw *w, const struct overlap_pair *pair)
 {
     const struct overlap_result *r = &pair->out.counts;
+    if (pair->out.info_a.depth > 1) { /* a volume: (depth, height, width) */
+        jsonw_member_u64(w, "\"depth\":", pair->out.info_a.depth);
+        jsonw_lit(w, ",");
+    }
     jsonw_member_u64(w, "\"height\":", pair->out.info_a.height);
     jsonw_member_u64(w, ",\"width\":", pair->out.info_a.width);
     jsonw_member_u64(w, ",\"labels_a\":", r->labels_a);
@@ -321,6 +325,15 @@ out:
     json_decref(body);
 }
 
+/* An uploaded part holds a .npy file when its Content-Type is application/x-npy or its
+ * filename ends in .npy; any other part is a TIFF file. */
+static bool overlap_part_is_npy(const struct multipart_part *part)
+{
+    size_t n = strlen(part->filename);
+    return strcasecmp(part->content_type, "application/x-npy") == 0 ||
+           (n >= 4 && strcasecmp(part->filename + n - 4, ".npy") == 0);
+}
+
 static void overlap_from_multipart(const struct handler_context *ctx, const struct request *req,
                                    struct overlap_query *q, struct response *resp)
 {
@@ -343,7 +356,8 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
     const struct multipart_part *b = multipart_find(parts, n, "b");
     const struct multipart_part *options = multipart_find(parts, n, "options");
     if (a == NULL || b == NULL) {
-        problem_send(resp, req, 400, "multipart uploads need the parts 'a' and 'b' (TIFF bytes)");
+        problem_send(resp, req, 400,
+                     "multipart uploads need the parts 'a' and 'b' (TIFF or .npy bytes)");
         return;
     }
     if (options != NULL) {
@@ -367,9 +381,16 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
         if (!ok)
             return;
     }
-    struct overlap_pair one = {
-        .a = {.data = a->data, .size = a->len, .name = "a", .page = q->page_a},
-        .b = {.data = b->data, .size = b->len, .name = "b", .page = q->page_b}};
+    struct overlap_pair one = {.a = {.data = a->data,
+                                     .size = a->len,
+                                     .npy = overlap_part_is_npy(a),
+                                     .name = "a",
+                                     .page = q->page_a},
+                               .b = {.data = b->data,
+                                     .size = b->len,
+                                     .npy = overlap_part_is_npy(b),
+                                     .name = "b",
+                                     .page = q->page_b}};
     overlap_run(ctx, req, q, &one, 1);
     overlap_answer_one(req, &one, resp);
     overlap_result_cleanup(&one.out.counts);

@@ -269,7 +269,7 @@ static void test_npy_refusals(void)
                   *bz = npy_bytes(&lz, "<u2", false, 1, &nz);
     lw.n = 0; /* a header only: the size check names the missing bytes */
     unsigned char *bw = npy_bytes(&lw, "|u1", false, 1, &nw);
-    expect_npy_refusal("1-D", b1, n1, b2, n2, ERROR_UNPROCESSABLE, "a: the array has shape (40)");
+    expect_npy_refusal("1-D", b1, n1, b2, n2, ERROR_UNPROCESSABLE, "a: the array has shape (40,)");
     expect_npy_refusal("2-D vs 3-D", b2, n2, b3, n3, ERROR_UNPROCESSABLE,
                        "a is 1 x 4 x 10, b is 2 x 4 x 5 (depth x height x width)");
     expect_npy_refusal("leading 2", b5, n5, b5, n5, ERROR_UNPROCESSABLE,
