@@ -1,7 +1,7 @@
 /*
  * load.c - the loader's parallel band streaming, whatever the input kind; see load.h.
  *
- * The kinds (core/load_tiff.c, core/load_npy.c) sit behind
+ * The kinds (core/load_tiff.c, core/load_npy.c, core/load_zarr.c) sit behind
  * core/source.h: each describes its source once and gives every worker a reader that decodes
  * bands. Work is handed out as parallel_run items of whole bands: a unit is the deeper band
  * depth of the two sources times whole rows (the taller band, repeated to cover
@@ -75,6 +75,8 @@ static const struct source_ops *source_ops_of(const struct load_source *src)
     switch (src->kind) {
     case LOAD_NPY:
         return &source_npy_ops;
+    case LOAD_ZARR:
+        return &source_zarr_ops;
     case LOAD_TIFF:
         break;
     }

@@ -1,14 +1,14 @@
 /*
  * load.h - the loader: label arrays of every input kind (a TIFF page, a TIFF stack, a .npy
- * array in memory) delivered to the overlap counting as a stream of bands,
+ * array in memory, a Zarr array) delivered to the overlap counting as a stream of bands,
  * in parallel, with memory bounded by threads x band whatever the image size.
  *
  * An array is (depth, height, width): depth 1 for a 2-D image, the z-slices of a volume
  * otherwise. A band is band_depth slices x band_rows rows x the full width: a strip or a row
- * of tiles of one TIFF page, a block of .npy rows. Each worker of a parallel_run takes the next
- * unit of bands, reads the bands of a and b covering it with its own readers (its own libtiff
- * handles, its own chunk buffers), counts into its own counter, and the counters are merged at the
- * end.
+ * of tiles of one TIFF page, a block of .npy rows, a row of Zarr chunks. Each worker of a
+ * parallel_run takes the next unit of bands, reads the bands of a and b covering it with its own
+ * readers (its own libtiff handles, its own chunk buffers), counts into its own counter, and the
+ * counters are merged at the end.
  *
  * TIFF: a source is a descriptor the caller opened (under the data root) or an upload held
  * in memory; both are read through libtiff client I/O (pread on the descriptor, a
@@ -28,6 +28,11 @@
  *
  * .npy: the whole file in memory (core/npy.h parses it strictly: versions 1.0-3.0, both
  * endians, C and Fortran order, integer dtypes); a 2-D (y, x) or 3-D (z, y, x) array.
+ *
+ * Zarr: an array directory, or a multiscale group's level, beneath the data root
+ * (core/zarr_array.h says which metadata is accepted); every file is opened through
+ * core/confine; a band is a row of chunks (core/load_zarr.c). A (t, c, z, y, x) array
+ * needs t = c = 1.
  *
  * Limits, checked before anything is allocated: depth x height x width over max_pixels is
  * ERROR_TOO_LARGE, and so is a band (or one decoded chunk) over max_alloc bytes.
@@ -49,7 +54,8 @@
 /* The input kinds. */
 enum load_kind {
     LOAD_TIFF, /* a TIFF page, or with volume set all pages as a stack */
-    LOAD_NPY   /* a .npy file in memory */
+    LOAD_NPY,  /* a .npy file in memory */
+    LOAD_ZARR  /* a Zarr array, or a level of an OME-NGFF multiscale group, beneath a root */
 };
 
 /* Where the bytes come from. The caller keeps fd open / data alive during the call. */
@@ -61,6 +67,10 @@ struct load_source {
     const char *name;    /* for error details ("a", a relative path); NULL = "image" */
     unsigned page;       /* LOAD_TIFF: 0-based page in the main IFD chain */
     bool volume;         /* LOAD_TIFF: all pages of the main IFD chain are z-slices */
+    int root_fd;         /* LOAD_ZARR: the data root */
+    const char *path;    /* LOAD_ZARR: the array or group directory beneath root_fd */
+    size_t path_len;     /* bytes at path */
+    unsigned level;      /* LOAD_ZARR: the multiscale level of a group */
 };
 
 struct load_options {

@@ -40,6 +40,7 @@ struct source_ops {
 
 extern const struct source_ops source_tiff_ops; /* core/load_tiff.c */
 extern const struct source_ops source_npy_ops;  /* core/load_npy.c */
+extern const struct source_ops source_zarr_ops; /* core/load_zarr.c */
 
 /* The shared band-size check of every kind: band_depth x band_rows x width elements of
  * bits / 8 bytes against opt->max_alloc (ERROR_TOO_LARGE naming what a band is). */

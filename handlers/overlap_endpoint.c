@@ -113,6 +113,7 @@ static void overlap_run_pair(void *arg, size_t i)
         .max_pixels = ctx->limits->max_pixels,
         .max_decode_buffer = ctx->limits->max_decode_buffer,
         .max_ifds = ctx->limits->max_ifds,
+        .zarr_json_max = ctx->limits->zarr_json_max,
         .max_pairs = ctx->limits->max_pairs,
         .threads = batch->threads_per_pair,
         .deadline = batch->req->deadline_ns,

@@ -1,11 +1,18 @@
 #!/usr/bin/python3
 """diff_inputs_http.py - POST /overlap over real HTTP on the input kinds beyond TIFF pages.
 
-Starts the real server over a temporary data root and sends label images as .npy uploads
-written by numpy itself (np.save and numpy.lib.format.write_array: format 1.0, 2.0 and 3.0,
-both byte orders, C and Fortran order, every integer dtype, 2-D (y, x) and 3-D (z, y, x)).
-Every answer must equal np.unique on the combined (a, b) key of the same arrays, exactly, and
-name the array's shape (depth only for volumes). Malformed uploads must be 4xx problems.
+Starts the real server over a temporary data root and sends label images
+  - as .npy uploads written by numpy itself (np.save and numpy.lib.format.write_array:
+    format 1.0, 2.0 and 3.0, both byte orders, C and Fortran order, every integer dtype,
+    2-D (y, x) and 3-D (z, y, x));
+  - as Zarr v2 arrays under the root written by zarr-python (Debian's 2.13): blosc (lz4,
+    zstd; byte and bit shuffle), zstd, zlib, gzip and no compressor, both dimension
+    separators, C and F order, big-endian dtypes, chunks missing (the fill value), edge
+    chunks, 3-D chunked in z, and an OME-NGFF 0.4 image whose labels/ group is a multiscale
+    (level 0 by default), against each other and against TIFF pages.
+Every answer must equal np.unique on the combined (a, b) key of the same arrays (as numpy,
+zarr or tifffile read them), exactly, and name the array's shape (depth only for volumes).
+Malformed uploads and stores must be 4xx problems.
 
 Usage: diff_inputs_http.py PATH/TO/tessera
 """
@@ -16,6 +23,9 @@ import sys
 import tempfile
 
 import numpy as np
+import numcodecs
+import tifffile
+import zarr
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from diff_overlap_http import Server, cells, contingency, derive  # noqa: E402
@@ -117,6 +127,103 @@ def npy_cases(server, rng):
                  f"with {needle!r}")
 
 
+def zarr_write(root, name, arr, chunks, compressor=None, order="C", sep=".", fill=0,
+               skip=None):
+    """A Zarr v2 array under root; chunks whose index is in skip are never written."""
+    z = zarr.open(os.path.join(root, name), mode="w", shape=arr.shape, chunks=chunks,
+                  dtype=arr.dtype, compressor=compressor, order=order,
+                  dimension_separator=sep, fill_value=fill)
+    if skip is None:
+        z[...] = arr
+        return z[...]
+    grid = [range(0, n, c) for n, c in zip(arr.shape, chunks)]
+    for start in np.array(np.meshgrid(*grid, indexing="ij")).reshape(len(chunks), -1).T:
+        index = tuple(int(s) // c for s, c in zip(start, chunks))
+        if index in skip:
+            continue
+        sl = tuple(slice(int(s), int(s) + c) for s, c in zip(start, chunks))
+        z[sl] = arr[sl]
+    return z[...]  # as zarr reads it: the fill value where chunks are missing
+
+
+def zarr_cases(server, root, rng):
+    a2 = cells((130, 150), 50, rng)
+    b2 = derive(a2, rng)
+    compressors = [
+        ("blosc-lz4", numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)),
+        ("blosc-zstd", numcodecs.Blosc(cname="zstd", clevel=3,
+                                       shuffle=numcodecs.Blosc.BITSHUFFLE)),
+        ("blosc-noshuffle", numcodecs.Blosc(cname="blosclz", shuffle=numcodecs.Blosc.NOSHUFFLE)),
+        ("zstd", numcodecs.Zstd(level=2)),
+        ("zlib", numcodecs.Zlib(level=4)),
+        ("gzip", numcodecs.GZip(level=6)),
+        ("none", None),
+    ]
+    dtypes = ["<u2", ">u4", "<i4", ">i8", "|u1", "<u8", ">i2"]
+    for i, (cname, comp) in enumerate(compressors):
+        dt = np.dtype(dtypes[i])
+        lim = np.iinfo(dt).max
+        order = "F" if i % 2 else "C"
+        sep = "/" if i % 3 == 0 else "."
+        a = zarr_write(root, f"za{i}.zarr", (a2 % lim).astype(dt), (32, 48), comp, order, sep)
+        b = zarr_write(root, f"zb{i}.zarr", (b2 % 200).astype("<u2"), (50, 40),
+                       numcodecs.Zstd(), "C", ".", fill=7, skip={(0, 1), (2, 3)})
+        status, body = server.post_json({"a": f"za{i}.zarr", "b": f"zb{i}.zarr"})
+        check(f"zarr {cname} {dt.str} {order} '{sep}'", status, body, a, b)
+    # a Zarr array against a TIFF page of the same shape, and trailing slashes
+    tifffile.imwrite(os.path.join(root, "page.tif"), b2.astype("<u4"), compression="zlib")
+    status, body = server.post_json({"a": "za0.zarr/", "b": "page.tif"})
+    check("zarr vs tiff", status, body, zarr.open(os.path.join(root, "za0.zarr"))[...], b2)
+    # volumes chunked in z, against each other and with the other array unchunked in z
+    va = np.stack([cells((40, 50), 12, rng) + 100 * z for z in range(9)])
+    vb = np.stack([derive(s, rng) for s in va])
+    a = zarr_write(root, "va.zarr", va.astype("<u4"), (4, 16, 16), numcodecs.Blosc("zstd"))
+    b = zarr_write(root, "vb.zarr", vb.astype(">u2"), (1, 40, 50), numcodecs.Zlib(), "F", "/")
+    c = zarr_write(root, "vc.zarr", vb.astype("<i8"), (3, 7, 64), None, "C", ".",
+                   skip={(1, 2, 0)})
+    for x, y, wa, wb in (("va", "vb", a, b), ("vb", "va", b, a), ("va", "vc", a, c)):
+        status, body = server.post_json({"a": f"{x}.zarr", "b": f"{y}.zarr"})
+        check(f"zarr volume {x} vs {y}", status, body, wa, wb)
+    # an OME-NGFF 0.4 image with a labels/ group: (t, c, z, y, x) with t = c = 1
+    img = zarr.open_group(os.path.join(root, "img.ome.zarr"), mode="w")
+    img.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}, {"path": "1"}],
+                                 "axes": [{"name": n} for n in "tczyx"]}]
+    labels = img.create_group("labels")
+    labels.attrs["labels"] = ["cells"]
+    cells_group = labels.create_group("cells")
+    cells_group.attrs["multiscales"] = [{"version": "0.4",
+                                         "datasets": [{"path": "0"}, {"path": "1"}]}]
+    cells_group.attrs["image-label"] = {"version": "0.4"}
+    full = va[None, None].astype("<u4")
+    cells_group.create_dataset("0", data=full, chunks=(1, 1, 2, 20, 25),
+                               compressor=numcodecs.Blosc("lz4"), dimension_separator="/")
+    cells_group.create_dataset("1", data=full[..., ::2, ::2], chunks=(1, 1, 2, 20, 25))
+    status, body = server.post_json({"a": "img.ome.zarr/labels/cells", "b": "va.zarr"})
+    check("ngff labels level 0", status, body, va, a)
+    status, body = server.post_json({"a": "img.ome.zarr/labels/cells/0", "b": "vb.zarr"})
+    check("ngff labels/cells/0", status, body, va, b)
+    # refusals
+    zarr.open(os.path.join(root, "filtered.zarr"), mode="w", shape=(130, 150), chunks=(64, 64),
+              dtype="<u2", filters=[numcodecs.Delta(dtype="<u2")])[...] = 1
+    zarr.open(os.path.join(root, "float.zarr"), mode="w", shape=(130, 150), chunks=(64, 64),
+              dtype="<f4")[...] = 1
+    zarr.open(os.path.join(root, "small.zarr"), mode="w", shape=(13, 150), chunks=(8, 8),
+              dtype="<u2")[...] = 1
+    os.mkdir(os.path.join(root, "plain"))
+    for what, path, want_status, needles in [
+        ("filters", "filtered.zarr", 422, ["filters", "delta"]),
+        ("float", "float.zarr", 422, ["float"]),
+        ("shape", "small.zarr", 422, ["za0.zarr is 130 x 150", "small.zarr is 13 x 150"]),
+        ("not a store", "plain", 422, ["neither a Zarr array"]),
+        ("missing", "nothing.zarr", 404, []),
+    ]:
+        status, body = server.post_json({"a": "za0.zarr", "b": path})
+        detail = body.get("detail", "") if isinstance(body, dict) else ""
+        if status != want_status or any(n not in detail for n in needles):
+            fail(f"zarr {what}: status {status}, detail {detail!r}; want {want_status} "
+                 f"with {needles}")
+
+
 def main():
     binary = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="tessera-inputs-")
@@ -126,6 +233,7 @@ def main():
     server = Server(binary, root, ["--threads", "3"])
     try:
         npy_cases(server, rng)
+        zarr_cases(server, root, rng)
     finally:
         rc = server.stop()
         if rc != 0:

@@ -1,0 +1,382 @@
+/*
+ * zarr_array.c - Zarr array metadata parsed strictly, and store paths resolved to arrays;
+ * see zarr_array.h.
+ *
+ * As in core/classify_zarr.c, nothing is parsed into a tree: each metadata file is read
+ * whole into one NUL-terminated buffer, checked once to be one JSON object, and queried in
+ * place with core/json_scan. Every field the decoding depends on is checked for its exact
+ * JSON type here, so a value json_scan would only delimit (3.5 where an integer belongs,
+ * say) is refused instead of misread.
+ */
+#include "zarr_array.h"
+
+#include "alloc.h"
+#include "confine.h"
+#include "json_scan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- JSON values ------------------------------------------------------------------------ */
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p != NULL && p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The value at v is the literal word (null, true, false). */
+static bool is_word(const char *v, const char *end, const char *word)
+{
+    v = skip_space(v, end);
+    size_t n = strlen(word);
+    return v != NULL && (size_t)(end - v) >= n && memcmp(v, word, n) == 0 &&
+           json_scan_skip(v, end, 1) == v + n;
+}
+
+/* The value at v is an unsigned integer written as plain digits (no sign, fraction or
+ * exponent), into *out. */
+static bool exact_uint(const char *v, const char *end, uint64_t *out)
+{
+    v = skip_space(v, end);
+    const char *e = json_scan_skip(v, end, 1);
+    if (v == NULL || e == NULL || e == v)
+        return false;
+    for (const char *p = v; p < e; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return json_scan_uint(v, end, out);
+}
+
+/* The array at v of 1..ZARR_CODEC_MAX_DIMS positive integers, into out; *n its length. */
+static bool uint_list(const char *v, const char *end, uint64_t *out, unsigned *n)
+{
+    v = skip_space(v, end);
+    if (v == NULL || v >= end || *v != '[')
+        return false;
+    size_t len = json_scan_length(v, end);
+    if (len == 0 || len > ZARR_CODEC_MAX_DIMS)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!exact_uint(json_scan_index(v, end, i), end, &out[i]))
+            return false;
+    *n = (unsigned)len;
+    return true;
+}
+
+/* ---- .zarray ---------------------------------------------------------------------------- */
+
+/* err (set to code rc by a callee) with name put before its detail. */
+static enum error_code with_name(struct error_info *err, enum error_code rc, const char *name)
+{
+    char detail[sizeof err->detail];
+    memcpy(detail, err->detail, sizeof detail);
+    detail[sizeof detail - 1] = '\0';
+    return error_set(err, rc, "%s: %s", name, detail);
+}
+
+/* fill_value: null, or an integer (maybe negative) that fits the dtype. */
+static enum error_code parse_fill(const char *v, const char *end, const char *name,
+                                  struct zarr_array_meta *m, struct error_info *err)
+{
+    m->fill_bits = 0;
+    if (v == NULL || is_word(v, end, "null"))
+        return ERROR_OK;
+    v = skip_space(v, end);
+    bool negative = v < end && *v == '-';
+    uint64_t magnitude;
+    if (!exact_uint(negative ? v + 1 : v, end, &magnitude))
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: fill_value must be null or an integer for a label array", name);
+    enum error_code rc = zarr_fill_value_bits(m->dtype.width, m->dtype.is_signed, negative,
+                                              magnitude, &m->fill_bits, err);
+    return rc == ERROR_OK ? ERROR_OK : with_name(err, rc, name);
+}
+
+/* A non-empty filters list: the ids it names, for the message. */
+static enum error_code refuse_filters(const char *v, const char *end, const char *name,
+                                      struct error_info *err)
+{
+    char ids[160] = "";
+    size_t used = 0, n = json_scan_length(v, end);
+    for (size_t i = 0; i < n && used + 1 < sizeof ids; i++) {
+        char id[48];
+        if (!json_scan_string(json_scan_member(json_scan_index(v, end, i), end, "id"), end, id,
+                              sizeof id))
+            snprintf(id, sizeof id, "?");
+        used += (size_t)snprintf(ids + used, sizeof ids - used, "%s%s", i ? ", " : "", id);
+    }
+    return error_set(err, ERROR_UNPROCESSABLE,
+                     "%s: filters are not supported (the array lists: %s)", name,
+                     n ? ids : "a filter value that is not a list");
+}
+
+/* Chunks in the grid, or ERROR_TOO_LARGE past ZARR_ARRAY_MAX_CHUNKS. */
+static enum error_code count_chunks(struct zarr_array_meta *m, const char *name,
+                                    struct error_info *err)
+{
+    uint64_t n = 1;
+    for (unsigned i = 0; i < m->ndim; i++) {
+        uint64_t across = m->shape[i] / m->chunks[i] + (m->shape[i] % m->chunks[i] != 0);
+        if (across != 0 && n > ZARR_ARRAY_MAX_CHUNKS / across) {
+            n = ZARR_ARRAY_MAX_CHUNKS + 1;
+            break;
+        }
+        n *= across;
+    }
+    m->n_chunks = n;
+    if (n > ZARR_ARRAY_MAX_CHUNKS)
+        return error_set(err, ERROR_TOO_LARGE,
+                         "%s: the array has more than %llu chunks; refused before reading any",
+                         name, (unsigned long long)ZARR_ARRAY_MAX_CHUNKS);
+    return ERROR_OK;
+}
+
+enum error_code zarr_array_parse_v2(const char *text, size_t len, const char *name,
+                                    struct zarr_array_meta *m, struct error_info *err)
+{
+    const char *end = text + len;
+    memset(m, 0, sizeof *m);
+    if (!json_scan_is_object(text, end))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s is not one JSON object", name);
+    uint64_t format = 0;
+    if (!exact_uint(json_scan_member(text, end, "zarr_format"), end, &format) || format != 2)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: zarr_format must be 2", name);
+    m->zarr_format = 2;
+    unsigned n_chunks_dims = 0;
+    if (!uint_list(json_scan_member(text, end, "shape"), end, m->shape, &m->ndim) ||
+        !uint_list(json_scan_member(text, end, "chunks"), end, m->chunks, &n_chunks_dims))
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: shape and chunks must be lists of 1 to %d integers", name,
+                         ZARR_CODEC_MAX_DIMS);
+    if (n_chunks_dims != m->ndim)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: shape has %u dimensions, chunks %u: they must agree", name, m->ndim,
+                         n_chunks_dims);
+    for (unsigned i = 0; i < m->ndim; i++)
+        if (m->chunks[i] == 0)
+            return error_set(err, ERROR_UNPROCESSABLE, "%s: chunk dimension %u is 0", name, i);
+    char dtype[16];
+    if (!json_scan_string(json_scan_member(text, end, "dtype"), end, dtype, sizeof dtype))
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: dtype must be a simple type string such as \"<u2\"", name);
+    enum error_code rc = npy_dtype_parse(dtype, strlen(dtype), &m->dtype, err);
+    if (rc != ERROR_OK)
+        return with_name(err, rc, name);
+    char order[4];
+    if (!json_scan_string(json_scan_member(text, end, "order"), end, order, sizeof order) ||
+        (strcmp(order, "C") != 0 && strcmp(order, "F") != 0))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: order must be \"C\" or \"F\"", name);
+    const char *filters = json_scan_member(text, end, "filters");
+    if (filters != NULL && !is_word(filters, end, "null") && json_scan_length(filters, end) != 0)
+        return refuse_filters(filters, end, name, err);
+    const char *sep = json_scan_member(text, end, "dimension_separator");
+    char sepbuf[4] = ".";
+    if (sep != NULL && (!json_scan_string(sep, end, sepbuf, sizeof sepbuf) ||
+                        (strcmp(sepbuf, ".") != 0 && strcmp(sepbuf, "/") != 0)))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: dimension_separator must be \".\" or \"/\"",
+                         name);
+    m->separator = sepbuf[0];
+    if ((rc = parse_fill(json_scan_member(text, end, "fill_value"), end, name, m, err)) !=
+            ERROR_OK ||
+        (rc = count_chunks(m, name, err)) != ERROR_OK)
+        return rc;
+    if ((rc = zarr_codec_chain_v2(&m->chain, m->dtype.width, m->dtype.big_endian, order[0] == 'F',
+                                  m->ndim, m->chunks, err)) != ERROR_OK)
+        return with_name(err, rc, name);
+    const char *comp = json_scan_member(text, end, "compressor");
+    if (comp == NULL)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: compressor is missing", name);
+    if (!is_word(comp, end, "null")) {
+        char id[48];
+        const char *idv = json_scan_member(comp, end, "id");
+        if (!json_scan_string(idv, end, id, sizeof id))
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "%s: compressor must be null or an object with an \"id\"", name);
+        struct zarr_codec c = {0};
+        if ((rc = zarr_codec_lookup(2, id, strlen(id), &c.id, err)) != ERROR_OK ||
+            (rc = zarr_codec_chain_add(&m->chain, &c, err)) != ERROR_OK)
+            return with_name(err, rc, name);
+    }
+    if ((rc = zarr_codec_chain_check(&m->chain, err)) != ERROR_OK)
+        return with_name(err, rc, name);
+    return ERROR_OK;
+}
+
+bool zarr_array_chunk_key(const struct zarr_array_meta *m, const uint64_t *idx, char *buf,
+                          size_t size)
+{
+    size_t used = 0;
+    for (unsigned i = 0; i < m->ndim; i++) {
+        int n = i ? snprintf(buf + used, size - used, "%c%llu", m->separator,
+                             (unsigned long long)idx[i])
+                  : snprintf(buf + used, size - used, "%llu", (unsigned long long)idx[i]);
+        if (n < 0 || (size_t)n >= size - used)
+            return false;
+        used += (size_t)n;
+    }
+    return true;
+}
+
+/* ---- the store -------------------------------------------------------------------------- */
+
+/* dir (len bytes, a trailing '/' dropped, "" or "." the root) joined with name into out. */
+static bool join(const char *dir, size_t len, const char *name, char *out, size_t size)
+{
+    while (len > 0 && dir[len - 1] == '/')
+        len--;
+    if (len == 1 && dir[0] == '.')
+        len = 0;
+    int n =
+        len ? snprintf(out, size, "%.*s/%s", (int)len, dir, name) : snprintf(out, size, "%s", name);
+    return n >= 0 && (size_t)n < size && (size_t)n <= CONFINE_PATH_MAX;
+}
+
+/* Read metadata file rel beneath root into *text (NUL-terminated; caller frees). *text is
+ * NULL, with ERROR_OK, when the file is absent. */
+static enum error_code load_json(int root_fd, const char *rel, size_t max, char **text, size_t *len,
+                                 struct error_info *err)
+{
+    *text = NULL;
+    *len = 0;
+    int fd = -1;
+    struct stat st;
+    struct error_info oerr;
+    error_init(&oerr);
+    if (confine_open(root_fd, rel, strlen(rel), CONFINE_ANY, &fd, &st, &oerr) != ERROR_OK) {
+        if (oerr.code == ERROR_NOT_FOUND || oerr.sys_errno == ENOTDIR)
+            return ERROR_OK;
+        *err = oerr;
+        return oerr.code;
+    }
+    enum error_code rc = ERROR_OK;
+    if (!S_ISREG(st.st_mode)) {
+        rc = error_set(err, ERROR_UNPROCESSABLE, "Zarr metadata %s is not a regular file", rel);
+        goto out;
+    }
+    if ((uint64_t)st.st_size > max) {
+        rc = error_set(err, ERROR_UNPROCESSABLE,
+                       "Zarr metadata %s is %lld bytes, over the %zu-byte limit (zarr_json_max)",
+                       rel, (long long)st.st_size, max);
+        goto out;
+    }
+    *text = alloc_bytes((size_t)st.st_size + 1);
+    if (*text == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "out of memory reading Zarr metadata %s", rel);
+        goto out;
+    }
+    size_t done = 0;
+    while (done < (size_t)st.st_size) {
+        ssize_t n = pread(fd, *text + done, (size_t)st.st_size - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = error_set(err, ERROR_IO, "cannot read Zarr metadata %s: %s", rel, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    (*text)[done] = '\0';
+    *len = done;
+out:
+    if (rc != ERROR_OK) {
+        free(*text);
+        *text = NULL;
+    }
+    close(fd);
+    return rc;
+}
+
+/* The path of dataset `level` of the multiscale group whose .zattrs is text, into ds. */
+static enum error_code multiscale_level(const char *text, size_t len, const char *name,
+                                        unsigned level, char *ds, size_t size,
+                                        struct error_info *err)
+{
+    const char *end = text + len;
+    if (!json_scan_is_object(text, end))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s is not one JSON object", name);
+    const char *ms = json_scan_member(text, end, "multiscales");
+    const char *datasets = json_scan_member(json_scan_index(ms, end, 0), end, "datasets");
+    if (datasets == NULL)
+        return ERROR_NOT_FOUND; /* not a multiscale group */
+    size_t n = json_scan_length(datasets, end);
+    if (level >= n)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: level %u does not exist (the multiscale group has %zu level%s)", name,
+                         level, n, n == 1 ? "" : "s");
+    if (!json_scan_string(json_scan_member(json_scan_index(datasets, end, level), end, "path"), end,
+                          ds, size) ||
+        ds[0] == '\0')
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: multiscales[0].datasets[%u] has no path",
+                         name, level);
+    return ERROR_OK;
+}
+
+/* Load and parse dir/.zarray; *found false when dir has none. */
+static enum error_code open_v2(int root_fd, const char *dir, size_t json_max, bool *found,
+                               struct zarr_array_meta *meta, struct error_info *err)
+{
+    char rel[CONFINE_PATH_MAX + 1];
+    char *text;
+    size_t len;
+    *found = false;
+    if (!join(dir, strlen(dir), ".zarray", rel, sizeof rel))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", dir);
+    enum error_code rc = load_json(root_fd, rel, json_max, &text, &len, err);
+    if (rc != ERROR_OK || text == NULL)
+        return rc;
+    *found = true;
+    rc = zarr_array_parse_v2(text, len, rel, meta, err);
+    free(text);
+    return rc;
+}
+
+enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsigned level,
+                                size_t json_max, char *array_path, size_t size,
+                                struct zarr_array_meta *meta, struct error_info *err)
+{
+    char rel[CONFINE_PATH_MAX + 1];
+    bool found;
+    if (!join(path, len, "", array_path, size))
+        return error_set(err, ERROR_UNPROCESSABLE, "the Zarr path is too long");
+    size_t alen = strlen(array_path);
+    if (alen > 0)
+        array_path[--alen] = '\0'; /* join added the '/' before the empty name */
+    enum error_code rc = open_v2(root_fd, array_path, json_max, &found, meta, err);
+    if (rc != ERROR_OK || found)
+        return rc;
+    char *text;
+    size_t tlen;
+    if (!join(array_path, alen, ".zattrs", rel, sizeof rel))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", array_path);
+    if ((rc = load_json(root_fd, rel, json_max, &text, &tlen, err)) != ERROR_OK)
+        return rc;
+    char ds[CONFINE_COMPONENT_MAX + 1];
+    rc = text == NULL ? ERROR_NOT_FOUND
+                      : multiscale_level(text, tlen, rel, level, ds, sizeof ds, err);
+    free(text);
+    if (rc == ERROR_NOT_FOUND)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%.*s is a directory but neither a Zarr array (.zarray) nor an "
+                         "OME-NGFF multiscale group (.zattrs multiscales)",
+                         (int)len, path);
+    if (rc != ERROR_OK)
+        return rc;
+    if (!join(array_path, alen, ds, rel, sizeof rel) || strlen(rel) >= size)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", array_path);
+    memcpy(array_path, rel, strlen(rel) + 1);
+    if ((rc = open_v2(root_fd, array_path, json_max, &found, meta, err)) != ERROR_OK)
+        return rc;
+    if (!found)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: level %u of the multiscale group is not a Zarr array", array_path,
+                         level);
+    return ERROR_OK;
+}
