@@ -26,7 +26,25 @@
 struct overlap_query {
     struct overlap_options opt;
     unsigned page_a, page_b;
+    unsigned level_a, level_b; /* multiscale level of a Zarr group */
+    bool volume_a, volume_b;   /* a TIFF's pages are the z-slices of a volume */
 };
+
+/* The source fields a body or a pair may give: level, level_a, level_b, volume, volume_a,
+ * volume_b (the bare names set both sides; a side's own field wins). */
+struct overlap_source_fields {
+    json_t *level, *level_a, *level_b, *volume, *volume_a, *volume_b;
+};
+
+#define OVERLAP_SOURCE_FIELDS(f)                                                                   \
+    {"level", REQUEST_FIELD_INTEGER, false, &(f).level},                                           \
+        {"level_a", REQUEST_FIELD_INTEGER, false, &(f).level_a},                                   \
+        {"level_b", REQUEST_FIELD_INTEGER, false, &(f).level_b},                                   \
+        {"volume", REQUEST_FIELD_BOOL, false, &(f).volume},                                        \
+        {"volume_a", REQUEST_FIELD_BOOL, false, &(f).volume_a},                                    \
+    {                                                                                              \
+        "volume_b", REQUEST_FIELD_BOOL, false, &(f).volume_b                                       \
+    }
 
 struct overlap_pair {
     /* Input: two images, paths under the root or uploaded bytes (path NULL). */
@@ -59,15 +77,48 @@ static bool overlap_page(const struct request *req, const json_t *v, const char 
     return true;
 }
 
+/* The source fields f into the sides a and b (each keeps what it had for a field absent). */
+static bool overlap_sources_from(const struct request *req, const struct overlap_source_fields *f,
+                                 struct overlap_file_image *a, struct overlap_file_image *b,
+                                 struct response *resp)
+{
+    if (!overlap_page(req, f->level, "level", &a->level, resp) ||
+        !overlap_page(req, f->level, "level", &b->level, resp) ||
+        !overlap_page(req, f->level_a, "level_a", &a->level, resp) ||
+        !overlap_page(req, f->level_b, "level_b", &b->level, resp))
+        return false;
+    if (f->volume != NULL)
+        a->volume = b->volume = json_is_true(f->volume);
+    if (f->volume_a != NULL)
+        a->volume = json_is_true(f->volume_a);
+    if (f->volume_b != NULL)
+        b->volume = json_is_true(f->volume_b);
+    return true;
+}
+
+/* The query's source defaults as the sides of one pair. */
+static void overlap_sides_init(const struct overlap_query *q, struct overlap_file_image *a,
+                               struct overlap_file_image *b)
+{
+    a->page = q->page_a;
+    b->page = q->page_b;
+    a->level = q->level_a;
+    b->level = q->level_b;
+    a->volume = q->volume_a;
+    b->volume = q->volume_b;
+}
+
 /* The options shared by every form; a, b and pairs are taken by the caller's table. */
 static bool overlap_options_from(const struct request *req, json_t *obj, bool allow_sources,
                                  struct overlap_query *q, json_t **a, json_t **b, json_t **pairs,
                                  struct response *resp)
 {
     json_t *page_a, *page_b, *background, *iou, *threshold;
+    struct overlap_source_fields sf;
     const struct request_field fields[] = {
         {"page_a", REQUEST_FIELD_INTEGER, false, &page_a},
         {"page_b", REQUEST_FIELD_INTEGER, false, &page_b},
+        OVERLAP_SOURCE_FIELDS(sf),
         {"include_background", REQUEST_FIELD_BOOL, false, &background},
         {"iou", REQUEST_FIELD_BOOL, false, &iou},
         {"match_threshold", REQUEST_FIELD_NUMBER, false, &threshold},
@@ -79,9 +130,15 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
     size_t n = sizeof fields / sizeof fields[0] - (allow_sources ? 0 : 3);
     if (!request_json_fields(req, obj, fields, n, resp))
         return false;
+    struct overlap_file_image sa = {0}, sb = {0};
     if (!overlap_page(req, page_a, "page_a", &q->page_a, resp) ||
-        !overlap_page(req, page_b, "page_b", &q->page_b, resp))
+        !overlap_page(req, page_b, "page_b", &q->page_b, resp) ||
+        !overlap_sources_from(req, &sf, &sa, &sb, resp))
         return false;
+    q->level_a = sa.level;
+    q->level_b = sb.level;
+    q->volume_a = sa.volume;
+    q->volume_b = sb.volume;
     if (background != NULL)
         q->opt.include_background = json_is_true(background);
     if (iou != NULL)
@@ -256,22 +313,24 @@ static bool overlap_pairs_from(const struct handler_context *ctx, const struct r
     }
     for (size_t i = 0; i < count; i++) {
         json_t *item = json_array_get(list, i), *a, *b, *pa, *pb;
+        struct overlap_source_fields sf;
         const struct request_field fields[] = {
             {"a", REQUEST_FIELD_STRING, true, &a},
             {"b", REQUEST_FIELD_STRING, true, &b},
             {"page_a", REQUEST_FIELD_INTEGER, false, &pa},
             {"page_b", REQUEST_FIELD_INTEGER, false, &pb},
+            OVERLAP_SOURCE_FIELDS(sf),
         };
         if (!json_is_object(item)) {
             problem_send(resp, req, 400, "pairs[%zu] must be an object {\"a\", \"b\"}", i);
             free(pairs);
             return false;
         }
-        pairs[i].a.page = q->page_a;
-        pairs[i].b.page = q->page_b;
+        overlap_sides_init(q, &pairs[i].a, &pairs[i].b);
         if (!request_json_fields(req, item, fields, sizeof fields / sizeof fields[0], resp) ||
             !overlap_page(req, pa, "page_a", &pairs[i].a.page, resp) ||
-            !overlap_page(req, pb, "page_b", &pairs[i].b.page, resp)) {
+            !overlap_page(req, pb, "page_b", &pairs[i].b.page, resp) ||
+            !overlap_sources_from(req, &sf, &pairs[i].a, &pairs[i].b, resp)) {
             free(pairs);
             return false;
         }
@@ -313,9 +372,9 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
                      "are required, or 'pairs'");
         goto out;
     }
-    struct overlap_pair one = {
-        .a = {.path = json_string_value(a), .len = json_string_length(a), .page = q->page_a},
-        .b = {.path = json_string_value(b), .len = json_string_length(b), .page = q->page_b}};
+    struct overlap_pair one = {.a = {.path = json_string_value(a), .len = json_string_length(a)},
+                               .b = {.path = json_string_value(b), .len = json_string_length(b)}};
+    overlap_sides_init(q, &one.a, &one.b);
     overlap_run(ctx, req, q, &one, 1);
     overlap_answer_one(req, &one, resp);
     overlap_result_cleanup(&one.out.counts);
@@ -392,6 +451,7 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
                                      .npy = overlap_part_is_npy(b),
                                      .name = "b",
                                      .page = q->page_b}};
+    overlap_sides_init(q, &one.a, &one.b);
     overlap_run(ctx, req, q, &one, 1);
     overlap_answer_one(req, &one, resp);
     overlap_result_cleanup(&one.out.counts);

@@ -9,7 +9,9 @@ Starts the real server over a temporary data root and sends label images
     zstd; byte and bit shuffle), zstd, zlib, gzip and no compressor, both dimension
     separators, C and F order, big-endian dtypes, chunks missing (the fill value), edge
     chunks, 3-D chunked in z, and an OME-NGFF 0.4 image whose labels/ group is a multiscale
-    (level 0 by default), against each other and against TIFF pages.
+    (level 0 by default, level_a / level for others), against each other and TIFF pages;
+  - as 3-D TIFF stacks written by tifffile (pages, an ImageJ hyperstack, tiles, a page
+    layout that changes from page to page) with "volume", "volume_a" in bodies and pairs.
 Every answer must equal np.unique on the combined (a, b) key of the same arrays (as numpy,
 zarr or tifffile read them), exactly, and name the array's shape (depth only for volumes).
 Malformed uploads and stores must be 4xx problems.
@@ -202,6 +204,24 @@ def zarr_cases(server, root, rng):
     check("ngff labels level 0", status, body, va, a)
     status, body = server.post_json({"a": "img.ome.zarr/labels/cells/0", "b": "vb.zarr"})
     check("ngff labels/cells/0", status, body, va, b)
+    status, body = server.post_json({"a": "img.ome.zarr/labels/cells", "level_a": 1,
+                                     "b": "img.ome.zarr/labels/cells/1"})
+    check("ngff labels level 1", status, body, va[:, ::2, ::2], va[:, ::2, ::2])
+    status, body = server.post_json({"pairs": [{"a": "img.ome.zarr/labels/cells", "level": 1,
+                                                "b": "img.ome.zarr/labels/cells"}]})
+    if status == 200:
+        body = body["results"][0]
+    check("ngff pair level 1 (both sides)", status, body, va[:, ::2, ::2], va[:, ::2, ::2])
+    status, body = server.post_json({"pairs": [{"a": "img.ome.zarr/labels/cells", "level": 1,
+                                                "level_b": 0,
+                                                "b": "img.ome.zarr/labels/cells"}]})
+    if status != 200 or "error" not in body["results"][0] or \
+            "9 x 20 x 25" not in body["results"][0]["error"]["detail"]:
+        fail(f"ngff pair level 1 vs 0: {status} {body}")
+    status, body = server.post_json({"a": "img.ome.zarr/labels/cells", "level_a": 5, "b": "va.zarr"})
+    if status != 422 or "level 5 does not exist" not in body.get("detail", ""):
+        fail(f"ngff level 5: {status} {body}")
+    tiff_stack_cases(server, root, rng, va, vb, a)
     # refusals
     zarr.open(os.path.join(root, "filtered.zarr"), mode="w", shape=(130, 150), chunks=(64, 64),
               dtype="<u2", filters=[numcodecs.Delta(dtype="<u2")])[...] = 1
@@ -222,6 +242,52 @@ def zarr_cases(server, root, rng):
         if status != want_status or any(n not in detail for n in needles):
             fail(f"zarr {what}: status {status}, detail {detail!r}; want {want_status} "
                  f"with {needles}")
+
+
+def tiff_stack_cases(server, root, rng, va, vb, za):
+    """3-D TIFF stacks by tifffile (pages; an ImageJ hyperstack; tiles; a page layout that
+    changes) with "volume", against Zarr volumes and each other."""
+    tifffile.imwrite(os.path.join(root, "stack.tif"), va.astype("<u2"))
+    tifffile.imwrite(os.path.join(root, "ij.tif"), vb.astype("<u2")[:, None], imagej=True,
+                     metadata={"axes": "ZCYX"})
+    tifffile.imwrite(os.path.join(root, "tiled.tif"), vb.astype(">u4"), tile=(16, 16),
+                     compression="zlib", byteorder=">")
+    mixed = os.path.join(root, "mixed.tif")
+    with tifffile.TiffWriter(mixed) as tw:
+        for z, page in enumerate(va.astype("<u2")):
+            tw.write(page, tile=(16, 16) if z % 2 else None, compression="zlib",
+                     rowsperstrip=None if z % 2 else 5)
+    cases = [
+        ({"a": "stack.tif", "b": "va.zarr", "volume_a": True}, va, za),
+        ({"a": "stack.tif", "b": "ij.tif", "volume": True}, va, vb),
+        ({"a": "tiled.tif", "b": "mixed.tif", "volume": True}, vb, va),
+        ({"pairs": [{"a": "ij.tif", "b": "stack.tif", "volume": True}]}, vb, va),
+    ]
+    for body_in, a, b in cases:
+        status, body = server.post_json(body_in)
+        if "pairs" in body_in and status == 200:
+            body = body["results"][0]
+        check(f"tiff stack {body_in}", status, body, a, b)
+    # 2-D use keeps working: page 3 of the stack against slice 3
+    status, body = server.post_json({"a": "stack.tif", "page_a": 3, "b": "tiled.tif",
+                                     "page_b": 3})
+    check("tiff stack page 3", status, body, va[3], vb[3])
+    # pages that disagree, and volumes of different depth
+    with tifffile.TiffWriter(os.path.join(root, "ragged.tif")) as tw:
+        for z in range(4):
+            tw.write(va[z, : 40 - (z == 2)].astype("<u2"))
+    tifffile.imwrite(os.path.join(root, "short.tif"), va[:5].astype("<u2"))
+    for what, req, needles in [
+        ("ragged", {"a": "stack.tif", "b": "ragged.tif", "volume": True}, ["page 2 is 39 x 50"]),
+        ("depth", {"a": "stack.tif", "b": "short.tif", "volume": True},
+         ["stack.tif is 9 x 40 x 50", "short.tif is 5 x 40 x 50"]),
+        ("volume vs page", {"a": "stack.tif", "b": "short.tif", "volume_a": True},
+         ["9 x 40 x 50", "1 x 40 x 50"]),
+    ]:
+        status, body = server.post_json(req)
+        detail = body.get("detail", "") if isinstance(body, dict) else ""
+        if status != 422 or any(n not in detail for n in needles):
+            fail(f"tiff stack {what}: {status} {detail!r}, want 422 with {needles}")
 
 
 def main():

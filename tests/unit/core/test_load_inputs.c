@@ -2,8 +2,9 @@
  * test_load_inputs.c - core/load's input kinds beyond one TIFF page: .npy arrays in memory
  * (every integer dtype, both byte orders, C and Fortran order, 2-D, 3-D and 5-D with leading
  * ones) and TIFF stacks as volumes, counted against each other and against TIFF pages on 1-4
- * threads and compared with counting the arrays written; and the refusals (1-D, shapes that
- * differ, leading dimensions other than 1, malformed headers, pages that disagree, limits)
+ * threads and compared with counting the arrays written (stacks with the same and with
+ * changing strip/tile layouts); and the refusals (1-D, shapes that differ, leading
+ * dimensions other than 1, malformed headers, pages that disagree, limits)
  * with details that name the problem.
  */
 #include "check.h"
@@ -306,12 +307,120 @@ static void test_npy_refusals(void)
     free(l5.v);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * TIFF stacks
+ */
+
+/* Pages of uint16 slices of l (depth x height x width); page z has height - cut[z] rows,
+ * strips of rps[z] rows (tiles of 16 x 16 when rps[z] is 0). */
+static void write_stack(const char *path, const struct labels *l, const unsigned *cut,
+                        const unsigned *rps)
+{
+    const uint32_t d = (uint32_t)l->shape[0], h = (uint32_t)l->shape[1], w = (uint32_t)l->shape[2];
+    TIFF *tif = TIFFOpen(path, "w");
+    uint16_t *buf = calloc((size_t)256 + (size_t)h * w, sizeof *buf);
+    for (uint32_t z = 0; z < d; z++) {
+        const uint32_t ph = h - (cut ? cut[z] : 0);
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, ph);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 16);
+        TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+        for (size_t i = 0; i < (size_t)ph * w; i++)
+            buf[i] = (uint16_t)l->v[(size_t)z * h * w + i];
+        if (rps[z] != 0) {
+            TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps[z]);
+            for (uint32_t y = 0; y < ph; y++)
+                TIFFWriteScanline(tif, buf + (size_t)y * w, y, 0);
+        } else {
+            TIFFSetField(tif, TIFFTAG_TILEWIDTH, 16u);
+            TIFFSetField(tif, TIFFTAG_TILELENGTH, 16u);
+            uint16_t tile[256];
+            for (uint32_t ty = 0; ty < ph; ty += 16)
+                for (uint32_t tx = 0; tx < w; tx += 16) {
+                    for (uint32_t y = 0; y < 16; y++)
+                        for (uint32_t x = 0; x < 16; x++)
+                            tile[y * 16 + x] =
+                                ty + y < ph && tx + x < w ? buf[(size_t)(ty + y) * w + tx + x] : 0;
+                    TIFFWriteTile(tif, tile, tx, ty, 0, 0);
+                }
+        }
+        TIFFWriteDirectory(tif);
+    }
+    TIFFClose(tif);
+    free(buf);
+}
+
+static void test_tiff_stacks(void)
+{
+    const uint64_t shape[] = {6, 33, 41};
+    struct labels a = labels_random(3, shape, 300), b = labels_random(3, shape, 300);
+    char pa[600], pb[600];
+    check_path_join(pa, sizeof pa, tmpdir, "sa.tif");
+    check_path_join(pb, sizeof pb, tmpdir, "sb.tif");
+    const unsigned same[] = {4, 4, 4, 4, 4, 4}, mixed[] = {3, 0, 33, 7, 0, 1};
+    write_stack(pa, &a, NULL, same);
+    write_stack(pb, &b, NULL, mixed);
+    struct overlap_result want;
+    reference(&a, &b, &want);
+    int fa = open(pa, O_RDONLY), fb = open(pb, O_RDONLY);
+    struct load_source sa = {.fd = fa, .name = "sa.tif", .volume = true},
+                       sb = {.fd = fb, .name = "sb.tif", .volume = true};
+    check_counts("stack vs stack", &sa, &sb, &want, 6);
+    size_t len;
+    unsigned char *nb = npy_bytes(&b, ">u2", true, 1, &len);
+    struct load_source sn = {.kind = LOAD_NPY, .fd = -1, .data = nb, .size = len, .name = "b"};
+    check_counts("stack vs npy", &sa, &sn, &want, 6);
+    overlap_result_cleanup(&want);
+
+    struct error_info err;
+    error_init(&err);
+    struct load_options opt;
+    load_options_init(&opt);
+    struct load_info info;
+    CHECK_CODE(load_probe(&sb, &opt, &info, &err), ERROR_OK);
+    CHECK_INT(info.depth, 6);
+    CHECK_INT(info.band_rows, 33); /* layouts differ: a band is a page */
+    CHECK_CODE(load_probe(&sa, &opt, &info, &err), ERROR_OK);
+    CHECK_INT(info.band_rows, 4);
+    opt.max_ifds = 5;
+    CHECK_CODE(load_probe(&sa, &opt, &info, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "more than the 5 pages") != NULL);
+    load_options_init(&opt);
+    opt.max_pixels = 6 * 33 * 41 - 1;
+    CHECK_CODE(load_probe(&sa, &opt, &info, &err), ERROR_TOO_LARGE);
+    CHECK(strstr(err.detail, "sa.tif is 6 x 33 x 41 = 8118 voxels") != NULL);
+    load_options_init(&opt);
+    /* a page of another height */
+    const unsigned cut[] = {0, 0, 0, 2, 0, 0};
+    write_stack(pb, &b, cut, same);
+    close(fb);
+    fb = open(pb, O_RDONLY);
+    sb.fd = fb;
+    CHECK_CODE(load_probe(&sb, &opt, &info, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "sb.tif: page 3 is 31 x 41 uint16, unlike page 0 (33 x 41 uint16)") !=
+          NULL);
+    /* a volume against one page of it: both shapes named */
+    struct overlap_counter *c = overlap_counter_new(0, &err);
+    struct load_source page = {.fd = fa, .name = "sa.tif", .page = 2};
+    CHECK_CODE(load_overlap(&sa, &page, &opt, c, NULL, NULL, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "sa.tif is 6 x 33 x 41, sa.tif is 1 x 33 x 41") != NULL);
+    overlap_counter_free(c);
+    close(fa);
+    close(fb);
+    free(nb);
+    free(a.v);
+    free(b.v);
+}
+
 int main(void)
 {
     check_tmpdir(tmpdir, sizeof tmpdir);
     test_npy_variants();
     test_npy_against_tiff();
     test_npy_refusals();
+    test_tiff_stacks();
     check_rmtree(tmpdir);
     return check_finish("load_inputs");
 }
