@@ -362,6 +362,20 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
     rc = text == NULL ? ERROR_NOT_FOUND
                       : multiscale_level(text, tlen, rel, level, ds, sizeof ds, err);
     free(text);
+    if (rc == ERROR_NOT_FOUND) {
+        enum error_code v3 = ERROR_OK;
+        if (join(array_path, alen, "zarr.json", rel, sizeof rel) &&
+            (v3 = load_json(root_fd, rel, json_max, &text, &tlen, err)) == ERROR_OK &&
+            text != NULL) {
+            free(text);
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "%s: Zarr v3 stores (zarr.json) are not supported; Zarr v2 "
+                             "arrays (.zarray) are",
+                             rel);
+        }
+        if (v3 != ERROR_OK)
+            return v3;
+    }
     if (rc == ERROR_NOT_FOUND)
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%.*s is a directory but neither a Zarr array (.zarray) nor an "

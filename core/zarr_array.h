@@ -60,8 +60,8 @@ bool zarr_array_chunk_key(const struct zarr_array_meta *meta, const uint64_t *id
 /* Resolve path (len bytes, beneath root_fd) to an array: a directory with .zarray, or a
  * multiscale group whose dataset `level` is one. array_path (size bytes) receives the
  * array's path beneath the root, NUL-terminated, and meta its metadata. A directory that is
- * neither, a level the group does not have, and bad metadata are ERROR_UNPROCESSABLE naming
- * the path; confine_open's errors pass through. */
+ * neither, a Zarr v3 node (zarr.json, not read), a level the group does not have, and bad
+ * metadata are ERROR_UNPROCESSABLE naming the path; confine_open's errors pass through. */
 enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsigned level,
                                 size_t json_max, char *array_path, size_t size,
                                 struct zarr_array_meta *meta,
