@@ -208,10 +208,156 @@ enum error_code zarr_array_parse_v2(const char *text, size_t len, const char *na
     return ERROR_OK;
 }
 
+/* v3 data_type names of the integer types, with their v2 / numpy spelling. */
+static const struct {
+    const char *v3, *numpy;
+} zarr_v3_types[] = {{"int8", "|i1"},  {"int16", "<i2"},  {"int32", "<i4"},  {"int64", "<i8"},
+                     {"uint8", "|u1"}, {"uint16", "<u2"}, {"uint32", "<u4"}, {"uint64", "<u8"}};
+
+/* One entry of a v3 "codecs" list into the chain. */
+static enum error_code parse_v3_codec(const char *v, const char *end, const char *name, size_t i,
+                                      struct zarr_array_meta *m, struct error_info *err)
+{
+    char cname[64];
+    if (!json_scan_string(json_scan_member(v, end, "name"), end, cname, sizeof cname))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: codecs[%zu] has no name", name, i);
+    struct zarr_codec c = {0};
+    enum error_code rc = zarr_codec_lookup(3, cname, strlen(cname), &c.id, err);
+    if (rc != ERROR_OK)
+        return with_name(err, rc, name);
+    const char *conf = json_scan_member(v, end, "configuration");
+    if (c.id == ZARR_CODEC_BYTES) {
+        char endian[16] = "little";
+        const char *e = json_scan_member(conf, end, "endian");
+        if (e != NULL && (!json_scan_string(e, end, endian, sizeof endian) ||
+                          (strcmp(endian, "little") != 0 && strcmp(endian, "big") != 0)))
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "%s: the bytes codec's endian must be \"little\" or \"big\"", name);
+        c.big_endian = strcmp(endian, "big") == 0;
+        m->dtype.big_endian = c.big_endian && m->dtype.width > 1;
+    } else if (c.id == ZARR_CODEC_TRANSPOSE) {
+        uint64_t order[ZARR_CODEC_MAX_DIMS];
+        unsigned n = 0;
+        const char *o = json_scan_member(conf, end, "order");
+        o = skip_space(o, end);
+        /* a permutation; 0 is a valid entry, so uint_list's "positive" is checked here */
+        size_t len = o != NULL && o < end && *o == '[' ? json_scan_length(o, end) : 0;
+        for (size_t k = 0; k < len && k < ZARR_CODEC_MAX_DIMS; k++)
+            if (exact_uint(json_scan_index(o, end, k), end, &order[k]))
+                n++;
+        if (len != m->ndim || n != m->ndim)
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "%s: the transpose codec's order must list %u axes", name, m->ndim);
+        for (unsigned k = 0; k < m->ndim; k++)
+            c.order[k] = order[k] < ZARR_CODEC_MAX_DIMS ? (unsigned)order[k] : ZARR_CODEC_MAX_DIMS;
+    }
+    rc = zarr_codec_chain_add(&m->chain, &c, err);
+    return rc == ERROR_OK ? ERROR_OK : with_name(err, rc, name);
+}
+
+enum error_code zarr_array_parse_v3(const char *text, size_t len, const char *name,
+                                    struct zarr_array_meta *m, struct error_info *err)
+{
+    const char *end = text + len;
+    memset(m, 0, sizeof *m);
+    if (!json_scan_is_object(text, end))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s is not one JSON object", name);
+    uint64_t format = 0;
+    char s[64];
+    if (!exact_uint(json_scan_member(text, end, "zarr_format"), end, &format) || format != 3)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: zarr_format must be 3", name);
+    if (!json_scan_string(json_scan_member(text, end, "node_type"), end, s, sizeof s) ||
+        strcmp(s, "array") != 0)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: node_type must be \"array\"", name);
+    m->zarr_format = 3;
+    const char *grid = json_scan_member(text, end, "chunk_grid");
+    unsigned n_chunk_dims = 0;
+    if (!json_scan_string(json_scan_member(grid, end, "name"), end, s, sizeof s) ||
+        strcmp(s, "regular") != 0)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: chunk_grid must be \"regular\"", name);
+    if (!uint_list(json_scan_member(text, end, "shape"), end, m->shape, &m->ndim) ||
+        !uint_list(
+            json_scan_member(json_scan_member(grid, end, "configuration"), end, "chunk_shape"), end,
+            m->chunks, &n_chunk_dims))
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: shape and chunk_shape must be lists of 1 to %d positive integers",
+                         name, ZARR_CODEC_MAX_DIMS);
+    if (n_chunk_dims != m->ndim)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: shape has %u dimensions, chunk_shape %u: they must agree", name,
+                         m->ndim, n_chunk_dims);
+    for (unsigned i = 0; i < m->ndim; i++)
+        if (m->chunks[i] == 0)
+            return error_set(err, ERROR_UNPROCESSABLE, "%s: chunk dimension %u is 0", name, i);
+    if (!json_scan_string(json_scan_member(text, end, "data_type"), end, s, sizeof s))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: data_type must be a string", name);
+    const char *numpy = NULL;
+    for (size_t i = 0; i < sizeof zarr_v3_types / sizeof zarr_v3_types[0]; i++)
+        if (strcmp(s, zarr_v3_types[i].v3) == 0)
+            numpy = zarr_v3_types[i].numpy;
+    if (numpy == NULL)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: data_type \"%s\" is not an integer type: label images need "
+                         "int8-int64 or uint8-uint64",
+                         name, s);
+    enum error_code rc = npy_dtype_parse(numpy, strlen(numpy), &m->dtype, err);
+    if (rc != ERROR_OK)
+        return with_name(err, rc, name);
+    /* chunk keys: "default" is c/0/0 (separator "/" unless given), "v2" is 0.0 */
+    const char *keys = json_scan_member(text, end, "chunk_key_encoding");
+    char sep[4] = "/";
+    m->key_prefix_c = true;
+    if (keys != NULL) {
+        if (!json_scan_string(json_scan_member(keys, end, "name"), end, s, sizeof s) ||
+            (strcmp(s, "default") != 0 && strcmp(s, "v2") != 0))
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "%s: chunk_key_encoding must be \"default\" or \"v2\"", name);
+        if (strcmp(s, "v2") == 0) {
+            m->key_prefix_c = false;
+            sep[0] = '.';
+        }
+        const char *sv =
+            json_scan_member(json_scan_member(keys, end, "configuration"), end, "separator");
+        if (sv != NULL && (!json_scan_string(sv, end, sep, sizeof sep) ||
+                           (strcmp(sep, ".") != 0 && strcmp(sep, "/") != 0)))
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "%s: the chunk key separator must be \".\" or \"/\"", name);
+    }
+    m->separator = sep[0];
+    const char *st = json_scan_member(text, end, "storage_transformers");
+    if (st != NULL && json_scan_length(st, end) != 0)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: storage_transformers are not supported",
+                         name);
+    if ((rc = parse_fill(json_scan_member(text, end, "fill_value"), end, name, m, err)) !=
+            ERROR_OK ||
+        (rc = count_chunks(m, name, err)) != ERROR_OK)
+        return rc;
+    if ((rc = zarr_codec_chain_init(&m->chain, m->dtype.width, m->ndim, m->chunks, err)) !=
+        ERROR_OK)
+        return with_name(err, rc, name);
+    const char *codecs = skip_space(json_scan_member(text, end, "codecs"), end);
+    size_t n = codecs != NULL && codecs < end && *codecs == '[' ? json_scan_length(codecs, end) : 0;
+    if (n == 0)
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: codecs must be a non-empty list", name);
+    for (size_t i = 0; i < n; i++)
+        if ((rc = parse_v3_codec(json_scan_index(codecs, end, i), end, name, i, m, err)) !=
+            ERROR_OK)
+            return rc;
+    if ((rc = zarr_codec_chain_check(&m->chain, err)) != ERROR_OK)
+        return with_name(err, rc, name);
+    return ERROR_OK;
+}
+
 bool zarr_array_chunk_key(const struct zarr_array_meta *m, const uint64_t *idx, char *buf,
                           size_t size)
 {
     size_t used = 0;
+    if (m->key_prefix_c) {
+        int n = snprintf(buf, size, "c%c", m->separator);
+        if (n < 0 || (size_t)n >= size)
+            return false;
+        used = (size_t)n;
+    }
     for (unsigned i = 0; i < m->ndim; i++) {
         int n = i ? snprintf(buf + used, size - used, "%c%llu", m->separator,
                              (unsigned long long)idx[i])
@@ -294,15 +440,13 @@ out:
     return rc;
 }
 
-/* The path of dataset `level` of the multiscale group whose .zattrs is text, into ds. */
-static enum error_code multiscale_level(const char *text, size_t len, const char *name,
+/* The path of dataset `level` of the multiscale group whose attributes object is attrs,
+ * into ds; ERROR_NOT_FOUND when attrs has no multiscales. name is the metadata file. */
+static enum error_code multiscale_level(const char *attrs, const char *end, const char *name,
                                         unsigned level, char *ds, size_t size,
                                         struct error_info *err)
 {
-    const char *end = text + len;
-    if (!json_scan_is_object(text, end))
-        return error_set(err, ERROR_UNPROCESSABLE, "%s is not one JSON object", name);
-    const char *ms = json_scan_member(text, end, "multiscales");
+    const char *ms = json_scan_member(attrs, end, "multiscales");
     const char *datasets = json_scan_member(json_scan_index(ms, end, 0), end, "datasets");
     if (datasets == NULL)
         return ERROR_NOT_FOUND; /* not a multiscale group */
@@ -319,76 +463,87 @@ static enum error_code multiscale_level(const char *text, size_t len, const char
     return ERROR_OK;
 }
 
-/* Load and parse dir/.zarray; *found false when dir has none. */
-static enum error_code open_v2(int root_fd, const char *dir, size_t json_max, bool *found,
-                               struct zarr_array_meta *meta, struct error_info *err)
+enum zarr_node { ZARR_NODE_NONE, ZARR_NODE_ARRAY, ZARR_NODE_GROUP };
+
+/* What directory dir holds: an array (meta filled), a multiscale group (ds holds the path
+ * of dataset `level`), or neither. v2 metadata (.zarray, .zattrs) is looked for first. */
+static enum error_code open_node(int root_fd, const char *dir, size_t json_max, unsigned level,
+                                 enum zarr_node *node, struct zarr_array_meta *meta, char *ds,
+                                 size_t ds_size, struct error_info *err)
 {
-    char rel[CONFINE_PATH_MAX + 1];
-    char *text;
-    size_t len;
-    *found = false;
-    if (!join(dir, strlen(dir), ".zarray", rel, sizeof rel))
-        return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", dir);
-    enum error_code rc = load_json(root_fd, rel, json_max, &text, &len, err);
-    if (rc != ERROR_OK || text == NULL)
-        return rc;
-    *found = true;
-    rc = zarr_array_parse_v2(text, len, rel, meta, err);
-    free(text);
-    return rc;
+    static const char *const files[] = {".zarray", "zarr.json", ".zattrs"};
+    *node = ZARR_NODE_NONE;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char rel[CONFINE_PATH_MAX + 1];
+        char *text;
+        size_t len;
+        if (!join(dir, strlen(dir), files[f], rel, sizeof rel))
+            return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", dir);
+        enum error_code rc = load_json(root_fd, rel, json_max, &text, &len, err);
+        if (rc != ERROR_OK || text == NULL) {
+            if (rc != ERROR_OK)
+                return rc;
+            continue;
+        }
+        const char *end = text + len, *attrs = text;
+        char type[16] = "";
+        if (f == 0) {
+            rc = zarr_array_parse_v2(text, len, rel, meta, err);
+            *node = ZARR_NODE_ARRAY;
+        } else if (f == 1 && (json_scan_string(json_scan_member(text, end, "node_type"), end, type,
+                                               sizeof type),
+                              strcmp(type, "array") == 0)) {
+            rc = zarr_array_parse_v3(text, len, rel, meta, err);
+            *node = ZARR_NODE_ARRAY;
+        } else if (!json_scan_is_object(text, end)) {
+            rc = error_set(err, ERROR_UNPROCESSABLE, "%s is not one JSON object", rel);
+        } else {
+            if (f == 1) { /* a v3 group: NGFF 0.5 nests its keys under "ome" */
+                attrs = json_scan_member(text, end, "attributes");
+                const char *ome = json_scan_member(attrs, end, "ome");
+                if (json_scan_member(ome, end, "multiscales") != NULL)
+                    attrs = ome;
+            }
+            rc = multiscale_level(attrs, end, rel, level, ds, ds_size, err);
+            if (rc == ERROR_OK)
+                *node = ZARR_NODE_GROUP;
+            else if (rc == ERROR_NOT_FOUND)
+                rc = ERROR_OK;
+        }
+        free(text);
+        if (rc != ERROR_OK || *node != ZARR_NODE_NONE)
+            return rc;
+    }
+    return ERROR_OK;
 }
 
 enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsigned level,
                                 size_t json_max, char *array_path, size_t size,
                                 struct zarr_array_meta *meta, struct error_info *err)
 {
-    char rel[CONFINE_PATH_MAX + 1];
-    bool found;
+    char rel[CONFINE_PATH_MAX + 1], ds[CONFINE_COMPONENT_MAX + 1];
+    enum zarr_node node;
     if (!join(path, len, "", array_path, size))
         return error_set(err, ERROR_UNPROCESSABLE, "the Zarr path is too long");
     size_t alen = strlen(array_path);
     if (alen > 0)
         array_path[--alen] = '\0'; /* join added the '/' before the empty name */
-    enum error_code rc = open_v2(root_fd, array_path, json_max, &found, meta, err);
-    if (rc != ERROR_OK || found)
+    enum error_code rc =
+        open_node(root_fd, array_path, json_max, level, &node, meta, ds, sizeof ds, err);
+    if (rc != ERROR_OK || node == ZARR_NODE_ARRAY)
         return rc;
-    char *text;
-    size_t tlen;
-    if (!join(array_path, alen, ".zattrs", rel, sizeof rel))
-        return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", array_path);
-    if ((rc = load_json(root_fd, rel, json_max, &text, &tlen, err)) != ERROR_OK)
-        return rc;
-    char ds[CONFINE_COMPONENT_MAX + 1];
-    rc = text == NULL ? ERROR_NOT_FOUND
-                      : multiscale_level(text, tlen, rel, level, ds, sizeof ds, err);
-    free(text);
-    if (rc == ERROR_NOT_FOUND) {
-        enum error_code v3 = ERROR_OK;
-        if (join(array_path, alen, "zarr.json", rel, sizeof rel) &&
-            (v3 = load_json(root_fd, rel, json_max, &text, &tlen, err)) == ERROR_OK &&
-            text != NULL) {
-            free(text);
-            return error_set(err, ERROR_UNPROCESSABLE,
-                             "%s: Zarr v3 stores (zarr.json) are not supported; Zarr v2 "
-                             "arrays (.zarray) are",
-                             rel);
-        }
-        if (v3 != ERROR_OK)
-            return v3;
-    }
-    if (rc == ERROR_NOT_FOUND)
+    if (node == ZARR_NODE_NONE)
         return error_set(err, ERROR_UNPROCESSABLE,
-                         "%.*s is a directory but neither a Zarr array (.zarray) nor an "
-                         "OME-NGFF multiscale group (.zattrs multiscales)",
+                         "%.*s is a directory but neither a Zarr array (.zarray, zarr.json) nor "
+                         "an OME-NGFF multiscale group (multiscales)",
                          (int)len, path);
-    if (rc != ERROR_OK)
-        return rc;
     if (!join(array_path, alen, ds, rel, sizeof rel) || strlen(rel) >= size)
         return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", array_path);
     memcpy(array_path, rel, strlen(rel) + 1);
-    if ((rc = open_v2(root_fd, array_path, json_max, &found, meta, err)) != ERROR_OK)
+    if ((rc = open_node(root_fd, array_path, json_max, 0, &node, meta, ds, sizeof ds, err)) !=
+        ERROR_OK)
         return rc;
-    if (!found)
+    if (node != ZARR_NODE_ARRAY)
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: level %u of the multiscale group is not a Zarr array", array_path,
                          level);

@@ -216,6 +216,15 @@ def zarr_array_seeds(put):
                                       ("dtype", "<f4"), ("chunks", [1.5, 4]),
                                       ("compressor", {"id": "blosc", "cname": "lz4"})]):
         put("zarr_array", "variant%d" % i, json.dumps(dict(base, **{key: value})).encode())
+    v3 = {"zarr_format": 3, "node_type": "array", "shape": [6, 10], "data_type": "uint16",
+          "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4, 4]}},
+          "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+          "fill_value": 0, "codecs": [{"name": "transpose", "configuration": {"order": [1, 0]}},
+                                      {"name": "bytes", "configuration": {"endian": "big"}},
+                                      {"name": "zstd", "configuration": {"level": 1}}]}
+    put("zarr_array", "v3_transpose_zstd", json.dumps(v3).encode())
+    put("zarr_array", "v3_sharding", json.dumps(dict(v3, codecs=[
+        {"name": "sharding_indexed", "configuration": {}}])).encode())
 
 
 def zarr_codec_seeds(put):

@@ -10,6 +10,9 @@ Starts the real server over a temporary data root and sends label images
     separators, C and F order, big-endian dtypes, chunks missing (the fill value), edge
     chunks, 3-D chunked in z, and an OME-NGFF 0.4 image whose labels/ group is a multiscale
     (level 0 by default, level_a / level for others), against each other and TIFF pages;
+  - as Zarr v3 arrays written here by hand from the v3 spec (zarr 2.13 cannot write v3):
+    bytes (both endians), transpose, zstd, gzip, blosc, "default" and "v2" chunk keys,
+    missing chunks, a 3-D array and an OME-NGFF 0.5 group; sharding and floats refused;
   - as 3-D TIFF stacks written by tifffile (pages, an ImageJ hyperstack, tiles, a page
     layout that changes from page to page) with "volume", "volume_a" in bodies and pairs.
 Every answer must equal np.unique on the combined (a, b) key of the same arrays (as numpy,
@@ -19,6 +22,7 @@ Malformed uploads and stores must be 4xx problems.
 Usage: diff_inputs_http.py PATH/TO/tessera
 """
 import io
+import json
 import os
 import shutil
 import sys
@@ -222,6 +226,7 @@ def zarr_cases(server, root, rng):
     if status != 422 or "level 5 does not exist" not in body.get("detail", ""):
         fail(f"ngff level 5: {status} {body}")
     tiff_stack_cases(server, root, rng, va, vb, a)
+    zarr_v3_cases(server, root, rng, va, vb)
     # refusals
     zarr.open(os.path.join(root, "filtered.zarr"), mode="w", shape=(130, 150), chunks=(64, 64),
               dtype="<u2", filters=[numcodecs.Delta(dtype="<u2")])[...] = 1
@@ -242,6 +247,120 @@ def zarr_cases(server, root, rng):
         if status != want_status or any(n not in detail for n in needles):
             fail(f"zarr {what}: status {status}, detail {detail!r}; want {want_status} "
                  f"with {needles}")
+
+
+def zarr_v3_write(root, name, arr, chunks, codecs, keys="default", sep="/", fill=0,
+                  skip=()):
+    """A Zarr v3 array written by hand from the v3 spec (zarr 2.13 cannot write v3): arr's
+    chunks encoded by codecs, in order: ("transpose", order), ("bytes", endian), and
+    compressors "zstd", "gzip", "blosc". Chunks listed in skip are left out."""
+    names = {np.dtype(t).str[1:]: n for t, n in [("<i1", "int8"), ("<i2", "int16"),
+                                                  ("<i4", "int32"), ("<i8", "int64"),
+                                                  ("<u1", "uint8"), ("<u2", "uint16"),
+                                                  ("<u4", "uint32"), ("<u8", "uint64")]}
+    meta_codecs = []
+    for c in codecs:
+        if c[0] == "transpose":
+            meta_codecs.append({"name": "transpose", "configuration": {"order": list(c[1])}})
+        elif c[0] == "bytes":
+            meta_codecs.append({"name": "bytes", "configuration": {"endian": c[1]}})
+        elif c[0] == "blosc":
+            meta_codecs.append({"name": "blosc", "configuration": {
+                "cname": "zstd", "clevel": 3, "shuffle": "shuffle",
+                "typesize": arr.dtype.itemsize, "blocksize": 0}})
+        else:
+            meta_codecs.append({"name": c[0], "configuration": {"level": 1}})
+    store = os.path.join(root, name)
+    os.makedirs(store)
+    meta = {"zarr_format": 3, "node_type": "array", "shape": list(arr.shape),
+            "data_type": names[arr.dtype.str[1:]],
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+            "chunk_key_encoding": {"name": keys, "configuration": {"separator": sep}},
+            "fill_value": fill, "codecs": meta_codecs, "attributes": {}}
+    with open(os.path.join(store, "zarr.json"), "w") as f:
+        json.dump(meta, f)
+    grid = [range((n + c - 1) // c) for n, c in zip(arr.shape, chunks)]
+    for index in np.array(np.meshgrid(*grid, indexing="ij")).reshape(len(chunks), -1).T:
+        index = tuple(int(i) for i in index)
+        if index in skip:
+            continue
+        block = np.zeros(chunks, arr.dtype)  # edge chunks are stored at the full shape
+        sl = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))
+        part = arr[sl]
+        block[tuple(slice(0, n) for n in part.shape)] = part
+        data = block
+        for c in codecs:
+            if c[0] == "transpose":
+                data = np.ascontiguousarray(data.transpose(c[1]))
+            elif c[0] == "bytes":
+                data = data.astype(data.dtype.newbyteorder("<" if c[1] == "little" else ">"))
+                data = data.tobytes()
+            elif c[0] == "zstd":
+                data = numcodecs.Zstd(level=1).encode(data)
+            elif c[0] == "gzip":
+                data = numcodecs.GZip(level=1).encode(data)
+            elif c[0] == "blosc":
+                data = numcodecs.Blosc("zstd", 3, numcodecs.Blosc.SHUFFLE).encode(data)
+        key = sep.join(str(i) for i in index)
+        key = ("c" + sep + key) if keys == "default" else key
+        path = os.path.join(store, *key.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    full = arr.copy()
+    for index in skip:
+        full[tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, chunks))] = fill
+    return full
+
+
+def zarr_v3_cases(server, root, rng, va, vb):
+    a2 = cells((70, 90), 30, rng)
+    b2 = derive(a2, rng)
+    cases = [
+        ("bytes", a2.astype("<u2"), (32, 32), [("bytes", "little")], "default", "/", ()),
+        ("big zstd", a2.astype(">u4"), (25, 40), [("bytes", "big"), ("zstd",)], "default",
+         ".", ((1, 1),)),
+        ("transpose gzip", a2.astype("<i8"), (16, 90), [("transpose", (1, 0)),
+                                                        ("bytes", "little"), ("gzip",)],
+         "v2", ".", ()),
+        ("blosc v2 keys", a2.astype("<u1"), (70, 13), [("bytes", "little"), ("blosc",)], "v2",
+         "/", ((0, 2),)),
+    ]
+    for i, (what, arr, chunks, codecs, keys, sep, skip) in enumerate(cases):
+        a = zarr_v3_write(root, f"v3a{i}.zarr", arr, chunks, codecs, keys, sep, 3, skip)
+        status, body = server.post_json({"a": f"v3a{i}.zarr", "b": "v3b.zarr"} if i else
+                                        {"a": f"v3a{i}.zarr", "b": "v3a0.zarr"})
+        if i == 0:
+            check(f"zarr v3 {what}", status, body, a, a)
+            zarr_v3_write(root, "v3b.zarr", b2.astype(">i2"), (64, 64),
+                          [("bytes", "big"), ("zstd",)])
+        else:
+            check(f"zarr v3 {what}", status, body, a, b2)
+    # a 3-D v3 volume transposed in the chunk, against the v2 volume; an NGFF 0.5 group
+    v = zarr_v3_write(root, "v3vol.zarr", vb.astype("<u4"), (3, 16, 20),
+                      [("transpose", (2, 0, 1)), ("bytes", "little"), ("blosc",)])
+    status, body = server.post_json({"a": "va.zarr", "b": "v3vol.zarr"})
+    check("zarr v3 volume", status, body, va, v)
+    group = os.path.join(root, "v3img.zarr")
+    os.makedirs(group)
+    with open(os.path.join(group, "zarr.json"), "w") as f:
+        json.dump({"zarr_format": 3, "node_type": "group", "attributes": {"ome": {
+            "version": "0.5", "multiscales": [{"datasets": [{"path": "s0"}]}]}}}, f)
+    zarr_v3_write(group, "s0", vb.astype("<u4"), (9, 40, 50), [("bytes", "little")])
+    status, body = server.post_json({"a": "va.zarr", "b": "v3img.zarr"})
+    check("zarr v3 NGFF 0.5 group", status, body, va, vb)
+    # sharding and floats are refused by name
+    meta = {"zarr_format": 3, "node_type": "array", "shape": [4, 4], "data_type": "uint8",
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4, 4]}},
+            "fill_value": 0, "codecs": [{"name": "sharding_indexed", "configuration": {}}]}
+    for name, m, needle in [("shard.zarr", meta, "sharding_indexed"),
+                            ("f32.zarr", dict(meta, data_type="float32"), "float32")]:
+        os.makedirs(os.path.join(root, name))
+        with open(os.path.join(root, name, "zarr.json"), "w") as f:
+            json.dump(m, f)
+        status, body = server.post_json({"a": name, "b": name})
+        if status != 422 or needle not in body.get("detail", ""):
+            fail(f"zarr v3 {name}: {status} {body}")
 
 
 def tiff_stack_cases(server, root, rng, va, vb, za):

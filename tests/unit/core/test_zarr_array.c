@@ -1,7 +1,7 @@
 /*
- * test_zarr_array.c - core/zarr_array.c and core/load_zarr.c: .zarray texts accepted and
- * refused field by field (with details naming the field), chunk keys for both separators,
- * and stores written here byte by byte (uncompressed and zlib chunks, C and F order, a
+ * test_zarr_array.c - core/zarr_array.c and core/load_zarr.c: .zarray and v3 zarr.json
+ * texts accepted and refused field by field (with details naming the field), chunk keys for both
+ * separators, and stores written here byte by byte (uncompressed and zlib chunks, C and F order, a
  * missing chunk, edge chunks, a multiscale group) counted through load_overlap against the
  * arrays written; a truncated chunk, a chunk of the wrong size, a store whose chunk is a
  * symlink out of the root, a grid of 2^40 chunks, a chunk over max_alloc.
@@ -120,6 +120,67 @@ static void test_parse(void)
     variant(t, sizeof t, "\"<u2\", \"fill_value\": 0", "\">i8\", \"fill_value\": -5");
     CHECK_CODE(zarr_array_parse_v2(t, strlen(t), "x", &m, &err), ERROR_OK);
     CHECK(m.fill_bits == (uint64_t)-5);
+}
+
+static const char base3[] =
+    "{\"zarr_format\": 3, \"node_type\": \"array\", \"shape\": [6, 10], "
+    "\"data_type\": \"uint16\", \"chunk_grid\": {\"name\": \"regular\", \"configuration\": "
+    "{\"chunk_shape\": [4, 4]}}, \"chunk_key_encoding\": {\"name\": \"default\"}, "
+    "\"fill_value\": 0, \"codecs\": [{\"name\": \"transpose\", \"configuration\": {\"order\": "
+    "[1, 0]}}, {\"name\": \"bytes\", \"configuration\": {\"endian\": \"big\"}}, "
+    "{\"name\": \"zstd\", \"configuration\": {\"level\": 0}}]}";
+
+static void test_parse_v3(void)
+{
+    struct zarr_array_meta m;
+    struct error_info err;
+    error_init(&err);
+    CHECK_CODE(zarr_array_parse_v3(base3, strlen(base3), "x", &m, &err), ERROR_OK);
+    CHECK_INT(m.zarr_format, 3);
+    CHECK_INT(m.chain.n_codecs, 3);
+    CHECK(m.dtype.big_endian && m.key_prefix_c);
+    uint64_t idx[] = {1, 2};
+    char key[32];
+    CHECK(zarr_array_chunk_key(&m, idx, key, sizeof key) && strcmp(key, "c/1/2") == 0);
+    struct {
+        const char *from, *to, *needle;
+    } bad[] = {
+        {"\"zarr_format\": 3", "\"zarr_format\": 2", "zarr_format must be 3"},
+        {"\"node_type\": \"array\"", "\"node_type\": \"group\"", "node_type"},
+        {"\"uint16\"", "\"float32\"", "data_type \"float32\" is not an integer type"},
+        {"\"regular\"", "\"rectilinear\"", "chunk_grid"},
+        {"[4, 4]}}", "[4, 0]}}", "chunk dimension 1 is 0"},
+        {"\"default\"}", "\"v1\"}", "chunk_key_encoding"},
+        {"{\"name\": \"zstd\", \"configuration\": {\"level\": 0}}",
+         "{\"name\": \"sharding_indexed\", \"configuration\": {}}", "sharding_indexed"},
+        {"{\"name\": \"zstd\", \"configuration\": {\"level\": 0}}", "{\"name\": \"crc32c\"}",
+         "crc32c"},
+        {"[1, 0]", "[1]", "order must list 2 axes"},
+        {"[1, 0]", "[1, 1]", "x"},
+        {"\"big\"", "\"middle\"", "endian"},
+        {"\"fill_value\": 0", "\"fill_value\": \"NaN\"", "fill_value"},
+        {"\"fill_value\": 0", "\"fill_value\": 0, \"storage_transformers\": [{}]",
+         "storage_transformers"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char t[1024];
+        const char *at = strstr(base3, bad[i].from);
+        if (!CHECK(at != NULL))
+            continue;
+        snprintf(t, sizeof t, "%.*s%s%s", (int)(at - base3), base3, bad[i].to,
+                 at + strlen(bad[i].from));
+        enum error_code rc = zarr_array_parse_v3(t, strlen(t), "x/zarr.json", &m, &err);
+        if (!CHECK_INT(rc, ERROR_UNPROCESSABLE) || !CHECK(strstr(err.detail, bad[i].needle)))
+            fprintf(stderr, "    %s -> %s\n", t, err.detail);
+    }
+    /* v2 key encoding with "/" */
+    char t[1024];
+    const char *at = strstr(base3, "{\"name\": \"default\"}");
+    snprintf(t, sizeof t, "%.*s%s%s", (int)(at - base3), base3,
+             "{\"name\": \"v2\", \"configuration\": {\"separator\": \"/\"}}",
+             at + strlen("{\"name\": \"default\"}"));
+    CHECK_CODE(zarr_array_parse_v3(t, strlen(t), "x", &m, &err), ERROR_OK);
+    CHECK(zarr_array_chunk_key(&m, idx, key, sizeof key) && strcmp(key, "1/2") == 0);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -372,6 +433,7 @@ int main(void)
     check_tmpdir(tmpdir, sizeof tmpdir);
     root_fd = open(tmpdir, O_RDONLY | O_DIRECTORY);
     test_parse();
+    test_parse_v3();
     test_stores();
     close(root_fd);
     check_rmtree(tmpdir);
