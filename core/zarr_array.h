@@ -21,8 +21,9 @@
  * chunks is ERROR_TOO_LARGE. Metadata files are opened through core/confine (symlinks
  * that stay inside the root work; one that leaves it is ERROR_FORBIDDEN), must be regular
  * files of at most json_max bytes and one JSON object. Parsing is bounded by
- * core/json_scan: linear in the text, no allocation; opening reads at most two files of
- * json_max bytes each. Thread-safe.
+ * core/json_scan: linear in the text, no allocation; opening reads at most three files of
+ * json_max bytes each per directory it looks at (an array, or a group and its level).
+ * Thread-safe.
  */
 #ifndef TESSERA_CORE_ZARR_ARRAY_H
 #define TESSERA_CORE_ZARR_ARRAY_H
