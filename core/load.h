@@ -6,9 +6,9 @@
  * An array is (depth, height, width): depth 1 for a 2-D image, the z-slices of a volume
  * otherwise. A band is band_depth slices x band_rows rows x the full width: a strip or a row
  * of tiles of one TIFF page, a block of .npy rows, a row of Zarr chunks. Each worker of a
- * parallel_run takes the next unit of bands, reads the bands of a and b covering it with its own
- * readers (its own libtiff handles, its own chunk buffers), counts into its own counter, and the
- * counters are merged at the end.
+ * parallel_run takes the next unit of bands, reads the bands of a and b covering it with
+ * its own readers (its own libtiff handles, its own chunk buffers), counts into its own
+ * counter, and the counters are merged at the end.
  *
  * TIFF: a source is a descriptor the caller opened (under the data root) or an upload held
  * in memory; both are read through libtiff client I/O (pread on the descriptor, a

@@ -2,12 +2,12 @@
  * overlap_endpoint.c - POST /overlap: contingency counts of two label images, IoU per pair
  * and StarDist matching.
  *
- * Three ways in, one way through: JSON naming two TIFFs under the data root, JSON with a
- * "pairs" batch (pairs run concurrently, each failing on its own), or multipart/form-data
- * with the TIFF or .npy bytes as parts "a" and "b" and the options as part "options". Each pair is
- * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish);
- * answers are columnar arrays sorted by (a, b), written with jsonw (a big segmentation has
- * 10^5+ pairs).
+ * Three ways in, one way through: JSON naming two label images under the data root (TIFF
+ * files, Zarr arrays or multiscale groups), JSON with a "pairs" batch (pairs run
+ * concurrently, each failing on its own), or multipart/form-data with the TIFF or .npy bytes
+ * as parts "a" and "b" and the options as part "options". Each pair is one core call,
+ * overlap_file_count (core/overlap_file: confine, decode, count, finish); answers are
+ * columnar arrays sorted by (a, b), written with jsonw (a big segmentation has 10^5+ pairs).
  */
 #include "overlap_endpoint.h"
 #include "alloc.h"
@@ -36,15 +36,15 @@ struct overlap_source_fields {
     json_t *level, *level_a, *level_b, *volume, *volume_a, *volume_b;
 };
 
+/* clang-format off */
 #define OVERLAP_SOURCE_FIELDS(f)                                                                   \
     {"level", REQUEST_FIELD_INTEGER, false, &(f).level},                                           \
-        {"level_a", REQUEST_FIELD_INTEGER, false, &(f).level_a},                                   \
-        {"level_b", REQUEST_FIELD_INTEGER, false, &(f).level_b},                                   \
-        {"volume", REQUEST_FIELD_BOOL, false, &(f).volume},                                        \
-        {"volume_a", REQUEST_FIELD_BOOL, false, &(f).volume_a},                                    \
-    {                                                                                              \
-        "volume_b", REQUEST_FIELD_BOOL, false, &(f).volume_b                                       \
-    }
+    {"level_a", REQUEST_FIELD_INTEGER, false, &(f).level_a},                                       \
+    {"level_b", REQUEST_FIELD_INTEGER, false, &(f).level_b},                                       \
+    {"volume", REQUEST_FIELD_BOOL, false, &(f).volume},                                            \
+    {"volume_a", REQUEST_FIELD_BOOL, false, &(f).volume_a},                                        \
+    {"volume_b", REQUEST_FIELD_BOOL, false, &(f).volume_b}
+/* clang-format on */
 
 struct overlap_pair {
     /* Input: two images, paths under the root or uploaded bytes (path NULL). */
