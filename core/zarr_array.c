@@ -44,8 +44,10 @@ static bool is_word(const char *v, const char *end, const char *word)
 static bool exact_uint(const char *v, const char *end, uint64_t *out)
 {
     v = skip_space(v, end);
+    if (v == NULL)
+        return false; /* an absent member */
     const char *e = json_scan_skip(v, end, 1);
-    if (v == NULL || e == NULL || e == v)
+    if (e == NULL || e == v)
         return false;
     for (const char *p = v; p < e; p++)
         if (*p < '0' || *p > '9')

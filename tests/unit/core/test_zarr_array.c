@@ -90,6 +90,7 @@ static void test_parse(void)
     } bad[] = {
         {"\"zarr_format\": 2", "\"zarr_format\": 3", "zarr_format must be 2", ERROR_UNPROCESSABLE},
         {"\"zarr_format\": 2", "\"zarr_format\": 2.0", "zarr_format", ERROR_UNPROCESSABLE},
+        {"\"zarr_format\": 2", "\"zarr_fmt\": 2", "zarr_format must be 2", ERROR_UNPROCESSABLE},
         {"[4, 4]", "[4, 4.5]", "chunks must be lists", ERROR_UNPROCESSABLE},
         {"[4, 4]", "[4, 0]", "chunk dimension 1 is 0", ERROR_UNPROCESSABLE},
         {"[4, 4]", "[4]", "shape has 2 dimensions, chunks 1", ERROR_UNPROCESSABLE},
