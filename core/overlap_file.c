@@ -5,6 +5,8 @@
 
 #include "confine.h"
 
+#include <sys/stat.h>
+
 #include <string.h>
 #include <unistd.h>
 
@@ -15,14 +17,29 @@ static enum error_code overlap_file_source(int root_fd, const struct overlap_fil
     memset(src, 0, sizeof *src);
     src->fd = -1;
     src->page = img->page;
+    src->volume = img->volume;
     if (img->path == NULL) {
+        src->kind = img->npy ? LOAD_NPY : LOAD_TIFF;
         src->data = img->data;
         src->size = img->size;
         src->name = img->name;
         return ERROR_OK;
     }
     src->name = img->path;
-    return confine_open(root_fd, img->path, img->len, CONFINE_FILE, &src->fd, NULL, err);
+    struct stat st;
+    enum error_code rc =
+        confine_open(root_fd, img->path, img->len, CONFINE_ANY, &src->fd, &st, err);
+    if (rc != ERROR_OK || !S_ISDIR(st.st_mode))
+        return rc;
+    /* a directory: a Zarr store, whose files load_zarr opens one by one beneath the root */
+    close(src->fd);
+    src->fd = -1;
+    src->kind = LOAD_ZARR;
+    src->root_fd = root_fd;
+    src->path = img->path;
+    src->path_len = img->len;
+    src->level = img->level;
+    return ERROR_OK;
 }
 
 enum error_code overlap_file_count(const struct overlap_file_options *opt,
@@ -48,6 +65,8 @@ enum error_code overlap_file_count(const struct overlap_file_options *opt,
     lo.max_pixels = opt->max_pixels;
     lo.max_alloc = opt->max_decode_buffer;
     lo.max_ifds = opt->max_ifds;
+    if (opt->zarr_json_max != 0)
+        lo.max_json = opt->zarr_json_max;
     lo.threads = opt->threads;
     lo.deadline = opt->deadline;
     if ((rc = load_overlap(&sa, &sb, &lo, counter, &out->info_a, &out->info_b, err)) != ERROR_OK)

@@ -34,32 +34,64 @@ static bool multipart_boundary(const char *content_type, char *out, size_t size)
     return true;
 }
 
-/* The name="..." of a Content-Disposition line inside headers[0..hlen). */
-static bool multipart_part_name(const unsigned char *headers, size_t hlen, char *out, size_t size)
+/* Copy the quoted value after p (which points past the opening quote) into out (size bytes,
+ * truncated to fit); *len gets the full length. False when there is no closing quote. */
+static bool multipart_quoted(const char *p, char *out, size_t size, size_t *len)
+{
+    const char *end = strchr(p, '"');
+    if (end == NULL)
+        return false;
+    *len = (size_t)(end - p);
+    size_t n = *len < size - 1 ? *len : size - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* The name="..." (and filename="...") of a Content-Disposition line and the Content-Type
+ * inside headers[0..hlen), into part. False when there is no name. */
+static bool multipart_part_headers(const unsigned char *headers, size_t hlen,
+                                   struct multipart_part *part)
 {
     char block[MULTIPART_HEADER_MAX + 3]; /* the block, its closing CRLF, and a NUL */
+    bool named = false;
     memcpy(block, headers, hlen);
     block[hlen] = '\0';
+    part->filename[0] = part->content_type[0] = '\0';
     if (memchr(block, '\0', hlen) != NULL)
         return false;
     for (char *line = block; line != NULL && *line != '\0';) {
         char *next = strstr(line, "\r\n");
         if (next != NULL)
             *next = '\0';
+        if (strncasecmp(line, "Content-Type:", 13) == 0) {
+            const char *p = line + 13;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            size_t n = strcspn(p, " \t;");
+            n = n < sizeof part->content_type - 1 ? n : sizeof part->content_type - 1;
+            memcpy(part->content_type, p, n);
+            part->content_type[n] = '\0';
+        }
         if (strncasecmp(line, "Content-Disposition:", 20) == 0) {
             const char *p = line + 20;
             while (*p != '\0') {
                 while (*p == ' ' || *p == ';' || *p == '\t')
                     p++;
-                if (strncasecmp(p, "name=\"", 6) == 0) {
-                    p += 6;
-                    const char *end = strchr(p, '"');
-                    size_t n = end ? (size_t)(end - p) : 0;
-                    if (end == NULL || n == 0 || n >= size)
+                size_t n;
+                if (!named && strncasecmp(p, "name=\"", 6) == 0) {
+                    if (!multipart_quoted(p + 6, part->name, sizeof part->name, &n) || n == 0 ||
+                        n >= sizeof part->name)
                         return false;
-                    memcpy(out, p, n);
-                    out[n] = '\0';
-                    return true;
+                    named = true;
+                    p += 6 + n + 1;
+                    continue;
+                }
+                if (strncasecmp(p, "filename=\"", 10) == 0) {
+                    if (!multipart_quoted(p + 10, part->filename, sizeof part->filename, &n))
+                        return false;
+                    p += 10 + n + 1;
+                    continue;
                 }
                 while (*p != '\0' && *p != ';')
                     p++;
@@ -67,7 +99,7 @@ static bool multipart_part_name(const unsigned char *headers, size_t hlen, char 
         }
         line = next ? next + 2 : NULL;
     }
-    return false;
+    return named;
 }
 
 enum error_code multipart_parse(const char *content_type, const unsigned char *body, size_t len,
@@ -115,7 +147,7 @@ enum error_code multipart_parse(const char *content_type, const unsigned char *b
         if (*n == max_parts)
             return error_set(err, ERROR_INVALID, "more than %zu multipart parts", max_parts);
         struct multipart_part *part = &parts[*n];
-        if (!multipart_part_name(p, (size_t)(hend - p) + 2, part->name, sizeof part->name))
+        if (!multipart_part_headers(p, (size_t)(hend - p) + 2, part))
             return error_set(err, ERROR_INVALID,
                              "multipart part %zu has no Content-Disposition name", *n + 1);
         if (multipart_find(parts, *n, part->name) != NULL)

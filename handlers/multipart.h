@@ -2,9 +2,9 @@
  * multipart.h - split a multipart/form-data body (RFC 7578) into its named parts, in place.
  *
  * Parts point into the body: nothing is copied, so a 500 MB TIFF upload costs no second
- * buffer. Only what uploads need is read from each part's headers: the name from
- * Content-Disposition. Bounded: at most max_parts parts, header blocks of at most
- * MULTIPART_HEADER_MAX bytes.
+ * buffer. Only what uploads need is read from each part's headers: the name and filename
+ * from Content-Disposition, and the Content-Type. Bounded: at most max_parts parts, header blocks
+ * of at most MULTIPART_HEADER_MAX bytes.
  */
 #ifndef TESSERA_HANDLERS_MULTIPART_H
 #define TESSERA_HANDLERS_MULTIPART_H
@@ -13,12 +13,16 @@
 
 #include <stddef.h>
 
-#define MULTIPART_NAME_MAX   64
-#define MULTIPART_HEADER_MAX 4096
+#define MULTIPART_NAME_MAX     64
+#define MULTIPART_FILENAME_MAX 256
+#define MULTIPART_TYPE_MAX     128
+#define MULTIPART_HEADER_MAX   4096
 
 struct multipart_part {
     char name[MULTIPART_NAME_MAX];
-    const unsigned char *data; /* points into the body */
+    char filename[MULTIPART_FILENAME_MAX]; /* filename="..." (truncated to fit); "" if none */
+    char content_type[MULTIPART_TYPE_MAX]; /* the part's Content-Type (truncated); "" if none */
+    const unsigned char *data;             /* points into the body */
     size_t len;
 };
 

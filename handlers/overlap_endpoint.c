@@ -2,11 +2,12 @@
  * overlap_endpoint.c - POST /overlap: contingency counts of two label images, IoU per pair,
  * and the evaluation (matching, metrics, batch aggregate) of handlers/overlap_eval.
  *
- * Three ways in, one way through: JSON naming two TIFFs under the data root, JSON with a
- * "pairs" batch (pairs run concurrently, each failing on its own), or multipart/form-data
- * with the TIFF bytes as parts "a" and "b" and the options as part "options". Each pair is
- * one core call, overlap_file_count (core/overlap_file: confine, decode, count, finish),
- * then overlap_eval_run when the request asks for an evaluation; answers are columnar arrays
+ * Three ways in, one way through: JSON naming two label images under the data root (TIFF
+ * files, Zarr arrays or multiscale groups), JSON with a "pairs" batch (pairs run
+ * concurrently, each failing on its own), or multipart/form-data with the TIFF or .npy bytes
+ * as parts "a" and "b" and the options as part "options". Each pair is one core call,
+ * overlap_file_count (core/overlap_file: confine, decode, count, finish), then
+ * overlap_eval_run when the request asks for an evaluation; answers are columnar arrays
  * sorted by (a, b), written with jsonw (a big segmentation has 10^5+ pairs). A batch writes
  * and frees each pair's result as soon as the pairs before it are written, so its memory is
  * that of the pairs in flight (and of those that finished ahead of a slower one) plus the
@@ -32,8 +33,26 @@ struct overlap_query {
     struct overlap_options opt;
     unsigned page_a, page_b;
     struct overlap_eval_query eval;
-    bool hide_background; /* counted for the evaluation, not listed in the answer */
+    bool hide_background;      /* counted for the evaluation, not listed in the answer */
+    unsigned level_a, level_b; /* multiscale level of a Zarr group */
+    bool volume_a, volume_b;   /* a TIFF's pages are the z-slices of a volume */
 };
+
+/* The source fields a body or a pair may give: level, level_a, level_b, volume, volume_a,
+ * volume_b (the bare names set both sides; a side's own field wins). */
+struct overlap_source_fields {
+    json_t *level, *level_a, *level_b, *volume, *volume_a, *volume_b;
+};
+
+/* clang-format off */
+#define OVERLAP_SOURCE_FIELDS(f)                                                                   \
+    {"level", REQUEST_FIELD_INTEGER, false, &(f).level},                                           \
+    {"level_a", REQUEST_FIELD_INTEGER, false, &(f).level_a},                                       \
+    {"level_b", REQUEST_FIELD_INTEGER, false, &(f).level_b},                                       \
+    {"volume", REQUEST_FIELD_BOOL, false, &(f).volume},                                            \
+    {"volume_a", REQUEST_FIELD_BOOL, false, &(f).volume_a},                                        \
+    {"volume_b", REQUEST_FIELD_BOOL, false, &(f).volume_b}
+/* clang-format on */
 
 struct overlap_pair {
     /* Input: two images, paths under the root or uploaded bytes (path NULL). */
@@ -77,6 +96,37 @@ static bool overlap_page(const struct request *req, const json_t *v, const char 
     return true;
 }
 
+/* The source fields f into the sides a and b (each keeps what it had for a field absent). */
+static bool overlap_sources_from(const struct request *req, const struct overlap_source_fields *f,
+                                 struct overlap_file_image *a, struct overlap_file_image *b,
+                                 struct response *resp)
+{
+    if (!overlap_page(req, f->level, "level", &a->level, resp) ||
+        !overlap_page(req, f->level, "level", &b->level, resp) ||
+        !overlap_page(req, f->level_a, "level_a", &a->level, resp) ||
+        !overlap_page(req, f->level_b, "level_b", &b->level, resp))
+        return false;
+    if (f->volume != NULL)
+        a->volume = b->volume = json_is_true(f->volume);
+    if (f->volume_a != NULL)
+        a->volume = json_is_true(f->volume_a);
+    if (f->volume_b != NULL)
+        b->volume = json_is_true(f->volume_b);
+    return true;
+}
+
+/* The query's source defaults as the sides of one pair. */
+static void overlap_sides_init(const struct overlap_query *q, struct overlap_file_image *a,
+                               struct overlap_file_image *b)
+{
+    a->page = q->page_a;
+    b->page = q->page_b;
+    a->level = q->level_a;
+    b->level = q->level_b;
+    a->volume = q->volume_a;
+    b->volume = q->volume_b;
+}
+
 /* The options shared by every form; a, b and pairs are taken by the caller's table. */
 static bool overlap_options_from(const struct request *req, json_t *obj, bool allow_sources,
                                  struct overlap_query *q, json_t **a, json_t **b, json_t **pairs,
@@ -84,9 +134,11 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
 {
     json_t *page_a, *page_b, *background, *iou;
     struct overlap_eval_fields ef;
+    struct overlap_source_fields sf;
     const struct request_field fields[] = {
         {"page_a", REQUEST_FIELD_INTEGER, false, &page_a},
         {"page_b", REQUEST_FIELD_INTEGER, false, &page_b},
+        OVERLAP_SOURCE_FIELDS(sf),
         {"include_background", REQUEST_FIELD_BOOL, false, &background},
         {"iou", REQUEST_FIELD_BOOL, false, &iou},
         {"match_threshold", REQUEST_FIELD_NUMBER_OR_ARRAY, false, &ef.threshold},
@@ -103,9 +155,15 @@ static bool overlap_options_from(const struct request *req, json_t *obj, bool al
     size_t n = sizeof fields / sizeof fields[0] - (allow_sources ? 0 : 3);
     if (!request_json_fields(req, obj, fields, n, resp))
         return false;
+    struct overlap_file_image sa = {0}, sb = {0};
     if (!overlap_page(req, page_a, "page_a", &q->page_a, resp) ||
-        !overlap_page(req, page_b, "page_b", &q->page_b, resp))
+        !overlap_page(req, page_b, "page_b", &q->page_b, resp) ||
+        !overlap_sources_from(req, &sf, &sa, &sb, resp))
         return false;
+    q->level_a = sa.level;
+    q->level_b = sb.level;
+    q->volume_a = sa.volume;
+    q->volume_b = sb.volume;
     if (background != NULL)
         q->opt.include_background = json_is_true(background);
     if (iou != NULL)
@@ -138,6 +196,7 @@ static void overlap_run_pair(void *arg, size_t i)
         .max_pixels = ctx->limits->max_pixels,
         .max_decode_buffer = ctx->limits->max_decode_buffer,
         .max_ifds = ctx->limits->max_ifds,
+        .zarr_json_max = ctx->limits->zarr_json_max,
         .max_pairs = ctx->limits->max_pairs,
         .threads = batch->threads_per_pair,
         .deadline = batch->req->deadline_ns,
@@ -206,6 +265,10 @@ static void overlap_write_result(struct jsonw *w, const struct overlap_query *q,
 {
     const struct overlap_result *r = &pair->out.counts;
     bool hide = q->hide_background;
+    if (pair->out.info_a.depth > 1) { /* a volume: (depth, height, width) */
+        jsonw_member_u64(w, "\"depth\":", pair->out.info_a.depth);
+        jsonw_lit(w, ",");
+    }
     jsonw_member_u64(w, "\"height\":", pair->out.info_a.height);
     jsonw_member_u64(w, ",\"width\":", pair->out.info_a.width);
     jsonw_member_u64(w, ",\"labels_a\":", r->labels_a);
@@ -322,22 +385,24 @@ static bool overlap_pairs_from(const struct handler_context *ctx, const struct r
     }
     for (size_t i = 0; i < count; i++) {
         json_t *item = json_array_get(list, i), *a, *b, *pa, *pb;
+        struct overlap_source_fields sf;
         const struct request_field fields[] = {
             {"a", REQUEST_FIELD_STRING, true, &a},
             {"b", REQUEST_FIELD_STRING, true, &b},
             {"page_a", REQUEST_FIELD_INTEGER, false, &pa},
             {"page_b", REQUEST_FIELD_INTEGER, false, &pb},
+            OVERLAP_SOURCE_FIELDS(sf),
         };
         if (!json_is_object(item)) {
             problem_send(resp, req, 400, "pairs[%zu] must be an object {\"a\", \"b\"}", i);
             free(pairs);
             return false;
         }
-        pairs[i].a.page = q->page_a;
-        pairs[i].b.page = q->page_b;
+        overlap_sides_init(q, &pairs[i].a, &pairs[i].b);
         if (!request_json_fields(req, item, fields, sizeof fields / sizeof fields[0], resp) ||
             !overlap_page(req, pa, "page_a", &pairs[i].a.page, resp) ||
-            !overlap_page(req, pb, "page_b", &pairs[i].b.page, resp)) {
+            !overlap_page(req, pb, "page_b", &pairs[i].b.page, resp) ||
+            !overlap_sources_from(req, &sf, &pairs[i].a, &pairs[i].b, resp)) {
             free(pairs);
             return false;
         }
@@ -378,9 +443,9 @@ static void overlap_from_json(const struct handler_context *ctx, const struct re
                      "are required, or 'pairs'");
         goto out;
     }
-    struct overlap_pair one = {
-        .a = {.path = json_string_value(a), .len = json_string_length(a), .page = q->page_a},
-        .b = {.path = json_string_value(b), .len = json_string_length(b), .page = q->page_b}};
+    struct overlap_pair one = {.a = {.path = json_string_value(a), .len = json_string_length(a)},
+                               .b = {.path = json_string_value(b), .len = json_string_length(b)}};
+    overlap_sides_init(q, &one.a, &one.b);
     overlap_run(ctx, req, q, &one, 1, NULL, NULL);
     overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);
@@ -392,6 +457,15 @@ out:
     }
     free(pairs);
     json_decref(body);
+}
+
+/* An uploaded part holds a .npy file when its Content-Type is application/x-npy or its
+ * filename ends in .npy; any other part is a TIFF file. */
+static bool overlap_part_is_npy(const struct multipart_part *part)
+{
+    size_t n = strlen(part->filename);
+    return strcasecmp(part->content_type, "application/x-npy") == 0 ||
+           (n >= 4 && strcasecmp(part->filename + n - 4, ".npy") == 0);
 }
 
 static void overlap_from_multipart(const struct handler_context *ctx, const struct request *req,
@@ -416,7 +490,8 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
     const struct multipart_part *b = multipart_find(parts, n, "b");
     const struct multipart_part *options = multipart_find(parts, n, "options");
     if (a == NULL || b == NULL) {
-        problem_send(resp, req, 400, "multipart uploads need the parts 'a' and 'b' (TIFF bytes)");
+        problem_send(resp, req, 400,
+                     "multipart uploads need the parts 'a' and 'b' (TIFF or .npy bytes)");
         return;
     }
     if (options != NULL) {
@@ -440,9 +515,17 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
         if (!ok)
             return;
     }
-    struct overlap_pair one = {
-        .a = {.data = a->data, .size = a->len, .name = "a", .page = q->page_a},
-        .b = {.data = b->data, .size = b->len, .name = "b", .page = q->page_b}};
+    struct overlap_pair one = {.a = {.data = a->data,
+                                     .size = a->len,
+                                     .npy = overlap_part_is_npy(a),
+                                     .name = "a",
+                                     .page = q->page_a},
+                               .b = {.data = b->data,
+                                     .size = b->len,
+                                     .npy = overlap_part_is_npy(b),
+                                     .name = "b",
+                                     .page = q->page_b}};
+    overlap_sides_init(q, &one.a, &one.b);
     overlap_run(ctx, req, q, &one, 1, NULL, NULL);
     overlap_answer_one(req, q, &one, resp);
     overlap_result_cleanup(&one.out.counts);

@@ -102,7 +102,8 @@ def main():
         for f in files:
             if f.lower().endswith((".tif", ".tiff")):
                 tiffs.append(os.path.join(dirpath, f))
-    for target in ("classify", "load", "handlers", "confine", "http", "npy", "zarr_codec"):
+    for target in ("classify", "load", "handlers", "confine", "http", "npy", "zarr_array",
+                   "zarr_codec"):
         os.makedirs(os.path.join(out, target), exist_ok=True)
 
     def put(target, name, data):
@@ -159,6 +160,7 @@ def main():
                            "%2e%2e/", "a" * 300, "cyc1/../cyc2"]):
         put("confine", "p%d" % i, p.encode())
     npy_seeds(put)
+    zarr_array_seeds(put)
     zarr_codec_seeds(put)
 
 
@@ -201,6 +203,28 @@ def npy_seeds(put):
         buf = io.BytesIO()
         np.lib.format.write_array(buf, np.arange(24, dtype="<u4").reshape(2, 3, 4), version)
         put("npy", "np_v%d" % version[0], buf.getvalue())
+
+
+def zarr_array_seeds(put):
+    """fuzz_zarr_array inputs: .zarray texts as zarr-python writes them, and near misses."""
+    base = {"chunks": [4, 4], "compressor": {"id": "zstd", "level": 1},
+            "dimension_separator": "/", "dtype": ">u2", "fill_value": 0, "filters": None,
+            "order": "F", "shape": [6, 10], "zarr_format": 2}
+    put("zarr_array", "zstd_f", json.dumps(base, indent=4).encode())
+    for i, (key, value) in enumerate([("compressor", None), ("filters", [{"id": "delta"}]),
+                                      ("shape", [2 ** 40, 2 ** 40]), ("fill_value", -1),
+                                      ("dtype", "<f4"), ("chunks", [1.5, 4]),
+                                      ("compressor", {"id": "blosc", "cname": "lz4"})]):
+        put("zarr_array", "variant%d" % i, json.dumps(dict(base, **{key: value})).encode())
+    v3 = {"zarr_format": 3, "node_type": "array", "shape": [6, 10], "data_type": "uint16",
+          "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4, 4]}},
+          "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+          "fill_value": 0, "codecs": [{"name": "transpose", "configuration": {"order": [1, 0]}},
+                                      {"name": "bytes", "configuration": {"endian": "big"}},
+                                      {"name": "zstd", "configuration": {"level": 1}}]}
+    put("zarr_array", "v3_transpose_zstd", json.dumps(v3).encode())
+    put("zarr_array", "v3_sharding", json.dumps(dict(v3, codecs=[
+        {"name": "sharding_indexed", "configuration": {}}])).encode())
 
 
 def zarr_codec_seeds(put):

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_confine fuzz_classify fuzz_load fuzz_npy fuzz_zarr_codec
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_confine fuzz_classify fuzz_load fuzz_npy fuzz_zarr_array fuzz_zarr_codec
                                     fuzz_handlers fuzz_http)
 
 build=build/fuzz

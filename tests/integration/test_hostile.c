@@ -15,6 +15,13 @@
  *   jpeg.tif      JPEG-compressed labels                     /overlap 422
  *   pairs.tif     10^7 distinct labels (unique per pixel)    /overlap 413 (--max-pairs,
  *                 default 10^6 per counting thread: bounded memory, not a huge answer)
+ *   Zarr stores (/overlap against zok.zarr, a valid 4 x 4 uint8 array):
+ *   ztrunc.zarr   a zlib chunk cut short                     422 naming the chunk
+ *   zsize.zarr    an uncompressed chunk one byte too long    422 naming the chunk
+ *   zblosc.zarr   a blosc header whose sizes lie             422 naming the chunk
+ *   zgrid.zarr    a .zarray of 2^40 chunks                   413 before any read
+ *   zbig.zarr     a chunk shape of 10^10 bytes               413 (decode buffer)
+ *   zjson.zarr    a .zarray of 2 MB (over --zarr-json-max)   422
  *   Label images of different sizes are refused with 422 in itest_overlap (shape_a/b/c).
  *   loop.tif is also sent to /overlap: page 0 is valid and the loop lies beyond it, so the
  *   answer is a correct 200.
@@ -209,6 +216,50 @@ static void make_files(void)
     TIFFClose(t);
 }
 
+/* A Zarr v2 store: .zarray from the fields given, and chunk 0.0 with the given bytes. */
+static void put_zarr(const char *name, const char *shape, const char *chunks,
+                     const char *compressor, const void *chunk, size_t len)
+{
+    char dir[600], meta[512];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(meta, sizeof meta,
+             "{\"zarr_format\": 2, \"shape\": %s, \"chunks\": %s, \"dtype\": \"|u1\", "
+             "\"order\": \"C\", \"fill_value\": 0, \"filters\": null, \"compressor\": %s}",
+             shape, chunks, compressor);
+    CHECK(check_write_file(dir, ".zarray", meta, strlen(meta)));
+    if (chunk != NULL)
+        CHECK(check_write_file(dir, "0.0", chunk, len));
+}
+
+static void make_zarr_files(void)
+{
+    unsigned char px[17] = {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4, 9};
+    put_zarr("zok.zarr", "[4, 4]", "[4, 4]", "null", px, 16);
+    /* zlib of 16 bytes, cut after its header and a few bytes */
+    const unsigned char zlib_cut[] = {0x78, 0x9c, 0x63, 0x64, 0x04};
+    put_zarr("ztrunc.zarr", "[4, 4]", "[4, 4]", "{\"id\": \"zlib\"}", zlib_cut, sizeof zlib_cut);
+    put_zarr("zsize.zarr", "[4, 4]", "[4, 4]", "null", px, 17);
+    /* blosc 1 header: version 2, lz 1, flags (byte shuffle), typesize 1, nbytes 16,
+     * blocksize 16, cbytes 1,000,000 - far more than the 32 bytes stored */
+    unsigned char blosc[32] = {2, 1, 1, 1, 16, 0, 0, 0, 16, 0, 0, 0, 0x40, 0x42, 0x0f, 0};
+    put_zarr("zblosc.zarr", "[4, 4]", "[4, 4]", "{\"id\": \"blosc\", \"cname\": \"lz4\"}", blosc,
+             sizeof blosc);
+    put_zarr("zgrid.zarr", "[1099511627776, 4]", "[1, 4]", "null", NULL, 0);
+    put_zarr("zbig.zarr", "[4, 4]", "[100000, 100000]", "null", NULL, 0);
+    /* 2 MB of JSON whitespace inside a valid object */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/zjson.zarr", root);
+    CHECK(mkdir(dir, 0755) == 0);
+    size_t big = (size_t)2 << 20;
+    char *text = malloc(big);
+    memset(text, ' ', big);
+    text[0] = '{';
+    text[big - 1] = '}';
+    CHECK(check_write_file(dir, ".zarray", text, big));
+    free(text);
+}
+
 /* Peak resident memory of the server so far, in MB. */
 static long server_peak_mb(const struct itest_server *s)
 {
@@ -256,6 +307,7 @@ int main(void)
     TIFFSetWarningHandler(NULL);
     check_tmpdir(root, sizeof root);
     make_files();
+    make_zarr_files();
 
     struct itest_server s;
     const char *const args[] = {"--access-log=false", NULL};
@@ -274,6 +326,18 @@ int main(void)
     expect(&s, "GET", "/classify?path=desc.tif", NULL, 200, NULL);
     expect(&s, "POST", "/overlap", "{\"a\": \"jpeg.tif\", \"b\": \"jpeg.tif\"}", 422, "JPEG");
     expect(&s, "POST", "/overlap", "{\"a\": \"pairs.tif\", \"b\": \"pairs.tif\"}", 413, "pairs");
+    expect(&s, "POST", "/overlap", "{\"a\": \"zok.zarr\", \"b\": \"zok.zarr\"}", 200, NULL);
+    expect(&s, "POST", "/overlap", "{\"a\": \"zok.zarr\", \"b\": \"ztrunc.zarr\"}", 422,
+           "ztrunc.zarr/0.0");
+    expect(&s, "POST", "/overlap", "{\"a\": \"zok.zarr\", \"b\": \"zsize.zarr\"}", 422,
+           "zsize.zarr/0.0");
+    expect(&s, "POST", "/overlap", "{\"a\": \"zok.zarr\", \"b\": \"zblosc.zarr\"}", 422,
+           "zblosc.zarr/0.0");
+    expect(&s, "POST", "/overlap", "{\"a\": \"zok.zarr\", \"b\": \"zgrid.zarr\"}", 413, "chunks");
+    expect(&s, "POST", "/overlap", "{\"a\": \"zok.zarr\", \"b\": \"zbig.zarr\"}", 413,
+           "max_decode_buffer");
+    expect(&s, "POST", "/overlap", "{\"a\": \"zok.zarr\", \"b\": \"zjson.zarr\"}", 422,
+           "zarr_json_max");
 
     long peak_mb = server_peak_mb(&s);
     printf("server peak RSS: %ld MB at start, %ld MB after the hostile files\n", base_mb, peak_mb);

@@ -633,9 +633,10 @@ struct upload {
     const char *filename; /* NULL: a plain field */
 };
 
-/* POST /overlap as multipart/form-data built by libcurl's mime API. */
-static bool post_mime(struct itest_server *s, const struct upload *parts, size_t n,
-                      struct itest_reply *r)
+/* POST /overlap as multipart/form-data built by libcurl's mime API; file part i has
+ * Content-Type types[i] (types NULL, or types[i] NULL: image/tiff). */
+static bool post_mime_typed(struct itest_server *s, const struct upload *parts,
+                            const char *const *types, size_t n, struct itest_reply *r)
 {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
@@ -650,7 +651,7 @@ static bool post_mime(struct itest_server *s, const struct upload *parts, size_t
         curl_mime_data(part, parts[i].data, parts[i].len);
         if (parts[i].filename != NULL) {
             curl_mime_filename(part, parts[i].filename);
-            curl_mime_type(part, "image/tiff");
+            curl_mime_type(part, types != NULL && types[i] != NULL ? types[i] : "image/tiff");
         }
     }
     struct curl_slist *list = curl_slist_append(NULL, "Expect:");
@@ -678,6 +679,12 @@ static bool post_mime(struct itest_server *s, const struct upload *parts, size_t
         revive(s, "a multipart upload");
     }
     return rc == CURLE_OK;
+}
+
+static bool post_mime(struct itest_server *s, const struct upload *parts, size_t n,
+                      struct itest_reply *r)
+{
+    return post_mime_typed(s, parts, NULL, n, r);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1673,6 +1680,150 @@ static void test_limits(void)
     free(p3.px);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * .npy uploads
+ */
+
+/* The np.save bytes (format 1.0) of im as dtype descr ("<u2", ">i4"), C or Fortran order,
+ * shaped (height, width), or (depth, height / depth, width) when depth > 1. */
+static unsigned char *npy_of(const struct image *im, const char *descr, bool fortran,
+                             uint32_t depth, size_t *len)
+{
+    char dict[160];
+    int n = depth > 1
+                ? snprintf(dict, sizeof dict,
+                           "{'descr': '%s', 'fortran_order': %s, 'shape': (%u, %u, %u), }", descr,
+                           fortran ? "True" : "False", depth, im->height / depth, im->width)
+                : snprintf(dict, sizeof dict,
+                           "{'descr': '%s', 'fortran_order': %s, 'shape': (%u, %u), }", descr,
+                           fortran ? "True" : "False", im->height, im->width);
+    size_t hlen = (size_t)n + 1;
+    hlen += (64 - (10 + hlen) % 64) % 64;
+    const unsigned width = (unsigned)(descr[2] - '0');
+    const size_t count = (size_t)im->height * im->width;
+    *len = 10 + hlen + count * width;
+    unsigned char *out = xcalloc(1, *len);
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = (unsigned char)(hlen & 0xff);
+    out[9] = (unsigned char)(hlen >> 8);
+    memset(out + 10, ' ', hlen);
+    memcpy(out + 10, dict, (size_t)n);
+    out[10 + hlen - 1] = '\n';
+    const size_t rows = im->height / (depth > 1 ? depth : 1), cols = im->width;
+    for (size_t i = 0; i < count; i++) {
+        size_t at = i;
+        if (fortran) { /* column-major over (z, y, x) or (y, x) */
+            size_t z = i / (rows * cols), y = i / cols % rows, x = i % cols;
+            at = depth > 1 ? z + depth * (y + rows * x) : y + rows * x;
+        }
+        for (unsigned k = 0; k < width; k++)
+            out[10 + hlen + at * width + (descr[0] == '>' ? width - 1 - k : k)] =
+                (unsigned char)(im->px[i] >> (8 * k));
+    }
+    return out;
+}
+
+static void npy_expect_ok(struct itest_server *s, const char *what, const struct upload *parts,
+                          const char *const *types, size_t n, const struct query *q, uint32_t depth)
+{
+    struct itest_reply r;
+    CHECK(post_mime_typed(s, parts, types, n, &r));
+    if (CHECK_INT(r.status, 200)) {
+        json_t *real = json_loadb(r.body, r.len, JSON_DECODE_INT_AS_REAL, NULL);
+        struct expect *e = expect_new(&scene_a, &scene_b, q);
+        size_t pos = 0;
+        if (depth > 1) { /* a volume: its depth first, then the rows of one slice */
+            char head[32];
+            snprintf(head, sizeof head, "{\"depth\":%u,", depth);
+            CHECK(strncmp(r.body, head, strlen(head)) == 0);
+            e->height /= depth;
+        }
+        check_result(what, r.body, &pos, real, e);
+        expect_free(e);
+        json_decref(real);
+    } else {
+        fprintf(stderr, "    %s: %.300s\n", what, r.body);
+    }
+    itest_reply_cleanup(&r);
+}
+
+/* .npy parts (by Content-Type or by filename) give the answer of the TIFF parts; malformed
+ * headers, object dtypes and shapes that differ are 422s naming the problem. */
+static void test_npy_uploads(struct itest_server *s)
+{
+    size_t la, lb, lc, ld;
+    unsigned char *na = npy_of(&scene_a, "<u2", false, 1, &la);
+    unsigned char *nb = npy_of(&scene_b, ">i4", true, 1, &lb);
+    const char *options = "{\"iou\":true,\"include_background\":false}";
+    const struct query q = {false, true, false, 0};
+    const struct upload typed[] = {
+        {"a", na, la, "labels"},
+        {"b", nb, lb, "pred"},
+        {"options", options, strlen(options), NULL},
+    };
+    const char *const npy_types[] = {"application/x-npy", "Application/X-NPY", NULL};
+    npy_expect_ok(s, "npy by type", typed, npy_types, 3, &q, 1);
+    const struct upload named[] = {{"a", na, la, "a.npy"}, {"b", nb, lb, "b.NPY"}};
+    const char *const octet[] = {"application/octet-stream", NULL};
+    const struct query defaults = {true, false, false, 0};
+    npy_expect_ok(s, "npy by filename", named, octet, 2, &defaults, 1);
+
+    /* a .npy against a TIFF upload */
+    size_t lt = 0;
+    unsigned char *tb = check_slurp(root, "scene_b.tif", &lt);
+    const struct upload mixed[] = {{"a", na, la, "a.npy"}, {"b", tb, lt, "b.tif"}};
+    npy_expect_ok(s, "npy vs tiff", mixed, NULL, 2, &defaults, 1);
+
+    /* the same labels as (4, height / 4, width) volumes */
+    if (scene_a.height % 4 == 0) {
+        unsigned char *va = npy_of(&scene_a, ">u8", true, 4, &lc);
+        unsigned char *vb = npy_of(&scene_b, "<i2", false, 4, &ld);
+        const struct upload vol[] = {{"a", va, lc, "a.npy"}, {"b", vb, ld, "b.npy"}};
+        npy_expect_ok(s, "npy volumes", vol, NULL, 2, &defaults, 4);
+        /* a volume against the 2-D array: both shapes named */
+        const struct upload mismatch[] = {{"a", va, lc, "a.npy"}, {"b", nb, lb, "b.npy"}};
+        struct itest_reply r;
+        char want[96];
+        snprintf(want, sizeof want, "a is 4 x %u x %u, b is 1 x %u x %u", scene_a.height / 4,
+                 scene_a.width, scene_b.height, scene_b.width);
+        CHECK(post_mime(s, mismatch, 2, &r));
+        CHECK(problem_with(&r, 422, (const char *const[]){want, "depth x height x width", NULL}));
+        itest_reply_cleanup(&r);
+        free(va);
+        free(vb);
+    }
+
+    /* malformed .npy: bad magic, an object dtype, a truncated array, a header only */
+    unsigned char *bad = xcalloc(1, la);
+    struct {
+        const char *what;
+        size_t at, len;
+        const char *bytes;
+        size_t size;
+        const char *needle;
+    } cases[] = {
+        {"magic", 0, 6, "\x93NUMPX", la, "b: "},
+        {"object dtype", 10, 14, "{'descr': '|O'", la, "'|O'"},
+        {"float dtype", 10, 14, "{'descr': '<f4'", la, "float"},
+        {"truncated", 0, 0, "", la - 7, "b: "},
+        {"header only", 0, 0, "", 12, "b: "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(bad, na, la);
+        memcpy(bad + cases[i].at, cases[i].bytes, cases[i].len);
+        const struct upload parts[] = {{"a", na, la, "a.npy"}, {"b", bad, cases[i].size, "b.npy"}};
+        struct itest_reply r;
+        CHECK(post_mime(s, parts, 2, &r));
+        if (!problem_with(&r, 422, (const char *const[]){cases[i].needle, NULL}))
+            fprintf(stderr, "    npy %s: %.300s\n", cases[i].what, r.body);
+        itest_reply_cleanup(&r);
+    }
+    free(bad);
+    free(tb);
+    free(na);
+    free(nb);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1691,6 +1842,7 @@ int main(void)
         test_thresholds(&s);
         test_sweep(&s);
         test_multipart(&s);
+        test_npy_uploads(&s);
         test_batch(&s);
         test_metrics(&s);
         test_aggregate(&s);

@@ -5,6 +5,9 @@
  * 200 and never a 404 (which would mean something outside was looked up). Then the paths a
  * Zarr store's own metadata names: a .zattrs link that leaves the root is 422 in every
  * classify form (GET, batch POST, /scan?classify=true), and one that stays inside is read.
+ * Last the files /overlap reads inside a Zarr array: a chunk or .zarray that links out of
+ * the root (absolute or relative), a group whose dataset path climbs out, and the .zattrs
+ * stores above are 403; a chunk linked elsewhere inside the root is read.
  */
 #include "check.h"
 #include "harness.h"
@@ -164,6 +167,76 @@ static unsigned check_stores(const struct itest_server *s)
     return 2 * (unsigned)(sizeof out / sizeof out[0]) + 2;
 }
 
+/* A 4 x 4 uint8 Zarr array rel beneath the root, whose chunk 0.0 (or, when meta_link,
+ * whose .zarray) is a symlink to link; link NULL: a plain chunk of 16 bytes. */
+static void make_linked_store(const char *rel, const char *link, bool meta_link)
+{
+    char p[PATH_MAX];
+    const char meta[] = "{\"zarr_format\": 2, \"shape\": [4, 4], \"chunks\": [4, 4], "
+                        "\"dtype\": \"|u1\", \"order\": \"C\", \"fill_value\": 0, "
+                        "\"filters\": null, \"compressor\": null}";
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    CHECK(mkdir(p, 0755) == 0);
+    snprintf(p, sizeof p, "%s/%s/.zarray", root, rel);
+    if (meta_link) {
+        CHECK(symlink(link, p) == 0);
+    } else {
+        int fd = open(p, O_WRONLY | O_CREAT, 0644);
+        CHECK(fd >= 0 && write(fd, meta, sizeof meta - 1) == (ssize_t)(sizeof meta - 1));
+        close(fd);
+    }
+    snprintf(p, sizeof p, "%s/%s/0.0", root, rel);
+    if (link != NULL && !meta_link) {
+        CHECK(symlink(link, p) == 0);
+    } else {
+        int fd = open(p, O_WRONLY | O_CREAT, 0644);
+        CHECK(fd >= 0 && write(fd, "0123456789abcdef", 16) == 16);
+        close(fd);
+    }
+}
+
+static unsigned check_zarr_links(const struct itest_server *s)
+{
+    char p[PATH_MAX];
+    make_linked_store("z_plain.zarr", NULL, false);
+    make_linked_store("z_chunk_abs.zarr", outside, false);
+    make_linked_store("z_chunk_rel.zarr", "../../outside.tif", false);
+    make_linked_store("z_meta_abs.zarr", outside, true);
+    make_linked_store("z_chunk_in.zarr", "../z_plain.zarr/0.0", false);
+    snprintf(p, sizeof p, "%s/z_group.zarr", root);
+    CHECK(mkdir(p, 0755) == 0);
+    snprintf(p, sizeof p, "%s/z_group.zarr/.zattrs", root);
+    int fd = open(p, O_WRONLY | O_CREAT, 0644);
+    const char attrs[] = "{\"multiscales\": [{\"datasets\": [{\"path\": \"../../x\"}]}]}";
+    CHECK(fd >= 0 && write(fd, attrs, sizeof attrs - 1) == (ssize_t)(sizeof attrs - 1));
+    close(fd);
+    const struct {
+        const char *path;
+        long want;
+    } t[] = {{"z_chunk_abs.zarr", 403}, {"z_chunk_rel.zarr", 403}, {"z_meta_abs.zarr", 403},
+             {"z_group.zarr", 403},     {"store_out.zarr", 403},   {"store_abs.zarr", 403}};
+    char body[256];
+    unsigned n = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        snprintf(body, sizeof body, "{\"a\": \"z_plain.zarr\", \"b\": \"%s\"}", t[i].path);
+        expect(s, t[i].path, "POST", "/overlap", body, t[i].want);
+        snprintf(body, sizeof body, "{\"pairs\": [{\"a\": \"%s\", \"b\": \"z_plain.zarr\"}]}",
+                 t[i].path);
+        expect_item(s, t[i].path, "/overlap", body, "results", t[i].want);
+        n += 2;
+    }
+    /* a chunk linked elsewhere inside the root is read: 16 pixels, each its own label */
+    const char *const json[] = {"Content-Type: application/json", NULL};
+    const char in[] = "{\"a\": \"z_plain.zarr\", \"b\": \"z_chunk_in.zarr\"}";
+    struct itest_reply r;
+    CHECK(itest_request(s, "POST", "/overlap", json, in, sizeof in - 1, &r));
+    CHECK_INT(r.status, 200);
+    CHECK_INT(json_integer_value(json_object_get(r.json, "labels_a")), 16);
+    CHECK_INT(json_array_size(json_object_get(json_object_get(r.json, "pairs"), "count")), 16);
+    itest_reply_cleanup(&r);
+    return n + 1;
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -199,6 +272,7 @@ int main(void)
     expect(&s, "NUL", "POST", "/scan", "{\"dir\": \"a\\u0000/../..\"}", 400);
     expect(&s, "NUL", "POST", "/classify", "{\"paths\": [\"a\\u0000x\"]}", 400);
     requests += check_stores(&s);
+    requests += check_zarr_links(&s);
     printf("itest_traversal: %u requests, %zu payloads x 6 endpoint forms, 0 escapes allowed\n",
            requests + 2, sizeof cases / sizeof cases[0]);
     curl_easy_cleanup(c);
