@@ -196,7 +196,7 @@ bool http_admit(struct http_exchange *ex, const char *url, const char *method, c
 
     char detail[ERROR_DETAIL_MAX];
     struct http_framing framing = {0};
-    int status = http_fields_check(conn, version, detail, sizeof detail);
+    int status = http_fields_check(conn, hc, method, url, version, detail, sizeof detail);
     if (status == 0)
         status = http_framing_check(conn, hc, url, version, &framing, detail, sizeof detail);
     ex->body_announced = framing.body_announced;

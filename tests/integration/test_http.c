@@ -208,6 +208,36 @@ static const struct framing_case framing_cases[] = {
      FRAMING_OURS},
     {"name not a token", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX(a): 1\r\n\r\n"), 400,
      FRAMING_OURS},
+    /* A raw NUL would cut a value or the target where it stands (the rest of the line
+     * dropped); a bare LF or CR would end or not end a line unlike a proxy's reading. */
+    {"NUL in the last value", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note: a\0junk\r\n\r\n"),
+     400, FRAMING_OURS},
+    {"NUL in a value", RAW("GET /healthz HTTP/1.1\r\nX-Note: a\0junk\r\nHost: t\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"NUL after the colon", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note:\0a\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"NUL in the target", RAW("GET /scan?dir=cyc1\0/../.. HTTP/1.1\r\nHost: t\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"NUL in the path", RAW("GET /healthz\0.txt HTTP/1.1\r\nHost: t\r\n\r\n"), 400, FRAMING_OURS},
+    {"two spaces after the method", RAW("GET  /healthz HTTP/1.1\r\nHost: t\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"two Host headers", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"two Host headers, one lower case", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nhost: t\r\n\r\n"),
+     400, FRAMING_OURS},
+    {"bare LF line ends", RAW("GET /healthz HTTP/1.1\nHost: t\n\n"), 400, FRAMING_OURS},
+    {"one bare LF", RAW("GET /healthz HTTP/1.1\r\nHost: t\nX-Note: a\r\n\r\n"), 400, FRAMING_OURS},
+    {"bare LF ending the head", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\n\n"), 400, FRAMING_OURS},
+    {"bare CR in a value", RAW("GET /healthz HTTP/1.1\r\nHost: t\rX-Note: a\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"control byte in a value", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note: a\x01b\r\n\r\n"),
+     400, FRAMING_OURS},
+    {"whitespace and empty values still work",
+     RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-A:   spaced\t \r\nX-B:\r\nX-C:\tc\r\n"
+         "X-D: caf\xc3\xa9\r\nConnection: close\r\n\r\n"),
+     200, FRAMING_OURS},
+    {"HTTP/1.0 without headers still works", RAW("GET /healthz HTTP/1.0\r\n\r\n"), 200,
+     FRAMING_OURS},
 };
 
 /* Status lines on the wire: "HTTP/1.x NNN " anywhere in the answer (no answer body here
@@ -340,6 +370,16 @@ static void test_token_and_cors(void)
     CHECK(itest_request(&s, "GET", "/", basic, NULL, 0, &r));
     itest_is_problem(&r, 401);
     itest_reply_cleanup(&r);
+    /* A raw NUL would cut the value: "s3cret-token\0junk" must not pass as the token. */
+    static const char nul_last[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+                                   "Authorization: Bearer s3cret-token\0junk\r\n\r\n";
+    static const char nul_first[] = "GET /metrics HTTP/1.1\r\n"
+                                    "Authorization: Bearer s3cret-token\0junk\r\nHost: t\r\n\r\n";
+    static char raw_out[8192];
+    CHECK(itest_raw(&s, nul_last, sizeof nul_last - 1, raw_out, sizeof raw_out, 3000) > 0);
+    CHECK_INT(itest_raw_status(raw_out), 400);
+    CHECK(itest_raw(&s, nul_first, sizeof nul_first - 1, raw_out, sizeof raw_out, 3000) > 0);
+    CHECK_INT(itest_raw_status(raw_out), 400);
     const char *const right[] = {"Authorization: Bearer s3cret-token", NULL};
     CHECK(itest_request(&s, "GET", "/metrics", right, NULL, 0, &r));
     CHECK_INT(r.status, 200);
