@@ -16,10 +16,20 @@
 /* Values are plain decimal literals: the option table in server/config.c turns them into
  * its documented defaults.
  *
- * Request bodies. JSON bodies are parsed into a tree roughly 10-20x their size, so they are
+ * Request bodies. JSON bodies are parsed into a tree up to ~80x their size, so they are
  * capped far lower than raw binary bodies, which are used in place. */
 #define LIMIT_MAX_JSON_BODY   16777216   /* 16 MiB: JSON is for small data */
 #define LIMIT_MAX_BINARY_BODY 1073741824 /* 1 GiB: 10^8 float64 values, two 16k^2 u16 */
+
+/* Values (object keys included) in one JSON body, counted before it is parsed. The parsed
+ * tree costs jansson 8 (true, false, null) to 232 (an empty object) bytes a value, 40 for a
+ * number, 88 + its length for a string (jansson 2.14 on glibc; REQUEST_JSON_NODE_BYTES), so
+ * the body's text no longer decides the memory: 16 MiB of "{}," would be 1.3 GB, and is
+ * refused here at once. 2,100,000 is two values per number of the largest /topk input
+ * (LIMIT_MAX_JSON_VALUES numbers as rows of one) plus room for the rest, so every input the
+ * other limits accept passes; its tree is at most ~490 MB (all empty objects), ~170 MB for
+ * those rows, ~40 MB for 10^6 numbers in one array. */
+#define LIMIT_MAX_JSON_NODES 2100000
 
 /* Answers. One JSON answer (handlers/jsonw.c) holds at most this many bytes; one that would
  * grow past it is answered 413, never cut short. The largest answers the other limits allow
@@ -79,6 +89,7 @@ struct limits {
     size_t max_decode_buffer;
     unsigned max_k;
     unsigned max_json_values;
+    unsigned max_json_nodes;
     uint64_t max_results;
     unsigned scan_max_depth;
     unsigned scan_max_entries;

@@ -91,6 +91,10 @@ static const struct config_option config_options[] = {
      100000000, "largest k accepted by /topk"},
     {"max-json-values", "TESSERA_MAX_JSON_VALUES", CONFIG_UINT, OFF(limits.max_json_values),
      STR(LIMIT_MAX_JSON_VALUES), 1, 100000000, "numbers accepted in one JSON array input"},
+    {"max-json-nodes", "TESSERA_MAX_JSON_NODES", CONFIG_UINT, OFF(limits.max_json_nodes),
+     STR(LIMIT_MAX_JSON_NODES), 16, 100000000,
+     "values (keys included) in one JSON body, counted before it is parsed; the parsed tree "
+     "takes at most ~232 bytes a value"},
     {"max-results", "TESSERA_MAX_RESULTS", CONFIG_U64, OFF(limits.max_results),
      STR(LIMIT_MAX_RESULTS), 1, (uint64_t)1 << 32,
      "most results in one /topk answer (k, rows x k or points x k)"},
@@ -118,6 +122,10 @@ static const struct config_option config_options[] = {
     {"thread-budget", "TESSERA_THREAD_BUDGET", CONFIG_UINT, OFF(thread_budget), "0", 0, 1024,
      "helper threads all requests together may run at once besides the workers (each request "
      "still uses at most --threads); 0 = number of CPUs"},
+    {"malloc-arenas", "TESSERA_MALLOC_ARENAS", CONFIG_UINT, OFF(malloc_arenas), "0", 0, 1024,
+     "glibc malloc arenas (M_ARENA_MAX). After a large request each arena may keep up to "
+     "64 MiB of freed memory; 1 gives it all back, at the cost of threads allocating one at a "
+     "time; 0 = glibc's default (8 per CPU)"},
 };
 /* clang-format on */
 

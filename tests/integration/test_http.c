@@ -1,8 +1,9 @@
 /*
  * test_http.c - the service plumbing over real HTTP: every built-in route, the problem+json
  * shape, 404/405/413/401, request ids, CORS, the framing table (raw bytes), limits on
- * chunked bodies, the access log, configuration errors and SIGTERM; and the connection
- * guards: --max-connections (excess closed at accept), --header-timeout, --max-body-memory.
+ * chunked bodies, the access log, configuration errors and SIGTERM; the connection guards:
+ * --max-connections (excess closed at accept), --header-timeout, --max-body-memory; and
+ * --max-json-nodes at its boundary.
  */
 #include "check.h"
 #include "harness.h"
@@ -595,6 +596,39 @@ static void test_connection_guards(void)
     itest_free(&s);
 }
 
+/* --max-json-nodes: {"values":[n numbers],"k":1} holds n + 5 values; at the limit it is
+ * served, one past it is 413 before it is parsed - sent whole or chunked. */
+static void test_json_nodes(void)
+{
+    struct itest_server s;
+    const char *const args[] = {"--max-json-nodes", "1000", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    char body[8192];
+    for (int n = 995; n <= 996; n++) {
+        int len = snprintf(body, sizeof body, "{\"values\":[");
+        for (int i = 0; i < n; i++)
+            len += snprintf(body + len, sizeof body - (size_t)len, "%s%d", i ? "," : "", i % 10);
+        len += snprintf(body + len, sizeof body - (size_t)len, "],\"k\":1}");
+        const char *const json[] = {"Content-Type: application/json", NULL};
+        const char *const chunked[] = {"Content-Type: application/json",
+                                       "Transfer-Encoding: chunked", NULL};
+        for (int c = 0; c < 2; c++) {
+            struct itest_reply r;
+            CHECK(itest_request(&s, "POST", "/topk", c ? chunked : json, body, (size_t)len, &r));
+            if (n == 995) {
+                CHECK_INT(r.status, 200);
+            } else if (itest_is_problem(&r, 413)) {
+                CHECK(strstr(r.body, "1001 values") != NULL);
+                CHECK(strstr(r.body, "--max-json-nodes") != NULL);
+            }
+            itest_reply_cleanup(&r);
+        }
+    }
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    itest_free(&s);
+}
+
 /* Run the binary with args; return its exit status and what it printed. */
 static int run_binary(const char *args, char *out, size_t size)
 {
@@ -659,6 +693,7 @@ int main(void)
     test_token_and_cors();
     test_root_gone();
     test_connection_guards();
+    test_json_nodes();
     test_config_errors();
 
     check_rmtree(root);
