@@ -59,7 +59,9 @@
  * ~300 MB JSON. */
 #define LIMIT_MAX_RESULTS 10000000
 
-/* /scan: a deep or huge tree must not hold a worker forever. */
+/* /scan: a deep or huge tree must not hold a worker forever. Depth is at most SCAN_DEPTH_MAX
+ * (255, core/scan.h): the walk holds one open directory per level it is below, so
+ * --workers scans at once hold up to workers x (depth + 1) descriptors. */
 #define LIMIT_SCAN_MAX_DEPTH   64
 #define LIMIT_SCAN_MAX_ENTRIES 1000000
 #define LIMIT_SCAN_TIMEOUT_MS  30000

@@ -5,6 +5,7 @@
  * an option cannot exist in one of those places and be missing from another.
  */
 #include "config.h"
+#include "scan.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -99,7 +100,8 @@ static const struct config_option config_options[] = {
      STR(LIMIT_MAX_RESULTS), 1, (uint64_t)1 << 32,
      "most results in one /topk answer (k, rows x k or points x k)"},
     {"scan-max-depth", "TESSERA_SCAN_MAX_DEPTH", CONFIG_UINT, OFF(limits.scan_max_depth),
-     STR(LIMIT_SCAN_MAX_DEPTH), 0, 4096, "deepest /scan recursion"},
+     STR(LIMIT_SCAN_MAX_DEPTH), 0, SCAN_DEPTH_MAX,
+     "deepest /scan recursion; a scan holds one open directory per level it is below"},
     {"scan-max-entries", "TESSERA_SCAN_MAX_ENTRIES", CONFIG_UINT, OFF(limits.scan_max_entries),
      STR(LIMIT_SCAN_MAX_ENTRIES), 1, 100000000, "most entries one /scan returns"},
     {"scan-timeout", "TESSERA_SCAN_TIMEOUT_MS", CONFIG_UINT, OFF(limits.scan_timeout_ms),

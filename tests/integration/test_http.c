@@ -629,6 +629,25 @@ static void test_json_nodes(void)
     itest_free(&s);
 }
 
+/* At --scan-max-depth 255, the top of its range, /scan takes max_depth 255 and refuses 256. */
+static void test_scan_depth_range(void)
+{
+    struct itest_server s;
+    const char *const args[] = {"--scan-max-depth", "255", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    struct itest_reply r;
+    CHECK(itest_request(&s, "GET", "/scan?recursive=true&max_depth=255", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+    CHECK(itest_request(&s, "GET", "/scan?recursive=true&max_depth=256", NULL, NULL, 0, &r));
+    if (itest_is_problem(&r, 400))
+        CHECK(strstr(r.body, "[0, 255]") != NULL);
+    itest_reply_cleanup(&r);
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    itest_free(&s);
+}
+
 /* Run the binary with args; return its exit status and what it printed. */
 static int run_binary(const char *args, char *out, size_t size)
 {
@@ -659,6 +678,10 @@ static void test_config_errors(void)
     CHECK_INT(run_binary("--host not-an-address --port 0", out, sizeof out), 2);
     CHECK_INT(run_binary("--workers", out, sizeof out), 2);
     CHECK_INT(run_binary("--conn-memory 12Q", out, sizeof out), 2);
+    /* --scan-max-depth takes what /scan can walk (SCAN_DEPTH_MAX), no more. */
+    CHECK_INT(run_binary("--scan-max-depth 256 --version", out, sizeof out), 2);
+    CHECK(strstr(out, "--scan-max-depth") != NULL && strstr(out, "[0, 255]") != NULL);
+    CHECK_INT(run_binary("--scan-max-depth 255 --version", out, sizeof out), 0);
 }
 
 int main(void)
@@ -694,6 +717,7 @@ int main(void)
     test_root_gone();
     test_connection_guards();
     test_json_nodes();
+    test_scan_depth_range();
     test_config_errors();
 
     check_rmtree(root);
