@@ -10,12 +10,13 @@
  * in http_drain.c.
  *
  * Memory: a worker that served a large request - body, answer or parsed JSON tree of
- * HTTP_TRIM_BYTES or more - gives the memory freed since back to the system (malloc_trim)
- * once its answer is on its way. glibc keeps the many small blocks of a freed JSON tree in
- * its arenas otherwise: four 16 MB JSON bodies parsed at once left 4.6 GB resident. What
- * malloc_trim cannot give back is the free top of each thread arena's first heap (up to
- * 64 MiB; measured 48 MB after a 116 MB tree); with --malloc-arenas 1 there are no thread
- * arenas and all of it goes back.
+ * HTTP_TRIM_BYTES or more, or one that ran HTTP_TRIM_NS or longer (its working memory is not
+ * seen here) - gives the memory freed since back to the system (malloc_trim) once its
+ * answer is on its way; a trim costs a few ms, under 2% of such a request. glibc keeps the many
+ * small blocks of a freed JSON tree in its arenas otherwise: four 16 MB JSON bodies parsed at once
+ * left 4.6 GB resident. What malloc_trim cannot give back is the free top of each thread arena's
+ * first heap (up to 64 MiB; measured 48 MB after a 116 MB tree); with --malloc-arenas 1 there are
+ * no thread arenas and all of it goes back.
  */
 #include "http.h"
 #include "http_admit.h"
@@ -43,9 +44,10 @@
 
 /* libmicrohttpd log lines written per second at most. */
 #define HTTP_LOG_PER_S 20u
-/* A request that held this much (body + answer + REQUEST_JSON_NODE_BYTES per JSON value)
- * is followed by malloc_trim on its worker. */
+/* A request that held this much (body + answer + REQUEST_JSON_NODE_BYTES per JSON value),
+ * or ran this long, is followed by malloc_trim on its worker. */
 #define HTTP_TRIM_BYTES ((size_t)64 << 20)
+#define HTTP_TRIM_NS    (500 * CLOCK_NS_PER_MS)
 
 /* ---------------------------------------------------------------------------------------
  * Dispatch
@@ -84,7 +86,8 @@ static void http_run_handler(struct http_exchange *ex)
         problem_send(&ex->resp, &req, 500, "handler returned no answer");
     size_t held = http_body_len(&ex->body) + ex->resp.body_len;
     ex->large = held >= HTTP_TRIM_BYTES ||
-                (status == 0 && nodes >= (HTTP_TRIM_BYTES - held) / REQUEST_JSON_NODE_BYTES);
+                (status == 0 && nodes >= (HTTP_TRIM_BYTES - held) / REQUEST_JSON_NODE_BYTES) ||
+                clock_now_ns() - ex->start_ns >= HTTP_TRIM_NS;
     /* The body is not needed any more; free it before the answer is sent. */
     http_body_free(&ex->body, srv);
     ex->done = true;
