@@ -24,10 +24,20 @@
 /* Values are plain decimal literals: the option table in server/config.c turns them into
  * its documented defaults.
  *
- * Service (server/http.c): request bodies. JSON bodies are parsed into a tree roughly 10-20x their
+ * Service (server/http.c): request bodies. JSON bodies are parsed into a tree up to ~80x their
  * size, so they are capped far lower than raw binary bodies, which are used in place. */
 #define LIMIT_MAX_JSON_BODY   16777216   /* 16 MiB: JSON is for small data */
 #define LIMIT_MAX_BINARY_BODY 1073741824 /* 1 GiB: 10^8 float64 values, two 16k^2 u16 */
+
+/* Service (handlers/request.c): values (object keys included) in one JSON body, counted
+ * before it is parsed. The parsed tree costs jansson 8 (true, false, null) to 232 (an empty
+ * object) bytes a value, 40 for a number, 88 + its length for a string (jansson 2.14 on glibc;
+ * REQUEST_JSON_NODE_BYTES), so the body's text no longer decides the memory: 16 MiB of "{},"
+ * would be 1.3 GB, and is refused here at once. 2,100,000 is two values per number of the
+ * largest /topk input (LIMIT_MAX_JSON_VALUES numbers as rows of one) plus room for the rest,
+ * so every input the other limits accept passes; its tree is at most ~490 MB (all empty
+ * objects), ~170 MB for those rows, ~40 MB for 10^6 numbers in one array. */
+#define LIMIT_MAX_JSON_NODES 2100000
 
 /* Service (handlers/jsonw.c), fixed: answers. One JSON answer holds at most this many bytes;
  * one that would grow past it is answered 413, never cut short. The largest answers the other
@@ -61,7 +71,10 @@
 #define LIMIT_MAX_RESULTS 10000000
 
 /* /scan: a deep or huge tree must not hold a worker forever. Core (core/scan): depth and
- * entries. Service (handlers/scan_endpoint.c): the time, handed to core/scan as a deadline. */
+ * entries; depth is at most SCAN_DEPTH_MAX (255, core/scan.h): the walk holds one open
+ * directory per level it is below, so --workers scans at once hold up to workers x (depth + 1)
+ * descriptors. Service (handlers/scan_endpoint.c): the time, handed to core/scan as a deadline.
+ */
 #define LIMIT_SCAN_MAX_DEPTH   64
 #define LIMIT_SCAN_MAX_ENTRIES 1000000
 #define LIMIT_SCAN_TIMEOUT_MS  30000
@@ -111,6 +124,7 @@ struct limits {
     size_t max_decode_buffer;
     unsigned max_k;
     unsigned max_json_values;
+    unsigned max_json_nodes;
     uint64_t max_results;
     unsigned scan_max_depth;
     unsigned scan_max_entries;

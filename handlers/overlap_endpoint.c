@@ -494,6 +494,14 @@ static void overlap_from_multipart(const struct handler_context *ctx, const stru
                      "multipart uploads need the parts 'a' and 'b' (TIFF or .npy bytes)");
         return;
     }
+    if (options != NULL &&
+        (options->len > ctx->limits->max_json_body ||
+         request_json_nodes(options->data, options->len) > ctx->limits->max_json_nodes)) {
+        problem_send(resp, req, 413,
+                     "part 'options' is larger than a JSON body may be (--max-json-body, "
+                     "--max-json-nodes)");
+        return;
+    }
     if (options != NULL) {
         json_error_t jerr;
         unsigned long failures = alloc_failures_here();

@@ -82,6 +82,43 @@ bool request_param_u64(const struct request *req, const char *key, uint64_t min,
     return true;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * The JSON body
+ * --------------------------------------------------------------------------------------- */
+
+static bool request_json_number_char(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+}
+
+size_t request_json_nodes(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t nodes = 0, i = 0;
+    while (i < len) {
+        unsigned char c = p[i++];
+        if (c == '"') {
+            /* A string, up to its closing quote; an escaped character is skipped whole. */
+            nodes++;
+            while (i < len && p[i] != '"')
+                i += p[i] == '\\' ? 2 : 1;
+            i++;
+        } else if (c == '{' || c == '[') {
+            nodes++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            nodes++;
+            while (i < len && request_json_number_char(p[i]))
+                i++;
+        } else if (c >= 'a' && c <= 'z') {
+            /* true, false, null - or a word jansson refuses. */
+            nodes++;
+            while (i < len && p[i] >= 'a' && p[i] <= 'z')
+                i++;
+        }
+    }
+    return nodes;
+}
+
 json_t *request_json_object(const struct request *req, struct response *resp)
 {
     if (req->content_type != NULL && !request_content_type_is(req, "application/json")) {

@@ -5,6 +5,7 @@
  * an option cannot exist in one of those places and be missing from another.
  */
 #include "config.h"
+#include "scan.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -91,11 +92,16 @@ static const struct config_option config_options[] = {
      100000000, "largest k accepted by /topk"},
     {"max-json-values", "TESSERA_MAX_JSON_VALUES", CONFIG_UINT, OFF(limits.max_json_values),
      STR(LIMIT_MAX_JSON_VALUES), 1, 100000000, "numbers accepted in one JSON array input"},
+    {"max-json-nodes", "TESSERA_MAX_JSON_NODES", CONFIG_UINT, OFF(limits.max_json_nodes),
+     STR(LIMIT_MAX_JSON_NODES), 16, 100000000,
+     "values (keys included) in one JSON body, counted before it is parsed; the parsed tree "
+     "takes at most ~232 bytes a value"},
     {"max-results", "TESSERA_MAX_RESULTS", CONFIG_U64, OFF(limits.max_results),
      STR(LIMIT_MAX_RESULTS), 1, (uint64_t)1 << 32,
      "most results in one /topk answer (k, rows x k or points x k)"},
     {"scan-max-depth", "TESSERA_SCAN_MAX_DEPTH", CONFIG_UINT, OFF(limits.scan_max_depth),
-     STR(LIMIT_SCAN_MAX_DEPTH), 0, 4096, "deepest /scan recursion"},
+     STR(LIMIT_SCAN_MAX_DEPTH), 0, SCAN_DEPTH_MAX,
+     "deepest /scan recursion; a scan holds one open directory per level it is below"},
     {"scan-max-entries", "TESSERA_SCAN_MAX_ENTRIES", CONFIG_UINT, OFF(limits.scan_max_entries),
      STR(LIMIT_SCAN_MAX_ENTRIES), 1, 100000000, "most entries one /scan returns"},
     {"scan-suffixes", "TESSERA_SCAN_SUFFIXES", CONFIG_STRING, OFF(scan_suffixes),
@@ -124,6 +130,10 @@ static const struct config_option config_options[] = {
     {"thread-budget", "TESSERA_THREAD_BUDGET", CONFIG_UINT, OFF(thread_budget), "0", 0, 1024,
      "helper threads all requests together may run at once besides the workers (each request "
      "still uses at most --threads); 0 = number of CPUs"},
+    {"malloc-arenas", "TESSERA_MALLOC_ARENAS", CONFIG_UINT, OFF(malloc_arenas), "0", 0, 1024,
+     "glibc malloc arenas (M_ARENA_MAX). After a large request each arena may keep up to "
+     "64 MiB of freed memory; 1 gives it all back, at the cost of threads allocating one at a "
+     "time; 0 = glibc's default (8 per CPU)"},
 };
 /* clang-format on */
 

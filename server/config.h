@@ -23,6 +23,7 @@ struct config {
     unsigned io_threads;
     unsigned workers;
     unsigned thread_budget; /* helper threads of all requests together (core/parallel) */
+    unsigned malloc_arenas; /* glibc's M_ARENA_MAX; 0 = its default */
     unsigned queue;
     unsigned max_connections;
     unsigned max_per_ip;

@@ -3,9 +3,9 @@
  * connection, drain and stop. Behind it, one job per file: http.c (daemons, the access and
  * completion callbacks, dispatch), http_conn.c (connection limits, header timeout, the
  * admin port's connections), http_admit.c (a request's first call: identity, routing,
- * token, parameters), http_framing.c (framing checks), http_body.c (bodies and the
- * --max-body-memory budget), http_exchange.c (per-request state, the exit of every answer)
- * and http_drain.c (graceful drain).
+ * token, parameters), http_fields.c and http_framing.c (header-field and framing checks),
+ * http_body.c (bodies and the --max-body-memory budget), http_exchange.c (per-request
+ * state, the exit of every answer) and http_drain.c (graceful drain).
  *
  * Threading: MHD runs --io-threads connection threads (epoll). Light routes are answered
  * on them; heavy routes are suspended and handed to the worker pool, then resumed with the

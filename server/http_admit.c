@@ -1,5 +1,6 @@
 /* http_admit.c - the first call of a request; see http_admit.h. */
 #include "http_admit.h"
+#include "http_fields.h"
 #include "http_framing.h"
 #include "routes.h"
 #include "server.h"
@@ -194,8 +195,10 @@ bool http_admit(struct http_exchange *ex, const char *url, const char *method, c
     http_admit_origin(ex);
 
     char detail[ERROR_DETAIL_MAX];
-    struct http_framing framing;
-    int status = http_framing_check(conn, hc, url, version, &framing, detail, sizeof detail);
+    struct http_framing framing = {0};
+    int status = http_fields_check(conn, hc, method, url, version, detail, sizeof detail);
+    if (status == 0)
+        status = http_framing_check(conn, hc, url, version, &framing, detail, sizeof detail);
     ex->body_announced = framing.body_announced;
     if (status != 0) {
         ex->framing_bad = true;

@@ -1,9 +1,9 @@
 /*
  * http_admit.h - the first call of a request: who sent it (request id, client address,
- * CORS origin), whether its framing holds, which route it takes (and whether this port
- * serves it), whether it may (the bearer token), its query parameters, and whether its body
- * fits. Everything here runs before libmicrohttpd reads a body byte, so a refusal costs the
- * client its body, not us.
+ * CORS origin), whether its header fields and framing hold, which route it takes (and
+ * whether this port serves it), whether it may (the bearer token), its query parameters,
+ * and whether its body fits. Everything here runs before libmicrohttpd reads a body byte,
+ * so a refusal costs the client its body, not us.
  */
 #ifndef TESSERA_SERVER_HTTP_ADMIT_H
 #define TESSERA_SERVER_HTTP_ADMIT_H

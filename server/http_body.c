@@ -1,6 +1,7 @@
 /* http_body.c - request bodies, their limits and the body-memory budget; see http_body.h. */
 #include "http_body.h"
 #include "metrics.h"
+#include "request.h"
 #include "server.h"
 
 #include "alloc.h"
@@ -40,6 +41,7 @@ int http_body_open(struct http_body *b, struct server *srv, enum route_body kind
         b->limit = json ? lim->max_json_body : lim->max_binary_body;
         break;
     }
+    b->json = kind != ROUTE_BODY_NONE && json;
     buf_init(&b->chunked, b->limit > 0 ? b->limit : 1);
     if (content_length > b->limit) {
         if (b->limit == 0)
@@ -117,6 +119,19 @@ const unsigned char *http_body_data(const struct http_body *b)
 size_t http_body_len(const struct http_body *b)
 {
     return b->fixed != NULL ? b->fixed_len : b->chunked.len;
+}
+
+int http_body_check_json(const struct http_body *b, unsigned max_nodes, size_t *nodes, char *detail,
+                         size_t detail_size)
+{
+    *nodes = b->json ? request_json_nodes(http_body_data(b), http_body_len(b)) : 0;
+    if (*nodes <= max_nodes)
+        return 0;
+    snprintf(detail, detail_size,
+             "the JSON body holds %zu values (object keys included); the limit is %u "
+             "(--max-json-nodes): send large data as application/octet-stream",
+             *nodes, max_nodes);
+    return 413;
 }
 
 void http_body_free(struct http_body *b, struct server *srv)

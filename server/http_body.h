@@ -9,7 +9,8 @@
  * little). A chunked body has no length up front: it grows in a core/buf buffer capped at
  * its limit, and takes from the budget as it grows; past either it is cut and the
  * connection closed. The budget (struct server's body_memory) is shared by all connections
- * and is given back when the body is freed. One body belongs to one request: not
+ * and is given back when the body is freed. Once received, a JSON body's values are counted
+ * (http_body_check_json) before a handler parses it. One body belongs to one request: not
  * thread-safe, except the budget, which is atomic.
  */
 #ifndef TESSERA_SERVER_HTTP_BODY_H
@@ -32,6 +33,7 @@ struct http_body {
     size_t limit;       /* the most this body may hold */
     size_t reserved;    /* bytes of --max-body-memory it holds */
     bool cut;           /* passed its limit or the budget while arriving */
+    bool json;          /* a body a handler parses as JSON (route and media type) */
 };
 
 /* Set the limit for a body of route kind with content_type (NULL: JSON) and, when
@@ -50,6 +52,12 @@ bool http_body_append(struct http_body *b, struct server *srv, const char *data,
 /* The bytes received so far (NULL when none). */
 const unsigned char *http_body_data(const struct http_body *b);
 size_t http_body_len(const struct http_body *b);
+
+/* For a JSON body, count its values (request_json_nodes of handlers/request.h) into *nodes;
+ * for any other body *nodes is 0. Returns 0, or 413 with the reason in detail when there
+ * are more than max_nodes (--max-json-nodes): the body is then never parsed. */
+int http_body_check_json(const struct http_body *b, unsigned max_nodes, size_t *nodes, char *detail,
+                         size_t detail_size);
 
 /* Free the body and give its bytes back to the budget. Safe to call more than once. */
 void http_body_free(struct http_body *b, struct server *srv);

@@ -109,6 +109,7 @@ void *http_conn_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn
     if (hc != NULL) {
         hc->target_not_origin_form = uri == NULL || uri[0] != '/';
         hc->target_has_nul = uri != NULL && strstr(uri, "%00") != NULL;
+        hc->target_len = uri != NULL ? strlen(uri) : 0;
     }
     return NULL;
 }

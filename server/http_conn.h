@@ -11,6 +11,7 @@
 #define TESSERA_SERVER_HTTP_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
@@ -28,6 +29,7 @@ struct http_conn {
      * decodes it, for the framing checks of the request's first call. */
     bool target_not_origin_form; /* does not start with '/' (absolute form, '*') */
     bool target_has_nul;         /* "%00" anywhere: the decoded path would end there */
+    size_t target_len;           /* its length up to the first raw NUL (http_fields.c) */
     char remote[64];             /* the client's address, for the access log */
     bool over_limit;             /* accepted past --max-connections by concurrent accepts: close */
     bool admin;                  /* on --admin-port */

@@ -54,6 +54,7 @@ struct http_exchange {
 
     struct http_body body;
     bool body_announced; /* Content-Length > 0 or chunked */
+    bool large;          /* held HTTP_TRIM_BYTES or ran HTTP_TRIM_NS: trim after (http.c) */
     bool framing_bad;    /* the request's framing is suspect: answer and close */
     uint64_t bytes_in;
 

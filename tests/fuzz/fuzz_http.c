@@ -76,6 +76,8 @@ static void fuzz_setup(void)
         "100000",
         "--max-json-values",
         "100000",
+        "--max-json-nodes",
+        "200000",
         "--scan-max-entries",
         "1000",
         "--scan-timeout",

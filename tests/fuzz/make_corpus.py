@@ -62,6 +62,8 @@ def chunked(body, size=7):
 
 
 TOPK = b'{"values": [3, 1, 2], "k": 2}'
+# Over fuzz_http's --max-json-nodes (200,000): refused before it is parsed.
+NODES = b'{"x":[' + b",".join([b"[]"] * 210000) + b"]}"
 RAW_SEEDS = {
     "healthz": b"GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n",
     "readyz_10": b"GET /readyz HTTP/1.0\r\n\r\n",
@@ -89,6 +91,24 @@ RAW_SEEDS = {
     "percent_query": b"GET /scan?dir=%63yc1&recursive=true&dir=x HTTP/1.1\r\nHost: fuzz\r\n\r\n",
     "method_405": b"DELETE /scan HTTP/1.1\r\nHost: fuzz\r\n\r\n",
     "not_found": b"GET /nope/../scan HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    # Heads libmicrohttpd 0.9.75 would read differently from a proxy (server/http_fields.h).
+    "fold_cl_name": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
+                     + b"Content-Lengt: %d\r\n h\r\n\r\n" % len(TOPK) + TOPK),
+    "fold_te": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding:\r\n chunked\r\n"
+                + b"Content-Length: %d\r\n\r\n" % len(TOPK) + TOPK),
+    "space_colon": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Length : 35\r\n\r\n"
+                    b"GET /readyz HTTP/1.1\r\nHost: fuzz\r\n\r\n"),
+    "nul_value": b"GET /metrics HTTP/1.1\r\nHost: fuzz\r\nAuthorization: Bearer x\x00y\r\n\r\n",
+    "nul_target": b"GET /scan?dir=cyc1\x00/../.. HTTP/1.1\r\nHost: fuzz\r\n\r\n",
+    "two_host": b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    "bare_lf": b"GET /healthz HTTP/1.1\nHost: fuzz\n\n",
+    "bare_cr": b"GET /healthz HTTP/1.1\r\nHost: fuzz\rX-A: b\r\n\r\n",
+    "cl_sign": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Length: +%d\r\n\r\n" % len(TOPK)
+                + TOPK),
+    "cl_list": (b"POST /topk HTTP/1.1\r\nHost: fuzz\r\nContent-Length: %d, %d\r\n\r\n"
+                % (len(TOPK), len(TOPK)) + TOPK),
+    "json_nodes": (b"POST /scan HTTP/1.1\r\nHost: fuzz\r\nContent-Type: application/json\r\n"
+                   + b"Content-Length: %d\r\n\r\n" % len(NODES) + NODES),
 }
 
 

@@ -1,8 +1,9 @@
 /*
  * test_http.c - the service plumbing over real HTTP: every built-in route, the problem+json
  * shape, 404/405/413/401, request ids, CORS, the framing table (raw bytes), limits on
- * chunked bodies, the access log, configuration errors and SIGTERM; and the connection
- * guards: --max-connections (excess closed at accept), --header-timeout, --max-body-memory.
+ * chunked bodies, the access log, configuration errors and SIGTERM; the connection guards:
+ * --max-connections (excess closed at accept), --header-timeout, --max-body-memory; and
+ * --max-json-nodes at its boundary.
  */
 #include "check.h"
 #include "harness.h"
@@ -124,53 +125,173 @@ static void test_errors(struct itest_server *s)
     itest_reply_cleanup(&r);
 }
 
+/* Who answers a framing case, and so what is on the wire. */
+enum framing_answer {
+    FRAMING_OURS,     /* one problem+json answer from Tessera (or the 200 of a valid request) */
+    FRAMING_MHD,      /* one answer from libmicrohttpd itself */
+    FRAMING_MHD_TWICE /* libmicrohttpd's own 400: 0.9.75 writes its status line and headers
+                         twice, then closes (see x-tessera-transport-errors) */
+};
+
 struct framing_case {
     const char *name;
     const char *raw;
+    size_t len;
     int want;
-    bool ours; /* answered by Tessera (problem+json), not by libmicrohttpd itself */
+    enum framing_answer who;
 };
 
+#define RAW(s) s, sizeof s - 1
+/* A complete request hidden in a body: it must never be answered (every status line on the
+ * wire is the case's own). */
+#define SMUGGLED "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n"
+
 static const struct framing_case framing_cases[] = {
-    {"TE gzip", "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501, true},
-    {"TE identity", "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n\r\nabc",
-     501, true},
+    {"TE gzip", RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n"), 501,
+     FRAMING_OURS},
+    {"TE identity",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: identity\r\n\r\nabc"), 501,
+     FRAMING_OURS},
     {"TE chunked, gzip",
-     "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, true},
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501,
+     FRAMING_OURS},
     {"TE + CL",
-     "POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"
-     "\r\n0\r\n\r\n",
-     400, true},
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n"
+         "\r\n0\r\n\r\n"),
+     400, FRAMING_OURS},
     {"two CL",
-     "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400,
-     true},
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx"),
+     400, FRAMING_OURS},
     {"TE in HTTP/1.0",
-     "POST /healthz HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, true},
-    {"absolute target", "GET http://t/healthz HTTP/1.1\r\nHost: t\r\n\r\n", 400, true},
-    {"asterisk target", "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 400, true},
-    {"encoded NUL", "GET /healthz%00.txt HTTP/1.1\r\nHost: t\r\n\r\n", 400, true},
-    {"CL not a number", "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1x\r\n\r\n", 400,
-     false},
-    {"CL over limit", "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n",
-     413, true},
-    {"no Host in HTTP/1.1", "GET /healthz HTTP/1.1\r\n\r\n", 400, false},
-    {"bad version", "GET /healthz HTTP/3.7\r\nHost: t\r\n\r\n", 505, false},
-    {"plain GET still works", "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 200,
-     true},
+     RAW("POST /healthz HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"absolute target", RAW("GET http://t/healthz HTTP/1.1\r\nHost: t\r\n\r\n"), 400, FRAMING_OURS},
+    {"asterisk target", RAW("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n"), 400, FRAMING_OURS},
+    {"encoded NUL", RAW("GET /healthz%00.txt HTTP/1.1\r\nHost: t\r\n\r\n"), 400, FRAMING_OURS},
+    {"CL not a number", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1x\r\n\r\n"), 400,
+     FRAMING_MHD_TWICE},
+    /* libmicrohttpd refuses a Content-Length that is not plain digits itself, before the
+     * first access-handler call, so Tessera cannot answer these. What holds: every answer
+     * is its 400 and the connection closes - the body is never read as a request. */
+    {"CL with a sign",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: +35\r\n\r\n" SMUGGLED), 400,
+     FRAMING_MHD_TWICE},
+    {"CL empty", RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: \r\n\r\n" SMUGGLED), 400,
+     FRAMING_MHD_TWICE},
+    {"CL list", RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 35, 35\r\n\r\n" SMUGGLED),
+     400, FRAMING_MHD_TWICE},
+    {"CL trailing space",
+     RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 35 \r\n\r\n" SMUGGLED), 400,
+     FRAMING_MHD_TWICE},
+    {"CL over limit",
+     RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n"), 413,
+     FRAMING_OURS},
+    {"no Host in HTTP/1.1", RAW("GET /healthz HTTP/1.1\r\n\r\n"), 400, FRAMING_MHD_TWICE},
+    {"bad version", RAW("GET /healthz HTTP/3.7\r\nHost: t\r\n\r\n"), 505, FRAMING_MHD},
+    {"plain GET still works", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+     200, FRAMING_OURS},
+    /* Smuggling through libmicrohttpd 0.9.75's header parsing (server/http_fields.h). A
+     * folded line is glued onto the header name: "Content-Lengt" + "h" would frame a body
+     * a proxy does not see, "Transfer-Encoding" + "chunked" would hide the coding. */
+    {"folded CL name",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Lengt: 35\r\n h\r\n\r\n" SMUGGLED), 400,
+     FRAMING_OURS},
+    {"folded TE value",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n chunked\r\n"
+         "Content-Length: 35\r\n\r\n" SMUGGLED),
+     400, FRAMING_OURS},
+    {"folded TE, tab",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:\r\n\tchunked\r\n\r\n"
+         "0\r\n\r\n"),
+     400, FRAMING_OURS},
+    {"folded other header", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note: one\r\n two\r\n\r\n"),
+     400, FRAMING_OURS},
+    /* "Content-Length : N" is a header named "Content-Length " to libmicrohttpd: the body
+     * would be read as the next request. */
+    {"space before colon",
+     RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length : 35\r\n\r\n" SMUGGLED), 400,
+     FRAMING_OURS},
+    {"tab before colon",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"CL look-alike name",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length-X: 35\r\n\r\n" SMUGGLED), 400,
+     FRAMING_OURS},
+    {"TE look-alike name",
+     RAW("POST /healthz HTTP/1.1\r\nHost: t\r\ntransfer-encodingx: chunked\r\n\r\n" SMUGGLED), 400,
+     FRAMING_OURS},
+    {"name not a token", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX(a): 1\r\n\r\n"), 400,
+     FRAMING_OURS},
+    /* A raw NUL would cut a value or the target where it stands (the rest of the line
+     * dropped); a bare LF or CR would end or not end a line unlike a proxy's reading. */
+    {"NUL in the last value", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note: a\0junk\r\n\r\n"),
+     400, FRAMING_OURS},
+    {"NUL in a value", RAW("GET /healthz HTTP/1.1\r\nX-Note: a\0junk\r\nHost: t\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"NUL after the colon", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note:\0a\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"NUL in the target", RAW("GET /scan?dir=cyc1\0/../.. HTTP/1.1\r\nHost: t\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"NUL in the path", RAW("GET /healthz\0.txt HTTP/1.1\r\nHost: t\r\n\r\n"), 400, FRAMING_OURS},
+    {"two spaces after the method", RAW("GET  /healthz HTTP/1.1\r\nHost: t\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"two Host headers", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"two Host headers, one lower case", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nhost: t\r\n\r\n"),
+     400, FRAMING_OURS},
+    {"bare LF line ends", RAW("GET /healthz HTTP/1.1\nHost: t\n\n"), 400, FRAMING_OURS},
+    {"one bare LF", RAW("GET /healthz HTTP/1.1\r\nHost: t\nX-Note: a\r\n\r\n"), 400, FRAMING_OURS},
+    {"bare LF ending the head", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\n\n"), 400, FRAMING_OURS},
+    {"bare CR in a value", RAW("GET /healthz HTTP/1.1\r\nHost: t\rX-Note: a\r\n\r\n"), 400,
+     FRAMING_OURS},
+    {"control byte in a value", RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Note: a\x01b\r\n\r\n"),
+     400, FRAMING_OURS},
+    {"whitespace and empty values still work",
+     RAW("GET /healthz HTTP/1.1\r\nHost: t\r\nX-A:   spaced\t \r\nX-B:\r\nX-C:\tc\r\n"
+         "X-D: caf\xc3\xa9\r\nConnection: close\r\n\r\n"),
+     200, FRAMING_OURS},
+    {"HTTP/1.0 without headers still works", RAW("GET /healthz HTTP/1.0\r\n\r\n"), 200,
+     FRAMING_OURS},
 };
+
+/* Status lines on the wire: "HTTP/1.x NNN " anywhere in the answer (no answer body here
+ * holds one, and a second answer may follow a body with no line end). */
+static unsigned framing_status_lines(const char *out, int want, bool *all_want)
+{
+    unsigned n = 0;
+    *all_want = true;
+    for (const char *p = out; (p = strstr(p, "HTTP/1.")) != NULL; p++) {
+        if (strlen(p) < 13 || p[8] != ' ' || p[12] != ' ' || strspn(p + 9, "0123456789") < 3)
+            continue;
+        n++;
+        if (itest_raw_status(p) != want)
+            *all_want = false;
+    }
+    return n;
+}
 
 static void test_framing(struct itest_server *s)
 {
     static char out[65536];
     for (size_t i = 0; i < sizeof framing_cases / sizeof framing_cases[0]; i++) {
         const struct framing_case *c = &framing_cases[i];
-        long n = itest_raw(s, c->raw, strlen(c->raw), out, sizeof out, 3000);
+        long n = itest_raw(s, c->raw, c->len, out, sizeof out, 3000);
         CHECK(n > 0);
         int status = itest_raw_status(out);
         if (!CHECK_INT(status, c->want))
             fprintf(stderr, "    framing case '%s': %.200s\n", c->name, out);
-        if (c->ours && status != 200 && !CHECK(strstr(out, "application/problem+json") != NULL))
+        bool ours = c->who == FRAMING_OURS;
+        if (ours && status != 200 && !CHECK(strstr(out, "application/problem+json") != NULL))
             fprintf(stderr, "    framing case '%s' was not problem+json\n", c->name);
+        bool all_want;
+        unsigned lines = framing_status_lines(out, c->want, &all_want);
+        unsigned want_lines = c->who == FRAMING_MHD_TWICE ? 2 : 1;
+        if (!CHECK_INT(lines, want_lines) || !CHECK(all_want))
+            fprintf(stderr, "    framing case '%s': %u status lines: %.400s\n", c->name, lines,
+                    out);
+        /* A refusal of ours closes the connection: what follows is never read as a request. */
+        if (ours && status >= 400 && !CHECK(strstr(out, "Connection: close\r\n") != NULL))
+            fprintf(stderr, "    framing case '%s' kept the connection open\n", c->name);
     }
 
     /* Huge header and huge URL: libmicrohttpd answers 431 / 414 itself. */
@@ -263,6 +384,16 @@ static void test_token_and_cors(void)
     CHECK(itest_request(&s, "GET", "/", basic, NULL, 0, &r));
     itest_is_problem(&r, 401);
     itest_reply_cleanup(&r);
+    /* A raw NUL would cut the value: "s3cret-token\0junk" must not pass as the token. */
+    static const char nul_last[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+                                   "Authorization: Bearer s3cret-token\0junk\r\n\r\n";
+    static const char nul_first[] = "GET /metrics HTTP/1.1\r\n"
+                                    "Authorization: Bearer s3cret-token\0junk\r\nHost: t\r\n\r\n";
+    static char raw_out[8192];
+    CHECK(itest_raw(&s, nul_last, sizeof nul_last - 1, raw_out, sizeof raw_out, 3000) > 0);
+    CHECK_INT(itest_raw_status(raw_out), 400);
+    CHECK(itest_raw(&s, nul_first, sizeof nul_first - 1, raw_out, sizeof raw_out, 3000) > 0);
+    CHECK_INT(itest_raw_status(raw_out), 400);
     const char *const right[] = {"Authorization: Bearer s3cret-token", NULL};
     CHECK(itest_request(&s, "GET", "/metrics", right, NULL, 0, &r));
     CHECK_INT(r.status, 200);
@@ -473,6 +604,58 @@ static void test_connection_guards(void)
     itest_free(&s);
 }
 
+/* --max-json-nodes: {"values":[n numbers],"k":1} holds n + 5 values; at the limit it is
+ * served, one past it is 413 before it is parsed - sent whole or chunked. */
+static void test_json_nodes(void)
+{
+    struct itest_server s;
+    const char *const args[] = {"--max-json-nodes", "1000", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    char body[8192];
+    for (int n = 995; n <= 996; n++) {
+        int len = snprintf(body, sizeof body, "{\"values\":[");
+        for (int i = 0; i < n; i++)
+            len += snprintf(body + len, sizeof body - (size_t)len, "%s%d", i ? "," : "", i % 10);
+        len += snprintf(body + len, sizeof body - (size_t)len, "],\"k\":1}");
+        const char *const json[] = {"Content-Type: application/json", NULL};
+        const char *const chunked[] = {"Content-Type: application/json",
+                                       "Transfer-Encoding: chunked", NULL};
+        for (int c = 0; c < 2; c++) {
+            struct itest_reply r;
+            CHECK(itest_request(&s, "POST", "/topk", c ? chunked : json, body, (size_t)len, &r));
+            if (n == 995) {
+                CHECK_INT(r.status, 200);
+            } else if (itest_is_problem(&r, 413)) {
+                CHECK(strstr(r.body, "1001 values") != NULL);
+                CHECK(strstr(r.body, "--max-json-nodes") != NULL);
+            }
+            itest_reply_cleanup(&r);
+        }
+    }
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    itest_free(&s);
+}
+
+/* At --scan-max-depth 255, the top of its range, /scan takes max_depth 255 and refuses 256. */
+static void test_scan_depth_range(void)
+{
+    struct itest_server s;
+    const char *const args[] = {"--scan-max-depth", "255", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    struct itest_reply r;
+    CHECK(itest_request(&s, "GET", "/scan?recursive=true&max_depth=255", NULL, NULL, 0, &r));
+    CHECK_INT(r.status, 200);
+    itest_reply_cleanup(&r);
+    CHECK(itest_request(&s, "GET", "/scan?recursive=true&max_depth=256", NULL, NULL, 0, &r));
+    if (itest_is_problem(&r, 400))
+        CHECK(strstr(r.body, "[0, 255]") != NULL);
+    itest_reply_cleanup(&r);
+    CHECK_INT(itest_stop(&s, SIGTERM, 10), 0);
+    itest_free(&s);
+}
+
 /* Run the binary with args; return its exit status and what it printed. */
 static int run_binary(const char *args, char *out, size_t size)
 {
@@ -503,6 +686,10 @@ static void test_config_errors(void)
     CHECK_INT(run_binary("--host not-an-address --port 0", out, sizeof out), 2);
     CHECK_INT(run_binary("--workers", out, sizeof out), 2);
     CHECK_INT(run_binary("--conn-memory 12Q", out, sizeof out), 2);
+    /* --scan-max-depth takes what /scan can walk (SCAN_DEPTH_MAX), no more. */
+    CHECK_INT(run_binary("--scan-max-depth 256 --version", out, sizeof out), 2);
+    CHECK(strstr(out, "--scan-max-depth") != NULL && strstr(out, "[0, 255]") != NULL);
+    CHECK_INT(run_binary("--scan-max-depth 255 --version", out, sizeof out), 0);
 }
 
 int main(void)
@@ -537,6 +724,8 @@ int main(void)
     test_token_and_cors();
     test_root_gone();
     test_connection_guards();
+    test_json_nodes();
+    test_scan_depth_range();
     test_config_errors();
 
     check_rmtree(root);

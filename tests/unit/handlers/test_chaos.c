@@ -32,6 +32,7 @@ static struct limits chaos_limits = {
     .max_decode_buffer = 1 << 26,
     .max_k = 100000,
     .max_json_values = 100000,
+    .max_json_nodes = 200000,
     .max_results = 10000000,
     .scan_max_depth = 8,
     .scan_max_entries = 1000,

@@ -1,8 +1,9 @@
 /*
  * test_request.c - the request helpers of handlers/request.c: query parameters (only the
  * allowed ones, booleans, bounded integers), media types, the JSON body (415, empty, syntax
- * errors with position, not an object, duplicate keys), the field table, request_json_u64,
- * and response_jsonw. Every refusal must be a 400/415 problem naming what was wrong.
+ * errors with position, not an object, duplicate keys), request_json_nodes against the trees
+ * jansson builds, the field table, request_json_u64, and response_jsonw. Every refusal must be a
+ * 400/415 problem naming what was wrong.
  */
 #include "alloc.h"
 #include "check.h"
@@ -136,6 +137,63 @@ static void test_json_object(void)
     response_cleanup(&resp);
 }
 
+/* request_json_nodes against jansson: for valid JSON the count is the values jansson builds,
+ * object keys included (counted here by walking the parsed tree). */
+static size_t tree_nodes(const json_t *v)
+{
+    size_t n = 1;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            n += tree_nodes(json_array_get(v, i));
+    } else if (json_is_object(v)) {
+        const char *key;
+        const json_t *value;
+        json_object_foreach((json_t *)v, key, value)
+        {
+            (void)key;
+            n += 1 + tree_nodes(value);
+        }
+    }
+    return n;
+}
+
+static void test_json_nodes(void)
+{
+    static const char *const valid[] = {
+        "{}",
+        "[]",
+        "0",
+        "-1.5e+10",
+        "\"\"",
+        "\"a \\\" [ { 1 true\"", /* brackets, digits and words inside a string */
+        "\"\\\\\"",              /* an escaped backslash before the closing quote */
+        "\"\\u00e9\\n\"",
+        "{\"a\":[1,2.5e3,-1,true,false,null,\"x\\\"y\",{},[]]}",
+        " [ [ ] , { \"k\" : { \"k\" : [ null ] } } ]\n",
+        "{\"values\":[3,1,2],\"k\":2}",
+    };
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        json_error_t e;
+        json_t *j = json_loads(valid[i], JSON_DECODE_ANY, &e);
+        if (!CHECK(j != NULL)) {
+            fprintf(stderr, "    %s: %s\n", valid[i], e.text);
+            continue;
+        }
+        if (!CHECK_INT(request_json_nodes(valid[i], strlen(valid[i])), tree_nodes(j)))
+            fprintf(stderr, "    counting %s\n", valid[i]);
+        json_decref(j);
+    }
+    /* The example of the limit: {"values":[...n numbers...],"k":1} holds n + 5. */
+    const char *example = "{\"values\":[1,2,3],\"k\":1}";
+    CHECK_INT(request_json_nodes(example, strlen(example)), 8);
+    /* Text that is not JSON: never read past its end, a cut string counts once. */
+    CHECK_INT(request_json_nodes(NULL, 0), 0);
+    CHECK_INT(request_json_nodes("\"abc", 4), 1);
+    CHECK_INT(request_json_nodes("\"ab\\", 4), 1);
+    CHECK_INT(request_json_nodes("[1,", 3), 2);
+    CHECK_INT(request_json_nodes("{}{}{}", 4), 2);
+}
+
 static void test_json_fields(void)
 {
     struct request req = {.path = "/scan"};
@@ -248,6 +306,7 @@ int main(void)
     test_request_helpers();
     test_param_values();
     test_json_object();
+    test_json_nodes();
     test_json_fields();
     test_json_u64();
     test_response_jsonw();
