@@ -283,7 +283,7 @@ class Client:
         page_b: int | None = None,
         include_background: bool | None = None,
         iou: bool | None = None,
-        match_threshold: float | None = None,
+        match_threshold: float | Sequence[float] | None = None,
         request_id: str | None = None,
         **options: Any,
     ) -> OverlapResult:
@@ -297,7 +297,8 @@ class Client:
             page_a, page_b: which IFD (page) of each TIFF to read (default 0).
             include_background: count pairs with label 0 too (the server's default: yes).
             iou: add ``pairs.iou``.
-            match_threshold: add ``matching`` at this IoU threshold (0.5 <= t <= 1).
+            match_threshold: add ``matching`` at this threshold (0 < t <= 1), or at each of a
+                list of thresholds: ``matching`` is then a list in the same order.
             options: any further option of the server's /overlap, passed through as is.
 
         >>> ov = tessera.overlap("labels/truth.tif", "labels/predicted.tif",
@@ -340,7 +341,7 @@ class Client:
         *,
         include_background: bool | None = None,
         iou: bool | None = None,
-        match_threshold: float | None = None,
+        match_threshold: float | Sequence[float] | None = None,
         request_id: str | None = None,
         **options: Any,
     ) -> list[OverlapItem]:
@@ -616,7 +617,7 @@ class Client:
                 labels_a=int(doc["labels_a"]),
                 labels_b=int(doc["labels_b"]),
                 pairs=pairs,
-                matching=Matching.from_json(matching) if matching is not None else None,
+                matching=_matchings(matching),
                 path_a=doc.get("a"),
                 path_b=doc.get("b"),
                 request_id=resp.headers.get("X-Request-Id"),
@@ -708,3 +709,12 @@ def _reason(e: requests.RequestException) -> str:
     text = str(e)
     m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
     return m[1].strip() if m else (text or type(e).__name__)
+
+
+def _matchings(doc: Any) -> Matching | list[Matching] | None:
+    """The ``matching`` member: absent, one object, or a list (a list of thresholds)."""
+    if doc is None:
+        return None
+    if isinstance(doc, list):
+        return [Matching.from_json(m) for m in doc]
+    return Matching.from_json(doc)

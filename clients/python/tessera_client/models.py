@@ -183,7 +183,9 @@ class Pairs:
 
 @dataclass(frozen=True)
 class Matching:
-    """StarDist-style matching of a (ground truth) to b (prediction) at one IoU threshold."""
+    """StarDist-style matching of a (ground truth) to b (prediction) at one threshold (the
+    server's further fields, criterion, accuracy, mean_true_score ..., are in the answer's
+    ``raw``)."""
 
     threshold: float
     tp: int
@@ -219,7 +221,7 @@ class OverlapResult:
         height, width: the images' shape.
         labels_a, labels_b: distinct nonzero labels in each image.
         pairs: the contingency table (columns, numpy).
-        matching: with ``match_threshold``, else ``None``.
+        matching: with ``match_threshold``, else ``None``; a list for a list of thresholds.
         path_a, path_b: the pair's paths, for results of a batch (else ``None``).
         raw: the answer's JSON object, with any field this client does not model yet.
     """
@@ -229,7 +231,7 @@ class OverlapResult:
     labels_a: int
     labels_b: int
     pairs: Pairs
-    matching: Matching | None = None
+    matching: Matching | list[Matching] | None = None
     path_a: str | None = None
     path_b: str | None = None
     request_id: str | None = None

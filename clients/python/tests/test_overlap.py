@@ -180,8 +180,8 @@ def test_server_errors_map_to_exceptions(client: tc.Client, labels: Labels) -> N
         client.overlap("../truth.tif", "t/labels/pred.tif")
     with pytest.raises(tc.Unprocessable, match="50 x 50|shape"):
         client.overlap("t/labels/truth.tif", "t/labels/small.tif")
-    with pytest.raises(tc.Unprocessable, match="below 0.5"):
-        client.overlap("t/labels/truth.tif", "t/labels/pred.tif", match_threshold=0.3)
+    with pytest.raises(tc.BadRequest, match=r"\(0, 1\]"):
+        client.overlap("t/labels/truth.tif", "t/labels/pred.tif", match_threshold=1.5)
     with pytest.raises(tc.Unprocessable, match="not a|TIFF|tiff"):
         client.overlap(b"not a tiff", b"not a tiff either")
     negative = labels.truth.astype(np.int16)
@@ -191,12 +191,27 @@ def test_server_errors_map_to_exceptions(client: tc.Client, labels: Labels) -> N
 
 
 def test_options_pass_through(client: tc.Client) -> None:
-    """Options the client does not know go to the server as given (it refuses unknown ones
-    today, naming them: so they arrived)."""
-    with pytest.raises(tc.BadRequest, match="criterion"):
-        client.overlap("t/labels/truth.tif", "t/labels/pred.tif", criterion="iou")
-    with pytest.raises(tc.BadRequest, match="report_matches"):
-        client.overlap_batch([("t/labels/truth.tif", "t/labels/pred.tif")], report_matches=True)
+    """Options the client does not model go to the server as given: a known one takes
+    effect, an unknown one is refused naming it (so it arrived)."""
+    r = client.overlap("t/labels/truth.tif", "t/labels/pred.tif", match_threshold=0.5,
+                       criterion="iot")
+    assert isinstance(r.matching, tc.Matching)
+    assert r.raw["matching"]["criterion"] == "iot"
+    with pytest.raises(tc.BadRequest, match="frobnicate"):
+        client.overlap("t/labels/truth.tif", "t/labels/pred.tif", frobnicate=True)
+    with pytest.raises(tc.BadRequest, match="frobnicate"):
+        client.overlap_batch([("t/labels/truth.tif", "t/labels/pred.tif")], frobnicate=True)
+
+
+def test_threshold_sweep(client: tc.Client) -> None:
+    """A list of thresholds gives a list of matchings in the same order, from one count."""
+    ts = [0.1, 0.5, 0.9]
+    r = client.overlap("t/labels/truth.tif", "t/labels/pred.tif", match_threshold=ts)
+    assert isinstance(r.matching, list) and [m.threshold for m in r.matching] == ts
+    tps = [m.tp for m in r.matching]
+    assert tps == sorted(tps, reverse=True)
+    one = client.overlap("t/labels/truth.tif", "t/labels/pred.tif", match_threshold=0.5)
+    assert one.matching == r.matching[1]
 
 
 def test_batch(client: tc.Client, labels: Labels) -> None:
