@@ -86,9 +86,14 @@ int main(int argc, char **argv)
     struct overlap_options oo = {.include_background = true};
     struct overlap_result res;
     memset(&res, 0, sizeof res);
+    struct evaluate *ev = NULL;
+    int status = 0;
+    /* Every path frees what it made, failures included, so leak checkers stay quiet. */
     if (c == NULL || overlap_counter_add(c, a, OVERLAP_U64, b, OVERLAP_U64, na, &err) != ERROR_OK ||
-        overlap_counter_finish(c, &oo, &res, &err) != ERROR_OK)
-        return fail(&err);
+        overlap_counter_finish(c, &oo, &res, &err) != ERROR_OK) {
+        status = fail(&err);
+        goto out;
+    }
     struct evaluate_table t = {res.n_pairs,      res.a,         res.b,
                                res.count,        res.areas_a.n, res.areas_a.label,
                                res.areas_a.area, res.areas_b.n, res.areas_b.label,
@@ -100,21 +105,27 @@ int main(int argc, char **argv)
                                           .float32 = mode == 1,
                                           .report_matches = report,
                                           .max_component_cells = max_cells};
-            struct evaluate *ev = evaluate_new(&t, &eo, &err);
-            if (ev == NULL)
-                return fail(&err);
+            ev = evaluate_new(&t, &eo, &err);
+            if (ev == NULL) {
+                status = fail(&err);
+                goto out;
+            }
             for (int k = i + 2; k < argc; k++) {
                 struct evaluate_matching m;
-                if (evaluate_matching(ev, strtod(argv[k], NULL), &m, &err) != ERROR_OK)
-                    return fail(&err);
+                if (evaluate_matching(ev, strtod(argv[k], NULL), &m, &err) != ERROR_OK) {
+                    status = fail(&err);
+                    goto out;
+                }
                 print_matching(crit[ci], mode ? "float32" : "exact", &m, report);
                 evaluate_matching_cleanup(&m);
             }
             if (ci == 0 && mode == 0) {
                 double aji, vi[2], e, p, r;
                 uint64_t rows, cols;
-                if (evaluate_aji(ev, &aji, &err) != ERROR_OK)
-                    return fail(&err);
+                if (evaluate_aji(ev, &aji, &err) != ERROR_OK) {
+                    status = fail(&err);
+                    goto out;
+                }
                 evaluate_vi(&t, vi);
                 evaluate_adapted_rand(&t, &e, &p, &r);
                 evaluate_largest_component(ev, &rows, &cols);
@@ -122,11 +133,14 @@ int main(int argc, char **argv)
                        vi[0], vi[1], e, p, r, (unsigned long long)rows, (unsigned long long)cols);
             }
             evaluate_free(ev);
+            ev = NULL;
         }
     }
+out:
+    evaluate_free(ev);
     overlap_result_cleanup(&res);
     overlap_counter_free(c);
     free(a);
     free(b);
-    return 0;
+    return status;
 }
