@@ -10,8 +10,8 @@
 >>> tessera.topk(values=np.array([3.0, 1.0, 2.0]), k=2).indices      # doctest: +SKIP
 array([1, 2])
 
-Dependencies: numpy and requests. tifffile is needed only to upload numpy arrays to
-/overlap, pandas only for ``to_dataframe()``. From the shell: ``python -m tessera_client URL
+Dependencies: numpy and requests (numpy arrays are uploaded as .npy); pandas only for
+``to_dataframe()``. From the shell: ``python -m tessera_client URL
 scan DIR`` (see ``python -m tessera_client --help``).
 """
 
@@ -51,12 +51,18 @@ from .models import (
     ClassifyItem,
     ItemError,
     ItemProblem,
+    AdaptedRand,
+    DatasetMatching,
+    Matches,
     Matching,
+    OverlapBatch,
     OverlapItem,
     OverlapResult,
     PairError,
     Pairs,
     Problem,
+    SegmentationMetrics,
+    VariationOfInformation,
     ScanEntry,
     ScanError,
     ScanResult,
@@ -66,21 +72,25 @@ from .models import (
 __all__ = [
     "BINARY_THRESHOLD",
     "READ_ONLY_POSTS",
+    "AdaptedRand",
     "BadRequest",
     "Classification",
     "ClassifyItem",
     "Client",
     "ClientError",
+    "DatasetMatching",
     "Forbidden",
     "InternalServerError",
     "ItemError",
     "ItemProblem",
     "LabelImage",
+    "Matches",
     "Matching",
     "MethodNotAllowed",
     "Metrics",
     "NotFound",
     "NotImplementedByServer",
+    "OverlapBatch",
     "OverlapItem",
     "OverlapResult",
     "PairError",
@@ -93,6 +103,7 @@ __all__ = [
     "ScanEntry",
     "ScanError",
     "ScanResult",
+    "SegmentationMetrics",
     "ServerError",
     "TesseraConnectionError",
     "TesseraError",
@@ -103,6 +114,7 @@ __all__ = [
     "Unavailable",
     "Unprocessable",
     "UnsupportedMediaType",
+    "VariationOfInformation",
     "__version__",
     "error_class",
     "parse_metrics",

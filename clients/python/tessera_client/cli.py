@@ -100,7 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     o = sub.add_parser("overlap", help="overlap counts and matching of two label images")
     o.add_argument("a", help="ground truth (under the data root, or a local file with --upload)")
     o.add_argument("b", help="prediction")
-    o.add_argument("--threshold", type=float, help="match at this IoU threshold (0.5-1)")
+    o.add_argument("--threshold", type=float, nargs="+", metavar="T",
+                   help="match at this threshold (0 < T <= 1), or at each of several")
+    o.add_argument("--criterion", choices=["iou", "iot", "iop"], help="the matching score")
+    o.add_argument("--metrics", nargs="+", choices=["aji", "vi", "adapted_rand"],
+                   help="add these segmentation metrics")
+    o.add_argument("--volume", action="store_true", help="all pages of each TIFF are z-slices")
     o.add_argument("--iou", action="store_true", help="add IoU per pair")
     o.add_argument("--no-background", action="store_true", help="leave out pairs with label 0")
     o.add_argument("--page-a", type=int)
@@ -161,7 +166,12 @@ def _overlap(client: Client, args: argparse.Namespace) -> Any:
     result: OverlapResult = client.overlap(
         a,
         b,
-        match_threshold=args.threshold,
+        match_threshold=(args.threshold[0] if len(args.threshold) == 1 else args.threshold)
+        if args.threshold
+        else None,
+        criterion=args.criterion,
+        metrics=args.metrics,
+        volume=True if args.volume else None,
         iou=True if args.iou else None,
         include_background=False if args.no_background else None,
         page_a=args.page_a,

@@ -56,12 +56,14 @@ from .models import (
     Classification,
     ClassifyItem,
     ItemError,
+    DatasetMatching,
     Matching,
-    OverlapItem,
+    OverlapBatch,
     OverlapResult,
     PairError,
     Pairs,
     ScanResult,
+    SegmentationMetrics,
     TopkResult,
 )
 
@@ -284,14 +286,21 @@ class Client:
         include_background: bool | None = None,
         iou: bool | None = None,
         match_threshold: float | Sequence[float] | None = None,
+        criterion: str | None = None,
+        report_matches: bool | None = None,
+        metrics: Sequence[str] | None = None,
+        volume: bool | None = None,
+        level: int | None = None,
         request_id: str | None = None,
         **options: Any,
     ) -> OverlapResult:
-        """Contingency counts, IoU and matching of two label images (a = truth, b = prediction).
+        """Contingency counts, IoU, matching and segmentation metrics of two label images
+        (a = ground truth, b = prediction), from one counting pass.
 
-        ``a`` and ``b`` are both paths under the data root (``str``), or both uploads: TIFF
-        bytes, a local file (``pathlib.Path``), a binary file object, or a 2-D integer numpy
-        array (written to an in-memory TIFF; needs tifffile).
+        ``a`` and ``b`` are both paths under the data root (``str``: a TIFF, a Zarr array or
+        an OME-NGFF multiscale group), or both uploads: TIFF or .npy bytes, a local file
+        (``pathlib.Path``), a binary file object, or a 2-D (y, x) or 3-D (z, y, x) integer
+        numpy array (sent as .npy, any integer dtype and byte order).
 
         Args:
             page_a, page_b: which IFD (page) of each TIFF to read (default 0).
@@ -299,27 +308,41 @@ class Client:
             iou: add ``pairs.iou``.
             match_threshold: add ``matching`` at this threshold (0 < t <= 1), or at each of a
                 list of thresholds: ``matching`` is then a list in the same order.
-            options: any further option of the server's /overlap, passed through as is.
+            criterion: the matching score, ``iou`` (default), ``iot`` or ``iop`` (StarDist's
+                intersection over true / over prediction).
+            report_matches: add ``matching.matches``, the matched pairs and their scores.
+            metrics: any of ``aji``, ``vi``, ``adapted_rand``: adds ``metrics``.
+            volume: treat all pages of each TIFF as the z-slices of a volume.
+            level: the multiscale level of an OME-NGFF group (default 0).
+            options: any further option of the server's /overlap (``page``, ``level_a``,
+                ``volume_b``, ``stardist_float32``, ...), passed through as is.
 
         >>> ov = tessera.overlap("labels/truth.tif", "labels/predicted.tif",
         ...                      iou=True, match_threshold=0.5)        # doctest: +SKIP
         >>> ov.matching.f1, ov.pairs.count.sum() == ov.height * ov.width  # doctest: +SKIP
         (0.9555325749741469, True)
-        >>> ov = tessera.overlap(truth_array, predicted_array)         # doctest: +SKIP
+        >>> ov = tessera.overlap(truth_array, predicted_array,
+        ...                      match_threshold=[0.1, 0.5, 0.9], metrics=["aji"])  # doctest: +SKIP
+        >>> [m.f1 for m in ov.matching], ov.metrics.aji                 # doctest: +SKIP
         """
         opts = _options(
             page_a=page_a,
             page_b=page_b,
             include_background=include_background,
             iou=iou,
-            match_threshold=match_threshold,
+            match_threshold=_thresholds(match_threshold),
+            criterion=criterion,
+            report_matches=report_matches,
+            metrics=list(metrics) if metrics is not None else None,
+            volume=volume,
+            level=level,
             **options,
         )
         upload_a, upload_b = _uploads.is_upload(a), _uploads.is_upload(b)
         if upload_a != upload_b:
             raise TypeError(
                 "a and b must both be paths under the data root (str) or both uploads "
-                "(bytes, pathlib.Path, file object, numpy array)"
+                "(TIFF or .npy bytes, pathlib.Path, file object, numpy array)"
             )
         if not upload_a:
             resp = self._call(
@@ -342,30 +365,51 @@ class Client:
         include_background: bool | None = None,
         iou: bool | None = None,
         match_threshold: float | Sequence[float] | None = None,
+        criterion: str | None = None,
+        report_matches: bool | None = None,
+        metrics: Sequence[str] | None = None,
+        aggregate: str | None = None,
         request_id: str | None = None,
         **options: Any,
-    ) -> list[OverlapItem]:
-        """Many pairs of label images under the data root in one request, run concurrently.
+    ) -> OverlapBatch:
+        """Many pairs of label images under the data root in one request, run concurrently:
+        a whole test set evaluated at once.
 
-        Each pair is ``(a, b)``, ``(a, b, page_a, page_b)`` or a dict with those keys. The
-        results are in order; a pair that fails is a :class:`PairError` in its place.
+        Each pair is ``(a, b)``, ``(a, b, page_a, page_b)`` or a dict with the keys of a
+        server pair (``a``, ``b``, ``page_a``, ``level``, ``volume``, ...). The results are
+        in order; a pair that fails is a :class:`PairError` in its place. With ``aggregate``
+        (``pooled`` or ``by_image``, StarDist's ``matching_dataset``) and ``match_threshold``
+        the answer's ``dataset`` holds the matching over all pairs that succeeded.
 
         >>> results = tessera.overlap_batch([("t1.tif", "p1.tif"), ("t2.tif", "p2.tif")],
-        ...                                 match_threshold=0.5)  # doctest: +SKIP
-        >>> [r.matching.f1 for r in results]                       # doctest: +SKIP
+        ...                                 match_threshold=[0.5, 0.7],
+        ...                                 aggregate="pooled")  # doctest: +SKIP
+        >>> [m.f1 for m in results.dataset.matching]               # doctest: +SKIP
         """
         items = [_pair_item(p) for p in pairs]
         opts = _options(
-            include_background=include_background, iou=iou, match_threshold=match_threshold,
+            include_background=include_background,
+            iou=iou,
+            match_threshold=_thresholds(match_threshold),
+            criterion=criterion,
+            report_matches=report_matches,
+            metrics=list(metrics) if metrics is not None else None,
+            aggregate=aggregate,
             **options,
         )
         resp = self._call(
             "POST", "/overlap", json_body={"pairs": items, **opts}, request_id=request_id
         )
-        results = self._json_object(resp).get("results")
+        doc = self._json_object(resp)
+        results = doc.get("results")
         if not isinstance(results, list) or len(results) != len(items):
             raise self._protocol(resp, f"expected {len(items)} results")
-        out: list[OverlapItem] = []
+        out = OverlapBatch()
+        if "dataset" in doc:
+            try:
+                out.dataset = DatasetMatching.from_json(doc["dataset"])
+            except (KeyError, TypeError, ValueError, OverflowError) as e:
+                raise self._protocol(resp, f"not a dataset matching ({e!r})") from None
         for doc in results:
             if not isinstance(doc, dict):
                 raise self._protocol(resp, "a batch result is not an object")
@@ -611,6 +655,7 @@ class Client:
             if len(lengths) != 1:
                 raise ValueError("the pairs columns differ in length")
             matching = doc.get("matching")
+            metrics = doc.get("metrics")
             return OverlapResult(
                 height=int(doc["height"]),
                 width=int(doc["width"]),
@@ -618,6 +663,8 @@ class Client:
                 labels_b=int(doc["labels_b"]),
                 pairs=pairs,
                 matching=_matchings(matching),
+                metrics=SegmentationMetrics.from_json(metrics) if metrics is not None else None,
+                depth=int(doc["depth"]) if "depth" in doc else None,
                 path_a=doc.get("a"),
                 path_b=doc.get("b"),
                 request_id=resp.headers.get("X-Request-Id"),
@@ -674,6 +721,15 @@ class Client:
 def _options(**options: Any) -> dict[str, Any]:
     """The options that were given (None = the server's default)."""
     return {k: v for k, v in options.items() if v is not None}
+
+
+def _thresholds(value: float | Sequence[float] | None) -> float | list[float] | None:
+    """match_threshold as JSON wants it: a number, or a list (any sequence, numpy too)."""
+    if value is None:
+        return None
+    if np.ndim(value) == 0:
+        return float(cast(float, value))
+    return [float(t) for t in cast(Sequence[float], value)]
 
 
 def _pair_item(pair: PairSpec) -> dict[str, Any]:

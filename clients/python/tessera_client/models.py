@@ -12,7 +12,7 @@ pandas is not needed to import this module; ``to_dataframe`` imports it when cal
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Mapping, TypedDict, Union
+from typing import TYPE_CHECKING, Any, List, Literal, Mapping, TypedDict, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -182,10 +182,38 @@ class Pairs:
 
 
 @dataclass(frozen=True)
+class Matches:
+    """The matched pairs of one matching (``report_matches=True``), as columns: ``a[i]`` was
+    matched to ``b[i]`` with ``score[i]``; ``tp[i]`` says whether the score reached the
+    threshold (StarDist's ``matched_pairs``, ``matched_scores`` and ``matched_tps``)."""
+
+    a: npt.NDArray[np.uint64]
+    b: npt.NDArray[np.uint64]
+    score: npt.NDArray[np.float64]
+    tp: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.a.shape[0])
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Matches:
+        """Build from the ``matches`` object of a matching."""
+        columns = {
+            "a": _flat(doc["a"], np.uint64),
+            "b": _flat(doc["b"], np.uint64),
+            "score": _flat(doc["score"], np.float64),
+            "tp": _flat(doc["tp"], np.bool_),
+        }
+        if len({len(c) for c in columns.values()}) != 1:
+            raise ValueError("the matches columns differ in length")
+        return cls(**columns)
+
+
+@dataclass(frozen=True)
 class Matching:
-    """StarDist-style matching of a (ground truth) to b (prediction) at one threshold (the
-    server's further fields, criterion, accuracy, mean_true_score ..., are in the answer's
-    ``raw``)."""
+    """StarDist-style matching of a (ground truth) to b (prediction) at one threshold: the
+    fields of StarDist's ``matching`` (``mean_matched_iou`` is the older name of
+    ``mean_matched_score``); ``matches`` with ``report_matches=True``, else ``None``."""
 
     threshold: float
     tp: int
@@ -196,21 +224,126 @@ class Matching:
     f1: float
     mean_matched_iou: float
     panoptic_quality: float
+    criterion: str = "iou"
+    accuracy: float = 0.0
+    n_true: int = 0
+    n_pred: int = 0
+    mean_true_score: float = 0.0
+    mean_matched_score: float = 0.0
+    matches: Matches | None = field(default=None, repr=False)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Matching:
-        """Build from the ``matching`` object of an /overlap answer."""
+        """Build from a ``matching`` object of an /overlap answer."""
+        tp, fp, fn = int(doc["tp"]), int(doc["fp"]), int(doc["fn"])
+        matches = doc.get("matches")
         return cls(
             threshold=float(doc["threshold"]),
-            tp=int(doc["tp"]),
-            fp=int(doc["fp"]),
-            fn=int(doc["fn"]),
+            tp=tp,
+            fp=fp,
+            fn=fn,
             precision=float(doc["precision"]),
             recall=float(doc["recall"]),
             f1=float(doc["f1"]),
             mean_matched_iou=float(doc["mean_matched_iou"]),
             panoptic_quality=float(doc["panoptic_quality"]),
+            criterion=str(doc.get("criterion", "iou")),
+            accuracy=float(doc.get("accuracy", 0.0)),
+            n_true=int(doc.get("n_true", tp + fn)),
+            n_pred=int(doc.get("n_pred", tp + fp)),
+            mean_true_score=float(doc.get("mean_true_score", 0.0)),
+            mean_matched_score=float(doc.get("mean_matched_score", doc["mean_matched_iou"])),
+            matches=Matches.from_json(matches) if matches is not None else None,
         )
+
+
+@dataclass(frozen=True)
+class VariationOfInformation:
+    """skimage's ``variation_of_information``: the two conditional entropies and their sum."""
+
+    h_pred_given_true: float
+    h_true_given_pred: float
+    sum: float
+
+
+@dataclass(frozen=True)
+class AdaptedRand:
+    """skimage's ``adapted_rand_error``: (error, precision, recall)."""
+
+    error: float
+    precision: float
+    recall: float
+
+
+@dataclass(frozen=True)
+class SegmentationMetrics:
+    """The ``metrics`` of an /overlap answer; a metric not asked for is ``None``.
+
+    Attributes:
+        aji: cellpose's aggregated Jaccard index.
+        vi: skimage's variation of information.
+        adapted_rand: skimage's adapted Rand error.
+    """
+
+    aji: float | None = None
+    vi: VariationOfInformation | None = None
+    adapted_rand: AdaptedRand | None = None
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> SegmentationMetrics:
+        """Build from the ``metrics`` object of an /overlap answer."""
+        vi, rand = doc.get("vi"), doc.get("adapted_rand")
+        return cls(
+            aji=float(doc["aji"]) if "aji" in doc else None,
+            vi=VariationOfInformation(
+                float(vi["h_pred_given_true"]), float(vi["h_true_given_pred"]), float(vi["sum"])
+            )
+            if vi is not None
+            else None,
+            adapted_rand=AdaptedRand(
+                float(rand["error"]), float(rand["precision"]), float(rand["recall"])
+            )
+            if rand is not None
+            else None,
+        )
+
+
+@dataclass(frozen=True)
+class DatasetMatching:
+    """StarDist's ``matching_dataset`` over the pairs of a batch (``aggregate=``).
+
+    Attributes:
+        aggregate: ``pooled`` (counts and score sums added over images, then the ratios) or
+            ``by_image`` (the mean of each image's ratios).
+        images: how many pairs it covers (failed pairs are left out).
+        matching: one per threshold, a list for a list of thresholds.
+    """
+
+    aggregate: str
+    images: int
+    matching: Matching | list[Matching]
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> DatasetMatching:
+        """Build from the ``dataset`` object of a batch answer."""
+        m = doc["matching"]
+        return cls(
+            aggregate=str(doc["aggregate"]),
+            images=int(doc["images"]),
+            matching=[Matching.from_json(x) for x in m]
+            if isinstance(m, list)
+            else Matching.from_json(m),
+        )
+
+
+def _flat(values: object, dtype: type[np.generic]) -> Any:
+    """A JSON list as a 1-D array; ValueError when it is not a flat list."""
+    if not isinstance(values, list):
+        raise ValueError("a column is not a list")
+    column = np.array(values, dtype=dtype)
+    if column.ndim != 1:
+        raise ValueError("a column is not flat")
+    return column
 
 
 @dataclass(frozen=True)
@@ -219,9 +352,11 @@ class OverlapResult:
 
     Attributes:
         height, width: the images' shape.
+        depth: the number of z-slices for volumes (3-D inputs), else ``None``.
         labels_a, labels_b: distinct nonzero labels in each image.
         pairs: the contingency table (columns, numpy).
         matching: with ``match_threshold``, else ``None``; a list for a list of thresholds.
+        metrics: with ``metrics=[...]``, else ``None``.
         path_a, path_b: the pair's paths, for results of a batch (else ``None``).
         raw: the answer's JSON object, with any field this client does not model yet.
     """
@@ -232,6 +367,8 @@ class OverlapResult:
     labels_b: int
     pairs: Pairs
     matching: Matching | list[Matching] | None = None
+    metrics: SegmentationMetrics | None = None
+    depth: int | None = None
     path_a: str | None = None
     path_b: str | None = None
     request_id: str | None = None
@@ -271,6 +408,13 @@ class TopkResult:
         if self.mode != "points":
             raise AttributeError(f"a {self.mode} result has values, not distances")
         return self.values
+
+
+class OverlapBatch(List[Union[OverlapResult, PairError]]):
+    """The answer of ``Client.overlap_batch``: one entry per pair, in order (a pair that failed
+    is a :class:`PairError` in its place), and ``dataset`` when ``aggregate=`` was given."""
+
+    dataset: DatasetMatching | None = None
 
 
 #: One entry of ``Client.classify([...])``.

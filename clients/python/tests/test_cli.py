@@ -107,6 +107,16 @@ def test_overlap(server: Server, root: Path, client: tc.Client, out: Callable[..
     pages = out(server.url, "overlap", "t/labels/stack.tif", "t/labels/stack.tif",
                 "--page-a", "1", "--page-b", "1", "--threshold", "1")
     assert pages["matching"]["f1"] == 1.0
+    sweep = out(server.url, "overlap", "t/labels/truth.tif", "t/labels/pred.tif",
+                "--threshold", "0.1", "0.5", "0.9", "--criterion", "iot", "--metrics", "aji")
+    want = client.overlap("t/labels/truth.tif", "t/labels/pred.tif", criterion="iot",
+                          match_threshold=[0.1, 0.5, 0.9], metrics=["aji"])
+    assert [m["threshold"] for m in sweep["matching"]] == [0.1, 0.5, 0.9]
+    assert [m["tp"] for m in sweep["matching"]] == [m.tp for m in want.matching]  # type: ignore[union-attr]
+    assert {m["criterion"] for m in sweep["matching"]} == {"iot"}
+    assert sweep["metrics"]["aji"] == want.metrics.aji  # type: ignore[union-attr]
+    volume = out(server.url, "overlap", "t/labels/stack.tif", "t/labels/stack.tif", "--volume")
+    assert volume["depth"] == 3
 
 
 def test_topk(server: Server, tmp_path: Path, out: Callable[..., Any]) -> None:

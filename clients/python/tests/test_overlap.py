@@ -147,24 +147,32 @@ def test_upload_options_reach_the_server(client: tc.Client, labels: Labels) -> N
                  threshold=0.6)
 
 
-def test_uploading_arrays_without_tifffile(client: tc.Client, labels: Labels,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arrays_need_no_tiff_library(client: tc.Client, root: Path, labels: Labels,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy arrays travel as .npy (numpy.save's bytes), .npy bytes and files as they are."""
     monkeypatch.setitem(sys.modules, "tifffile", None)  # import tifffile now fails
-    with pytest.raises(ImportError, match="needs tifffile.*pass paths under the data root"):
-        client.overlap(labels.truth, labels.pred)
-    # bytes still work without it
+    check_result(client.overlap(labels.truth, labels.pred), labels.truth, labels.pred)
     buf = io.BytesIO()
-    monkeypatch.undo()
-    tifffile.imwrite(buf, labels.truth)
-    monkeypatch.setitem(sys.modules, "tifffile", None)
-    check_result(client.overlap(buf.getvalue(), buf.getvalue()), labels.truth, labels.truth)
+    np.save(buf, labels.truth.astype(">i4"))
+    npy = root / "t" / "pred.npy"
+    np.save(npy, np.asfortranarray(labels.pred))
+    for a, b in [(buf.getvalue(), npy), (io.BytesIO(buf.getvalue()), npy.read_bytes())]:
+        check_result(client.overlap(a, b), labels.truth, labels.pred)
+    body, content_type = tc._uploads.multipart_body(
+        {"a": tc._uploads.label_bytes(labels.truth, "a"),
+         "b": tc._uploads.label_bytes(npy.read_bytes(), "b")}, b"{}")
+    assert content_type.startswith("multipart/form-data; boundary=")
+    assert body.count(b"Content-Type: application/x-npy") == 2
+    assert b'filename="a.npy"' in body and b'filename="b.npy"' in body
+    tiff = tc._uploads.label_bytes((root / "t/labels/truth.tif").read_bytes(), "a")
+    assert tiff[0] == "a.tif"
 
 
 def test_bad_inputs_are_refused_before_sending(client: tc.Client, labels: Labels) -> None:
     with pytest.raises(TypeError, match="both be paths"):
         client.overlap("t/labels/truth.tif", labels.pred)
-    with pytest.raises(ValueError, match="2-D"):
-        client.overlap(labels.stack, labels.stack)
+    with pytest.raises(ValueError, match="2-D .* or 3-D"):
+        client.overlap(labels.stack[None], labels.stack[None])
     with pytest.raises(TypeError, match="integers"):
         client.overlap(labels.truth.astype(np.float32), labels.pred.astype(np.float32))
     with pytest.raises(TypeError, match="binary mode"):
