@@ -7,6 +7,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,12 @@ static atomic_bool tls_opened;
 static enum error_code tls_read(const char *what, const char *path, gnutls_datum_t *out,
                                 struct error_info *err)
 {
+    /* gnutls_load_file does not say why; the open does. */
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return error_set_sys(err, ERROR_INVALID, errno, "%s '%s' cannot be read: %s", what, path,
+                             strerror(errno));
+    fclose(f);
     int rc = gnutls_load_file(path, out);
     if (rc < 0)
         return error_set(err, ERROR_INVALID, "%s '%s' cannot be read (%s)", what, path,
