@@ -355,6 +355,16 @@ static void test_https_tokens_reload(void)
                   sizeof raw, 3000 * itest_slowdown());
     CHECK_INT(itest_raw_status(raw), 200);
 
+    /* `tessera healthcheck` with the same options probes the plain admin port. */
+    char hc[2400];
+    snprintf(hc, sizeof hc,
+             "'%s' healthcheck --port %u --tls-cert '%s' --tls-key '%s' --admin-port %u",
+             TESSERA_BIN, s.port, cert, key, admin_port);
+    CHECK_INT(system(hc), 0);
+    snprintf(hc, sizeof hc, "'%s' healthcheck --port %u --tls-cert '%s' --tls-key '%s' 2>/dev/null",
+             TESSERA_BIN, s.port, cert, key);
+    CHECK(system(hc) != 0);
+
     /* Named tokens: right, wrong, absent; the name (never the token) in log and metrics. */
     request(s.port, "/metrics", &(struct client){.ca = "ca.pem", .token = "secret-alpha"}, &a);
     CHECK_INT(a.status, 200);
