@@ -90,6 +90,7 @@ static bool http_admit_identity(struct http_exchange *ex, const struct http_conn
             snprintf(ex->client_dn, sizeof ex->client_dn, "%s", subject);
             cert_ok = true;
         } else if (!ex->route->public) {
+            ex->need_auth_header = true; /* RFC 9110: every 401 names a scheme */
             if (peer == TLS_PEER_BAD)
                 http_exchange_problem(ex, 401, "the client certificate was refused: %.200s",
                                       subject);
@@ -103,23 +104,20 @@ static bool http_admit_identity(struct http_exchange *ex, const struct http_conn
     const char *auth =
         MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     bool tokens = auth_enabled(srv->auth);
-    if (tokens && auth != NULL) {
-        if (auth_check(srv->auth, auth, ex->token_name))
-            goto admitted;
-        if (!ex->route->public) {
-            ex->need_auth_header = true;
-            http_exchange_problem(ex, 401, "the bearer token was not accepted");
-            return true;
-        }
+    bool token_ok = tokens && auth != NULL && auth_check(srv->auth, auth, ex->token_name);
+    if (ex->route->public)
         return false;
+    if (tokens && auth != NULL && !token_ok) {
+        ex->need_auth_header = true;
+        http_exchange_problem(ex, 401, "the bearer token was not accepted");
+        return true;
     }
-    if (ex->route->public || cert_ok || !tokens)
-        goto admitted;
-    ex->need_auth_header = true;
-    http_exchange_problem(ex, 401, "this endpoint needs 'Authorization: Bearer <token>'");
-    return true;
-admitted:
-    if (!ex->route->public && (ex->token_name[0] != '\0' || cert_ok))
+    if (tokens && !token_ok && !cert_ok) {
+        ex->need_auth_header = true;
+        http_exchange_problem(ex, 401, "this endpoint needs 'Authorization: Bearer <token>'");
+        return true;
+    }
+    if (token_ok || cert_ok)
         auth_count(srv->auth, ex->token_name);
     return false;
 }

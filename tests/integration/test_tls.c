@@ -98,6 +98,8 @@ struct answer {
     char body[65536];
     size_t len;
     char serial[64]; /* the server certificate's serial, lower-case hex without ':' */
+    char headers[8192];
+    size_t headers_len;
     long new_connections;
 };
 
@@ -110,6 +112,18 @@ static size_t collect(char *data, size_t size, size_t n, void *arg)
     memcpy(a->body + a->len, data, take);
     a->len += take;
     a->body[a->len] = '\0';
+    return len;
+}
+
+static size_t collect_headers(char *data, size_t size, size_t n, void *arg)
+{
+    struct answer *a = arg;
+    size_t len = size * n;
+    size_t room = sizeof a->headers - 1 - a->headers_len;
+    size_t take = len < room ? len : room;
+    memcpy(a->headers + a->headers_len, data, take);
+    a->headers_len += take;
+    a->headers[a->headers_len] = '\0';
     return len;
 }
 
@@ -169,6 +183,8 @@ static void request_on(CURL *c, unsigned port, const char *path, const struct cl
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_headers);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
     set_client(c, cl, &hdrs);
     a->code = curl_easy_perform(c);
     if (a->code == CURLE_OK) {
@@ -498,15 +514,19 @@ static void test_mtls(void)
     request(s.port, "/metrics", &(struct client){.ca = "ca.pem"}, &a);
     CHECK_INT(a.status, 401);
     CHECK(strstr(a.body, "client certificate") != NULL);
+    CHECK(strstr(a.headers, "WWW-Authenticate: Bearer") != NULL);
     request(s.port, "/metrics", &(struct client){.ca = "ca.pem", .token = "secret-ops"}, &a);
     CHECK_INT(a.status, 401);
     /* Self-signed, or signed by another CA: refused. */
     request(s.port, "/metrics",
             &(struct client){.ca = "ca.pem", .cert = "self.pem", .key = "self.key"}, &a);
-    CHECK(a.code != CURLE_OK || a.status == 401);
+    CHECK_INT(a.code, CURLE_OK); /* the handshake asks, it does not require */
+    CHECK_INT(a.status, 401);
+    CHECK(strstr(a.body, "the client certificate was refused") != NULL);
     request(s.port, "/metrics",
             &(struct client){.ca = "ca.pem", .cert = "alien.pem", .key = "alien.key"}, &a);
-    CHECK(a.code != CURLE_OK || a.status == 401);
+    CHECK_INT(a.status, 401);
+    CHECK(strstr(a.body, "the client certificate was refused") != NULL);
     /* The CA's client certificate stands in for the token; a wrong token is still wrong. */
     struct client good = {.ca = "ca.pem", .cert = "cli.pem", .key = "cli.key"};
     request(s.port, "/metrics", &good, &a);
