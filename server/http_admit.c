@@ -69,13 +69,13 @@ static void http_admit_origin(struct http_exchange *ex)
  * Auth and query parameters
  * --------------------------------------------------------------------------------------- */
 
-/* Who is asking, and may they (the rule is in README "Security"):
+/* Who is asking, and may they (README "The secure setup" states the rule for users):
  *   - on the TLS port with --tls-client-ca, every request's certificate is checked and its
  *     subject recorded; a route that is not public needs a verified one, and with it no
  *     token is needed;
  *   - otherwise, when tokens exist, a route that is not public needs one of them;
- *   - a token that is given is always checked: a wrong one is refused even where a
- *     certificate would do, and a right one is recorded by name.
+ *   - on such a route a token that is given is always checked: a wrong one is refused
+ *     even where a certificate would do, and a right one is recorded by name.
  * Returns true when ex->resp holds the refusal. */
 static bool http_admit_identity(struct http_exchange *ex, const struct http_conn *hc)
 {
