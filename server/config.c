@@ -68,6 +68,19 @@ static const struct config_option config_options[] = {
      3600, "seconds SIGTERM waits for in-flight requests before exiting"},
     {"token", "TESSERA_TOKEN", CONFIG_STRING, OFF(token), "", 0, 0,
      "bearer token required on every route but /healthz and /readyz (empty = open)"},
+    {"token-file", "TESSERA_TOKEN_FILE", CONFIG_STRING, OFF(token_file), "", 0, 0,
+     "file of named tokens, one 'NAME TOKEN' or 'NAME sha256:HEX' a line, re-read on SIGHUP; "
+     "any of them (or --token) is accepted"},
+    {"tls-cert", "TESSERA_TLS_CERT", CONFIG_STRING, OFF(tls_cert), "", 0, 0,
+     "PEM certificate (chain) of --port: HTTPS; re-read on SIGHUP (empty = plain HTTP)"},
+    {"tls-key", "TESSERA_TLS_KEY", CONFIG_STRING, OFF(tls_key), "", 0, 0,
+     "PEM private key of --tls-cert (unencrypted); re-read on SIGHUP"},
+    {"tls-client-ca", "TESSERA_TLS_CLIENT_CA", CONFIG_STRING, OFF(tls_client_ca), "", 0, 0,
+     "PEM CA certificate(s): API routes on --port need a client certificate it signed, "
+     "which stands in for a token (empty = no client certificates)"},
+    {"tls-priorities", "TESSERA_TLS_PRIORITIES", CONFIG_STRING, OFF(tls_priorities),
+     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, 0,
+     "GnuTLS priority string of --port (default: TLS 1.2 and 1.3 only)"},
     {"cors-origins", "TESSERA_CORS_ORIGINS", CONFIG_STRING, OFF(cors_origins), "", 0, 0,
      "comma-separated origins allowed by CORS, or * (empty = CORS off)"},
     {"strict-http", "TESSERA_STRICT_HTTP", CONFIG_UINT, OFF(strict_http), "1", 0, 1,
@@ -300,6 +313,14 @@ enum config_outcome config_load(struct config *cfg, int argc, char **argv, char 
         cfg->thread_budget = cpus;
     if (cfg->root[0] == '\0') {
         snprintf(msg, msg_size, "--root must not be empty");
+        return CONFIG_ERROR;
+    }
+    if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {
+        snprintf(msg, msg_size, "--tls-cert and --tls-key go together: give both or neither");
+        return CONFIG_ERROR;
+    }
+    if (cfg->tls_client_ca[0] != '\0' && cfg->tls_cert[0] == '\0') {
+        snprintf(msg, msg_size, "--tls-client-ca needs --tls-cert and --tls-key (HTTPS)");
         return CONFIG_ERROR;
     }
     char why[160];

@@ -33,6 +33,12 @@ struct config {
     size_t max_body_memory;
     unsigned drain_timeout_s;
     char token[256];
+    /* HTTPS and tokens (server/tls.c, server/auth.c) */
+    char token_file[4096];
+    char tls_cert[4096];
+    char tls_key[4096];
+    char tls_client_ca[4096];
+    char tls_priorities[512];
     char cors_origins[1024];
     char scan_suffixes[SCAN_SUFFIXES_MAX * SCAN_SUFFIX_LEN]; /* as given; parsed into limits */
     unsigned strict_http;

@@ -11,6 +11,17 @@
 
 int healthcheck_run(const struct config *cfg, int timeout_ms)
 {
+    /* --port speaks TLS when --tls-cert is set; the probe is plain HTTP, so it asks the
+     * admin port (always plain HTTP) then. */
+    unsigned port = cfg->port;
+    if (cfg->tls_cert[0] != '\0') {
+        if (cfg->admin_port == 0) {
+            fprintf(stderr, "tessera healthcheck: --port speaks TLS (--tls-cert); set "
+                            "--admin-port for the probe\n");
+            return 1;
+        }
+        port = cfg->admin_port;
+    }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t len;
@@ -20,13 +31,13 @@ int healthcheck_run(const struct config *cfg, int timeout_ms)
         if (in4->sin_addr.s_addr == htonl(INADDR_ANY))
             in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)cfg->port);
+        in4->sin_port = htons((uint16_t)port);
         len = sizeof *in4;
     } else if (inet_pton(AF_INET6, cfg->host, &in6->sin6_addr) == 1) {
         if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
             in6->sin6_addr = in6addr_loopback;
         in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)cfg->port);
+        in6->sin6_port = htons((uint16_t)port);
         len = sizeof *in6;
     } else {
         fprintf(stderr, "tessera healthcheck: bad --host '%s'\n", cfg->host);
@@ -34,7 +45,7 @@ int healthcheck_run(const struct config *cfg, int timeout_ms)
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) != 0) {
-        fprintf(stderr, "tessera healthcheck: cannot connect to %s:%u\n", cfg->host, cfg->port);
+        fprintf(stderr, "tessera healthcheck: cannot connect to %s:%u\n", cfg->host, port);
         if (fd >= 0)
             close(fd);
         return 1;

@@ -8,7 +8,8 @@
 #include "config.h"
 
 /* Connect to cfg->host:cfg->port (0.0.0.0 and :: mean loopback), GET /healthz with a
- * timeout of timeout_ms, return the process exit status (0 healthy, 1 not). */
+ * timeout of timeout_ms, return the process exit status (0 healthy, 1 not). With
+ * --tls-cert the probe goes to --admin-port (plain HTTP) instead, and fails without one. */
 int healthcheck_run(const struct config *cfg, int timeout_ms);
 
 #endif

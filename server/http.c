@@ -19,6 +19,7 @@
  * no thread arenas and all of it goes back.
  */
 #include "http.h"
+#include "auth.h"
 #include "http_admit.h"
 #include "http_body.h"
 #include "http_conn.h"
@@ -29,6 +30,7 @@
 #include "problem.h"
 #include "request.h"
 #include "routes.h"
+#include "tls.h"
 
 #include "clock.h"
 #include "error.h"
@@ -210,6 +212,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
             .duration_ms = seconds * 1e3,
             .remote = ex->remote,
             .outcome = outcome,
+            .token = ex->token_name,
+            .client = ex->client_dn,
         };
         log_access_line(&a);
     }
@@ -250,6 +254,66 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Tokens and TLS: start, reload
+ * --------------------------------------------------------------------------------------- */
+
+static void http_stop_security(struct server *srv)
+{
+    tls_close(srv->tls);
+    srv->tls = NULL;
+    auth_close(srv->auth);
+    srv->auth = NULL;
+}
+
+static bool http_start_security(struct server *srv, char *msg, size_t msg_size)
+{
+    struct error_info err;
+    if (auth_open(srv->cfg, &srv->auth, &err) != ERROR_OK) {
+        snprintf(msg, msg_size, "%s", err.detail);
+        return false;
+    }
+    metrics_add_source(auth_metrics_source, srv->auth);
+    if (srv->cfg->tls_cert[0] != '\0' && tls_open(srv->cfg, &srv->tls, &err) != ERROR_OK) {
+        snprintf(msg, msg_size, "%s", err.detail);
+        http_stop_security(srv);
+        return false;
+    }
+    return true;
+}
+
+void http_reload(struct server *srv)
+{
+    struct error_info err;
+    char extra[2 * ERROR_DETAIL_MAX + 256], esc[ERROR_DETAIL_MAX + 64];
+    size_t tokens = 0;
+    if (auth_reload(srv->auth, &tokens, &err) != ERROR_OK) {
+        log_escape(esc, sizeof esc, err.detail);
+        snprintf(extra, sizeof extra, "\"what\":\"tokens\",\"error\":\"%s\",\"tokens\":%zu", esc,
+                 tokens);
+        log_event("error", "reload failed; the old tokens stay in use", extra);
+    } else {
+        snprintf(extra, sizeof extra, "\"what\":\"tokens\",\"tokens\":%zu", tokens);
+        log_event("info", "reloaded", extra);
+    }
+    if (srv->tls == NULL)
+        return;
+    char serial[80];
+    long long expires;
+    if (tls_reload(srv->tls, &err) != ERROR_OK) {
+        log_escape(esc, sizeof esc, err.detail);
+        tls_describe(srv->tls, serial, sizeof serial, &expires);
+        snprintf(extra, sizeof extra, "\"what\":\"certificate\",\"error\":\"%s\",\"serial\":\"%s\"",
+                 esc, serial);
+        log_event("error", "reload failed; the old certificate stays in use", extra);
+        return;
+    }
+    tls_describe(srv->tls, serial, sizeof serial, &expires);
+    snprintf(extra, sizeof extra, "\"what\":\"certificate\",\"serial\":\"%s\",\"expires\":%lld",
+             serial, expires);
+    log_event("info", "reloaded", extra);
+}
+
+/* ---------------------------------------------------------------------------------------
  * Start
  * --------------------------------------------------------------------------------------- */
 bool http_start(struct server *srv, char *msg, size_t msg_size)
@@ -284,9 +348,18 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
         return false;
     }
 
+    if (!http_start_security(srv, msg, msg_size))
+        return false;
+    struct MHD_OptionItem tls_options[TLS_MHD_OPTIONS_MAX] = {{MHD_OPTION_END, 0, NULL}};
+    if (srv->tls != NULL) {
+        tls_mhd_options(srv->tls, tls_options);
+        flags |= MHD_USE_TLS;
+    }
+
     srv->pool = pool_new(cfg->workers, cfg->queue);
     if (srv->pool == NULL) {
         snprintf(msg, msg_size, "cannot start %u worker threads", cfg->workers);
+        http_stop_security(srv);
         return false;
     }
     metrics_add_source(pool_metrics, srv->pool);
@@ -302,12 +375,14 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, MHD_OPTION_STRICT_FOR_CLIENT,
         (int)cfg->strict_http, MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, srv, MHD_OPTION_URI_LOG_CALLBACK,
-        http_conn_uri_seen, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        http_conn_uri_seen, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_ARRAY,
+        tls_options, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         snprintf(msg, msg_size, "cannot listen on %s:%u (in use, or not permitted)", cfg->host,
                  cfg->port);
         pool_free(srv->pool);
         srv->pool = NULL;
+        http_stop_security(srv);
         return false;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -338,6 +413,7 @@ bool http_start(struct server *srv, char *msg, size_t msg_size)
             srv->daemon = NULL;
             pool_free(srv->pool);
             srv->pool = NULL;
+            http_stop_security(srv);
             return false;
         }
     }

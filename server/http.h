@@ -30,6 +30,10 @@ bool http_start(struct server *srv, char *msg, size_t msg_size);
 bool http_add_connection(struct server *srv, int fd, const struct sockaddr *addr,
                          unsigned addr_len);
 
+/* Re-read --token-file and --tls-cert / --tls-key (SIGHUP). Each part that fails keeps
+ * what was in use and logs why; connections are not touched. Call from one thread. */
+void http_reload(struct server *srv);
+
 /* Stop accepting, let in-flight requests finish (up to --drain-timeout), stop. Returns the
  * number of requests abandoned at the deadline (0 on a clean drain). */
 long http_drain_and_stop(struct server *srv);

@@ -1,9 +1,11 @@
 /* http_admit.c - the first call of a request; see http_admit.h. */
 #include "http_admit.h"
+#include "auth.h"
 #include "http_fields.h"
 #include "http_framing.h"
 #include "routes.h"
 #include "server.h"
+#include "tls.h"
 
 #include "alloc.h"
 #include "error.h"
@@ -67,26 +69,57 @@ static void http_admit_origin(struct http_exchange *ex)
  * Auth and query parameters
  * --------------------------------------------------------------------------------------- */
 
-/* Constant-time comparison of the Authorization header with "Bearer <token>". */
-static bool http_admit_authorized(const struct server *srv, struct MHD_Connection *conn)
+/* Who is asking, and may they (README "The secure setup" states the rule for users):
+ *   - on the TLS port with --tls-client-ca, every request's certificate is checked and its
+ *     subject recorded; a route that is not public needs a verified one, and with it no
+ *     token is needed;
+ *   - otherwise, when tokens exist, a route that is not public needs one of them;
+ *   - on such a route a token that is given is always checked: a wrong one is refused
+ *     even where a certificate would do, and a right one is recorded by name.
+ * Returns true when ex->resp holds the refusal. */
+static bool http_admit_identity(struct http_exchange *ex, const struct http_conn *hc)
 {
-    const char *token = srv->cfg->token;
-    if (token[0] == '\0')
-        return true;
-    const char *auth =
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-        return false;
-    const char *given = auth + 7;
-    size_t glen = strlen(given), tlen = strlen(token);
-    size_t n = glen > tlen ? glen : tlen;
-    unsigned char diff = (unsigned char)(glen != tlen);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = i < glen ? (unsigned char)given[i] : 0;
-        unsigned char b = i < tlen ? (unsigned char)token[i] : 0;
-        diff |= (unsigned char)(a ^ b);
+    struct server *srv = ex->srv;
+    bool on_tls = srv->tls != NULL && (hc == NULL || !hc->admin);
+    bool cert_needed = on_tls && tls_wants_client_cert(srv->tls);
+    bool cert_ok = false;
+    if (cert_needed) {
+        char subject[sizeof ex->client_dn];
+        enum tls_peer peer = tls_peer_check(ex->conn, subject, sizeof subject);
+        if (peer == TLS_PEER_OK) {
+            snprintf(ex->client_dn, sizeof ex->client_dn, "%s", subject);
+            cert_ok = true;
+        } else if (!ex->route->public) {
+            ex->need_auth_header = true; /* RFC 9110: every 401 names a scheme */
+            if (peer == TLS_PEER_BAD)
+                http_exchange_problem(ex, 401, "the client certificate was refused: %.200s",
+                                      subject);
+            else
+                http_exchange_problem(ex, 401,
+                                      "this endpoint needs a client certificate signed by the "
+                                      "server's --tls-client-ca");
+            return true;
+        }
     }
-    return diff == 0;
+    const char *auth =
+        MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    bool tokens = auth_enabled(srv->auth);
+    bool token_ok = tokens && auth != NULL && auth_check(srv->auth, auth, ex->token_name);
+    if (ex->route->public)
+        return false;
+    if (tokens && auth != NULL && !token_ok) {
+        ex->need_auth_header = true;
+        http_exchange_problem(ex, 401, "the bearer token was not accepted");
+        return true;
+    }
+    if (tokens && !token_ok && !cert_ok) {
+        ex->need_auth_header = true;
+        http_exchange_problem(ex, 401, "this endpoint needs 'Authorization: Bearer <token>'");
+        return true;
+    }
+    if (token_ok || cert_ok)
+        auth_count(srv->auth, ex->token_name);
+    return false;
 }
 
 static char *http_admit_strdup(const char *s)
@@ -177,12 +210,7 @@ static bool http_admit_route(struct http_exchange *ex, const struct http_conn *h
         return true;
     }
     ex->route = route;
-    if (!route->public && !http_admit_authorized(ex->srv, ex->conn)) {
-        ex->need_auth_header = true;
-        http_exchange_problem(ex, 401, "this endpoint needs 'Authorization: Bearer <token>'");
-        return true;
-    }
-    return false;
+    return http_admit_identity(ex, hc);
 }
 
 bool http_admit(struct http_exchange *ex, const char *url, const char *method, const char *version)

@@ -9,7 +9,9 @@
  * a suspended connection aborts.
  */
 #include "http.h"
+#include "auth.h"
 #include "pool.h"
+#include "tls.h"
 
 #include "clock.h"
 
@@ -66,5 +68,9 @@ long http_drain_and_stop(struct server *srv)
     }
     pool_free(srv->pool);
     srv->pool = NULL;
+    tls_close(srv->tls);
+    srv->tls = NULL;
+    auth_close(srv->auth);
+    srv->auth = NULL;
     return left;
 }

@@ -13,6 +13,7 @@
 #ifndef TESSERA_SERVER_HTTP_EXCHANGE_H
 #define TESSERA_SERVER_HTTP_EXCHANGE_H
 
+#include "auth.h"
 #include "handler.h"
 #include "http_body.h"
 #include "route.h"
@@ -46,6 +47,8 @@ struct http_exchange {
     bool preflight; /* OPTIONS with Access-Control-Request-Method */
     char allow[96];
     bool need_auth_header;
+    char token_name[AUTH_NAME_MAX + 1]; /* the token that admitted it, or "" */
+    char client_dn[256];                /* verified client certificate's subject, or "" */
 
     struct request_param params[HTTP_EXCHANGE_MAX_PARAMS]; /* keys and values owned */
     size_t n_params;

@@ -69,20 +69,33 @@ static void log_write(const char *line, size_t len)
 
 void log_access_line(const struct log_access *a)
 {
-    char when[40], path[1024], rid[160], remote[160];
+    char when[40], path[1024], rid[160], remote[160], who[1400] = "";
     log_time(when, sizeof when);
     log_escape(path, sizeof path, a->path);
     log_escape(rid, sizeof rid, a->request_id);
     log_escape(remote, sizeof remote, a->remote);
-    char line[2048];
+    /* Who made it, when known: the token's name (never the token) and the client
+     * certificate's subject. */
+    size_t w = 0;
+    if (a->token != NULL && a->token[0] != '\0') {
+        w += (size_t)snprintf(who, sizeof who, ",\"token\":\"");
+        w += log_escape(who + w, sizeof who - w, a->token);
+        w += (size_t)snprintf(who + w, sizeof who - w, "\"");
+    }
+    if (a->client != NULL && a->client[0] != '\0' && w + 16 < sizeof who) {
+        w += (size_t)snprintf(who + w, sizeof who - w, ",\"client\":\"");
+        w += log_escape(who + w, sizeof who - w - 2, a->client);
+        snprintf(who + w, sizeof who - w, "\"");
+    }
+    char line[4096];
     int n =
         snprintf(line, sizeof line,
                  "{\"time\":\"%s\",\"type\":\"access\",\"request_id\":\"%s\","
                  "\"method\":\"%s\",\"route\":\"%s\",\"path\":\"%s\",\"status\":%u,"
                  "\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%.3f,"
-                 "\"remote\":\"%s\",\"outcome\":\"%s\"}\n",
+                 "\"remote\":\"%s\",\"outcome\":\"%s\"%s}\n",
                  when, rid, a->method, a->route, path, a->status, (unsigned long long)a->bytes_in,
-                 (unsigned long long)a->bytes_out, a->duration_ms, remote, a->outcome);
+                 (unsigned long long)a->bytes_out, a->duration_ms, remote, a->outcome, who);
     if (n > 0)
         log_write(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }

@@ -19,6 +19,8 @@ struct log_access {
     double duration_ms;
     const char *remote;
     const char *outcome; /* "ok", "client_gone", "body_cut", ... */
+    const char *token;   /* name of the token that admitted it, or NULL / "" */
+    const char *client;  /* verified client certificate subject, or NULL / "" */
 };
 
 /* One access-log line. Thread-safe. */

@@ -2,7 +2,8 @@
  * main.c - the tessera process: configuration, the data root, signals, serve, drain.
  *
  * Signals are blocked in every thread and taken synchronously here with sigwait, so no
- * handler ever runs in the middle of a request.
+ * handler ever runs in the middle of a request: SIGTERM / SIGINT drain and stop, SIGHUP
+ * reloads the tokens and the certificate (http_reload).
  */
 #include "config.h"
 #include "demo.h"
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
@@ -102,15 +104,18 @@ int main(int argc, char **argv)
     log_escape(root_esc, sizeof root_esc, cfg.root);
     snprintf(extra, sizeof extra,
              "\"address\":\"%s\",\"port\":%u,\"root\":\"%s\",\"workers\":%u,"
-             "\"thread_budget\":%u,\"io_threads\":%u,\"admin_port\":%u",
+             "\"thread_budget\":%u,\"io_threads\":%u,\"admin_port\":%u,\"tls\":%s,"
+             "\"client_certificates\":%s",
              cfg.host, srv.port, root_esc, cfg.workers, cfg.thread_budget, cfg.io_threads,
-             cfg.admin_port);
+             cfg.admin_port, srv.tls ? "true" : "false", cfg.tls_client_ca[0] ? "true" : "false");
     log_event("info", "listening", extra);
 
     int sig = 0;
     sigdelset(&sigs, SIGPIPE);
+    /* SIGHUP re-reads the token file and the certificate; nothing else changes. */
     while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
-        ;
+        if (sig == SIGHUP)
+            http_reload(&srv);
     snprintf(extra, sizeof extra, "\"signal\":%d,\"drain_timeout_s\":%u", sig, cfg.drain_timeout_s);
     log_event("info", "draining", extra);
     long abandoned = http_drain_and_stop(&srv);

@@ -1,5 +1,6 @@
 /* server.c - the serving process's state and what the pages ask of it; see server.h. */
 #include "server.h"
+#include "auth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,5 +30,7 @@ bool server_draining(const struct server *srv)
 
 bool server_needs_token(const struct server *srv)
 {
-    return srv->cfg->token[0] != '\0';
+    if (srv->auth == NULL) /* before http_start */
+        return srv->cfg->token[0] != '\0' || srv->cfg->token_file[0] != '\0';
+    return auth_enabled(srv->auth);
 }

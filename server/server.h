@@ -18,10 +18,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct auth;
 struct cache;
 struct MHD_Daemon;
 struct pool;
 struct route;
+struct tls;
 
 struct server {
     /* Set by the caller before http_start. */
@@ -35,7 +37,9 @@ struct server {
     struct MHD_Daemon *daemon;
     struct MHD_Daemon *admin; /* --admin-port (the routes marked .admin), or NULL */
     struct pool *pool;
-    unsigned port; /* the bound port (useful with --port 0) */
+    unsigned port;     /* the bound port (useful with --port 0) */
+    struct auth *auth; /* the bearer tokens (server/auth.h) */
+    struct tls *tls;   /* HTTPS on --port (server/tls.h), or NULL for plain HTTP */
 
     /* Shared by every connection thread and worker. */
     atomic_bool draining;
@@ -52,7 +56,7 @@ int server_root_open(const struct server *srv, char *why, size_t why_size);
 /* True once SIGTERM started the drain (http_drain_and_stop). Thread-safe. */
 bool server_draining(const struct server *srv);
 
-/* True when the API routes need the bearer token (--token is set). */
+/* True when the API routes need a bearer token (--token or --token-file holds one). */
 bool server_needs_token(const struct server *srv);
 
 #endif

@@ -122,7 +122,10 @@ class Client:
             ``(connect, read)`` pair.
         retries: how many times a 503 is retried (0 = never); see the module docstring.
         backoff: the first wait between retries, doubled each time (at least Retry-After).
-        verify: TLS certificate check: True, False, or a CA bundle path (as in requests).
+        verify: TLS certificate check: True, False, or a CA bundle path (as in requests),
+            e.g. the private CA of a server started with ``--tls-cert``.
+        cert: a client certificate for a server with ``--tls-client-ca`` (mutual TLS): a
+            PEM file holding certificate and key, or a ``(cert, key)`` pair (as in requests).
         binary_threshold: /topk inputs with more numbers than this use the binary form.
         check_version: read the server's version on first use and warn on a mismatch.
         session: a ``requests.Session`` to use (e.g. with proxies or client certificates);
@@ -140,6 +143,7 @@ class Client:
         retries: int = 3,
         backoff: float = 0.5,
         verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
         binary_threshold: int = BINARY_THRESHOLD,
         check_version: bool = True,
         session: requests.Session | None = None,
@@ -154,6 +158,7 @@ class Client:
         self.retries = retries
         self.backoff = backoff
         self.verify = verify
+        self.cert = cert
         self.binary_threshold = binary_threshold
         self._session = session if session is not None else requests.Session()
         self._session.headers["User-Agent"] = (
@@ -589,6 +594,7 @@ class Client:
                     headers=headers,
                     timeout=self.timeout,
                     verify=self.verify,
+                    cert=self.cert,
                 )
             except requests.Timeout as e:
                 raise TesseraTimeout(method, url, f"no answer within {self.timeout} s") from e
