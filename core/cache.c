@@ -42,6 +42,8 @@ struct cache_shard {
     uint32_t lru_head;
     uint32_t lru_tail;
     uint32_t free_head;
+    uint32_t fresh; /* entries [fresh, capacity) were never used: not on the free list, and
+                       not touched, so an empty cache costs no resident memory */
 };
 
 struct cache {
@@ -172,9 +174,8 @@ static enum error_code shard_init(struct cache_shard *s, uint32_t capacity, stru
     s->capacity = capacity;
     for (uint32_t b = 0; b < nb; b++)
         s->buckets[b] = NIL;
-    for (uint32_t i = 0; i < capacity; i++)
-        s->entries[i].hash_next = i + 1 < capacity ? i + 1 : NIL;
-    s->free_head = 0;
+    s->free_head = NIL;
+    s->fresh = 0;
     s->lru_head = s->lru_tail = NIL;
     return ERROR_OK;
 }
@@ -328,8 +329,12 @@ bool cache_insert(struct cache *c, const struct stat *st, const struct timespec 
             shard_remove(s, s->lru_tail);
             evicted = true;
         }
-        i = s->free_head;
-        s->free_head = s->entries[i].hash_next;
+        if (s->free_head != NIL) {
+            i = s->free_head;
+            s->free_head = s->entries[i].hash_next;
+        } else {
+            i = s->fresh++; /* count < capacity, so fresh < capacity */
+        }
         uint32_t *bucket = &s->buckets[(uint32_t)h & s->mask];
         s->entries[i].hash_next = *bucket;
         *bucket = i;

@@ -138,3 +138,18 @@ const char *classify_img_type_name(enum classify_img_type t)
     }
     return NULL;
 }
+
+const char *classify_stack_source_name(enum classify_stack_source s)
+{
+    switch (s) {
+    case CLASSIFY_STACK_IMAGEJ:
+        return "imagej";
+    case CLASSIFY_STACK_OME:
+        return "ome";
+    case CLASSIFY_STACK_PAGES:
+        return "pages";
+    case CLASSIFY_STACK_NONE:
+        break;
+    }
+    return NULL;
+}

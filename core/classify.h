@@ -99,6 +99,94 @@ struct classify_label {
     char source[CLASSIFY_LABEL_PATH_LEN]; /* image-label source.image ("../../"), or "" */
 };
 
+#define CLASSIFY_DIMS_MAX       8 /* dimensions of a Zarr array described (as core/zarr_codec) */
+#define CLASSIFY_AXIS_LEN       8 /* bytes of an NGFF axis name, with the NUL (cut) */
+#define CLASSIFY_CODEC_LEN      48 /* bytes of a codec summary ("blosc/zstd/shuffle"), with the NUL */
+#define CLASSIFY_CODECS_MAX     6   /* codec names kept per array */
+#define CLASSIFY_CODEC_NAME     20  /* bytes of one codec name, with the NUL (cut) */
+#define CLASSIFY_LEVELS_MAX     6   /* multiscale levels whose shape is reported */
+#define CLASSIFY_LEVEL_DIMS     5   /* dimensions of a level shape kept (NGFF has at most 5) */
+#define CLASSIFY_LEVEL_PATH_LEN 16  /* bytes of a level dataset path, with the NUL */
+#define CLASSIFY_PATH_LEN       48  /* bytes of a path inside a store, with the NUL */
+#define CLASSIFY_FILL_LEN       32  /* bytes of a fill_value's JSON text, with the NUL */
+#define CLASSIFY_DETAIL_LEN     128 /* bytes of why /overlap refuses an input, with the NUL */
+#define CLASSIFY_SERIES_MAX     3   /* runs of alike TIFF pages reported */
+
+/* One level of an OME-NGFF multiscale group: its dataset path and its array's shape. */
+struct classify_zarr_level {
+    char path[CLASSIFY_LEVEL_PATH_LEN];
+    uint8_t ndim; /* 0 when the level's metadata could not be read or has over 5 dimensions */
+    uint64_t shape[CLASSIFY_LEVEL_DIMS];
+};
+
+/* The array a Zarr store holds (the store itself, or level 0 of a multiscale group), as its
+ * own metadata describes it. zarr_format 0 means no array was described (a group without
+ * multiscales, or a labels group). Strings are NUL-terminated, "" when not known. */
+struct classify_zarr {
+    uint8_t zarr_format;                /* 2 or 3 of the store; 0 = not a Zarr store */
+    bool is_group;                      /* the store's root is a group */
+    char array_path[CLASSIFY_PATH_LEN]; /* the described array inside the store, "" = root */
+    uint8_t ndim;                       /* 0 = no array described */
+    uint64_t shape[CLASSIFY_DIMS_MAX];
+    uint64_t chunks[CLASSIFY_DIMS_MAX];       /* v3: the chunk grid's (a shard's) shape */
+    uint64_t inner_chunks[CLASSIFY_DIMS_MAX]; /* sharding_indexed chunk_shape; sharded only */
+    char axes[CLASSIFY_DIMS_MAX][CLASSIFY_AXIS_LEN]; /* NGFF axis names, all "" when none */
+    char dtype_raw[CLASSIFY_NAME_MAX];  /* as the metadata spells it: "<u2", "uint16" */
+    char order;                         /* 'C' or 'F' (v2 "order"; v3 is C, see codecs) */
+    char separator;                     /* '.' or '/' between chunk indices */
+    char chunk_key_encoding[8];         /* v3 "default" or "v2"; "" for v2 */
+    char fill_value[CLASSIFY_FILL_LEN]; /* fill_value: a number or literal's JSON text, or the
+                                           text of a string; "" when not kept */
+    bool fill_is_string;                /* fill_value is a string's text ("NaN") */
+    char codec[CLASSIFY_CODEC_LEN];     /* the compression: "blosc/zstd/shuffle", "zstd",
+                                           "gzip", "none"; sharded: the inner chunks' */
+    bool sharded;                       /* v3 sharding_indexed */
+    uint8_t codec_count;                /* entries of codecs in use */
+    /* v3: the codecs list (sharded: the inner codecs), in order; v2: the filter ids, then
+     * the compressor id */
+    char codecs[CLASSIFY_CODECS_MAX][CLASSIFY_CODEC_NAME];
+    uint8_t level_count; /* entries of levels in use */
+    struct classify_zarr_level levels[CLASSIFY_LEVELS_MAX];
+    uint8_t label_name_count; /* a labels group: its "labels" list */
+    char label_names[CLASSIFY_LABELS_MAX][CLASSIFY_LABEL_NAME_LEN];
+    bool overlap_ok;                          /* /overlap reads the array (core/zarr_array, load) */
+    char overlap_detail[CLASSIFY_DETAIL_LEN]; /* why not, when !overlap_ok */
+};
+
+/* A run of consecutive pages of a TIFF's main IFD chain that agree in size, pixel type,
+ * layout and compression. */
+struct classify_tiff_series {
+    uint32_t first_page;
+    uint32_t pages;
+    uint64_t width, height;
+    char dtype[CLASSIFY_NAME_MAX];
+    char compression[CLASSIFY_NAME_MAX];
+    bool tiled;
+    uint32_t tile_width, tile_height; /* tiled only */
+    uint32_t rows_per_strip;          /* stripped only */
+};
+
+/* The pages of a TIFF as one (z, y, x) volume: present when ImageJ's description says
+ * images > 1, OME says SizeZ > 1, or all pages of the main chain are alike (several pages
+ * of one series). shape[0] is the pages /overlap's "volume": true reads as z-slices. */
+enum classify_stack_source {
+    CLASSIFY_STACK_NONE = 0,
+    CLASSIFY_STACK_IMAGEJ,
+    CLASSIFY_STACK_OME,
+    CLASSIFY_STACK_PAGES
+};
+
+struct classify_stack {
+    enum classify_stack_source source;
+    uint64_t shape[3]; /* pages, height, width */
+    char dtype[CLASSIFY_NAME_MAX];
+    uint64_t slices;          /* ImageJ slices= or OME SizeZ; 0 = not said */
+    uint32_t imagej_channels; /* ImageJ channels= and frames= (0 = not said) */
+    uint32_t imagej_frames;
+    bool overlap_volume;                      /* /overlap with "volume": true accepts the pages */
+    char overlap_detail[CLASSIFY_DETAIL_LEN]; /* why not, when !overlap_volume */
+};
+
 /* One classification. Plain data: copyable with memcpy, no pointers. Strings are
  * NUL-terminated; an empty vendor means "not an OpenSlide slide" (null), an empty dtype or
  * compression means "not known". */
@@ -137,8 +225,12 @@ struct classify_result {
     char channel_names[CLASSIFY_CHANNEL_NAMES_MAX][CLASSIFY_CHANNEL_NAME_LEN];
     uint8_t label_count;                               /* entries of labels in use */
     struct classify_label labels[CLASSIFY_LABELS_MAX]; /* OME-NGFF labels/ of the image */
-    uint8_t associated;                                /* bits of enum classify_associated */
-    uint8_t warning_count;                             /* entries of warnings in use */
+    struct classify_zarr zarr;                         /* Zarr stores: the array's layout */
+    struct classify_stack stack;                       /* TIFF: the pages as a volume */
+    uint32_t series_count; /* TIFF: runs of alike pages in the main chain (all of them) */
+    struct classify_tiff_series series[CLASSIFY_SERIES_MAX]; /* the first of those runs */
+    uint8_t associated;                                      /* bits of enum classify_associated */
+    uint8_t warning_count;                                   /* entries of warnings in use */
     /* defects a reader repairs or skips (a broken SubIFD, bogus StripByteCounts), each a
      * sentence; the file is still classified from what readers do read */
     char warnings[CLASSIFY_WARNINGS_MAX][CLASSIFY_WARNING_LEN];
@@ -203,5 +295,6 @@ const char *classify_associated_name(unsigned bit);
 const char *classify_container_name(enum classify_container c);
 const char *classify_reader_name(enum classify_reader r);
 const char *classify_img_type_name(enum classify_img_type t);
+const char *classify_stack_source_name(enum classify_stack_source s);
 
 #endif

@@ -11,6 +11,7 @@
 #include "classify_tiff.h"
 
 #include "alloc.h"
+#include "classify_stack.h"
 #include "classify_tiff_names.h"
 #include "ome_xml.h"
 #include "xml_head.h"
@@ -57,6 +58,7 @@ enum classify_tiff_slot {
     SLOT_XRESOLUTION,
     SLOT_YRESOLUTION,
     SLOT_RESOLUTION_UNIT,
+    SLOT_ROWS_PER_STRIP,
     SLOT_COUNT
 };
 
@@ -75,6 +77,7 @@ static const struct tiff_ifd_want classify_tiff_wants[SLOT_COUNT] = {
     [SLOT_PLANAR] = {284, false, false},         [SLOT_YCBCR_SUBSAMPLING] = {530, true, false},
     [SLOT_DESCRIPTION_LAST] = {270, true, true}, [SLOT_XRESOLUTION] = {282, true, false},
     [SLOT_YRESOLUTION] = {283, true, false},     [SLOT_RESOLUTION_UNIT] = {296, false, false},
+    [SLOT_ROWS_PER_STRIP] = {278, false, false},
 };
 
 struct classify_tiff_ifd {
@@ -87,10 +90,11 @@ struct classify_tiff_facts {
     uint64_t width, height;
     uint64_t samples, bits, sample_format, compression;
     uint64_t tile_width, tile_height;
-    uint64_t subfile_type; /* NewSubfileType: bit 0 reduced resolution, bit 2 mask */
-    uint64_t photometric;  /* meaningful when has_photometric */
-    uint64_t planar;       /* PlanarConfiguration, 1 when absent */
-    uint64_t ycbcr_sub[2]; /* YCbCrSubsampling, 2 2 when absent */
+    uint64_t subfile_type;   /* NewSubfileType: bit 0 reduced resolution, bit 2 mask */
+    uint64_t photometric;    /* meaningful when has_photometric */
+    uint64_t planar;         /* PlanarConfiguration, 1 when absent */
+    uint64_t ycbcr_sub[2];   /* YCbCrSubsampling, 2 2 when absent */
+    uint64_t rows_per_strip; /* 0 when absent */
     bool has_photometric;
 };
 
@@ -133,7 +137,9 @@ static enum error_code classify_tiff_facts(const struct tiff_ifd_file *t,
             ERROR_OK ||
         (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_PHOTOMETRIC], 0, &f->photometric, err)) !=
             ERROR_OK ||
-        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_PLANAR], 1, &f->planar, err)) != ERROR_OK)
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_PLANAR], 1, &f->planar, err)) != ERROR_OK ||
+        (rc = tiff_ifd_entry_scalar(t, &d->e[SLOT_ROWS_PER_STRIP], 0, &f->rows_per_strip, err)) !=
+            ERROR_OK)
         return rc;
     f->has_photometric = d->e[SLOT_PHOTOMETRIC].present;
     f->ycbcr_sub[0] = f->ycbcr_sub[1] = 2;
@@ -247,6 +253,7 @@ struct classify_tiff_walk {
     uint8_t aperio_named; /* associated images an Aperio slide's stripped pages name */
     bool any_reduced;     /* some later page is marked reduced and not a mask */
     bool all_tiled;       /* TileWidth and TileLength in every main-chain IFD (trestle) */
+    struct classify_stack_walk stack; /* series and the stack (core/classify_stack) */
 };
 
 /* OpenSlide's Aperio rule for a stripped page after IFD 0: the second page is the
@@ -318,6 +325,10 @@ static enum error_code classify_tiff_chain(const struct tiff_ifd_file *t, unsign
             w->all_tiled = false;
         if (tiled && !mask)
             w->tiled_pages++;
+        const struct classify_stack_page page = {
+            f.width,       f.height, f.samples,    f.bits,        f.sample_format,
+            f.compression, tiled,    f.tile_width, f.tile_height, f.rows_per_strip};
+        classify_stack_add_page(&w->stack, &page, out);
         if (w->pages > 0 && !tiled &&
             (rc = classify_tiff_aperio_page(t, cur, w->pages, &w->aperio_named, err)) != ERROR_OK)
             return rc;
@@ -599,16 +610,17 @@ static enum error_code classify_tiff_resolution(const struct tiff_ifd_file *t,
     return ERROR_OK;
 }
 
-/* ImageJ hyperstacks (and SCIFIO's) say so at the start of one of the two descriptions. */
+/* ImageJ hyperstacks (and SCIFIO's) say so at the start of one of the two descriptions;
+ * text receives the last description read (the ImageJ one when *is_imagej). */
 static enum error_code classify_tiff_imagej(const struct tiff_ifd_file *t,
                                             const struct classify_tiff_ifd *d, bool *is_imagej,
-                                            struct error_info *err)
+                                            char text[XML_HEAD_MAX], struct error_info *err)
 {
     static const enum classify_tiff_slot slots[] = {SLOT_DESCRIPTION, SLOT_DESCRIPTION_2};
-    char text[16];
     *is_imagej = false;
     for (size_t i = 0; i < sizeof slots / sizeof slots[0] && !*is_imagej; i++) {
-        enum error_code rc = tiff_ifd_entry_text(t, &d->e[slots[i]], false, text, sizeof text, err);
+        enum error_code rc =
+            tiff_ifd_entry_text(t, &d->e[slots[i]], false, text, XML_HEAD_MAX, err);
         if (rc != ERROR_OK)
             return rc;
         *is_imagej = xml_head_starts_with(text, "ImageJ=") || xml_head_starts_with(text, "SCIFIO=");
@@ -707,10 +719,12 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     uint32_t subifds = 0;
     struct ome_xml_facts ome;
     char detector[CLASSIFY_NAME_MAX] = "";
+    char imagej[XML_HEAD_MAX];
     bool is_tiff;
     memset(out, 0, sizeof *out);
     out->container = CLASSIFY_CONTAINER_UNKNOWN;
     tiff_ifd_seen_init(&seen, max_ifds);
+    classify_stack_walk_init(&w.stack);
     enum error_code rc = tiff_ifd_open(src, &t, &is_tiff, err);
     if (rc != ERROR_OK || !is_tiff)
         goto out;
@@ -718,7 +732,7 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
         (rc = classify_tiff_subifds(&t, max_ifds, &seen, &w, &subifds, out, err)) != ERROR_OK ||
         (rc = classify_tiff_vendor(&t, &w, out->vendor, detector, err)) != ERROR_OK ||
         (rc = classify_tiff_ome(&t, &w.ifd0, &out->is_ome, &ome, out, err)) != ERROR_OK ||
-        (rc = classify_tiff_imagej(&t, &w.ifd0, &out->is_imagej, err)) != ERROR_OK)
+        (rc = classify_tiff_imagej(&t, &w.ifd0, &out->is_imagej, imagej, err)) != ERROR_OK)
         goto out;
 
     out->container = t.bigtiff ? CLASSIFY_CONTAINER_BIGTIFF : CLASSIFY_CONTAINER_TIFF;
@@ -764,6 +778,8 @@ enum error_code classify_tiff_read(struct tiff_ifd_src *src, unsigned max_ifds,
     } else {
         out->levels = w.levels;
     }
+    classify_stack_finish(&w.stack, out->is_imagej ? imagej : NULL, ome.found ? ome.size_z : 0,
+                          out);
     classify_tiff_decide_format(out);
     classify_tiff_decide_reader(out, &w.f0);
 out:

@@ -10,6 +10,7 @@
 #include "classify_zarr.h"
 
 #include "alloc.h"
+#include "classify_zarr_layout.h"
 #include "confine.h"
 #include "json_scan.h"
 
@@ -282,7 +283,9 @@ static bool classify_zarr_number(const char *v, const char *end, double *out)
 #define CLASSIFY_ZARR_AXES 16
 struct classify_zarr_axes {
     int x, y, z, t, c;
+    unsigned n; /* axes named, in order */
     char unit[CLASSIFY_ZARR_AXES][CLASSIFY_UNIT_MAX];
+    char name[CLASSIFY_ZARR_AXES][CLASSIFY_AXIS_LEN];
 };
 
 /* The first dataset's "scale" transformation for x, y and z, with the axes' units. */
@@ -332,6 +335,42 @@ static void classify_zarr_channel_names(const char *attrs, const char *end,
     out->channel_name_count = (uint8_t)n;
 }
 
+/* The path and shape of each dataset of a multiscales entry (the first CLASSIFY_LEVELS_MAX):
+ * each level's array metadata is read (v2 .zarray or v3 zarr.json, as level 0's); a level
+ * whose metadata is absent has ndim 0. */
+static enum error_code classify_zarr_levels(const struct classify_zarr_store *z, const char *prefix,
+                                            const char *datasets, const char *end, bool v3,
+                                            size_t max, struct classify_result *out,
+                                            struct error_info *err)
+{
+    size_t n = json_scan_length(datasets, end);
+    out->zarr.level_count = 0;
+    for (size_t i = 0; i < n && i < CLASSIFY_LEVELS_MAX; i++) {
+        struct classify_zarr_level *l = &out->zarr.levels[out->zarr.level_count];
+        char rel[CLASSIFY_LEVEL_PATH_LEN + 320];
+        memset(l, 0, sizeof *l);
+        if (!json_scan_string(json_scan_member(json_scan_index(datasets, end, i), end, "path"), end,
+                              l->path, sizeof l->path))
+            continue;
+        out->zarr.level_count++;
+        struct classify_zarr_json arr;
+        struct error_info lerr;
+        error_init(&lerr);
+        snprintf(rel, sizeof rel, "%s%s/%s", prefix, l->path, v3 ? "zarr.json" : ".zarray");
+        enum error_code rc = classify_zarr_load(z, rel, max, &arr, &lerr);
+        if (rc == ERROR_UNPROCESSABLE || rc == ERROR_NOT_FOUND || rc == ERROR_FORBIDDEN)
+            continue; /* the level's own defect: its shape stays unknown */
+        if (rc != ERROR_OK) {
+            *err = lerr;
+            return rc;
+        }
+        if (arr.text != NULL)
+            classify_zarr_layout_shape(arr.text, arr.len, l);
+        free(arr.text);
+    }
+    return ERROR_OK;
+}
+
 /* multiscales[0]: levels, and the axes of its first dataset, whose array gives the facts. */
 static enum error_code classify_zarr_multiscales(const struct classify_zarr_store *z,
                                                  const char *prefix, const char *ms,
@@ -356,6 +395,8 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
             continue;
         if (!json_scan_string(json_scan_member(a, end, "unit"), end, ax.unit[i], sizeof ax.unit[i]))
             ax.unit[i][0] = '\0';
+        snprintf(ax.name[i], sizeof ax.name[i], "%.*s", CLASSIFY_AXIS_LEN - 1, name);
+        ax.n = (unsigned)i + 1;
         if (strcmp(name, "x") == 0)
             x = (int)i;
         else if (strcmp(name, "y") == 0)
@@ -373,9 +414,12 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
         (strcmp(version, "0.1") == 0 || strcmp(version, "0.2") == 0 ||
          strcmp(version, "0.3") == 0)) {
         /* before 0.4 an image is always (t, c, z, y, x), named by no axes entry */
+        static const char *const tczyx[] = {"t", "c", "z", "y", "x"};
         ax.t = 0;
         c = 1;
         ax.z = 2;
+        for (ax.n = 0; ax.n < 5; ax.n++)
+            snprintf(ax.name[ax.n], sizeof ax.name[ax.n], "%s", tczyx[ax.n]);
     }
     ax.x = x;
     ax.y = y;
@@ -397,6 +441,9 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
     if (rc != ERROR_OK || arr.text == NULL)
         return rc;
     classify_zarr_array(&arr, v3, x, y, c, out);
+    snprintf(rel, sizeof rel, "%s%s", prefix, path);
+    classify_zarr_layout_array(arr.text, arr.len, v3, rel, ax.n > 0 ? &ax.name[0][0] : NULL, ax.n,
+                               &out->zarr);
     const char *aend = arr.text + arr.len;
     const char *shape = json_scan_member(arr.text, aend, "shape");
     size_t ndim = json_scan_length(shape, aend);
@@ -408,7 +455,7 @@ static enum error_code classify_zarr_multiscales(const struct classify_zarr_stor
         json_scan_uint(json_scan_index(shape, aend, (size_t)ax.t), aend, &v))
         out->size_t_ = v;
     free(arr.text);
-    return ERROR_OK;
+    return classify_zarr_levels(z, prefix, datasets, end, v3, max, out, err);
 }
 
 /* The attributes object of a group (v2 .zattrs text or v3 zarr.json "attributes"): find
@@ -435,6 +482,17 @@ static enum error_code classify_zarr_attrs(const struct classify_zarr_store *z, 
         json_scan_member(ome, end, "bioformats2raw.layout") != NULL) {
         *found = true;
         *bf2raw = true;
+        return ERROR_OK;
+    }
+    /* an NGFF labels group: its "labels" list names the label images beneath it */
+    const char *list = json_scan_member(attrs, end, "labels");
+    if (list == NULL)
+        list = json_scan_member(ome, end, "labels");
+    size_t n = json_scan_length(list, end);
+    for (size_t i = 0; i < n && out->zarr.label_name_count < CLASSIFY_LABELS_MAX; i++) {
+        char *name = out->zarr.label_names[out->zarr.label_name_count];
+        if (json_scan_string(json_scan_index(list, end, i), end, name, CLASSIFY_LABEL_NAME_LEN))
+            out->zarr.label_name_count++;
     }
     return ERROR_OK;
 }
@@ -620,21 +678,27 @@ enum error_code classify_zarr_dir(int root_fd, const char *dir, size_t dir_len, 
             is_array = strcmp(node, "array") == 0;
             is_group = strcmp(node, "group") == 0;
         }
-        if (is_array)
+        if (is_array) {
             classify_zarr_array(&v3, true, -1, -1, -1, out);
+            classify_zarr_layout_array(v3.text, v3.len, true, "", NULL, 0, &out->zarr);
+        }
     } else {
         if ((rc = classify_zarr_load(z, ".zarray", max, &zarray, err)) != ERROR_OK ||
             (rc = classify_zarr_load(z, ".zgroup", max, &zgroup, err)) != ERROR_OK)
             goto out;
         is_array = zarray.text != NULL;
         is_group = zgroup.text != NULL;
-        if (is_array)
+        if (is_array) {
             classify_zarr_array(&zarray, false, -1, -1, -1, out);
+            classify_zarr_layout_array(zarray.text, zarray.len, false, "", NULL, 0, &out->zarr);
+        }
     }
     if (!is_array && !is_group)
         goto out; /* a plain directory */
     out->container = CLASSIFY_CONTAINER_ZARR;
     out->reader = CLASSIFY_READER_ZARR;
+    out->zarr.zarr_format = v3.text != NULL ? 3 : 2;
+    out->zarr.is_group = is_group && !is_array;
     classify_name_copy(out->format, "zarr");
     if (is_array) {
         out->levels = 1;

@@ -82,8 +82,9 @@
 /* Core (core/classify, core/load): IFDs walked per file (a loop or a million-IFD file stops
  * here). Service: the paths of one POST /classify (handlers/classify_endpoint.c), and the
  * entries of the classification cache (server/main.c sizes core/cache with it; an entry holds
- * one struct classify_result, about 1.5 KB with its warnings, channel names and labels, so a
- * full default cache is about 100 MB, touched only as it fills). */
+ * one struct classify_result, about 3.2 KB with its warnings, channel names, labels, Zarr
+ * layout and TIFF series, so a full default cache is about 210 MB, touched only as it
+ * fills). */
 #define LIMIT_MAX_IFDS       4096
 #define LIMIT_CLASSIFY_BATCH 10000
 #define LIMIT_CACHE_ENTRIES  65536

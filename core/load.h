@@ -128,4 +128,8 @@ enum error_code load_overlap(const struct load_source *a, const struct load_sour
                              struct load_info *info_a, struct load_info *info_b,
                              struct error_info *err) ERROR_MUST_CHECK;
 
+/* Whether a TIFF page with Compression tag value `compression` is one the TIFF kind decodes
+ * (listed above, and configured in this libtiff). For core/classify's stack report. */
+bool load_tiff_codec_accepted(uint16_t compression);
+
 #endif

@@ -268,11 +268,11 @@ static const struct {
     {COMPRESSION_LZMA, "LZMA"},
 };
 
-static bool codec_accepted(uint16_t compression)
+bool load_tiff_codec_accepted(uint16_t compression)
 {
     for (size_t i = 0; i < sizeof load_codecs / sizeof load_codecs[0]; i++)
         if (load_codecs[i].tag == compression)
-            return true;
+            return TIFFIsCODECConfigured(compression) != 0;
     return false;
 }
 
@@ -324,7 +324,7 @@ static enum error_code handle_describe(struct load_handle *h, const char *name, 
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: page %u is JPEG-compressed (lossy), which cannot hold labels", name,
                          page);
-    if (!codec_accepted(compression) || !TIFFIsCODECConfigured(compression))
+    if (!load_tiff_codec_accepted(compression))
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: page %u uses compression %u; supported: none, LZW, deflate, "
                          "PackBits, zstd, LZMA",

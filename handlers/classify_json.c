@@ -68,6 +68,129 @@ static void classify_json_physical(struct jsonw *w, const struct classify_physic
     jsonw_lit(w, "}");
 }
 
+/* An array of n unsigned integers. */
+static void classify_json_uints(struct jsonw *w, const char *key, const uint64_t *v, unsigned n)
+{
+    jsonw_lit(w, key);
+    jsonw_lit(w, "[");
+    for (unsigned i = 0; i < n; i++) {
+        if (i > 0)
+            jsonw_lit(w, ",");
+        jsonw_u64(w, v[i]);
+    }
+    jsonw_lit(w, "]");
+}
+
+/* A one-character setting ('C', '/') as a string, or null when it is 0. */
+static void classify_json_char(struct jsonw *w, const char *key, char c)
+{
+    char s[2] = {c, '\0'};
+    classify_json_name(w, key, s);
+}
+
+/* The Zarr layout object, or null for anything that is not a Zarr store. */
+static void classify_json_zarr(struct jsonw *w, const struct classify_zarr *z)
+{
+    jsonw_lit(w, ",\"zarr\":");
+    if (z->zarr_format == 0) {
+        jsonw_lit(w, "null");
+        return;
+    }
+    jsonw_member_u64(w, "{\"zarr_format\":", z->zarr_format);
+    classify_json_name(w, ",\"node_type\":", z->is_group ? "group" : "array");
+    jsonw_lit(w, ",\"array\":");
+    if (z->ndim == 0) {
+        jsonw_lit(w, "null");
+    } else {
+        jsonw_lit(w, "{\"path\":");
+        if (!jsonw_string(w, z->array_path, strlen(z->array_path)))
+            jsonw_lit(w, "null");
+        classify_json_uints(w, ",\"shape\":", z->shape, z->ndim);
+        jsonw_lit(w, ",\"axes\":");
+        if (z->axes[0][0] == '\0') {
+            jsonw_lit(w, "null");
+        } else {
+            for (unsigned i = 0; i < z->ndim; i++)
+                classify_json_name(w, i ? "," : "[", z->axes[i]);
+            jsonw_lit(w, "]");
+        }
+        classify_json_uints(w, ",\"chunks\":", z->chunks, z->ndim);
+        classify_json_name(w, ",\"dtype\":", z->dtype_raw);
+        classify_json_char(w, ",\"order\":", z->order);
+        classify_json_char(w, ",\"dimension_separator\":", z->separator);
+        classify_json_name(w, ",\"chunk_key_encoding\":", z->chunk_key_encoding);
+        jsonw_lit(w, ",\"fill_value\":");
+        if (z->fill_value[0] == '\0' ||
+            (z->fill_is_string && !jsonw_string(w, z->fill_value, strlen(z->fill_value))))
+            jsonw_lit(w, "null");
+        else if (!z->fill_is_string)
+            jsonw_lit(w, z->fill_value);
+        classify_json_name(w, ",\"codec\":", z->codec);
+        jsonw_lit(w, ",\"codecs\":[");
+        for (unsigned i = 0; i < z->codec_count; i++)
+            classify_json_name(w, i ? "," : "", z->codecs[i]);
+        jsonw_lit(w, "]");
+        jsonw_lit(w, ",\"sharding\":");
+        if (z->sharded)
+            classify_json_uints(w, "{\"chunks\":", z->inner_chunks, z->ndim);
+        jsonw_lit(w, z->sharded ? "}" : "null");
+        jsonw_member_bool(w, ",\"overlap\":", z->overlap_ok);
+        classify_json_name(w, ",\"overlap_detail\":", z->overlap_detail);
+        jsonw_lit(w, "}");
+    }
+    jsonw_lit(w, ",\"levels\":[");
+    for (unsigned i = 0; i < z->level_count; i++) {
+        const struct classify_zarr_level *l = &z->levels[i];
+        classify_json_name(w, i ? ",{\"path\":" : "{\"path\":", l->path);
+        if (l->ndim == 0)
+            jsonw_lit(w, ",\"shape\":null");
+        else
+            classify_json_uints(w, ",\"shape\":", l->shape, l->ndim);
+        jsonw_lit(w, "}");
+    }
+    jsonw_lit(w, "],\"label_names\":[");
+    for (unsigned i = 0; i < z->label_name_count; i++)
+        classify_json_name(w, i ? "," : "", z->label_names[i]);
+    jsonw_lit(w, "]}");
+}
+
+/* The TIFF page series and the stack object (null when the pages are not a stack). */
+static void classify_json_tiff_pages(struct jsonw *w, const struct classify_result *r)
+{
+    jsonw_lit(w, ",\"series\":[");
+    unsigned kept = r->series_count < CLASSIFY_SERIES_MAX ? r->series_count : CLASSIFY_SERIES_MAX;
+    for (unsigned i = 0; i < kept; i++) {
+        const struct classify_tiff_series *s = &r->series[i];
+        jsonw_member_u64(w, i ? ",{\"first_page\":" : "{\"first_page\":", s->first_page);
+        jsonw_member_u64(w, ",\"pages\":", s->pages);
+        jsonw_member_u64(w, ",\"width\":", s->width);
+        jsonw_member_u64(w, ",\"height\":", s->height);
+        classify_json_name(w, ",\"dtype\":", s->dtype);
+        classify_json_name(w, ",\"compression\":", s->compression);
+        classify_json_name(w, ",\"layout\":", s->tiled ? "tiles" : "strips");
+        classify_json_known(w, ",\"tile_width\":", s->tile_width);
+        classify_json_known(w, ",\"tile_height\":", s->tile_height);
+        classify_json_known(w, ",\"rows_per_strip\":", s->rows_per_strip);
+        jsonw_lit(w, "}");
+    }
+    jsonw_member_u64(w, "],\"series_count\":", r->series_count);
+    const struct classify_stack *st = &r->stack;
+    jsonw_lit(w, ",\"stack\":");
+    if (st->source == CLASSIFY_STACK_NONE) {
+        jsonw_lit(w, "null");
+        return;
+    }
+    classify_json_uints(w, "{\"shape\":", st->shape, 3);
+    classify_json_name(w, ",\"dtype\":", st->dtype);
+    classify_json_name(w, ",\"source\":", classify_stack_source_name(st->source));
+    classify_json_known(w, ",\"slices\":", st->slices);
+    classify_json_known(w, ",\"imagej_channels\":", st->imagej_channels);
+    classify_json_known(w, ",\"imagej_frames\":", st->imagej_frames);
+    jsonw_member_bool(w, ",\"overlap_volume\":", st->overlap_volume);
+    classify_json_name(w, ",\"overlap_detail\":", st->overlap_detail);
+    jsonw_lit(w, "}");
+}
+
 void classify_json_write(struct jsonw *w, const struct classify_batch_item *item,
                          const struct request *req)
 {
@@ -143,6 +266,8 @@ void classify_json_write(struct jsonw *w, const struct classify_batch_item *item
             jsonw_lit(w, "\"(a warning that is not UTF-8)\"");
     }
     jsonw_lit(w, "]");
+    classify_json_zarr(w, &r->zarr);
+    classify_json_tiff_pages(w, r);
     jsonw_member_bool(w, ",\"cached\":", item->cached);
     jsonw_lit(w, "}");
 }

@@ -202,9 +202,11 @@ function renderScan(body) {
 }
 
 function renderClassify(body) {
-  /* list fields (associated_images, warnings): joined with '; ', a dash when empty */
+  /* list fields (associated_images, warnings, series): joined with '; ', a dash when empty;
+   * objects (physical_size, zarr, stack, a series) as compact JSON */
+  const text = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
   const flat = Object.fromEntries(Object.entries(body).map(([k, v]) =>
-    [k, Array.isArray(v) ? (v.length ? v.join('; ') : null) : v]));
+    [k, Array.isArray(v) ? (v.length ? v.map(text).join('; ') : null) : text(v)]));
   return [kvTable(flat)];
 }
 

@@ -256,6 +256,10 @@ static const char *const classification_keys[] = {"path",
                                                   "labels",
                                                   "associated_images",
                                                   "warnings",
+                                                  "zarr",
+                                                  "series",
+                                                  "series_count",
+                                                  "stack",
                                                   "cached",
                                                   NULL};
 
@@ -742,6 +746,87 @@ static void test_zarr_links(const struct itest_server *s)
                        ".zattrs is a symlink that leads outside the data root");
 }
 
+/* o[key] is a JSON array of the n integers want. */
+static bool check_uints(const json_t *o, const char *key, const long long *want, size_t n,
+                        const char *file)
+{
+    json_t *v = json_object_get(o, key);
+    bool ok = json_is_array(v) && json_array_size(v) == n;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = json_integer_value(json_array_get(v, i)) == want[i];
+    if (!CHECK(ok))
+        fprintf(stderr, "    %s: %s is not the %zu integers expected\n", file, key, n);
+    return ok;
+}
+
+/* The layout fields: a Zarr array's (zarr.array), an NGFF group's levels, a TIFF's stack
+ * and series, as the fixtures were written (make_classify_fixtures.py). */
+static void test_layout(const struct itest_server *s)
+{
+    json_t *o = classify_ok(s, "z_array.zarr");
+    json_t *z = json_object_get(o, "zarr");
+    json_t *a = json_object_get(z, "array");
+    check_uint(z, "zarr_format", 2, "z_array.zarr");
+    check_str_or_null(z, "node_type", "array", "z_array.zarr");
+    check_str_or_null(a, "path", "", "z_array.zarr");
+    check_uints(a, "shape", (const long long[]){3, 100, 120}, 3, "z_array.zarr");
+    check_uints(a, "chunks", (const long long[]){1, 50, 60}, 3, "z_array.zarr");
+    check_str_or_null(a, "dtype", "<u2", "z_array.zarr");
+    check_str_or_null(a, "order", "C", "z_array.zarr");
+    check_str_or_null(a, "dimension_separator", ".", "z_array.zarr");
+    check_str_or_null(a, "codec", "blosc/lz4/shuffle", "z_array.zarr");
+    check_str_or_null(a, "sharding", NULL, "z_array.zarr");
+    check_uint(a, "fill_value", 0, "z_array.zarr");
+    check_bool(a, "overlap", true, "z_array.zarr");
+    check_str_or_null(a, "overlap_detail", NULL, "z_array.zarr");
+    CHECK(json_is_null(json_object_get(o, "stack")));
+    json_decref(o);
+
+    o = classify_ok(s, "z_ngff.zarr");
+    z = json_object_get(o, "zarr");
+    check_str_or_null(z, "node_type", "group", "z_ngff.zarr");
+    check_str_or_null(json_object_get(z, "array"), "path", "0", "z_ngff.zarr");
+    json_t *levels = json_object_get(z, "levels");
+    if (CHECK(json_array_size(levels) == 3)) {
+        check_uints(json_array_get(levels, 0), "shape", (const long long[]){2, 256, 320}, 3,
+                    "z_ngff.zarr level 0");
+        check_uints(json_array_get(levels, 2), "shape", (const long long[]){2, 64, 80}, 3,
+                    "z_ngff.zarr level 2");
+        check_str_or_null(json_array_get(levels, 1), "path", "1", "z_ngff.zarr level 1");
+    }
+    json_decref(o);
+
+    o = classify_ok(s, "tf_imagej.tif");
+    json_t *st = json_object_get(o, "stack");
+    check_uints(st, "shape", (const long long[]){5, 64, 64}, 3, "tf_imagej.tif");
+    check_str_or_null(st, "source", "imagej", "tf_imagej.tif");
+    check_str_or_null(st, "dtype", "uint8", "tf_imagej.tif");
+    /* tifffile writes a (5, 64, 64) ImageJ stack as "images=5 channels=5", no slices= */
+    check_str_or_null(st, "slices", NULL, "tf_imagej.tif");
+    check_uint(st, "imagej_channels", 5, "tf_imagej.tif");
+    check_bool(st, "overlap_volume", true, "tf_imagej.tif");
+    CHECK(json_is_null(json_object_get(o, "zarr")));
+    json_t *series = json_object_get(o, "series");
+    check_uint(o, "series_count", 1, "tf_imagej.tif");
+    if (CHECK(json_array_size(series) == 1)) {
+        check_uint(json_array_get(series, 0), "pages", 5, "tf_imagej.tif series");
+        check_str_or_null(json_array_get(series, 0), "layout", "strips", "tf_imagej.tif series");
+        check_str_or_null(json_array_get(series, 0), "compression", "none", "tf_imagej.tif series");
+    }
+    json_decref(o);
+
+    o = classify_ok(s, "tf_tiled.tif"); /* float32: one page, not a stack */
+    CHECK(json_is_null(json_object_get(o, "stack")));
+    series = json_object_get(o, "series");
+    if (CHECK(json_array_size(series) == 1)) {
+        check_str_or_null(json_array_get(series, 0), "layout", "tiles", "tf_tiled.tif series");
+        check_uint(json_array_get(series, 0), "tile_width", 48, "tf_tiled.tif series");
+        check_uint(json_array_get(series, 0), "tile_height", 32, "tf_tiled.tif series");
+        check_str_or_null(json_array_get(series, 0), "rows_per_strip", NULL, "tf_tiled.tif series");
+    }
+    json_decref(o);
+}
+
 static bool make_fixtures(void)
 {
     char cmd[2048], p[1024];
@@ -788,6 +873,7 @@ int main(void)
         return check_finish("itest_classify");
     }
     test_files(&s);
+    test_layout(&s);
     test_zarr_links(&s);
     test_corrupt(&s);
     test_never_stale(&s);

@@ -35,6 +35,104 @@ static void put_nullable(const char *key, const char *s)
         put_string(s);
 }
 
+static void put_uints(const char *key, const uint64_t *v, unsigned n)
+{
+    printf(", \"%s\": [", key);
+    for (unsigned i = 0; i < n; i++)
+        printf(i ? ", %llu" : "%llu", (unsigned long long)v[i]);
+    printf("]");
+}
+
+/* The Zarr layout as the HTTP answer spells it (handlers/classify_json.c), or null. */
+static void put_zarr(const struct classify_zarr *z)
+{
+    printf(", \"zarr\": ");
+    if (z->zarr_format == 0) {
+        printf("null");
+        return;
+    }
+    printf("{\"zarr_format\": %u, \"node_type\": \"%s\"", z->zarr_format,
+           z->is_group ? "group" : "array");
+    if (z->ndim > 0) {
+        char order[2] = {z->order, 0}, sep[2] = {z->separator, 0};
+        put_nullable("path", z->array_path);
+        put_uints("shape", z->shape, z->ndim);
+        put_uints("chunks", z->chunks, z->ndim);
+        printf(", \"axes\": [");
+        for (unsigned i = 0; i < z->ndim; i++) {
+            printf(i ? ", " : "");
+            put_string(z->axes[i]);
+        }
+        printf("]");
+        put_nullable("dtype", z->dtype_raw);
+        put_nullable("order", order);
+        put_nullable("dimension_separator", sep);
+        put_nullable("chunk_key_encoding", z->chunk_key_encoding);
+        printf(", \"fill_value\": ");
+        if (z->fill_value[0] == '\0')
+            printf("null");
+        else if (z->fill_is_string)
+            put_string(z->fill_value);
+        else
+            printf("%s", z->fill_value);
+        put_nullable("codec", z->codec);
+        printf(", \"codecs\": [");
+        for (unsigned i = 0; i < z->codec_count; i++) {
+            printf(i ? ", " : "");
+            put_string(z->codecs[i]);
+        }
+        printf("], \"sharded\": %s", z->sharded ? "true" : "false");
+        if (z->sharded)
+            put_uints("inner_chunks", z->inner_chunks, z->ndim);
+        printf(", \"overlap\": %s", z->overlap_ok ? "true" : "false");
+        put_nullable("overlap_detail", z->overlap_detail);
+    }
+    printf(", \"levels\": [");
+    for (unsigned i = 0; i < z->level_count; i++) {
+        printf(i ? ", {\"path\": " : "{\"path\": ");
+        put_string(z->levels[i].path);
+        put_uints("shape", z->levels[i].shape, z->levels[i].ndim);
+        printf("}");
+    }
+    printf("], \"label_names\": [");
+    for (unsigned i = 0; i < z->label_name_count; i++) {
+        printf(i ? ", " : "");
+        put_string(z->label_names[i]);
+    }
+    printf("]}");
+}
+
+/* The TIFF series and stack, as the HTTP answer spells them. */
+static void put_stack(const struct classify_result *r)
+{
+    printf(", \"series_count\": %u, \"series\": [", r->series_count);
+    for (unsigned i = 0; i < r->series_count && i < CLASSIFY_SERIES_MAX; i++) {
+        const struct classify_tiff_series *s = &r->series[i];
+        printf(i ? ", " : "");
+        printf("{\"first_page\": %u, \"pages\": %u, \"width\": %llu, \"height\": %llu",
+               s->first_page, s->pages, (unsigned long long)s->width,
+               (unsigned long long)s->height);
+        put_nullable("dtype", s->dtype);
+        put_nullable("compression", s->compression);
+        printf(", \"layout\": \"%s\", \"tile_width\": %u, \"tile_height\": %u, "
+               "\"rows_per_strip\": %u}",
+               s->tiled ? "tiles" : "strips", s->tile_width, s->tile_height, s->rows_per_strip);
+    }
+    printf("], \"stack\": ");
+    const struct classify_stack *st = &r->stack;
+    if (st->source == CLASSIFY_STACK_NONE) {
+        printf("null");
+        return;
+    }
+    printf("{\"source\": \"%s\"", classify_stack_source_name(st->source));
+    put_uints("shape", st->shape, 3);
+    put_nullable("dtype", st->dtype);
+    printf(", \"slices\": %llu, \"overlap_volume\": %s", (unsigned long long)st->slices,
+           st->overlap_volume ? "true" : "false");
+    put_nullable("overlap_detail", st->overlap_detail);
+    printf("}");
+}
+
 int main(int argc, char **argv)
 {
     TIFFSetErrorHandler(NULL);
@@ -119,6 +217,8 @@ int main(int argc, char **argv)
             put_string(r.channel_names[k]);
         }
         printf("]");
+        put_zarr(&r.zarr);
+        put_stack(&r);
         printf(", \"width\": %llu, \"height\": %llu, \"channels\": %u, \"tile_width\": %u, "
                "\"tile_height\": %u, \"pages\": %u, \"levels\": %u}\n",
                (unsigned long long)r.width, (unsigned long long)r.height, r.channels, r.tile_width,

@@ -279,6 +279,266 @@ def make_zarr(d):
     return out
 
 
+# TIFF Compression codes /overlap decodes (README "Input kinds"): none, LZW, deflate (both
+# codes), PackBits, zstd, LZMA; the reference for a stack's overlap_volume.
+OVERLAP_CODECS = {1, 5, 8, 32946, 32773, 50000, 34925}
+
+
+def make_stacks(d):
+    """TIFF stacks written by tifffile: path -> expected stack source (None: not a stack)."""
+    out = {}
+    z = np.zeros
+
+    def w(name, data, source, **kw):
+        p = os.path.join(d, name)
+        if "photometric" not in kw and not kw.get("imagej") and not kw.get("ome"):
+            kw["photometric"] = "minisblack"  # pages, not samples of one page
+        tifffile.imwrite(p, data, **kw)
+        out[p] = source
+
+    w("s_pages.tif", z((7, 40, 30), np.uint16), "pages", metadata=None)
+    w("s_pages_deflate.tif", z((4, 64, 48), np.uint32), "pages", compression="zlib",
+      metadata=None)
+    w("s_pages_tiled.tif", z((3, 64, 64), np.int16), "pages", tile=(32, 32), metadata=None,
+      compression="zlib")
+    w("s_imagej.tif", z((5, 64, 64), np.uint8), "imagej", imagej=True)
+    w("s_hyperstack.tif", z((2, 3, 32, 32), np.uint16), "imagej", imagej=True,
+      metadata={"axes": "ZCYX"})
+    w("s_ome_z.ome.tif", z((6, 32, 40), np.uint16), "ome", ome=True, metadata={"axes": "ZYX"})
+    w("s_float.tif", z((3, 16, 16), np.float32), "pages", metadata=None)
+    w("s_rgb.tif", z((2, 16, 16, 3), np.uint8), "pages", photometric="rgb", metadata=None)
+    w("s_single.tif", z((16, 16), np.uint8), None, metadata=None)
+    p = os.path.join(d, "s_mixed.tif")
+    with tifffile.TiffWriter(p) as tw:
+        tw.write(z((64, 64), np.uint8), metadata=None)
+        tw.write(z((64, 64), np.uint8), metadata=None)
+        tw.write(z((32, 32), np.uint8), metadata=None)
+    out[p] = None
+    return out
+
+
+def series_reference(tf):
+    """Runs of consecutive pages alike in shape, dtype, compression and strip/tile layout."""
+    runs = []
+    for i, page in enumerate(tf.pages):
+        tiled = page.is_tiled
+        key = (page.imagewidth, page.imagelength, page.samplesperpixel, str(page.dtype),
+               int(page.compression), tiled,
+               (page.tilewidth, page.tilelength) if tiled else min(page.rowsperstrip,
+                                                                   page.imagelength))
+        if runs and runs[-1][0] == key:
+            runs[-1][1]["pages"] += 1
+            continue
+        runs.append((key, {"first_page": i, "pages": 1, "width": page.imagewidth,
+                           "height": page.imagelength, "dtype": str(page.dtype),
+                           "layout": "tiles" if tiled else "strips",
+                           "tile_width": page.tilewidth if tiled else 0,
+                           "tile_height": page.tilelength if tiled else 0,
+                           "rows_per_strip": 0 if tiled else key[6]}))
+    return [r[1] for r in runs]
+
+
+def check_stacks(ours, stacks):
+    for p, source in stacks.items():
+        o = ours[p]
+        if "error" in o:
+            fail(p, "error", o["detail"], "tifffile reads it")
+            continue
+        with tifffile.TiffFile(p) as tf:
+            pages = list(tf.pages)
+            runs = series_reference(tf)
+            got = [{k: v for k, v in r.items() if k != "compression"} for r in o["series"]]
+            if got != runs[:3] or o["series_count"] != len(runs):
+                fail(p, "series", (o["series_count"], got), (len(runs), runs[:3]))
+            st = o["stack"]
+            if source is None:
+                if st is not None:
+                    fail(p, "stack", st, None)
+                continue
+            if st is None:
+                fail(p, "stack", None, source)
+                continue
+            p0 = pages[0]
+            want = {"source": source, "shape": [len(pages), p0.imagelength, p0.imagewidth],
+                    "dtype": str(p0.dtype)}
+            if source == "imagej":
+                want["slices"] = tf.imagej_metadata.get("slices", 0)
+            if source == "ome":
+                sh = tf.series[0]
+                want["slices"] = sh.shape[sh.axes.index("Z")]
+            alike = all((q.shape, q.dtype) == (p0.shape, p0.dtype) for q in pages)
+            accepts = alike and all(
+                q.samplesperpixel == 1 and q.dtype.kind in "ui" and
+                int(q.compression) in OVERLAP_CODECS for q in pages)
+            want["overlap_volume"] = accepts
+            for k, v in want.items():
+                if st.get(k) != v:
+                    fail(p, f"stack.{k}", st.get(k), v)
+            if accepts != (st.get("overlap_detail") is None):
+                fail(p, "stack.overlap_detail", st.get("overlap_detail"), accepts)
+
+
+def write_v3(path, meta, attrs=None):
+    """A Zarr v3 array written byte by byte from the spec: zarr.json only (no chunks: every
+    chunk is missing, so the fill value)."""
+    os.makedirs(path, exist_ok=True)
+    doc = dict(meta, zarr_format=3, node_type="array")
+    if attrs is not None:
+        doc["attributes"] = attrs
+    with open(os.path.join(path, "zarr.json"), "w") as f:
+        json.dump(doc, f)
+    zarr_layouts[path] = doc
+
+
+zarr_layouts = {}  # path -> the metadata dict a layout store was written with
+
+
+def v2_codec_summary(meta):
+    """The codec summary README documents, from a .zarray dict."""
+    parts = [f["id"] for f in (meta.get("filters") or [])]
+    c = meta.get("compressor")
+    if c is None:
+        parts.append("none") if not parts else None
+    elif c["id"] == "blosc":
+        shuffle = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle", -1: "autoshuffle"}
+        parts.append(f"blosc/{c['cname']}/{shuffle[c['shuffle']]}")
+    else:
+        parts.append(c["id"])
+    return "+".join(parts)
+
+
+def make_zarr_layouts(d):
+    """Stores written by python3-zarr (v2) and by hand (v3) for the layout report."""
+    import numcodecs
+    if zarr is None:
+        return
+    v2 = {
+        "zl_blosc_lz4.zarr": dict(compressor=numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE)),
+        "zl_blosc_zstd_bit.zarr": dict(
+            compressor=numcodecs.Blosc("zstd", 3, numcodecs.Blosc.BITSHUFFLE)),
+        "zl_blosc_blosclz_no.zarr": dict(
+            compressor=numcodecs.Blosc("blosclz", 1, numcodecs.Blosc.NOSHUFFLE)),
+        "zl_blosc_zlib.zarr": dict(compressor=numcodecs.Blosc("zlib", 1)),
+        "zl_blosc_lz4hc.zarr": dict(compressor=numcodecs.Blosc("lz4hc", 1)),
+        "zl_zstd.zarr": dict(compressor=numcodecs.Zstd(3)),
+        "zl_zlib.zarr": dict(compressor=numcodecs.Zlib(1)),
+        "zl_gzip.zarr": dict(compressor=numcodecs.GZip(1)),
+        "zl_none.zarr": dict(compressor=None),
+        "zl_fortran.zarr": dict(order="F", dtype=">u2", fill_value=7),
+        "zl_slash.zarr": dict(dimension_separator="/", dtype="<i8", fill_value=-3),
+        "zl_float.zarr": dict(dtype="<f4", fill_value=float("nan")),
+        "zl_delta.zarr": dict(filters=[numcodecs.Delta(dtype="<u4")]),
+    }
+    for name, kw in v2.items():
+        p = os.path.join(d, name)
+        kw.setdefault("dtype", "<u4")
+        a = zarr.open(p, mode="w", shape=(3, 50, 70), chunks=(1, 32, 32), **kw)
+        a[0, :5, :5] = 1
+        with open(os.path.join(p, ".zarray")) as f:
+            zarr_layouts[p] = json.load(f)
+    base = {"shape": [2, 40, 60], "data_type": "uint16", "fill_value": 0,
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [1, 16, 32]}}}
+    write_v3(os.path.join(d, "zl_v3_blosc.zarr"), dict(
+        base, chunk_key_encoding={"name": "default"},
+        codecs=[{"name": "bytes", "configuration": {"endian": "little"}},
+                {"name": "blosc", "configuration": {"cname": "zstd", "clevel": 5,
+                                                    "shuffle": "shuffle", "typesize": 2,
+                                                    "blocksize": 0}}]))
+    write_v3(os.path.join(d, "zl_v3_zstd_v2keys.zarr"), dict(
+        base, data_type="int32", fill_value=-5,
+        chunk_key_encoding={"name": "v2", "configuration": {"separator": "."}},
+        codecs=[{"name": "transpose", "configuration": {"order": [2, 1, 0]}},
+                {"name": "bytes", "configuration": {"endian": "big"}},
+                {"name": "zstd", "configuration": {"level": 1, "checksum": False}}]))
+    write_v3(os.path.join(d, "zl_v3_sharded.zarr"), dict(
+        base, chunk_key_encoding={"name": "default", "configuration": {"separator": "."}},
+        codecs=[{"name": "sharding_indexed", "configuration": {
+            "chunk_shape": [1, 8, 16],
+            "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                       {"name": "gzip", "configuration": {"level": 1}}],
+            "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
+                             {"name": "crc32c"}]}}]))
+    # an NGFF image with three levels and a labels group of two label images
+    p = os.path.join(d, "zl_ngff.zarr")
+    g = zarr.open_group(p, mode="w")
+    shapes = [(1, 64, 96), (1, 32, 48), (1, 16, 24)]
+    for i, sh in enumerate(shapes):
+        g.create_dataset(str(i), shape=sh, chunks=(1, 16, 16), dtype="u2")
+    axes = [{"name": "z", "type": "space"}, {"name": "y", "type": "space"},
+            {"name": "x", "type": "space"}]
+    g.attrs["multiscales"] = [{"version": "0.4", "axes": axes,
+                               "datasets": [{"path": str(i)} for i in range(3)]}]
+    labels = g.create_group("labels")
+    labels.attrs["labels"] = ["cells", "nuclei"]
+    for name in ("cells", "nuclei"):
+        lg = labels.create_group(name)
+        lg.create_dataset("0", shape=shapes[0], chunks=(1, 32, 32), dtype="u4")
+        lg.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [{"path": "0"}]}]
+        lg.attrs["image-label"] = {"version": "0.4"}
+    zarr_layouts[p] = {"ngff_levels": [list(s) for s in shapes], "axes": ["z", "y", "x"]}
+    zarr_layouts[os.path.join(p, "labels")] = {"label_names": ["cells", "nuclei"]}
+    zarr_layouts[os.path.join(p, "labels", "cells")] = {"ngff_levels": [list(shapes[0])],
+                                                        "axes": ["z", "y", "x"]}
+
+
+def check_zarr_layouts(ours):
+    for p, meta in zarr_layouts.items():
+        o = ours[p]
+        zl = o.get("zarr")
+        if zl is None:
+            fail(p, "zarr", o.get("detail", zl), "a layout")
+            continue
+        if "label_names" in meta:
+            if zl["label_names"] != meta["label_names"] or "shape" in zl:
+                fail(p, "zarr.label_names", zl, meta["label_names"])
+            continue
+        if "ngff_levels" in meta:
+            want_levels = [{"path": str(i), "shape": s} for i, s in enumerate(meta["ngff_levels"])]
+            ref = zarr.open(os.path.join(p, "0"), mode="r")
+            want = {"zarr_format": 2, "node_type": "group", "levels": want_levels,
+                    "axes": meta["axes"], "shape": list(ref.shape), "chunks": list(ref.chunks),
+                    "dtype": ref.dtype.str, "path": "0", "overlap": True}
+        elif meta.get("zarr_format") == 3:
+            codecs = meta["codecs"]
+            sharded = codecs[0]["name"] == "sharding_indexed"
+            inner = codecs[0]["configuration"]["codecs"] if sharded else codecs
+            parts = []
+            for c in inner:
+                if c["name"] in ("bytes", "transpose"):
+                    continue
+                if c["name"] == "blosc":
+                    cf = c["configuration"]
+                    parts.append(f"blosc/{cf['cname']}/{cf['shuffle']}")
+                else:
+                    parts.append(c["name"])
+            keys = meta["chunk_key_encoding"]
+            sep = keys.get("configuration", {}).get("separator",
+                                                    "." if keys["name"] == "v2" else "/")
+            want = {"zarr_format": 3, "node_type": "array", "shape": meta["shape"],
+                    "chunks": meta["chunk_grid"]["configuration"]["chunk_shape"],
+                    "dtype": meta["data_type"], "order": None, "fill_value": meta["fill_value"],
+                    "chunk_key_encoding": keys["name"], "dimension_separator": sep,
+                    "codecs": [c["name"] for c in inner], "codec": "+".join(parts) or "none",
+                    "sharded": sharded, "overlap": not sharded}
+            if sharded:
+                want["inner_chunks"] = codecs[0]["configuration"]["chunk_shape"]
+        else:
+            a = zarr.open(p, mode="r")  # zarr's own reading of the store
+            fill = meta["fill_value"]
+            want = {"zarr_format": 2, "node_type": "array", "shape": list(a.shape),
+                    "chunks": list(a.chunks), "dtype": a.dtype.str, "order": a.order,
+                    "dimension_separator": meta.get("dimension_separator", "."),
+                    "fill_value": fill, "codec": v2_codec_summary(meta),
+                    "codecs": [f.codec_id for f in (a.filters or [])] +
+                              ([a.compressor.codec_id] if a.compressor else []),
+                    "sharded": False, "overlap": a.dtype.kind in "ui" and not a.filters}
+        for k, v in want.items():
+            if zl.get(k) != v:
+                fail(p, f"zarr.{k}", zl.get(k), v)
+        if zl.get("overlap") != (zl.get("overlap_detail") is None):
+            fail(p, "zarr.overlap_detail", zl.get("overlap_detail"), zl.get("overlap"))
+
+
 def patch_ifd0(path, tag, value=None, newtag=None, ifd=None):
     """Rewrite one entry of a classic TIFF's IFD 0 (or the IFD at offset ifd) in place: its
     inline value (SHORT or LONG), or its tag number (to hide a tag from every reader)."""
@@ -547,7 +807,10 @@ def main():
         bad = make_bad(d, os.path.join(d, "cp_multi.tif"))
         zarrs = make_zarr(d)
         edge = make_edge(d)
-        paths = tiffs + [p for p, _ in bad.values()] + list(zarrs) + list(edge)
+        stacks = make_stacks(d)
+        make_zarr_layouts(d)
+        paths = tiffs + [p for p, _ in bad.values()] + list(zarrs) + list(edge) + \
+            list(stacks) + list(zarr_layouts)
         out = subprocess.run([driver] + paths, check=True, capture_output=True, text=True)
         ours = {}
         for line in out.stdout.splitlines():
@@ -577,6 +840,8 @@ def main():
                 os.unlink(p + ".v")
             compared += 1
         check_edge(ours, edge)
+        check_stacks(ours, stacks)
+        check_zarr_layouts(ours)
         for name, (p, words) in bad.items():
             o = ours[p]
             if words is None:
@@ -602,7 +867,7 @@ def main():
                     fail(p, k, o.get(k), v)
         print(f"diff_classify: {compared} TIFFs vs tifffile + OpenSlide + vips copy, "
               f"{len(edge)} edge cases vs vips copy + OpenSlide, {len(bad)} bad files, "
-              f"{len(zarrs)} Zarr stores")
+              f"{len(zarrs)} Zarr stores, {len(stacks)} stacks, {len(zarr_layouts)} Zarr layouts")
     finally:
         shutil.rmtree(d, ignore_errors=True)
     for f in failures:
