@@ -9,7 +9,7 @@ set -euo pipefail
 
 purpose=${1:-run}
 run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libtiff-dev
-          libblosc-dev libzstd-dev zlib1g-dev libexpat1-dev curl)
+          libblosc-dev libzstd-dev zlib1g-dev libexpat1-dev libpng-dev curl)
 # The Python client's suite (ctest python_client) needs requests, pytest and pandas, its
 # install test venv, setuptools and wheel (pip install --no-build-isolation), and
 # python_client_types mypy.
