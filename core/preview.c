@@ -19,7 +19,7 @@ void preview_options_init(struct preview_options *o)
     o->lo = 0.5;
     o->hi = 99.5;
     o->labels = PREVIEW_LABELS_AUTO;
-    o->max_decode = (uint64_t)64 << 20;
+    o->max_decode = LIMIT_PREVIEW_MAX_DECODE;
     o->max_ifds = LIMIT_MAX_IFDS;
 }
 

@@ -51,8 +51,8 @@ struct preview_options {
     unsigned max_ifds;   /* IFDs walked looking for levels */
 };
 
-/* size 512, auto level, default channels, lo 0.5, hi 99.5, labels auto, max_decode 64 Mi
- * samples, max_ifds LIMIT_MAX_IFDS. */
+/* size 512, auto level, default channels, lo 0.5, hi 99.5, labels auto, max_decode
+ * LIMIT_PREVIEW_MAX_DECODE samples, max_ifds LIMIT_MAX_IFDS. */
 void preview_options_init(struct preview_options *o);
 
 /* The default colour of the i-th shown channel: blue, green, red, magenta, cyan, yellow,

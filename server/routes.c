@@ -7,6 +7,7 @@
 #include "classify_endpoint.h"
 #include "overlap_endpoint.h"
 #include "pages.h"
+#include "preview_endpoint.h"
 #include "scan_endpoint.h"
 #include "topk_endpoint.h"
 
@@ -53,6 +54,8 @@ const struct route routes[] = {
      .summary = "list the image files of a directory tree (JSON options)"},
     {.method = "GET", .path = "/classify", .handler = classify_endpoint_get, .heavy = true,
      .root = true, .summary = "what an image file is and which reader opens it (cached)"},
+    {.method = "GET", .path = "/preview", .handler = preview_endpoint_get, .heavy = true,
+     .root = true, .summary = "a PNG of an image from its pyramid level nearest the size"},
     {.method = "POST", .path = "/classify", .handler = classify_endpoint_post,
      .body = ROUTE_BODY_JSON, .heavy = true, .root = true,
      .summary = "classify many paths at once, concurrently"},
