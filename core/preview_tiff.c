@@ -331,15 +331,17 @@ out:
  * The call
  */
 
-enum error_code preview_tiff_render(int fd, const char *name, const struct preview_options *o,
-                                    struct preview_image *out, struct error_info *err)
+enum error_code preview_tiff_decode(int fd, const char *name, const struct preview_options *o,
+                                    struct preview_plane *plane, struct preview_image *facts,
+                                    struct error_info *err)
 {
     enum error_code rc = ERROR_OK;
     struct tiff_state s;
     memset(&s, 0, sizeof s);
     struct preview_plane pl;
     memset(&pl, 0, sizeof pl);
-    memset(out, 0, sizeof *out);
+    memset(plane, 0, sizeof *plane);
+    memset(facts, 0, sizeof *facts);
     int dfd = dup(fd);
     if (dfd < 0)
         return error_set_sys(err, errno == EMFILE ? ERROR_BUSY : ERROR_IO, errno,
@@ -364,10 +366,10 @@ enum error_code preview_tiff_render(int fd, const char *name, const struct previ
     const struct tiff_page *p0 = &s.pages[0];
     bool samples_are_channels = p0->spp > 1;
     unsigned channels = samples_are_channels ? p0->spp : s.n_chan_pages;
-    out->levels = s.n_levels;
-    out->full_width = p0->width;
-    out->full_height = p0->height;
-    out->channels = channels;
+    facts->levels = s.n_levels;
+    facts->full_width = p0->width;
+    facts->full_height = p0->height;
+    facts->channels = channels;
     unsigned level;
     if (o->level >= 0) {
         if ((unsigned)o->level >= s.n_levels) {
@@ -380,7 +382,6 @@ enum error_code preview_tiff_render(int fd, const char *name, const struct previ
         level = choose_level(&s, o->size);
     }
     /* The channels to decode, in the order shown. */
-    struct preview_options ro = *o;
     unsigned list[PREVIEW_MAX_CHANNELS];
     unsigned n = o->n_channels;
     bool rgb8 = p0->spp == 3 && p0->bits == 8 && p0->format == SAMPLEFORMAT_UINT;
@@ -396,7 +397,6 @@ enum error_code preview_tiff_render(int fd, const char *name, const struct previ
                 goto out;
             }
             list[i] = o->channels[i];
-            ro.channels[i] = i;
         }
     }
     uint64_t samples = (uint64_t)s.lw[level] * s.lh[level] * n;
@@ -430,17 +430,31 @@ enum error_code preview_tiff_render(int fd, const char *name, const struct previ
     }
     if (rc != ERROR_OK)
         goto out;
-    ro.n_channels = o->n_channels;
-    rc = preview_render(&pl, &ro, out, err);
-    if (rc != ERROR_OK)
-        goto out;
-    out->level = level;
-    out->level_width = pl.width;
-    out->level_height = pl.height;
+    facts->level = level;
+    facts->level_width = pl.width;
+    facts->level_height = pl.height;
+    *plane = pl;
+    pl.v = NULL;
 out:
     free(pl.v);
     free(s.pages);
     TIFFClose(s.tif);
+    return rc;
+}
+
+enum error_code preview_tiff_render(int fd, const char *name, const struct preview_options *o,
+                                    struct preview_image *out, struct error_info *err)
+{
+    struct preview_plane pl;
+    enum error_code rc = preview_tiff_decode(fd, name, o, &pl, out, err);
+    if (rc != ERROR_OK)
+        return rc;
+    /* The plane holds the listed channels in order: render them as channels 0..n-1. */
+    struct preview_options ro = *o;
+    for (unsigned i = 0; i < o->n_channels; i++)
+        ro.channels[i] = i;
+    rc = preview_render(&pl, &ro, out, err);
+    free(pl.v);
     if (rc != ERROR_OK)
         preview_image_cleanup(out);
     return rc;

@@ -29,8 +29,15 @@
 
 #include "preview.h"
 
-/* Render the TIFF open at fd (the caller's; it is duplicated, never closed; name is for
- * details) into *out, which the caller frees with preview_image_cleanup. */
+/* Decode the level and channels o names of the TIFF open at fd (the caller's; duplicated,
+ * never closed; name is for details) into *plane (the listed channels in order, or the
+ * default ones; free plane->v), and fill the level facts of *facts (rgb stays NULL). */
+enum error_code preview_tiff_decode(int fd, const char *name, const struct preview_options *o,
+                                    struct preview_plane *plane, struct preview_image *facts,
+                                    struct error_info *err) ERROR_MUST_CHECK;
+
+/* Decode and render (preview_render) the TIFF open at fd (the caller's; it is duplicated, never
+ * closed; name is for details) into *out, which the caller frees with preview_image_cleanup. */
 enum error_code preview_tiff_render(int fd, const char *name, const struct preview_options *o,
                                     struct preview_image *out,
                                     struct error_info *err) ERROR_MUST_CHECK;

@@ -3,7 +3,8 @@
  * the rules give, from the pyramid level they name; the ETag revalidates to a 304 and
  * changes when the file does; bad queries are 400s, a corrupt tile a 422, a 100,000^2
  * single-level image a quick 413 naming the limit; and a flood of previews holding the only
- * worker does not stop /healthz from answering.
+ * worker does not stop /healthz from answering. POST /overlap/render draws a constructed
+ * pair with known tp / fp / fn: exact colours at known pixels, at two thresholds.
  */
 #include "check.h"
 #include "harness.h"
@@ -188,6 +189,136 @@ static void test_errors(struct itest_server *s)
     }
 }
 
+/* A w x h uint16 label image with boxes (x0, y0, x1, y1 inclusive, label), strips of 8 rows. */
+struct box {
+    uint32_t x0, y0, x1, y1;
+    uint16_t label;
+};
+
+static bool write_labels(const char *name, uint32_t w, uint32_t h, const struct box *boxes,
+                         size_t n)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    TIFF *t = TIFFOpen(path, "w");
+    if (t == NULL)
+        return false;
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 16);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 8);
+    uint16_t *row = malloc(w * sizeof *row);
+    for (uint32_t y = 0; y < h; y++) {
+        for (uint32_t x = 0; x < w; x++) {
+            row[x] = 0;
+            for (size_t i = 0; i < n; i++)
+                if (x >= boxes[i].x0 && x <= boxes[i].x1 && y >= boxes[i].y0 && y <= boxes[i].y1)
+                    row[x] = boxes[i].label;
+        }
+        TIFFWriteScanline(t, row, y, 0);
+    }
+    free(row);
+    TIFFClose(t);
+    return true;
+}
+
+/* Decode a PNG answer to RGB8 (malloc'd) with its size; NULL when it does not decode. */
+static uint8_t *png_pixels(const struct itest_reply *r, uint32_t *w, uint32_t *h)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&img, r->body, r->len))
+        return NULL;
+    img.format = PNG_FORMAT_RGB;
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    if (px == NULL || !png_image_finish_read(&img, NULL, px, 0, NULL)) {
+        free(px);
+        png_image_free(&img);
+        return NULL;
+    }
+    *w = img.width;
+    *h = img.height;
+    return px;
+}
+
+static bool pixel_is(const uint8_t *px, uint32_t w, uint32_t x, uint32_t y, uint8_t r, uint8_t g,
+                     uint8_t b)
+{
+    const uint8_t *p = px + 3 * ((size_t)y * w + x);
+    if (p[0] == r && p[1] == g && p[2] == b)
+        return true;
+    printf("  pixel (%u, %u) is %u %u %u, want %u %u %u\n", x, y, p[0], p[1], p[2], r, g, b);
+    return false;
+}
+
+/* gt 1 = pred 7 exactly (a tp); gt 2 and pred 8 overlap with IoU 64/136 = 0.47 (fn + fp at
+ * 0.5, a tp at 0.4); gt 3 alone (fn); pred 9 alone (fp). */
+static void test_overlay(struct itest_server *s)
+{
+    static const struct box gt[] = {{2, 2, 11, 11, 1}, {20, 2, 29, 11, 2}, {2, 18, 11, 27, 3}};
+    static const struct box pred[] = {{2, 2, 11, 11, 7}, {22, 4, 31, 13, 8}, {30, 20, 37, 27, 9}};
+    CHECK(write_labels("gt.tif", 40, 30, gt, 3));
+    CHECK(write_labels("pred.tif", 40, 30, pred, 3));
+    CHECK(write_labels("small.tif", 20, 30, pred, 1));
+    static const char *const json[] = {"Content-Type: application/json", NULL};
+    const char *body = "{\"a\": \"gt.tif\", \"b\": \"pred.tif\", \"threshold\": 0.5}";
+    struct itest_reply r;
+    uint32_t w = 0, h = 0;
+    if (CHECK(itest_request(s, "POST", "/overlap/render", json, body, strlen(body), &r))) {
+        CHECK_INT(r.status, 200);
+        uint8_t *px = png_pixels(&r, &w, &h);
+        if (CHECK(px != NULL && w == 40 && h == 30)) {
+            CHECK(pixel_is(px, w, 6, 6, 0, 170, 0));      /* gt 1 / pred 7 inside: tp */
+            CHECK(pixel_is(px, w, 2, 2, 255, 210, 0));    /* pred 7's outline */
+            CHECK(pixel_is(px, w, 20, 6, 255, 255, 255)); /* gt 2's outline */
+            CHECK(pixel_is(px, w, 25, 3, 30, 90, 255));   /* gt 2 alone: fn */
+            CHECK(pixel_is(px, w, 27, 7, 220, 30, 30));   /* gt 2 under pred 8: fp first */
+            CHECK(pixel_is(px, w, 6, 22, 30, 90, 255));   /* gt 3: fn */
+            CHECK(pixel_is(px, w, 33, 24, 220, 30, 30));  /* pred 9: fp */
+            CHECK(pixel_is(px, w, 0, 0, 0, 0, 0));        /* background */
+        }
+        free(px);
+    }
+    itest_reply_cleanup(&r);
+    body = "{\"a\": \"gt.tif\", \"b\": \"pred.tif\", \"threshold\": 0.4, \"size\": 20}";
+    if (CHECK(itest_request(s, "POST", "/overlap/render", json, body, strlen(body), &r))) {
+        CHECK_INT(r.status, 200);
+        uint8_t *px = png_pixels(&r, &w, &h);
+        /* 20 x 15: cell (x, y) samples source (2x + 1, 2y + 1) * 40 / 40 = (2x, 2y) + ... */
+        if (CHECK(px != NULL && w == 20 && h == 15)) {
+            CHECK(pixel_is(px, w, 13, 3, 0, 170, 0));   /* source (27, 7): now a tp */
+            CHECK(pixel_is(px, w, 3, 11, 30, 90, 255)); /* source (7, 23): gt 3, fn */
+        }
+        free(px);
+    }
+    itest_reply_cleanup(&r);
+    static const struct {
+        const char *body;
+        long status;
+        const char *detail;
+    } bad[] = {
+        {"{\"a\": \"gt.tif\"}", 400, "'b'"},
+        {"{\"a\": \"gt.tif\", \"b\": \"pred.tif\", \"threshold\": 0}", 400, "threshold"},
+        {"{\"a\": \"gt.tif\", \"b\": \"pred.tif\", \"criterion\": \"dice\"}", 400, "criterion"},
+        {"{\"a\": \"gt.tif\", \"b\": \"pred.tif\", \"size\": 0}", 400, "size"},
+        {"{\"a\": \"gt.tif\", \"b\": \"small.tif\"}", 422, NULL},
+        {"{\"a\": \"gt.tif\", \"b\": \"nothere.tif\"}", 404, NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!CHECK(itest_request(s, "POST", "/overlap/render", json, bad[i].body,
+                                 strlen(bad[i].body), &r)))
+            continue;
+        if (!itest_is_problem(&r, bad[i].status))
+            printf("  case %s: got %ld %.*s\n", bad[i].body, r.status, (int)r.len, r.body);
+        if (bad[i].detail != NULL && !CHECK(r.body && strstr(r.body, bad[i].detail)))
+            printf("  case %s: %.*s\n", bad[i].body, (int)r.len, r.body);
+        itest_reply_cleanup(&r);
+    }
+}
+
 static void test_flood_and_healthz(void)
 {
     struct itest_server s;
@@ -284,6 +415,7 @@ int main(void)
     if (CHECK(itest_start(&s, root, NULL))) {
         test_png_and_etag(&s);
         test_errors(&s);
+        test_overlay(&s);
         itest_check_log(&s);
         CHECK_INT(itest_stop(&s, 0, 15), 0);
         itest_free(&s);
