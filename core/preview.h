@@ -5,11 +5,11 @@
  *
  * Intensity images: each shown channel is area-averaged, then stretched linearly between its
  * lo and hi percentiles (numpy's default "linear" percentile over every pixel of the decoded
- * level), clamped to [0, 1], and the channels are added, each times its colour, rounding
- * half up and clamping at 255. An RGB image (three 8-bit samples) is area-averaged per
- * sample and shown as it is. A label image shows each label at the centre pixel of its
- * output cell in a colour fixed by the label value alone (the same label is the same colour
- * in every preview), 0 black; with boundaries only the pixels whose label differs from a
+ * level, NaN left out as numpy.nanpercentile does), clamped to [0, 1], and the channels are added,
+ * each times its colour, rounding half up and clamping at 255. An RGB image (three 8-bit samples)
+ * is area-averaged per sample and shown as it is. A label image shows each label at the centre
+ * pixel of its output cell in a colour fixed by the label value alone (the same label is the same
+ * colour in every preview), 0 black; with boundaries only the pixels whose label differs from a
  * 4-neighbour in the preview are coloured.
  *
  * The output is at most `size` pixels on its longest side, keeps the aspect ratio (each side
