@@ -59,6 +59,13 @@
  * a strip that inflates 10,000x; real label TIFFs use strips of a few MB. */
 #define LIMIT_MAX_DECODE_BUFFER 67108864 /* 64 MiB */
 
+/* Service and core (core/preview): a preview is at most PREVIEW_MAX_SIZE pixels on its longest
+ * side (the ?size= cap), and the level it is made from at most PREVIEW_MAX_DECODE samples
+ * (pixels x shown channels), held as doubles: 16 Mi samples is 128 MiB, a 4096^2 channel.
+ * A pyramid's level near 512 pixels is far below it; a huge single-level image is a 413. */
+#define LIMIT_PREVIEW_MAX_SIZE   2048
+#define LIMIT_PREVIEW_MAX_DECODE 16777216
+
 /* Service (handlers/topk_endpoint.c): k and the element count of a JSON array (a JSON number costs
  * ~24 bytes parsed). */
 #define LIMIT_MAX_K           1000000
@@ -137,7 +144,9 @@ struct limits {
     unsigned max_pairs;
     unsigned max_batch;
     unsigned max_match_component;
-    unsigned threads; /* CPU threads one request may use for decoding / counting */
+    unsigned threads;            /* CPU threads one request may use for decoding / counting */
+    unsigned preview_max_size;   /* longest side of a /preview or overlay answer */
+    uint64_t preview_max_decode; /* samples of the level one preview may decode */
     struct scan_suffixes scan_suffixes; /* what /scan lists (--scan-suffixes, parsed) */
 };
 

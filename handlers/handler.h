@@ -48,8 +48,9 @@ struct request {
     const char *path; /* the route path, e.g. "/scan" */
     const struct request_param *params;
     size_t n_params;
-    const char *content_type; /* NULL when absent */
-    const char *accept;       /* NULL when absent */
+    const char *content_type;  /* NULL when absent */
+    const char *accept;        /* NULL when absent */
+    const char *if_none_match; /* NULL when absent */
     const unsigned char *body;
     size_t body_len;
     const char *request_id;

@@ -21,4 +21,6 @@ void response_cleanup(struct response *resp)
     resp->status = 500;
     resp->content_type = NULL;
     resp->retry_after = 0;
+    resp->etag[0] = '\0';
+    resp->cache_control = NULL;
 }

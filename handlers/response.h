@@ -17,7 +17,9 @@ struct response {
     const char *content_type; /* static string, or NULL for no Content-Type */
     char *body;               /* malloc'd; owned by the response */
     size_t body_len;
-    unsigned retry_after; /* seconds; 0 = no Retry-After header */
+    unsigned retry_after;      /* seconds; 0 = no Retry-After header */
+    char etag[48];             /* ETag header value (quoted); "" = none */
+    const char *cache_control; /* static string; NULL = "no-store" */
 };
 
 /* Make resp a status answer with body (len bytes, malloc'd; the response takes it, NULL for

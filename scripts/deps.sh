@@ -9,14 +9,14 @@ set -euo pipefail
 
 purpose=${1:-run}
 run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libtiff-dev
-          libblosc-dev libzstd-dev zlib1g-dev libexpat1-dev libgnutls28-dev curl)
-# The Python client's suite (ctest python_client) needs requests, pytest and pandas, its
-# install test venv, setuptools and wheel (pip install --no-build-isolation), and
-# python_client_types mypy.
+          libblosc-dev libzstd-dev zlib1g-dev libexpat1-dev libgnutls28-dev libpng-dev curl)
+# The Python client's suite (ctest python_client) needs requests, pytest, pandas and Pillow
+# (Client.preview decodes PNGs), its install test venv, setuptools and wheel (pip install
+# --no-build-isolation), and python_client_types mypy.
 test_pkgs=("${run_pkgs[@]}" libcurl4-openssl-dev openssl clang clang-format libclang-rt-14-dev
            python3 python3-numpy python3-scipy python3-skimage python3-tifffile python3-zarr
            python3-openslide libtiff-tools libvips-tools nginx nodejs chromium valgrind
-           python3-requests python3-pytest python3-pandas python3-mypy python3-venv
+           python3-requests python3-pytest python3-pandas python3-pil python3-mypy python3-venv
            python3-setuptools python3-wheel)
 # Debian's npm package conflicts with a nodejs that already bundles npm (NodeSource's):
 # ask for it only when there is no npm at all.

@@ -247,6 +247,8 @@ bool http_admit(struct http_exchange *ex, const char *url, const char *method, c
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE));
     ex->accept = http_admit_strdup(
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+    ex->if_none_match = http_admit_strdup(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH));
 
     /* Body limit by route and media type; an over-limit Content-Length is refused now. */
     status = http_body_open(&ex->body, ex->srv, ex->route->body, ex->content_type,

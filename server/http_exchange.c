@@ -48,6 +48,7 @@ void http_exchange_free(struct http_exchange *ex)
     }
     free(ex->content_type);
     free(ex->accept);
+    free(ex->if_none_match);
     http_body_free(&ex->body, ex->srv);
     response_cleanup(&ex->resp);
     free(ex);
@@ -62,6 +63,7 @@ struct request http_exchange_request(const struct http_exchange *ex)
         .n_params = ex->n_params,
         .content_type = ex->content_type,
         .accept = ex->accept,
+        .if_none_match = ex->if_none_match,
         .body = http_body_data(&ex->body),
         .body_len = http_body_len(&ex->body),
         .request_id = ex->request_id,
@@ -96,7 +98,10 @@ enum MHD_Result http_exchange_queue(struct http_exchange *ex)
     if (r->content_type != NULL)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     MHD_add_response_header(mr, "X-Request-Id", ex->request_id);
-    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            r->cache_control ? r->cache_control : "no-store");
+    if (r->etag[0] != '\0')
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, r->etag);
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     if (r->retry_after > 0) {
         char ra[16];

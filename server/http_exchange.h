@@ -54,6 +54,7 @@ struct http_exchange {
     size_t n_params;
     char *content_type; /* owned copies, NULL when absent */
     char *accept;
+    char *if_none_match;
 
     struct http_body body;
     bool body_announced; /* Content-Length > 0 or chunked */

@@ -6,7 +6,9 @@
 #include "routes.h"
 #include "classify_endpoint.h"
 #include "overlap_endpoint.h"
+#include "overlay_endpoint.h"
 #include "pages.h"
+#include "preview_endpoint.h"
 #include "scan_endpoint.h"
 #include "topk_endpoint.h"
 
@@ -53,12 +55,17 @@ const struct route routes[] = {
      .summary = "list the image files of a directory tree (JSON options)"},
     {.method = "GET", .path = "/classify", .handler = classify_endpoint_get, .heavy = true,
      .root = true, .summary = "what an image file is and which reader opens it (cached)"},
+    {.method = "GET", .path = "/preview", .handler = preview_endpoint_get, .heavy = true,
+     .root = true, .summary = "a PNG of an image from its pyramid level nearest the size"},
     {.method = "POST", .path = "/classify", .handler = classify_endpoint_post,
      .body = ROUTE_BODY_JSON, .heavy = true, .root = true,
      .summary = "classify many paths at once, concurrently"},
     {.method = "POST", .path = "/overlap", .handler = overlap_endpoint_post,
      .body = ROUTE_BODY_UPLOAD, .heavy = true, .root = true,
      .summary = "contingency counts, IoU and matching of two label images"},
+    {.method = "POST", .path = "/overlap/render", .handler = overlay_endpoint_post,
+     .body = ROUTE_BODY_JSON, .heavy = true, .root = true,
+     .summary = "a PNG of a label pair at one threshold: tp, fp, fn and outlines"},
     {.method = "POST", .path = "/topk", .handler = topk_endpoint_post, .body = ROUTE_BODY_UPLOAD,
      .heavy = true,
      .summary = "k smallest / largest, per-row top-k, k nearest neighbours of points"},

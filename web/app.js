@@ -181,6 +181,7 @@ function renderScan(body) {
   const withClass = body.entries.some((e) => e.classification);
   const cols = [
     { label: 'Path', render: (e) => classifyLink(e.path) },
+    { label: 'Preview', render: (e) => (canPreview(e) ? previewImg(e.path, THUMB, `thumbnail of ${e.path}`, 'thumb') : '\u2014') },
     { key: 'type', label: 'Type' },
     { key: 'suffix', label: 'Suffix' },
     { label: 'Size', num: true, render: (e) => (e.type === 'zarr' ? '\u2014' : bytes(e.size)) },
@@ -207,7 +208,7 @@ function renderClassify(body) {
   const text = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
   const flat = Object.fromEntries(Object.entries(body).map(([k, v]) =>
     [k, Array.isArray(v) ? (v.length ? v.map(text).join('; ') : null) : text(v)]));
-  return [kvTable(flat)];
+  return [...classifyFigure(body), kvTable(flat)];
 }
 
 function renderOverlap(body) {
@@ -226,7 +227,7 @@ function renderOverlap(body) {
         ['panoptic_quality', 'PQ']].map(([k, label]) => ({ label, num: true, render: (m) => m[k].toFixed(4) }))];
     const [box, ...rest] = table(cols, sweep);
     box.id = 'overlap-sweep';
-    parts.push(box, ...rest);
+    parts.push(evaluationFigures(sweep), box, ...rest);
   }
   parts.push(el('h3', {}, 'Pairs'));
   const cols = [{ key: 'a', label: 'Label a', num: true }, { key: 'b', label: 'Label b', num: true },
@@ -268,6 +269,7 @@ function setupForms() {
 
   wire('overlap', (fd, form) => {
     const body = { a: fd.get('a').trim(), b: fd.get('b').trim(), iou: checked(form, 'iou') };
+    lastOverlap = { a: body.a, b: body.b, criterion: fd.get('criterion'), at: Number(fd.get('overlay_at')) || 0.5 };
     const thresholds = parseNumbers(fd.get('match_threshold'));
     if (thresholds.includes(null)) throw new Error('thresholds must be numbers in (0, 1]');
     if (thresholds.length > 0) {
@@ -283,6 +285,140 @@ function setupForms() {
     lastCount = values.length;
     return call('POST', '/topk', { values, k: Number(fd.get('k')), largest: checked(form, 'largest') });
   }, (body) => renderTopk(body, lastCount));
+}
+
+/* ---- previews, overlays and charts ------------------------------------------------------ */
+
+/* Pictures are PNGs the server renders (GET /preview, POST /overlap/render), so curl and this
+ * page see the same thing. Without a token the browser loads a preview itself, lazily; with
+ * one (an <img> cannot send a header) it is fetched when it scrolls into view and shown from
+ * a blob URL. The chart is an SVG drawn here. */
+
+const THUMB = 48; /* thumbnail side in the scan table, CSS pixels */
+const PREVIEW_SIZE = 512;
+const PREVIEW_NAME = /\.(ome\.)?tiff?$/i;
+const CHART_SERIES = [['precision', 'precision', '#0b6e6e'], ['recall', 'recall', '#c0392b'],
+  ['f1', 'F1', '#2c5fd6'], ['accuracy', 'accuracy', '#8e44ad'], ['panoptic_quality', 'PQ', '#d68910']];
+let lastOverlap = null;
+
+function canPreview(entry) { return entry.type !== 'zarr' && PREVIEW_NAME.test(entry.path); }
+
+/* Show a fetched PNG answer in img, or say in its alt text why there is none. */
+async function showFetched(img, alt, responsePromise) {
+  try {
+    const res = await responsePromise;
+    if (res.status === 401) showTokenNeeded();
+    if (!res.ok) {
+      const p = await res.json().catch(() => null);
+      img.alt = `${alt}: not available (${p?.detail ?? `HTTP ${res.status}`})`;
+      img.classList.add('broken');
+      return;
+    }
+    img.src = URL.createObjectURL(await res.blob());
+  } catch (e) {
+    img.alt = `${alt}: the server did not answer`;
+    img.classList.add('broken');
+  }
+}
+
+function previewImg(path, size, alt, cls) {
+  const url = `/preview?${new URLSearchParams({ path, size: String(size) })}`;
+  const img = el('img', { alt, class: cls, decoding: 'async', 'data-size': String(size) });
+  img.addEventListener('error', () => img.classList.add('broken'));
+  if (!token()) {
+    img.loading = 'lazy';
+    img.src = url;
+    return img;
+  }
+  const load = () => showFetched(img, alt, fetch(url, { headers: authHeaders() }));
+  if (!('IntersectionObserver' in window)) { load(); return img; }
+  const io = new IntersectionObserver((seen) => {
+    if (seen.some((e) => e.isIntersecting)) { io.disconnect(); load(); }
+  });
+  io.observe(img);
+  return img;
+}
+
+function classifyFigure(body) {
+  if (!['tiff', 'bigtiff'].includes(body.container) || !body.path) return [];
+  const alt = `preview of ${body.path}: ${body.width} x ${body.height} pixels, ${body.channels ?? 1} channel(s), ${body.levels ?? 1} level(s)`;
+  const facts = [`${body.width} \u00d7 ${body.height} px`, `${body.levels ?? 1} level${body.levels === 1 ? '' : 's'}`,
+    `${body.channels ?? 1} channel${body.channels === 1 ? '' : 's'}`];
+  const ps = body.physical_size;
+  if (ps && typeof ps === 'object' && ps.x && ps.y) {
+    const unit = ps.unit_x || '\u00b5m';
+    facts.push(`${fmt(ps.x * body.width)} \u00d7 ${fmt(ps.y * body.height)} ${unit} (pixel ${fmt(ps.x)} \u00d7 ${fmt(ps.y)} ${unit})`);
+  }
+  return [el('figure', { class: 'picture', id: 'classify-preview' },
+    previewImg(body.path, PREVIEW_SIZE, alt, 'preview'),
+    el('figcaption', {}, facts.join(' \u00b7 ')))];
+}
+
+/* SVG line chart of the sweep: one line per metric, thresholds on x, 0..1 on y. */
+function sweepChart(sweep) {
+  const NS = 'http://www.w3.org/2000/svg';
+  const W = 420, H = 260, L = 40, R = 10, T = 12, B = 58;
+  const svg = document.createElementNS(NS, 'svg');
+  const node = (tag, attrs, text) => {
+    const n = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+    if (text !== undefined) n.textContent = text;
+    return n;
+  };
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('class', 'chart');
+  svg.setAttribute('id', 'overlap-chart');
+  const desc = CHART_SERIES.map(([k, label]) => `${label} ${sweep.map((m) => m[k].toFixed(2)).join('/')}`).join('; ');
+  svg.setAttribute('aria-label', `precision, recall, F1, accuracy and panoptic quality against the threshold ${sweep.map((m) => m.threshold).join(', ')}: ${desc}`);
+  svg.append(node('title', {}, 'Matching quality against the threshold'));
+  const ts = sweep.map((m) => m.threshold);
+  const t0 = Math.min(...ts), t1 = Math.max(...ts);
+  const x = (t) => L + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (W - L - R);
+  const y = (v) => T + (1 - v) * (H - T - B);
+  for (let v = 0; v <= 1.0001; v += 0.25) {
+    svg.append(node('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid' }));
+    svg.append(node('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v.toFixed(2)));
+  }
+  for (const t of ts) svg.append(node('text', { x: x(t), y: H - B + 16, 'text-anchor': 'middle', class: 'tick' }, fmt(t)));
+  svg.append(node('text', { x: (L + W - R) / 2, y: H - B + 32, 'text-anchor': 'middle', class: 'axis' }, 'threshold'));
+  CHART_SERIES.forEach(([k, label, color], i) => {
+    const pts = sweep.map((m) => `${x(m.threshold).toFixed(1)},${y(m[k]).toFixed(1)}`).join(' ');
+    svg.append(node('polyline', { points: pts, fill: 'none', stroke: color, 'stroke-width': 2, 'data-metric': k }));
+    for (const m of sweep) {
+      const c = node('circle', { cx: x(m.threshold), cy: y(m[k]), r: 3, fill: color });
+      c.append(node('title', {}, `${label} at ${m.threshold}: ${m[k].toFixed(4)}`));
+      svg.append(c);
+    }
+    const lx = L + i * ((W - L - R) / CHART_SERIES.length);
+    svg.append(node('rect', { x: lx, y: H - 14, width: 12, height: 4, fill: color }));
+    svg.append(node('text', { x: lx + 16, y: H - 10, class: 'legend' }, label));
+  });
+  return svg;
+}
+
+function overlayImg() {
+  const { a, b, criterion, at } = lastOverlap;
+  const alt = `overlay of ${a} (truth) and ${b} (prediction) at ${criterion} ${at}: true positives green, false positives red, false negatives blue, outlines of the truth white and of the prediction yellow`;
+  const img = el('img', { alt, class: 'preview', id: 'overlap-overlay', 'data-size': String(PREVIEW_SIZE) });
+  showFetched(img, alt, fetch('/overlap/render', {
+    method: 'POST',
+    headers: authHeaders({ 'Content-Type': 'application/json' }),
+    body: JSON.stringify({ a, b, threshold: at, criterion, size: PREVIEW_SIZE }),
+  }));
+  return img;
+}
+
+function evaluationFigures(sweep) {
+  const figs = [el('figure', { class: 'picture' }, sweepChart(sweep),
+    el('figcaption', {}, 'precision, recall, F1, accuracy and PQ against the threshold'))];
+  if (lastOverlap) {
+    figs.push(el('figure', { class: 'picture' }, overlayImg(), el('figcaption', {},
+      `at ${lastOverlap.criterion} \u2265 ${lastOverlap.at}: `,
+      el('span', { class: 'key tp' }, 'TP'), ' ', el('span', { class: 'key fp' }, 'FP'), ' ',
+      el('span', { class: 'key fn' }, 'FN'))));
+  }
+  return el('div', { class: 'figures' }, figs);
 }
 
 /* ---- live counters ---------------------------------------------------------------------- */

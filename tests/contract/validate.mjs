@@ -256,6 +256,14 @@ export function makeValidator(spec) {
       if (a.body.length % layout.record_bytes !== 0) problems.push(`binary body of ${a.body.length} bytes is not a multiple of ${layout.record_bytes}`);
       return key;
     }
+    if (mt === 'image/png') {
+      // A PNG: the signature, then the IHDR chunk with a non-zero width and height.
+      const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      const b = a.body;
+      if (b.length < 33 || !b.subarray(0, 8).equals(sig) || b.toString('latin1', 12, 16) !== 'IHDR') problems.push('body is not a PNG (signature, IHDR)');
+      else if (b.readUInt32BE(16) === 0 || b.readUInt32BE(20) === 0) problems.push('PNG with a zero side');
+      return key;
+    }
     if (mt.startsWith('text/') || mt === 'application/yaml' || mt === 'image/svg+xml' || mt === 'application/javascript') {
       let text;
       try {

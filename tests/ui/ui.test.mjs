@@ -4,7 +4,9 @@
 // Checks: the page shows the version, the data root and live counters; a scan through the
 // form renders rows; a file classifies (typed, and by clicking a scan row); an error shows
 // its problem detail; top-k and overlap render tables; /docs renders every operation of
-// openapi/openapi.yaml; with --token, /ui asks for the token and then works. No request may
+// openapi/openapi.yaml; scan thumbnails, the classify preview, the overlay and the sweep chart
+// load at their sizes with alt text, and the page fits a phone; with --token, /ui asks for the
+// token and then works. No request may
 // leave the server (everything the pages load is embedded). Screenshots of each page are
 // written to the artifacts directory.
 //
@@ -216,6 +218,56 @@ try {
       `sweep table columns ${head.join(' ')}`);
     const pairs = await page.$$('#overlap-result .scroll:not(#overlap-sweep) tbody tr');
     check(pairs.length > 10, `${pairs.length} pair rows`);
+  });
+
+  await step('pictures: scan thumbnails, the classify preview, the chart and the overlay', async () => {
+    /* An <img> that decoded: its natural size, or null while it is not loaded. */
+    const natural = (sel) => page.$eval(sel, (img) => (img.complete && img.naturalWidth > 0
+      ? { w: img.naturalWidth, h: img.naturalHeight, alt: img.alt } : null)).catch(() => null);
+    const loaded = (sel) => page.waitForFunction((q) => {
+      const img = document.querySelector(q);
+      return img && img.complete && img.naturalWidth > 0;
+    }, sel, { timeout: 15000 });
+    /* Every image has an alt attribute (the header's decorative icon an empty one), and every
+     * picture of an answer a text that says what it shows. */
+    const noAlt = await page.$$eval('img', (imgs) => imgs.filter((i) => !i.hasAttribute('alt')
+      || (i.closest('.result') && !i.alt.trim())).map((i) => i.src));
+    check(noAlt.length === 0, 'every picture has alt text', noAlt.join(' '));
+    const thumb = '#scan-result img.thumb[alt="thumbnail of cyc1/DAPI.tif"]';
+    await page.$eval(thumb, (img) => img.scrollIntoView());
+    await loaded(thumb);
+    const t = await natural(thumb);
+    check(t && t.w === 48 && t.h === 36, 'DAPI.tif thumbnail decodes at 48 x 36 (256 x 192 fitted)', JSON.stringify(t));
+    check((await page.$$('#scan-result img.thumb')).length >= 6, 'a thumbnail per TIFF row');
+    await page.fill('#classify-form input[name=path]', 'slides/pyramid.ome.tif');
+    await page.click('#classify-form button[type=submit]');
+    await page.waitForSelector('#classify-preview img', { timeout: 10000 });
+    await loaded('#classify-preview img');
+    const pv = await natural('#classify-preview img');
+    check(pv && pv.w === 512 && pv.h === 512, 'classify preview decodes at 512 x 512 (its level 1)', JSON.stringify(pv));
+    check(pv && pv.alt.includes('1024 x 1024') && pv.alt.includes('3 level'), 'its alt text gives size and levels', pv && pv.alt);
+    const caption = await page.textContent('#classify-preview figcaption');
+    check(caption.includes('3 levels'), 'the caption gives the levels', caption);
+    await page.$eval('#classify-card', (c) => c.scrollIntoView());
+    await (await page.$('#classify-card')).screenshot({ path: path.join(ARTIFACTS, 'preview.png') });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'preview.png')}`);
+    await loaded('#overlap-overlay');
+    const ov = await natural('#overlap-overlay');
+    check(ov && ov.w === 512 && ov.h === 512, 'overlay decodes at 512 x 512', JSON.stringify(ov));
+    check(ov && ov.alt.includes('true positives green'), 'overlay alt text says what the colours mean');
+    const lines = await page.$$eval('#overlap-chart polyline', (ps) => ps.map((p) => [p.dataset.metric, p.getAttribute('points').split(' ').length]));
+    check(lines.length === 5 && lines.every(([, n]) => n === 9), 'chart: 5 metrics x 9 thresholds', JSON.stringify(lines));
+    check((await page.getAttribute('#overlap-chart', 'aria-label')).startsWith('precision, recall'), 'chart has a text alternative');
+    await page.$eval('#overlap-card', (c) => c.scrollIntoView());
+    await (await page.$('#overlap-card')).screenshot({ path: path.join(ARTIFACTS, 'overlay-chart.png') });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'overlay-chart.png')}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(wide <= 390, 'phone width: the page does not scroll sideways', String(wide));
+    await page.$eval('#overlap-card', (c) => c.scrollIntoView());
+    await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: false });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'phone.png')}`);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   await step('live counters keep up', async () => {

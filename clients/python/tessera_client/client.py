@@ -27,6 +27,7 @@ give each thread its own client.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
@@ -723,6 +724,63 @@ class Client:
                 stacklevel=4,
             )
 
+
+    def preview(
+        self,
+        path: str,
+        *,
+        size: int = 512,
+        level: int | None = None,
+        channel: int | Sequence[int] | None = None,
+        colors: Sequence[str] | None = None,
+        lo: float | None = None,
+        hi: float | None = None,
+        labels: bool | None = None,
+        boundaries: bool = False,
+        as_array: bool = False,
+        request_id: str | None = None,
+    ) -> bytes | npt.NDArray[np.uint8]:
+        """``GET /preview``: a PNG of an image under the data root, at most ``size`` pixels
+        on its longest side, rendered by the server from the pyramid level nearest it.
+
+        ``channel`` (one or several) and ``colors`` (``"rrggbb"`` each) pick and colour the
+        channels; ``lo``/``hi`` are the stretch percentiles; ``labels`` forces (True) or
+        refuses (False) label colouring, None lets the server decide; ``boundaries`` draws
+        label outlines only. Returns the PNG bytes, or with ``as_array`` a (height, width, 3)
+        uint8 array decoded with Pillow (Debian's python3-pil; ``pip install
+        tessera-client[preview]``), which is imported only then.
+
+        >>> png = tessera.preview("slides/pyramid.ome.tif", size=256)  # doctest: +SKIP
+        >>> tessera.preview("labels/truth.tif", as_array=True).shape   # doctest: +SKIP
+        (256, 256, 3)
+        """
+        params: dict[str, str] = {"path": path, "size": str(size)}
+        if level is not None:
+            params["level"] = str(level)
+        if channel is not None:
+            chans = [channel] if isinstance(channel, int) else list(channel)
+            params["channel"] = ",".join(str(c) for c in chans)
+        if colors is not None:
+            params["colors"] = ",".join(c.lstrip("#") for c in colors)
+        if lo is not None:
+            params["lo"] = repr(float(lo))
+        if hi is not None:
+            params["hi"] = repr(float(hi))
+        if labels is not None:
+            params["labels"] = "true" if labels else "false"
+        if boundaries:
+            params["boundaries"] = "true"
+        resp = self._call(
+            "GET", "/preview", params=params, accept="image/png", request_id=request_id
+        )
+        self._expect_type(resp, "image/png")
+        png = bytes(resp.content)
+        if not as_array:
+            return png
+        from PIL import Image  # optional: only for as_array
+
+        with Image.open(io.BytesIO(png)) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 def _options(**options: Any) -> dict[str, Any]:
     """The options that were given (None = the server's default)."""
