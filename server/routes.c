@@ -6,6 +6,7 @@
 #include "routes.h"
 #include "classify_endpoint.h"
 #include "overlap_endpoint.h"
+#include "quantify_endpoint.h"
 #include "pages.h"
 #include "scan_endpoint.h"
 #include "topk_endpoint.h"
@@ -59,6 +60,9 @@ const struct route routes[] = {
     {.method = "POST", .path = "/overlap", .handler = overlap_endpoint_post,
      .body = ROUTE_BODY_UPLOAD, .heavy = true, .root = true,
      .summary = "contingency counts, IoU and matching of two label images"},
+    {.method = "POST", .path = "/quantify", .handler = quantify_endpoint_post,
+     .body = ROUTE_BODY_UPLOAD, .heavy = true, .root = true,
+     .summary = "per-cell intensity of every channel and cell shape (mcquant's table)"},
     {.method = "POST", .path = "/topk", .handler = topk_endpoint_post, .body = ROUTE_BODY_UPLOAD,
      .heavy = true,
      .summary = "k smallest / largest, per-row top-k, k nearest neighbours of points"},
