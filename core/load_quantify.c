@@ -44,6 +44,16 @@ struct lq_job {
     uint32_t width, height, unit_rows;
     size_t units;
     struct lq_worker *w0;
+    /* A value pass (median, Gini) collects channels [c0, c1) of table rows [r0, r1): row r's
+     * values of channel c0 + k go to slots[k * span + offset[r] - offset[r0] + ...], each
+     * run reserving its place with cursor[r - r0]. */
+    bool collect;
+    size_t c0, c1, r0, r1;
+    const struct quantify_table *table;
+    const uint64_t *offset;
+    _Atomic uint64_t *cursor;
+    double *slots;
+    uint64_t span;
     atomic_bool failed;
     enum error_code merge_rc;
     struct error_info merge_err;
@@ -287,6 +297,56 @@ static enum error_code worker_rows(const struct lq_job *job, struct lq_worker *w
     return rc;
 }
 
+/* The table row of label v among rows [r0, r1), or SIZE_MAX (a label seen in the first pass is
+ * always there; SIZE_MAX means another pass's range). */
+static size_t table_row(const struct lq_job *job, uint64_t v)
+{
+    size_t lo = job->r0, hi = job->r1;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (job->table->label[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < job->r1 && job->table->label[lo] == v ? lo : SIZE_MAX;
+}
+
+/* A value pass over rows [y0, y1): scatter the values of the pass's channels. */
+static enum error_code worker_collect(const struct lq_job *job, struct lq_worker *w, uint32_t y0,
+                                      uint32_t y1, struct error_info *err)
+{
+    enum error_code rc = ERROR_OK;
+    for (uint32_t y = y0; y < y1 && rc == ERROR_OK; y++) {
+        if ((rc = load_label_row(job, w, y, err)) != ERROR_OK)
+            break;
+        for (size_t c = job->c0; c < job->c1 && rc == ERROR_OK; c++) {
+            const unsigned char *row;
+            rc = hold_row(job, w, c + 1, y, &row, err);
+            if (rc == ERROR_OK)
+                row_to_double(row, &job->layout[c + 1].info, job->width,
+                              w->values + c * job->width);
+        }
+        const uint64_t *labels = w->ring + (size_t)(y % 5) * job->width;
+        for (uint32_t x = 0; x < job->width && rc == ERROR_OK;) {
+            const uint64_t v = labels[x];
+            uint32_t e = x + 1;
+            while (e < job->width && labels[e] == v)
+                e++;
+            const size_t r = v == 0 ? SIZE_MAX : table_row(job, v);
+            if (r != SIZE_MAX) {
+                const uint64_t at = job->offset[r] - job->offset[job->r0] +
+                                    atomic_fetch_add(&job->cursor[r - job->r0], e - x);
+                for (size_t c = job->c0; c < job->c1; c++)
+                    memcpy(job->slots + (c - job->c0) * job->span + at,
+                           w->values + c * job->width + x, (size_t)(e - x) * sizeof(double));
+            }
+            x = e;
+        }
+    }
+    return rc;
+}
+
 static enum error_code worker_unit(void *arg, size_t u, unsigned wi, void *scratch,
                                    struct error_info *err)
 {
@@ -300,7 +360,7 @@ static enum error_code worker_unit(void *arg, size_t u, unsigned wi, void *scrat
     const uint32_t y0 = (uint32_t)u * job->unit_rows;
     const uint32_t y1 = job->height - y0 < job->unit_rows ? job->height : y0 + job->unit_rows;
     if (rc == ERROR_OK)
-        rc = worker_rows(job, w, y0, y1, err);
+        rc = job->collect ? worker_collect(job, w, y0, y1, err) : worker_rows(job, w, y0, y1, err);
     if (rc != ERROR_OK)
         atomic_store(&job->failed, true);
     return rc;
@@ -312,7 +372,7 @@ static void worker_done(void *arg, unsigned wi, void *scratch)
     struct lq_worker *w = scratch;
     if (wi == 0)
         return;
-    if (w->acc != NULL && !atomic_load(&job->failed) && job->merge_rc == ERROR_OK)
+    if (w->acc != NULL && !job->collect && !atomic_load(&job->failed) && job->merge_rc == ERROR_OK)
         job->merge_rc = quantify_acc_merge(job->w0->acc, w->acc, &job->merge_err);
     quantify_acc_free(w->acc);
     worker_release(job, w);
@@ -363,6 +423,79 @@ static enum error_code job_describe(struct lq_job *job, struct error_info *err)
     return ERROR_OK;
 }
 
+#define LOAD_QUANTIFY_VALUES_MAX ((size_t)256 << 20)
+
+/* One value pass: channels [c0, c1) of rows [r0, r1), then their medians and Gini indices. */
+static enum error_code values_pass(struct lq_job *job, struct parallel_loop *loop,
+                                   struct quantify_table *table, struct error_info *err)
+{
+    const size_t rows = job->r1 - job->r0, chans = job->c1 - job->c0;
+    job->span = job->offset[job->r1] - job->offset[job->r0];
+    job->cursor = alloc_zeroed(rows, sizeof *job->cursor);
+    job->slots = alloc_large((size_t)job->span * chans * sizeof(double) + 1);
+    enum error_code rc = ERROR_OK;
+    if (job->cursor == NULL || job->slots == NULL)
+        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate %llu cell values",
+                       (unsigned long long)job->span * chans);
+    if (rc == ERROR_OK)
+        rc = parallel_run(loop, NULL, err);
+    for (size_t r = job->r0; r < job->r1 && rc == ERROR_OK; r++)
+        for (size_t c = job->c0; c < job->c1; c++)
+            quantify_values_of(job->slots + (c - job->c0) * job->span + job->offset[r] -
+                                   job->offset[job->r0],
+                               table->shape[r].area, &table->stats[r * table->channels + c]);
+    free(job->cursor);
+    free(job->slots);
+    job->cursor = NULL;
+    job->slots = NULL;
+    return rc;
+}
+
+/* Median and Gini of every cell and channel, in passes of at most values_max bytes. */
+static enum error_code values_passes(struct lq_job *job, struct parallel_loop *loop,
+                                     size_t values_max, struct quantify_table *table,
+                                     struct error_info *err)
+{
+    const size_t n = table->labels, channels = table->channels;
+    uint64_t *offset = alloc_bytes((n + 1) * sizeof *offset);
+    if (offset == NULL)
+        return error_set(err, ERROR_NO_MEMORY, "cannot allocate the value offsets");
+    offset[0] = 0;
+    for (size_t r = 0; r < n; r++)
+        offset[r + 1] = offset[r] + table->shape[r].area;
+    const uint64_t per_channel = offset[n] * sizeof(double), budget = values_max;
+    size_t group = per_channel == 0 ? channels : (size_t)(budget / per_channel);
+    group = group == 0 ? 1 : group > channels ? channels : group;
+    enum error_code rc = ERROR_OK;
+    job->collect = true;
+    job->table = table;
+    job->offset = offset;
+    for (size_t c0 = 0; c0 < channels && n != 0 && rc == ERROR_OK; c0 += group) {
+        job->c0 = c0;
+        job->c1 = c0 + group < channels ? c0 + group : channels;
+        const uint64_t width = (job->c1 - job->c0) * sizeof(double);
+        for (size_t r0 = 0; r0 < n && rc == ERROR_OK;) {
+            size_t r1 = r0 + 1;
+            if ((offset[r1] - offset[r0]) * width > budget) {
+                rc = error_set(err, ERROR_TOO_LARGE,
+                               "label %llu has %llu pixels: its values are over the %zu bytes "
+                               "one pass may hold for median and gini_index",
+                               (unsigned long long)table->label[r0],
+                               (unsigned long long)table->shape[r0].area, values_max);
+                break;
+            }
+            while (r1 < n && (offset[r1 + 1] - offset[r0]) * width <= budget)
+                r1++;
+            job->r0 = r0;
+            job->r1 = r1;
+            rc = values_pass(job, loop, table, err);
+            r0 = r1;
+        }
+    }
+    free(offset);
+    return rc;
+}
+
 static const char *name_of(const struct load_source *src, size_t i)
 {
     if (src->name != NULL)
@@ -371,7 +504,7 @@ static const char *name_of(const struct load_source *src, size_t i)
 }
 
 enum error_code load_quantify(const struct load_source *labels, const struct load_source *channels,
-                              size_t n_channels, uint64_t max_labels,
+                              size_t n_channels, const struct load_quantify_options *qopt,
                               const struct load_options *options, struct quantify_table *table,
                               struct load_info *label_info, struct load_info *channel_info,
                               struct error_info *err)
@@ -384,7 +517,7 @@ enum error_code load_quantify(const struct load_source *labels, const struct loa
     job.opt = options;
     job.channel_opt = *options;
     job.channel_opt.intensity = true;
-    job.max_labels = max_labels;
+    job.max_labels = qopt->max_labels;
     atomic_init(&job.failed, false);
     error_init(&job.merge_err);
     job.src = alloc_zeroed(job.n, sizeof *job.src);
@@ -415,8 +548,8 @@ enum error_code load_quantify(const struct load_source *labels, const struct loa
                                  .item = worker_unit,
                                  .done = worker_done,
                                  .arg = &job};
-    job.w0->acc =
-        quantify_acc_new(job.width == 0 ? 1 : job.width, job.height, n_channels, max_labels, err);
+    job.w0->acc = quantify_acc_new(job.width == 0 ? 1 : job.width, job.height, n_channels,
+                                   qopt->max_labels, err);
     if (job.w0->acc == NULL)
         rc = ERROR_NO_MEMORY;
     else if (job.height != 0 && job.width != 0)
@@ -428,6 +561,14 @@ enum error_code load_quantify(const struct load_source *labels, const struct loa
     }
     if (rc == ERROR_OK)
         rc = quantify_acc_finish(job.w0->acc, table, err);
+    if (rc == ERROR_OK && qopt->values && n_channels != 0) {
+        job.merge_rc = ERROR_OK;
+        rc = values_passes(&job, &loop,
+                           qopt->values_max ? qopt->values_max : LOAD_QUANTIFY_VALUES_MAX, table,
+                           err);
+        if (rc != ERROR_OK)
+            quantify_table_cleanup(table);
+    }
 out:
     if (job.w0 != NULL) {
         worker_release(&job, job.w0);

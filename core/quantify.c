@@ -447,6 +447,7 @@ static void stats_of(const struct chan_acc *ch, uint64_t n, struct quantify_stat
     st->std = var > 0 ? (double)sqrtl(var) : 0.0;
     st->min = ch->min;
     st->max = ch->max;
+    st->median = st->gini = NAN;
 }
 
 /* Sort the extents by cell (counting sort) and within a cell by row; start[i] .. start[i+1]
@@ -522,4 +523,34 @@ void quantify_table_cleanup(struct quantify_table *table)
     free(table->shape);
     free(table->stats);
     memset(table, 0, sizeof *table);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Median and Gini from every value of a cell
+ */
+
+static int by_value(const void *a, const void *b) /* NaN last, as numpy sorts */
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    if (isnan(x) || isnan(y))
+        return isnan(x) - isnan(y);
+    return (x > y) - (x < y);
+}
+
+void quantify_values_of(double *v, size_t n, struct quantify_stats *st)
+{
+    st->median = st->gini = NAN;
+    if (n == 0)
+        return;
+    qsort(v, n, sizeof *v, by_value);
+    if (isnan(v[n - 1]))
+        return;
+    st->median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    long double cum = 0, sum_cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += v[i];
+        sum_cum += cum;
+    }
+    if (cum != 0)
+        st->gini = (double)(((long double)n + 1 - 2 * sum_cum / cum) / (long double)n);
 }

@@ -14,7 +14,8 @@
  * weighted perimeter, which needs the two label rows above and below). Workers' accumulators
  * are merged, then quantify_acc_finish sorts the labels and derives the features.
  * Memory: O(labels x channels + labels x rows per label); no pixel is kept. Median and Gini
- * need every value of a cell and are not computed here.
+ * need every value of a cell: quantify_values_of derives them from a cell's values, which
+ * core/load_quantify collects in a second, bounded pass.
  *
  * Definitions (the contract; x = column, y = row, pixel centres at integer coordinates):
  *   centroid      (mean y, mean x) of the label's pixels.
@@ -36,7 +37,10 @@
  *   perimeter     skimage's perimeter(image, 4): border pixels (a 4-neighbour outside the
  *                 label, the image edge counting as outside) weighted by their border
  *                 neighbours: 1, sqrt 2 or (1 + sqrt 2) / 2.
- *   intensity     mean = sum / n, std = sqrt(sum of (v - mean)^2 / n) (ddof 0), min, max.
+ *   intensity     mean = sum / n, std = sqrt(sum of (v - mean)^2 / n) (ddof 0), min, max;
+ *                 median as numpy's (the mean of the two middle values for even n); gini as
+ *                 mcquant: x sorted ascending, (n + 1 - 2 sum(cumsum(x)) / sum(x)) / n (NaN
+ *                 when sum(x) = 0). A NaN value makes both NaN.
  *
  * Thread-safety: an accumulator belongs to one thread at a time; distinct ones are
  * independent.
@@ -60,9 +64,11 @@ struct quantify_shape {
     uint64_t convex_area;
 };
 
-/* Per-cell, per-channel intensity statistics. */
+/* Per-cell, per-channel intensity statistics. median and gini are NaN unless the caller
+ * computed them from every value of the cell (quantify_values_of). */
 struct quantify_stats {
     double mean, sum, min, max, std;
+    double median, gini;
 };
 
 /* The finished table, labels ascending. stats is labels x channels, label-major. */
@@ -111,5 +117,8 @@ enum error_code quantify_acc_finish(struct quantify_acc *acc, struct quantify_ta
                                     struct error_info *err) ERROR_MUST_CHECK;
 
 void quantify_table_cleanup(struct quantify_table *table);
+
+/* Median and Gini index of the n values at v (sorted in place) into st. */
+void quantify_values_of(double *v, size_t n, struct quantify_stats *st);
 
 #endif

@@ -156,8 +156,8 @@ enum error_code quantify_file_run(const struct quantify_file_options *opt,
         lo.max_json = opt->zarr_json_max;
     lo.threads = opt->threads;
     lo.deadline = opt->deadline;
-    rc = load_quantify(&lsrc, csrc, count, opt->max_labels, &lo, &out->table, &out->labels, cinfo,
-                       err);
+    const struct load_quantify_options qo = {.max_labels = opt->max_labels, .values = opt->values};
+    rc = load_quantify(&lsrc, csrc, count, &qo, &lo, &out->table, &out->labels, cinfo, err);
     for (size_t i = 0; i < count; i++)
         out->channels[i].info = cinfo[i];
 out:

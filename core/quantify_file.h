@@ -44,6 +44,7 @@ struct quantify_file_options {
     unsigned max_ifds;
     size_t zarr_json_max; /* 0 = LIMIT_ZARR_JSON_MAX */
     uint64_t max_labels;  /* distinct labels (ERROR_TOO_LARGE); 0 = no cap */
+    bool values;          /* also median and Gini (load_quantify's value passes) */
     size_t max_channels;  /* channels after expanding pages (ERROR_TOO_LARGE); 0 = no cap */
     unsigned threads;
     int64_t deadline;

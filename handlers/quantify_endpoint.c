@@ -55,14 +55,6 @@ static bool quantify_names(const struct request *req, const json_t *v, const cha
             *bits |= 1u << k;
             continue;
         }
-        if (s != NULL && strcmp(field, "intensity") == 0 &&
-            (strcmp(s, "median") == 0 || strcmp(s, "gini_index") == 0)) {
-            problem_send(resp, req, 422,
-                         "'intensity': '%s' needs every value of a cell and is not computed "
-                         "by this server; use mean, sum, min, max or std",
-                         s);
-            return false;
-        }
         problem_send(resp, req, 400, "'%s'[%zu] must be one of the names listed in the API", field,
                      i);
         return false;
@@ -182,16 +174,18 @@ static void quantify_run(const struct handler_context *ctx, const struct request
                          const struct quantify_query *q, struct response *resp)
 {
     const struct limits *lim = ctx->limits;
-    struct quantify_file_options opt = {.root_fd = ctx->root_fd,
-                                        .cache = ctx->cache,
-                                        .max_pixels = lim->max_pixels,
-                                        .max_decode_buffer = lim->max_decode_buffer,
-                                        .max_ifds = lim->max_ifds,
-                                        .zarr_json_max = lim->zarr_json_max,
-                                        .max_labels = lim->max_labels,
-                                        .max_channels = lim->max_channels,
-                                        .threads = lim->threads ? lim->threads : 1,
-                                        .deadline = req->deadline_ns};
+    struct quantify_file_options opt = {
+        .root_fd = ctx->root_fd,
+        .cache = ctx->cache,
+        .max_pixels = lim->max_pixels,
+        .max_decode_buffer = lim->max_decode_buffer,
+        .max_ifds = lim->max_ifds,
+        .zarr_json_max = lim->zarr_json_max,
+        .max_labels = lim->max_labels,
+        .values = (q->stats & (1u << QUANTIFY_STAT_MEDIAN | 1u << QUANTIFY_STAT_GINI)) != 0,
+        .max_channels = lim->max_channels,
+        .threads = lim->threads ? lim->threads : 1,
+        .deadline = req->deadline_ns};
     struct quantify_file_result r;
     struct error_info err;
     error_init(&err);

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const quantify_stat_names[QUANTIFY_STAT_COUNT] = {"mean", "sum", "min", "max", "std"};
+const char *const quantify_stat_names[QUANTIFY_STAT_COUNT] = {"mean", "sum",    "min",       "max",
+                                                              "std",  "median", "gini_index"};
 const char *const quantify_feature_names[QUANTIFY_FEATURE_COUNT] = {
     "centroid", "area",   "major_axis_length", "minor_axis_length", "eccentricity",
     "solidity", "extent", "orientation",       "perimeter",         "bbox"};
@@ -43,6 +44,10 @@ static double stat_of(const struct quantify_stats *s, unsigned k)
         return s->max;
     case QUANTIFY_STAT_STD:
         return s->std;
+    case QUANTIFY_STAT_MEDIAN:
+        return s->median;
+    case QUANTIFY_STAT_GINI:
+        return s->gini;
     default:
         return s->mean;
     }
@@ -232,7 +237,10 @@ void quantify_render_csv(const struct request *req, const struct quantify_file_r
         if (!(stats & (1u << k)))
             continue;
         char suffix[32];
-        snprintf(suffix, sizeof suffix, k == QUANTIFY_STAT_MEAN ? "" : "_intensity_%s",
+        snprintf(suffix, sizeof suffix,
+                 k == QUANTIFY_STAT_MEAN   ? ""
+                 : k == QUANTIFY_STAT_GINI ? "_%s"
+                                           : "_intensity_%s",
                  quantify_stat_names[k]);
         for (size_t c = 0; c < t->channels; c++)
             csv_name(&b, r->channels[c].name, suffix);

@@ -689,7 +689,8 @@ class Client:
         ``{"path", "name", "page", "level"}`` objects, or a mapping name -> path or upload.
 
         Args:
-            intensity: statistics of each channel: mean (default), sum, min, max, std.
+            intensity: statistics of each channel: mean (default), sum, min, max, std,
+                median, gini_index.
             shape: shape features (default mcquant's: centroid, area, major_axis_length,
                 minor_axis_length, eccentricity, solidity, extent, orientation), also
                 perimeter and bbox.

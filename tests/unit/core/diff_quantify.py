@@ -54,10 +54,27 @@ def close(name, got, want, rel, absolute=0.0):
         raise SystemExit(f"{name}: row {i}: {got[i]!r} != skimage {want[i]!r}")
 
 
-def check(driver, lab, channels, files, threads, tag, ref=None):
+def median_gini(lab, ch, labels):
+    """numpy's median and mcquant's gini_index of every label (ascending)."""
+    flat, vals = lab.ravel(), ch.ravel().astype(np.float64)
+    order = np.argsort(flat, kind="stable")
+    flat, vals = flat[order], vals[order]
+    starts = np.searchsorted(flat, labels)
+    ends = np.searchsorted(flat, labels, side="right")
+    med, gini = [], []
+    for a, b in zip(starts, ends):
+        x = np.sort(vals[a:b])
+        med.append(np.median(x))
+        cum = np.cumsum(x, dtype=float)
+        gini.append((len(x) + 1 - 2 * np.sum(cum) / cum[-1]) / len(x) if cum[-1] else np.nan)
+    return np.array(med), np.array(gini)
+
+
+def check(driver, lab, channels, files, threads, tag, ref=None, values=None):
     """ref: the same cells with small labels in the same order, for skimage (which cannot
     index labels near 2^64: find_objects allocates max_label entries)."""
-    n, c, rows = run(driver, ["--threads", str(threads)] + files)
+    extra = [] if values is None else ["--values-max", str(values)]
+    n, c, rows = run(driver, ["--threads", str(threads)] + extra + files)
     ref = lab if ref is None else ref
     if not lab.any():
         assert n == 0 and rows == [], tag
@@ -97,7 +114,7 @@ def check(driver, lab, channels, files, threads, tag, ref=None):
         count = np.bincount(order, minlength=len(want_labels))
         total = np.bincount(order, weights=vals, minlength=len(want_labels))
         mean = total / count
-        base = 15 + 5 * k
+        base = 15 + 7 * k
         close(f"{tag} ch{k} mean", f[:, base], mean, 1e-12)
         if ch.dtype.kind in "ui":
             exact = np.zeros(len(want_labels), np.int64)
@@ -112,6 +129,12 @@ def check(driver, lab, channels, files, threads, tag, ref=None):
         sq = np.bincount(order, weights=(vals - mean[order]) ** 2, minlength=len(want_labels))
         close(f"{tag} ch{k} std", f[:, base + 4], np.sqrt(sq / count), 1e-12, 1e-12)
         close(f"{tag} ch{k} sum", f[:, base + 1], total, 1e-12)
+        if values is None:
+            assert np.isnan(f[:, base + 5]).all() and np.isnan(f[:, base + 6]).all(), tag
+        else:
+            med, gini = median_gini(lab, ch, want_labels)
+            assert np.array_equal(f[:, base + 5], med), f"{tag} ch{k} median"
+            close(f"{tag} ch{k} gini", f[:, base + 6], gini, 1e-12, 1e-14)
         sk = regionprops_table(ref.astype(np.int64), ch, properties=("intensity_mean",))
         tol = 1e-6 if ch.dtype == np.float32 else 1e-12
         close(f"{tag} ch{k} skimage mean", f[:, base], sk["intensity_mean"], tol)
@@ -141,6 +164,12 @@ def main():
         tifffile.imwrite(files[3], chans[2], compression="zlib")
         for threads in (1, 2):
             check(driver, lab, chans, files, threads, f"npy threads={threads}")
+        # median and Gini: one value pass, and passes of 1 channel x label ranges
+        check(driver, lab, chans, files, 2, "values in one pass", values=0)
+        check(driver, lab, chans, files, 2, "values in many passes", values=400000)
+        out = subprocess.run([driver, "--values-max", "1000"] + files, capture_output=True,
+                             text=True, check=False)
+        assert out.returncode == 1 and "over the 1000 bytes" in out.stdout, out.stdout
 
         tif = os.path.join(tmp, "multi.tif")
         with tifffile.TiffWriter(tif) as w:
@@ -153,7 +182,7 @@ def main():
         big = lab.astype(np.uint64)
         big[big != 0] += np.uint64(2**64 - 5000)
         check(driver, big, chans[:2], [save("big.npy", big)] + files[1:3], 2, "labels near 2^64",
-              ref=lab)
+              ref=lab, values=100000)
 
         empty = np.zeros((64, 80), np.uint16)
         check(driver, empty, [], [save("empty.npy", empty)], 1, "empty")

@@ -2,11 +2,12 @@
  * quantify_driver.c - quantify a label image against channels with core/load_quantify and
  * print the table, for diff_quantify.py to compare with skimage's regionprops_table.
  *
- * usage: quantify_driver [--threads N] [--max-labels N] LABELS CHANNEL...
+ * usage: quantify_driver [--threads N] [--max-labels N] [--values-max BYTES] LABELS CHANNEL...
+ * --values-max also computes median and Gini in value passes of at most BYTES (0 = default).
  * Each input is FILE.npy (read into memory), FILE.tif or FILE.tif:PAGE (a TIFF page, read by
  * descriptor). Output on success: "labels N channels C", then one line per label:
  *   label area cy cx r0 c0 r1 c1 major minor ecc orient solidity extent perimeter convex_area
- *   then mean sum min max std for every channel.
+ *   then mean sum min max std median gini for every channel (NaN without --values-max).
  * Floats are printed with %.17g. On failure: "error NAME: detail" and exit status 1.
  */
 #include "load_quantify.h"
@@ -66,13 +67,17 @@ int main(int argc, char **argv)
 {
     struct load_options opt;
     load_options_init(&opt);
-    unsigned long long max_labels = 0;
+    struct load_quantify_options qo = {0};
     int argi = 1;
     for (; argi + 1 < argc && strncmp(argv[argi], "--", 2) == 0; argi += 2) {
         if (strcmp(argv[argi], "--threads") == 0)
             opt.threads = (unsigned)strtoul(argv[argi + 1], NULL, 10);
         else if (strcmp(argv[argi], "--max-labels") == 0)
-            max_labels = strtoull(argv[argi + 1], NULL, 10);
+            qo.max_labels = strtoull(argv[argi + 1], NULL, 10);
+        else if (strcmp(argv[argi], "--values-max") == 0) {
+            qo.values = true;
+            qo.values_max = (size_t)strtoull(argv[argi + 1], NULL, 10);
+        }
     }
     if (argi >= argc) {
         fprintf(stderr, "usage: quantify_driver [--threads N] LABELS CHANNEL...\n");
@@ -91,8 +96,7 @@ int main(int argc, char **argv)
     struct error_info err;
     error_init(&err);
     int status = 0;
-    if (load_quantify(&src[0], src + 1, n - 1, max_labels, &opt, &t, NULL, NULL, &err) !=
-        ERROR_OK) {
+    if (load_quantify(&src[0], src + 1, n - 1, &qo, &opt, &t, NULL, NULL, &err) != ERROR_OK) {
         printf("error %s: %s\n", error_code_name(err.code), err.detail);
         status = 1;
     } else {
@@ -107,7 +111,8 @@ int main(int argc, char **argv)
                    s->solidity, s->extent, s->perimeter, (unsigned long long)s->convex_area);
             for (size_t c = 0; c < t.channels; c++) {
                 const struct quantify_stats *q = &t.stats[r * t.channels + c];
-                printf(" %.17g %.17g %.17g %.17g %.17g", q->mean, q->sum, q->min, q->max, q->std);
+                printf(" %.17g %.17g %.17g %.17g %.17g %.17g %.17g", q->mean, q->sum, q->min,
+                       q->max, q->std, q->median, q->gini);
             }
             printf("\n");
         }
