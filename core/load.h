@@ -23,9 +23,9 @@
  * strips or tiles, either byte order, compression none / LZW / deflate / PackBits / zstd /
  * LZMA (with any predictor libtiff decodes); with options.intensity also 32- and 64-bit IEEE
  * float pages (intensity channels, core/load_quantify.h). Everything else - float data
- * otherwise, several samples, JPEG/OJPEG, other codecs, a missing page, a corrupt or truncated file - is
- * ERROR_UNPROCESSABLE with a detail naming the problem. Pixels are decoded only with
- * TIFFReadEncodedStrip / TIFFReadEncodedTile.
+ * otherwise, several samples, JPEG/OJPEG, other codecs, a missing page, a corrupt or
+ * truncated file - is ERROR_UNPROCESSABLE with a detail naming the problem. Pixels are
+ * decoded only with TIFFReadEncodedStrip / TIFFReadEncodedTile.
  *
  * .npy: the whole file in memory (core/npy.h parses it strictly: versions 1.0-3.0, both
  * endians, C and Fortran order, integer dtypes); a 2-D (y, x) or 3-D (z, y, x) array.
