@@ -33,7 +33,8 @@ struct quantify_acc {
     size_t slot_mask;
     struct quantify_extent *ext;
     size_t n_ext, cap_ext;
-    unsigned char *border; /* 3 rows of border flags: rows y-1, y, y+1 */
+    unsigned char *border; /* 3 rows of border flags: rows y-1, y, y+1 of row border_y */
+    int64_t border_y;      /* the row whose border rows are held; -2 = none */
     size_t last;           /* cell of the previous run + 1, 0 = none */
 };
 
@@ -126,6 +127,7 @@ struct quantify_acc *quantify_acc_new(uint32_t width, uint32_t height, size_t ch
     }
     acc->width = width;
     acc->height = height;
+    acc->border_y = -2;
     acc->channels = channels;
     acc->max_labels = max_labels;
     return acc;
@@ -323,13 +325,19 @@ enum error_code quantify_acc_row(struct quantify_acc *acc, uint32_t y,
                                  struct error_info *err)
 {
     const uint32_t w = acc->width;
-    for (unsigned r = 1; r <= 3; r++) {
+    unsigned first = 1;
+    if (acc->border_y == (int64_t)y - 1) { /* rows y and y + 1 were computed for row y - 1 */
+        memmove(acc->border, acc->border + w, 2 * (size_t)w);
+        first = 3;
+    }
+    for (unsigned r = first; r <= 3; r++) {
         unsigned char *out = acc->border + (size_t)(r - 1) * w;
         if (rows[r] == NULL)
             memset(out, 0, w);
         else
             border_row(acc, rows, r, out);
     }
+    acc->border_y = y;
     const uint64_t *row = rows[2];
     uint32_t x = 0;
     while (x < w) {

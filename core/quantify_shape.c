@@ -6,14 +6,16 @@
  * sx = q n + r, sx^2 / n = q sx + r q + r^2 / n, so sum (x - cx)^2 = (sxx - q sx - r q) -
  * r^2 / n, an exact integer minus a fraction below n. The convex area is exact too: the hull
  * of the pixels' edge midpoints is built in doubled integer coordinates (monotone chain,
- * 128-bit cross products) and every row's integer points inside or on it are counted from
- * rational edge crossings, which is what skimage's grid_points_in_poly counts.
+ * 128-bit cross products, points taken row by row so no general sort is needed) and every row's
+ * integer points inside or on it are counted from rational edge crossings, which is what skimage's
+ * grid_points_in_poly counts.
  */
 #include "quantify_cell.h"
 
 #include "alloc.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,27 +70,32 @@ static quantify_i128 cross(struct point o, struct point a, struct point b)
     return (quantify_i128)(a.x - o.x) * (b.y - o.y) - (quantify_i128)(a.y - o.y) * (b.x - o.x);
 }
 
-static int by_xy(const void *pa, const void *pb)
+static bool before(struct point a, struct point b) /* (y, x) order */
 {
-    const struct point *a = pa, *b = pb;
-    if (a->x != b->x)
-        return (a->x > b->x) - (a->x < b->x);
-    return (a->y > b->y) - (a->y < b->y);
+    return a.y != b.y ? a.y < b.y : a.x < b.x;
 }
 
-/* Andrew's monotone chain: the hull of p[0..n) counter-clockwise into h (2n slots), no
- * collinear points; returns the vertex count. Sorts p. */
+/* Andrew's monotone chain over p[0..n) in (y, x) order (so the pops test the transposed
+ * cross product, the opposite sign): the hull into h (2n slots), no collinear points;
+ * returns the vertex count. p comes nearly sorted (row by row, neighbouring rows sharing one
+ * y), so an insertion sort puts it in order in linear time. */
 static size_t hull_of(struct point *p, size_t n, struct point *h)
 {
-    qsort(p, n, sizeof *p, by_xy);
+    for (size_t i = 1; i < n; i++) {
+        const struct point v = p[i];
+        size_t j = i;
+        for (; j > 0 && before(v, p[j - 1]); j--)
+            p[j] = p[j - 1];
+        p[j] = v;
+    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        while (k >= 2 && cross(h[k - 2], h[k - 1], p[i]) <= 0)
+        while (k >= 2 && cross(h[k - 2], h[k - 1], p[i]) >= 0)
             k--;
         h[k++] = p[i];
     }
     for (size_t i = n - 1, t = k + 1; i-- > 0;) {
-        while (k >= t && cross(h[k - 2], h[k - 1], p[i]) <= 0)
+        while (k >= t && cross(h[k - 2], h[k - 1], p[i]) >= 0)
             k--;
         h[k++] = p[i];
     }
@@ -97,6 +104,10 @@ static size_t hull_of(struct point *p, size_t n, struct point *h)
 
 static int64_t floor_div(quantify_i128 num, quantify_i128 den) /* den > 0 */
 {
+    if (num >= INT64_MIN && num <= INT64_MAX && den <= INT64_MAX) { /* the usual case: fast */
+        const int64_t n = (int64_t)num, d = (int64_t)den;
+        return n / d - (n % d != 0 && n < 0);
+    }
     quantify_i128 q = num / den;
     if (num % den != 0 && num < 0)
         q--;
@@ -150,12 +161,12 @@ static uint64_t convex_area(const struct quantify_cell *c, const struct quantify
     for (size_t e = 0; e < n_ext; e++) {
         const int64_t y = 2 * (int64_t)ext[e].y, a = 2 * (int64_t)ext[e].x0,
                       b = 2 * (int64_t)ext[e].x1;
-        struct point *q = p + 6 * e;
-        q[0] = (struct point){a - 1, y};
-        q[1] = (struct point){b + 1, y};
-        q[2] = (struct point){a, y - 1};
-        q[3] = (struct point){a, y + 1};
-        q[4] = (struct point){b, y - 1};
+        struct point *q = p + 6 * e; /* in (y, x) order */
+        q[0] = (struct point){a, y - 1};
+        q[1] = (struct point){b, y - 1};
+        q[2] = (struct point){a - 1, y};
+        q[3] = (struct point){b + 1, y};
+        q[4] = (struct point){a, y + 1};
         q[5] = (struct point){b, y + 1};
     }
     const size_t k = hull_of(p, n, h);
