@@ -3,10 +3,10 @@
  * every channel and the cell's shape) of a label image against its channels.
  *
  * Two ways in, one way through: JSON naming the label image and the channels under the data
- * root (a TIFF page, a Zarr array or multiscale level; the channels one multi-page TIFF or a
- * list), or multipart/form-data with the label image as part "labels", every other part but
- * "options" a channel named by its part name, in body order. Both fill one request for
- * core/quantify_file (one call); the answer is columnar JSON, or mcquant's CSV with
+ * root (a TIFF page, a Zarr array or multiscale level, or several named masks; the channels
+ * one multi-page TIFF or a list), or multipart/form-data with the label image as part "labels",
+ * every other part but "options" a channel named by its part name, in body order. Both fill one
+ * request for core/quantify_file (one call); the answer is columnar JSON, or mcquant's CSV with
  * Accept: text/csv (handlers/quantify_render).
  */
 #include "quantify_endpoint.h"
@@ -23,8 +23,14 @@
 /* mcquant's default table: every shape feature but perimeter and bbox. */
 #define QUANTIFY_DEFAULT_SHAPE ((1u << QUANTIFY_FEATURE_PERIMETER) - 1)
 
+/* Named masks one request may quantify (mcquant's cell, nucleus, cytoplasm, ...). */
+#define QUANTIFY_MAX_MASKS 16
+
 struct quantify_query {
-    struct quantify_file_image labels;
+    struct quantify_file_image labels[QUANTIFY_MAX_MASKS];
+    const char *mask_names[QUANTIFY_MAX_MASKS];
+    size_t n_masks;
+    bool named; /* labels was an object of named masks */
     struct quantify_file_image *channels;
     size_t n;
     bool all_pages; /* channels is one TIFF whose pages are the channels */
@@ -186,19 +192,62 @@ static void quantify_run(const struct handler_context *ctx, const struct request
         .max_channels = lim->max_channels,
         .threads = lim->threads ? lim->threads : 1,
         .deadline = req->deadline_ns};
-    struct quantify_file_result r;
+    struct quantify_file_result r[QUANTIFY_MAX_MASKS];
     struct error_info err;
     error_init(&err);
-    if (quantify_file_run(&opt, &q->labels, q->channels, q->n, q->all_pages, &r, &err) !=
-        ERROR_OK) {
-        problem_from_error(resp, req, &err);
+    const bool csv = request_accepts(req, "text/csv");
+    if (csv && q->n_masks > 1) {
+        problem_send(resp, req, 422,
+                     "a CSV answer holds one mask (mcquant writes one file per mask): ask for "
+                     "the %zu masks one at a time, or for JSON",
+                     q->n_masks);
         return;
     }
-    if (request_accepts(req, "text/csv"))
-        quantify_render_csv(req, &r, q->stats, q->shape, resp);
+    size_t done = 0;
+    for (; done < q->n_masks; done++)
+        if (quantify_file_run(&opt, &q->labels[done], q->channels, q->n, q->all_pages, &r[done],
+                              &err) != ERROR_OK) {
+            problem_from_error(resp, req, &err);
+            goto out;
+        }
+    if (csv)
+        quantify_render_csv(req, &r[0], q->stats, q->shape, resp);
     else
-        quantify_render_json(req, &r, q->stats, q->shape, resp);
-    quantify_file_result_cleanup(&r);
+        quantify_render_json(req, r, q->named ? q->mask_names : NULL, q->n_masks, q->stats,
+                             q->shape, resp);
+out:
+    for (size_t i = 0; i < done; i++)
+        quantify_file_result_cleanup(&r[i]);
+}
+
+/* The labels field: one image (a path, or an object with "path"), or an object of named
+ * masks, each a path or an object with "path". */
+static bool quantify_masks(const struct request *req, json_t *v, struct quantify_query *q,
+                           struct response *resp)
+{
+    q->n_masks = 1;
+    if (!json_is_object(v) || json_object_get(v, "path") != NULL)
+        return quantify_image(req, v, "labels", &q->labels[0], resp);
+    const size_t n = json_object_size(v);
+    if (n == 0 || n > QUANTIFY_MAX_MASKS) {
+        problem_send(resp, req, 400,
+                     "'labels' names %zu masks; 1 to %d are accepted (or give one image)", n,
+                     QUANTIFY_MAX_MASKS);
+        return false;
+    }
+    const char *name;
+    json_t *mask;
+    size_t i = 0;
+    q->named = true;
+    json_object_foreach(v, name, mask)
+    {
+        q->mask_names[i] = name;
+        if (!quantify_image(req, mask, "labels{}", &q->labels[i], resp))
+            return false;
+        i++;
+    }
+    q->n_masks = n;
+    return true;
 }
 
 static void quantify_from_json(const struct handler_context *ctx, const struct request *req,
@@ -216,8 +265,7 @@ static void quantify_from_json(const struct handler_context *ctx, const struct r
                      "are required");
         goto out;
     }
-    if (quantify_image(req, labels, "labels", &q->labels, resp) &&
-        quantify_channels(ctx, req, channels, q, resp))
+    if (quantify_masks(req, labels, q, resp) && quantify_channels(ctx, req, channels, q, resp))
         quantify_run(ctx, req, q, resp);
 out:
     json_decref(body);
@@ -302,7 +350,8 @@ static void quantify_from_multipart(const struct handler_context *ctx, const str
         problem_send(resp, req, 503, "out of memory reading the upload");
         goto out;
     }
-    q->labels = (struct quantify_file_image){
+    q->n_masks = 1;
+    q->labels[0] = (struct quantify_file_image){
         .data = labels->data, .size = labels->len, .npy = quantify_part_is_npy(labels)};
     size_t c = 0;
     for (size_t i = 0; i < n; i++)

@@ -144,50 +144,75 @@ static void json_columns(struct jsonw *w, const struct quantify_table *t, unsign
     jsonw_lit(w, "}");
 }
 
-void quantify_render_json(const struct request *req, const struct quantify_file_result *r,
-                          unsigned stats, unsigned shape, struct response *resp)
+/* One table as a JSON object; with mask set, its first member names the mask. */
+static void json_table(struct jsonw *w, const char *mask, const struct quantify_file_result *r,
+                       unsigned stats, unsigned shape)
 {
     const struct quantify_table *t = &r->table;
-    struct jsonw w;
-    jsonw_init(&w);
-    jsonw_member_u64(&w, "{\"labels\":", t->labels);
-    jsonw_member_u64(&w, ",\"height\":", r->labels.height);
-    jsonw_member_u64(&w, ",\"width\":", r->labels.width);
-    jsonw_lit(&w, ",\"label_dtype\":\"");
-    jsonw_lit(&w, dtype_name(&r->labels));
-    jsonw_lit(&w, "\",\"channels\":[");
-    for (size_t c = 0; c < t->channels; c++) {
-        jsonw_lit(&w, c ? ",{\"name\":" : "{\"name\":");
-        if (!jsonw_string(&w, r->channels[c].name, strlen(r->channels[c].name)))
-            jsonw_lit(&w, "null");
-        jsonw_lit(&w, ",\"dtype\":\"");
-        jsonw_lit(&w, dtype_name(&r->channels[c].info));
-        jsonw_member_bool(&w, "\",\"level0\":", r->channels[c].level0);
-        jsonw_lit(&w, "}");
+    if (mask != NULL) {
+        jsonw_lit(w, "{\"mask\":");
+        if (!jsonw_string(w, mask, strlen(mask)))
+            jsonw_lit(w, "null");
+        jsonw_member_u64(w, ",\"labels\":", t->labels);
+    } else {
+        jsonw_member_u64(w, "{\"labels\":", t->labels);
     }
-    jsonw_lit(&w, "],");
-    json_columns(&w, t, shape);
-    jsonw_lit(&w, ",\"intensity\":{");
+    jsonw_member_u64(w, ",\"height\":", r->labels.height);
+    jsonw_member_u64(w, ",\"width\":", r->labels.width);
+    jsonw_lit(w, ",\"label_dtype\":\"");
+    jsonw_lit(w, dtype_name(&r->labels));
+    jsonw_lit(w, "\",\"channels\":[");
+    for (size_t c = 0; c < t->channels; c++) {
+        jsonw_lit(w, c ? ",{\"name\":" : "{\"name\":");
+        if (!jsonw_string(w, r->channels[c].name, strlen(r->channels[c].name)))
+            jsonw_lit(w, "null");
+        jsonw_lit(w, ",\"dtype\":\"");
+        jsonw_lit(w, dtype_name(&r->channels[c].info));
+        jsonw_member_bool(w, "\",\"level0\":", r->channels[c].level0);
+        jsonw_lit(w, "}");
+    }
+    jsonw_lit(w, "],");
+    json_columns(w, t, shape);
+    jsonw_lit(w, ",\"intensity\":{");
     bool first = true;
     for (unsigned k = 0; k < QUANTIFY_STAT_COUNT; k++) {
         if (!(stats & (1u << k)))
             continue;
         char key[32];
         snprintf(key, sizeof key, "%s\"%s\":[", first ? "" : ",", quantify_stat_names[k]);
-        jsonw_lit(&w, key);
+        jsonw_lit(w, key);
         first = false;
         for (size_t c = 0; c < t->channels; c++) {
-            jsonw_lit(&w, c ? ",[" : "[");
+            jsonw_lit(w, c ? ",[" : "[");
             for (size_t row = 0; row < t->labels; row++) {
                 if (row)
-                    jsonw_lit(&w, ",");
-                jsonw_double(&w, stat_of(&t->stats[row * t->channels + c], k));
+                    jsonw_lit(w, ",");
+                jsonw_double(w, stat_of(&t->stats[row * t->channels + c], k));
             }
-            jsonw_lit(&w, "]");
+            jsonw_lit(w, "]");
         }
-        jsonw_lit(&w, "]");
+        jsonw_lit(w, "]");
     }
-    jsonw_lit(&w, "}}");
+    jsonw_lit(w, "}}");
+}
+
+void quantify_render_json(const struct request *req, const struct quantify_file_result *r,
+                          const char *const *masks, size_t n, unsigned stats, unsigned shape,
+                          struct response *resp)
+{
+    struct jsonw w;
+    jsonw_init(&w);
+    if (masks == NULL) {
+        json_table(&w, NULL, &r[0], stats, shape);
+    } else {
+        jsonw_lit(&w, "{\"masks\":[");
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                jsonw_lit(&w, ",");
+            json_table(&w, masks[i], &r[i], stats, shape);
+        }
+        jsonw_lit(&w, "]}");
+    }
     response_jsonw(resp, req, &w);
     jsonw_cleanup(&w);
 }

@@ -45,9 +45,11 @@ enum quantify_feature {
 extern const char *const quantify_stat_names[QUANTIFY_STAT_COUNT];
 extern const char *const quantify_feature_names[QUANTIFY_FEATURE_COUNT];
 
-/* The answer as JSON (200), or a 413 / 503 problem. */
+/* The answer as JSON (200), or a 413 / 503 problem: the table of r[0] when masks is NULL,
+ * else {"masks": [...]} with the table of r[i] named masks[i], for i < n. */
 void quantify_render_json(const struct request *req, const struct quantify_file_result *r,
-                          unsigned stats, unsigned shape, struct response *resp);
+                          const char *const *masks, size_t n, unsigned stats, unsigned shape,
+                          struct response *resp);
 
 /* The answer as mcquant's CSV (200 text/csv), or a 413 / 503 problem. */
 void quantify_render_csv(const struct request *req, const struct quantify_file_result *r,

@@ -4,7 +4,7 @@
 Starts the real server over a temporary data root holding watershed cells (1024 x 1024,
 ~1500 cells, plus 1- and 2-pixel cells and cells on the border) and 8 channels of uint8,
 uint16 and float32, written as one multi-page OME-TIFF with channel names, as a list of
-TIFF files, and the label image also as a Zarr array. Every answer must equal
+TIFF files, and the label image also as a Zarr array (and both as named masks). Every answer must equal
 skimage.measure.regionprops_table on the same arrays (shape features to 1e-9 relative,
 convex area and area exactly, means to 1e-12 relative against float64 - 1e-6 against
 skimage's own float32 means - sum, min, max and median exactly, mcquant's gini_index to
@@ -240,6 +240,16 @@ def main():
                                **basic}).encode()
             status, _, answer = post(port, body, "application/json")
             check_json("OME-TIFF pages", status, answer, props, u16_stats, NAMES[:len(u16)])
+
+            body = json.dumps({"labels": {"cell": "cells.tif", "nuclei": {"path": "cells.zarr"}},
+                               "channels": listed[:2], **basic}).encode()
+            status, _, answer = post(port, body, "application/json")
+            masks = json.loads(answer).get("masks", []) if status == 200 else []
+            if [m.get("mask") for m in masks] != ["cell", "nuclei"]:
+                fail(f"named masks: {status} {answer[:200]!r}")
+            for m in masks:
+                check_json(f"mask {m['mask']}", 200, json.dumps(m).encode(), props, stats[:2],
+                           NAMES[:2])
 
             body = json.dumps({"labels": "cells.tif", "channels": listed}).encode()
             status, _, doc = post(port, body, "application/json")

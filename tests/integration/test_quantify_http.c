@@ -135,6 +135,20 @@ static void test_values(struct itest_server *s)
     }
     itest_reply_cleanup(&r);
 
+    /* named masks: one table each, in the order given */
+    post_json(s, hdr_json,
+              "{\"labels\":{\"cell\":\"labels.tif\",\"nucleus\":{\"path\":\"labels.tif\"}},"
+              "\"channels\":[\"chan.tif\"],\"shape\":[\"area\"]}",
+              &r);
+    if (CHECK_INT(r.status, 200) && CHECK(r.json != NULL)) {
+        json_t *masks = json_object_get(r.json, "masks");
+        CHECK_INT(json_array_size(masks), 2);
+        CHECK_STR(json_string_value(json_object_get(json_array_get(masks, 1), "mask")), "nucleus");
+        json_t *cols = json_object_get(json_array_get(masks, 1), "columns");
+        CHECK_INT(json_integer_value(json_array_get(json_object_get(cols, "area"), 1)), 3);
+    }
+    itest_reply_cleanup(&r);
+
     /* median and Gini: label 5 holds 0 1 2 10 11 12, label 9 holds 24 34 35 */
     post_json(s, hdr_json_csv,
               "{\"labels\":\"labels.tif\",\"channels\":[{\"path\":\"chan.tif\",\"name\":\"D\"}],"
@@ -191,6 +205,8 @@ static void test_errors(struct itest_server *s)
         {"{\"labels\":\"labels.tif\",\"channels\":[\"chan.tif\"],\"intensity\":[\"Median\"]}", 400,
          "intensity"},
         {"{\"labels\":\"labels.tif\",\"channels\":7}", 400, "channels"},
+        {"{\"labels\":{},\"channels\":[\"chan.tif\"]}", 400, "masks"},
+        {"{\"labels\":{\"cell\":7},\"channels\":[\"chan.tif\"]}", 400, "labels"},
         {"{\"labels\":\"labels.tif\",\"channels\":[]}", 400, "channels"},
         {"{\"labels\":\"labels.tif\",\"channels\":[7]}", 400, "channels"},
         {"{\"labels\":\"labels.tif\",\"channels\":[{\"name\":\"x\"}]}", 400, "path"},
@@ -215,6 +231,13 @@ static void test_errors(struct itest_server *s)
         itest_reply_cleanup(&r);
     }
     struct itest_reply r;
+    post_json(s, hdr_json_csv,
+              "{\"labels\":{\"cell\":\"labels.tif\",\"nucleus\":\"labels.tif\"},"
+              "\"channels\":[\"chan.tif\"]}",
+              &r);
+    if (itest_is_problem(&r, 422))
+        CHECK(strstr(r.body, "one mask") != NULL);
+    itest_reply_cleanup(&r);
     static const char *const hdr_text[] = {"Content-Type: text/plain", NULL};
     CHECK(itest_request(s, "POST", "/quantify", hdr_text, "x", 1, &r));
     itest_is_problem(&r, 415);
