@@ -673,7 +673,7 @@ class Client:
 
     def quantify(
         self,
-        labels: LabelImage,
+        labels: LabelImage | Mapping[str, str],
         channels: str | Sequence[Any] | Mapping[str, Any],
         *,
         intensity: Sequence[str] | None = None,
@@ -684,7 +684,9 @@ class Client:
         """mcquant's per-cell table of a label image against its channels (POST /quantify).
 
         ``labels`` and ``channels`` are paths under the data root, or uploads (numpy arrays,
-        sent as .npy; TIFF bytes; a pathlib.Path; a binary file object). ``channels`` is
+        sent as .npy; TIFF bytes; a pathlib.Path; a binary file object); ``labels`` may also
+        be named masks, a mapping name -> path (``{"cell": ..., "nucleus": ...}``), which
+        returns one table per mask, name -> dict of arrays. ``channels`` is
         one multi-page TIFF path (a channel per page), a list of paths or
         ``{"path", "name", "page", "level"}`` objects, or a mapping name -> path or upload.
 
@@ -708,7 +710,7 @@ class Client:
                         shape=list(shape) if shape is not None else None)
         named = isinstance(channels, Mapping)
         items = list(channels.items()) if isinstance(channels, Mapping) else None
-        uploads = _uploads.is_upload(labels) or (
+        uploads = (not isinstance(labels, Mapping) and _uploads.is_upload(labels)) or (
             items is not None and any(_uploads.is_upload(v) for _, v in items))
         accept = "text/csv" if dataframe else "application/json"
         if not uploads:
@@ -716,12 +718,14 @@ class Client:
                 chans: Any = [{"path": v, "name": k} for k, v in items]
             else:
                 chans = channels if isinstance(channels, str) else list(channels)
-            resp = self._call("POST", "/quantify", json_body={"labels": labels, "channels": chans,
+            masks = dict(labels) if isinstance(labels, Mapping) else labels
+            resp = self._call("POST", "/quantify", json_body={"labels": masks, "channels": chans,
                                                              **opts},
                               accept=accept, request_id=request_id)
         else:
-            if not named or items is None:
-                raise TypeError("uploads need the channels as a mapping name -> upload")
+            if not named or items is None or isinstance(labels, Mapping):
+                raise TypeError("uploads need one label image and the channels as a mapping "
+                                "name -> upload (named masks are paths under the data root)")
 
             def part(value: Any, name: str) -> tuple[str, bytes]:
                 if isinstance(value, np.ndarray):
@@ -744,20 +748,26 @@ class Client:
             self._expect_type(resp, "text/csv")
             return pd.read_csv(io.StringIO(resp.text), float_precision="round_trip")
         doc = self._json_object(resp)
-        try:
+
+        def arrays(table: dict[str, Any]) -> dict[str, Any]:
             out: dict[str, Any] = {}
-            for key, values in doc["columns"].items():
+            for key, values in table["columns"].items():
                 kind = np.uint64 if key == "label" else (
                     np.int64 if key == "area" or key.startswith("bbox") else np.float64)
                 out[key] = np.array([np.nan if v is None else v for v in values], dtype=kind)
-            names = [c["name"] for c in doc["channels"]]
-            for stat, per_channel in doc["intensity"].items():
+            names = [c["name"] for c in table["channels"]]
+            for stat, per_channel in table["intensity"].items():
                 for name, values in zip(names, per_channel):
                     out[f"{stat}-{name}"] = np.array(
                         [np.nan if v is None else v for v in values], np.float64)
+            return out
+
+        try:
+            if "masks" in doc:
+                return {m["mask"]: arrays(m) for m in doc["masks"]}
+            return arrays(doc)
         except (KeyError, TypeError, ValueError) as e:
             raise self._protocol(resp, f"unexpected /quantify answer: {e}") from None
-        return out
 
 
 def _options(**options: Any) -> dict[str, Any]:

@@ -286,6 +286,11 @@ def test_quantify(client: tc.Client, root: Path, labels: Labels) -> None:
                                        "Orientation"]
     assert np.array_equal(table["X_centroid"].to_numpy(), paths["centroid-1"])
     assert np.array_equal(table["channel_0"].to_numpy(), paths["mean-DNA"])
+    masks = client.quantify({"cell": "t/labels/truth.tif", "other": "t/labels/pred.tif"},
+                            [f"t/quantify/{n}.tif" for n in chans])
+    assert list(masks) == ["cell", "other"]
+    assert np.array_equal(masks["cell"]["label"], want["label"])
+    assert np.array_equal(masks["other"]["label"], np.unique(labels.pred[labels.pred != 0]))
     with pytest.raises(tc.ClientError):
         client.quantify("t/labels/truth.tif", ["t/labels/small.tif"])
     with pytest.raises(TypeError):
