@@ -109,6 +109,14 @@
 /* Service (handlers/overlap_endpoint.c): pairs in one batch /overlap. */
 #define LIMIT_MAX_BATCH 256
 
+/* /quantify. Service (handlers/quantify_endpoint.c, through core/quantify_file): channels of
+ * one request; each decoding thread holds one band of every channel. Core (core/quantify):
+ * distinct labels, ~100 bytes each plus 48 per channel in every decoding thread's table, so
+ * 10^6 labels x 40 channels is ~2 GB a thread: the default 200,000 (2.5x an 8192^2 slide of
+ * 80k cells) is ~400 MB a thread at 40 channels. */
+#define LIMIT_MAX_CHANNELS 256
+#define LIMIT_MAX_LABELS   200000
+
 /* Core (core/evaluate): r x c labels of the largest assignment one /overlap matching solves.
  * A component's dense cost matrix costs 8 bytes a cell and its assignment O(r^2 c) steps, so
  * one too large is refused with a 422 naming its size rather than hold a worker: 10^6 cells
@@ -147,6 +155,8 @@ struct limits {
     unsigned threads;            /* CPU threads one request may use for decoding / counting */
     unsigned preview_max_size;   /* longest side of a /preview or overlay answer */
     uint64_t preview_max_decode; /* samples of the level one preview may decode */
+    unsigned max_channels;       /* /quantify */
+    unsigned max_labels;         /* /quantify */
     struct scan_suffixes scan_suffixes; /* what /scan lists (--scan-suffixes, parsed) */
 };
 

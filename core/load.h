@@ -21,10 +21,11 @@
  *
  * Accepted TIFF pages: one sample per pixel, unsigned or signed integers of 8/16/32/64 bits,
  * strips or tiles, either byte order, compression none / LZW / deflate / PackBits / zstd /
- * LZMA (with any predictor libtiff decodes). Everything else - float data, several samples,
- * JPEG/OJPEG, other codecs, a missing page, a corrupt or truncated file - is
- * ERROR_UNPROCESSABLE with a detail naming the problem. Pixels are decoded only with
- * TIFFReadEncodedStrip / TIFFReadEncodedTile.
+ * LZMA (with any predictor libtiff decodes); with options.intensity also 32- and 64-bit IEEE
+ * float pages (intensity channels, core/load_quantify.h). Everything else - float data
+ * otherwise, several samples, JPEG/OJPEG, other codecs, a missing page, a corrupt or
+ * truncated file - is ERROR_UNPROCESSABLE with a detail naming the problem. Pixels are
+ * decoded only with TIFFReadEncodedStrip / TIFFReadEncodedTile.
  *
  * .npy: the whole file in memory (core/npy.h parses it strictly: versions 1.0-3.0, both
  * endians, C and Fortran order, integer dtypes); a 2-D (y, x) or 3-D (z, y, x) array.
@@ -80,6 +81,7 @@ struct load_options {
     size_t max_json;     /* cap on one Zarr metadata file, bytes */
     unsigned threads;    /* decoding threads (0 counts as 1) */
     int64_t deadline;    /* core/clock.h ns; 0 = none; past it: ERROR_TIMEOUT */
+    bool intensity;      /* TIFF: also accept 32/64-bit float pages (intensity channels) */
 };
 
 /* Defaults: LIMIT_MAX_PIXELS, LIMIT_MAX_IFDS, 1 GiB max_alloc, LIMIT_ZARR_JSON_MAX,
@@ -101,6 +103,8 @@ struct load_info {
     uint32_t band_rows;   /* rows per band: strip rows, tile or chunk height, .npy block */
     uint32_t tile_width;  /* tile or chunk width; 0 for strips and .npy */
     uint32_t bands;       /* bands down one slice */
+    bool floating;        /* IEEE float samples (options.intensity only); dtype is then the
+                           * unsigned type of the same width */
 };
 
 /*

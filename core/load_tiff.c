@@ -308,11 +308,12 @@ static enum error_code handle_describe(struct load_handle *h, const char *name, 
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: page %u has %u samples per pixel; a label image has 1", name, page,
                          spp);
-    if (format == SAMPLEFORMAT_IEEEFP)
+    const bool floating = format == SAMPLEFORMAT_IEEEFP && opt->intensity && bits >= 32;
+    if (format == SAMPLEFORMAT_IEEEFP && !floating)
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: page %u holds floating-point data; labels must be integers", name,
                          page);
-    if (format != SAMPLEFORMAT_UINT && format != SAMPLEFORMAT_INT)
+    if (format != SAMPLEFORMAT_UINT && format != SAMPLEFORMAT_INT && !floating)
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: page %u has sample format %u; labels must be integers", name, page,
                          format);
@@ -342,6 +343,7 @@ static enum error_code handle_describe(struct load_handle *h, const char *name, 
     info->height = height;
     info->bits = bits;
     info->dtype = dtype_of(bits, format == SAMPLEFORMAT_INT);
+    info->floating = floating;
     info->compression = compression;
     info->big_endian = TIFFIsBigEndian(tif) != 0;
     info->tiled = TIFFIsTiled(tif) != 0;

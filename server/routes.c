@@ -7,6 +7,8 @@
 #include "classify_endpoint.h"
 #include "overlap_endpoint.h"
 #include "overlay_endpoint.h"
+
+#include "quantify_endpoint.h"
 #include "pages.h"
 #include "preview_endpoint.h"
 #include "scan_endpoint.h"
@@ -66,6 +68,9 @@ const struct route routes[] = {
     {.method = "POST", .path = "/overlap/render", .handler = overlay_endpoint_post,
      .body = ROUTE_BODY_JSON, .heavy = true, .root = true,
      .summary = "a PNG of a label pair at one threshold: tp, fp, fn and outlines"},
+    {.method = "POST", .path = "/quantify", .handler = quantify_endpoint_post,
+     .body = ROUTE_BODY_UPLOAD, .heavy = true, .root = true,
+     .summary = "per-cell intensity of every channel and cell shape (mcquant's table)"},
     {.method = "POST", .path = "/topk", .handler = topk_endpoint_post, .body = ROUTE_BODY_UPLOAD,
      .heavy = true,
      .summary = "k smallest / largest, per-row top-k, k nearest neighbours of points"},

@@ -419,6 +419,36 @@ function evaluationFigures(sweep) {
       el('span', { class: 'key fn' }, 'FN'))));
   }
   return el('div', { class: 'figures' }, figs);
+/* ---- quantify: mcquant's per-cell table ------------------------------------------------- */
+
+/* The /quantify form: a label image against one multi-page TIFF or a list of channel files;
+ * the answer as a table, one row per cell (mean of each channel, then the shape). */
+function setupQuantifyForm() {
+  wire('quantify', (fd) => {
+    const list = fd.get('channels').split(/[\s,]+/).filter((t) => t !== '');
+    const intensity = fd.getAll('intensity');
+    return call('POST', '/quantify', {
+      labels: fd.get('labels').trim(),
+      channels: list.length === 1 ? list[0] : list,
+      intensity: intensity.length ? intensity : ['mean'],
+    });
+  }, (body) => {
+    const c = body.columns;
+    const rows = c.label.map((label, i) => ({ i, label }));
+    const cols = [{ key: 'label', label: 'Cell', num: true }];
+    for (const [stat, perChannel] of Object.entries(body.intensity)) {
+      body.channels.forEach((ch, k) => cols.push({
+        label: stat === 'mean' ? ch.name : `${ch.name} ${stat}`, num: true,
+        render: (r) => fmt(perChannel[k][r.i]),
+      }));
+    }
+    for (const key of ['centroid-1', 'centroid-0', 'area', 'major_axis_length', 'minor_axis_length',
+      'eccentricity', 'solidity', 'extent', 'orientation']) {
+      if (c[key]) cols.push({ label: key === 'centroid-1' ? 'X' : key === 'centroid-0' ? 'Y' : key, num: true, render: (r) => fmt(c[key][r.i]) });
+    }
+    return [el('p', { class: 'summary' }, `${body.labels} cells, ${body.channels.length} channel${body.channels.length === 1 ? '' : 's'}, ${body.height} x ${body.width}`),
+      ...table(cols, rows)];
+  });
 }
 
 /* ---- live counters ---------------------------------------------------------------------- */
@@ -489,6 +519,7 @@ async function pollMetrics() {
 document.addEventListener('DOMContentLoaded', () => {
   setupToken();
   setupForms();
+  setupQuantifyForm();
   loadRoot();
   pollMetrics();
 });

@@ -256,3 +256,50 @@ def test_dataframe(client: tc.Client, labels: Labels) -> None:
     assert list(frame.columns) == ["a", "b", "count", "iou"]
     np.testing.assert_array_equal(frame["count"].to_numpy(), ref["count"])
     assert str(frame["a"].dtype) == "uint64"
+
+
+def test_quantify(client: tc.Client, root: Path, labels: Labels) -> None:
+    """quantify: paths and uploads against skimage's regionprops_table, and the DataFrame."""
+    from skimage.measure import regionprops_table
+
+    rng = np.random.default_rng(5)
+    chans = {"DNA": rng.integers(0, 65535, labels.truth.shape, dtype=np.uint16),
+             "CD3": rng.integers(0, 255, labels.truth.shape, dtype=np.uint8)}
+    folder = root / "t/quantify"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arr in chans.items():
+        tifffile.imwrite(folder / f"{name}.tif", arr)
+    want = regionprops_table(labels.truth.astype(np.int64), properties=(
+        "label", "area", "centroid", "eccentricity", "solidity"))
+    paths = client.quantify("t/labels/truth.tif",
+                            {name: f"t/quantify/{name}.tif" for name in chans},
+                            intensity=["mean", "max"])
+    uploaded = client.quantify(labels.truth, chans, intensity=["mean", "max"])
+    for got in (paths, uploaded):
+        assert got["label"].dtype == np.uint64
+        assert np.array_equal(got["label"], want["label"])
+        assert np.array_equal(got["area"], want["area"])
+        np.testing.assert_allclose(got["centroid-1"], want["centroid-1"], rtol=1e-12)
+        np.testing.assert_allclose(got["solidity"], want["solidity"], rtol=1e-15)
+        for name, arr in chans.items():
+            mean = regionprops_table(labels.truth.astype(np.int64), arr,
+                                     properties=("intensity_mean", "intensity_max"))
+            np.testing.assert_allclose(got[f"mean-{name}"], mean["intensity_mean"], rtol=1e-12)
+            assert np.array_equal(got[f"max-{name}"], mean["intensity_max"])
+    table = client.quantify("t/labels/truth.tif", [f"t/quantify/{n}.tif" for n in chans],
+                            dataframe=True)
+    assert list(table.columns[:3]) == ["CellID", "channel_0", "channel_1"]
+    assert list(table.columns[3:]) == ["X_centroid", "Y_centroid", "Area", "MajorAxisLength",
+                                       "MinorAxisLength", "Eccentricity", "Solidity", "Extent",
+                                       "Orientation"]
+    assert np.array_equal(table["X_centroid"].to_numpy(), paths["centroid-1"])
+    assert np.array_equal(table["channel_0"].to_numpy(), paths["mean-DNA"])
+    masks = client.quantify({"cell": "t/labels/truth.tif", "other": "t/labels/pred.tif"},
+                            [f"t/quantify/{n}.tif" for n in chans])
+    assert list(masks) == ["cell", "other"]
+    assert np.array_equal(masks["cell"]["label"], want["label"])
+    assert np.array_equal(masks["other"]["label"], np.unique(labels.pred[labels.pred != 0]))
+    with pytest.raises(tc.ClientError):
+        client.quantify("t/labels/truth.tif", ["t/labels/small.tif"])
+    with pytest.raises(TypeError):
+        client.quantify(labels.truth, ["t/quantify/DNA.tif"])
