@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "assign.h"
+#include "assign_sparse.h"
 #include "clock.h"
 
 #include <math.h>
@@ -281,6 +282,59 @@ static void eval_score(const struct evaluate *ev, const struct eval_rule *r,
  * One component at one threshold
  */
 
+/* Components up to this many cells (true x pred labels) are solved on a dense matrix, larger
+ * ones on their pairs alone (core/assign_sparse.h); both give the same minimum. */
+#define EVAL_DENSE_CELLS 65536
+
+/* A large component on its pairs: rows in label order, columns by first appearance; each
+ * pair is an edge of its cost. Appends the chosen pair indices to ev->chosen. */
+static enum error_code eval_component_sparse(struct evaluate *ev, const struct eval_component *c,
+                                             const struct eval_rule *r, struct error_info *err)
+{
+    const size_t *idx = ev->order + c->first;
+    size_t *row_start = alloc_bytes(((size_t)c->rows + 1) * sizeof *row_start);
+    uint32_t *col = alloc_bytes(c->count * sizeof *col);
+    double *cost = alloc_bytes(c->count * sizeof *cost);
+    int64_t *r2e = alloc_bytes(((size_t)c->rows ? c->rows : 1) * sizeof *r2e);
+    enum error_code rc = ERROR_OK;
+    if (row_start == NULL || col == NULL || cost == NULL || r2e == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "no memory for a %u x %u assignment of %zu pairs",
+                       c->rows, c->cols, c->count);
+        goto out;
+    }
+    ev->stamp++;
+    uint32_t nr = 0, nc = 0;
+    for (size_t k = 0; k < c->count; k++) {
+        const struct eval_pair *p = &ev->pairs[idx[k]];
+        if (ev->stamp_a[p->ia] != ev->stamp) { /* pairs are in (a, b) order: a new row */
+            ev->stamp_a[p->ia] = ev->stamp;
+            row_start[nr++] = k;
+        }
+        if (ev->stamp_b[p->ib] != ev->stamp) {
+            ev->stamp_b[p->ib] = ev->stamp;
+            ev->col_of[p->ib] = nc++;
+        }
+        double score;
+        bool pass;
+        eval_score(ev, r, p, &score, &pass, &cost[k]);
+        col[k] = ev->col_of[p->ib];
+    }
+    row_start[nr] = c->count;
+    const struct assign_sparse_graph g = {nr, nc, row_start, col, cost};
+    rc = assign_sparse_solve(&g, ev->opt.deadline, r2e, err);
+    if (rc != ERROR_OK)
+        goto out;
+    for (uint32_t i = 0; i < nr; i++)
+        if (r2e[i] >= 0)
+            ev->chosen[ev->n_chosen++] = idx[(size_t)r2e[i]];
+out:
+    free(row_start);
+    free(col);
+    free(cost);
+    free(r2e);
+    return rc;
+}
+
 /* Assign the component's pairs; appends the chosen pair indices to ev->chosen. */
 static enum error_code eval_component(struct evaluate *ev, const struct eval_component *c,
                                       const struct eval_rule *r, bool need_assignment,
@@ -306,14 +360,16 @@ static enum error_code eval_component(struct evaluate *ev, const struct eval_com
                 ev->chosen[ev->n_chosen++] = idx[k];
         return ERROR_OK;
     }
-    uint64_t cells = (uint64_t)c->rows * c->cols;
-    if (ev->opt.max_component_cells != 0 && cells > ev->opt.max_component_cells)
+    if (ev->opt.max_component_pairs != 0 && c->count > ev->opt.max_component_pairs)
         return error_set(err, ERROR_UNPROCESSABLE,
                          "matching needs an assignment over %u true x %u predicted labels "
-                         "that overlap each other (%llu cells), over the limit of %llu "
+                         "with %zu overlapping pairs, over the limit of %llu pairs "
                          "(--max-match-component)",
-                         c->rows, c->cols, (unsigned long long)cells,
-                         (unsigned long long)ev->opt.max_component_cells);
+                         c->rows, c->cols, c->count,
+                         (unsigned long long)ev->opt.max_component_pairs);
+    uint64_t cells = (uint64_t)c->rows * c->cols;
+    if (cells > EVAL_DENSE_CELLS)
+        return eval_component_sparse(ev, c, r, err);
     double *cost = alloc_zeroed(cells, sizeof *cost);
     int64_t *pair_at = alloc_bytes(cells * sizeof *pair_at);
     int64_t *r2c = alloc_bytes(c->rows * sizeof *r2c);

@@ -124,7 +124,7 @@ static const struct config_option config_options[] = {
      1, 100000, "image pairs in one batch /overlap"},
     {"max-match-component", "TESSERA_MAX_MATCH_COMPONENT", CONFIG_UINT,
      OFF(limits.max_match_component), STR(LIMIT_MAX_MATCH_COMPONENT), 1, 4000000000,
-     "true x pred labels of the largest assignment one /overlap matching solves"},
+     "overlapping label pairs in the largest component one /overlap matching assigns"},
     {"threads", "TESSERA_THREADS", CONFIG_UINT, OFF(limits.threads), "0", 0, 256,
      "CPU threads one request may use for decoding and counting; 0 = number of CPUs"},
     {"thread-budget", "TESSERA_THREAD_BUDGET", CONFIG_UINT, OFF(thread_budget), "0", 0, 1024,
