@@ -7,7 +7,7 @@
  * background pairs included, and the areas of every label); nothing here touches pixels, and
  * nothing is ever dense in the number of labels: the matching objective separates over the
  * connected components of the graph of overlapping (nonzero) label pairs, so each component
- * is solved on its own: up to 256 x 256 labels on a dense matrix of its own size
+ * is solved on its own: up to 65536 true x pred label cells (256 x 256) on a dense matrix
  * (core/assign.h, the same algorithm and tie order as scipy's linear_sum_assignment), larger
  * ones (touching cells chain into one component across the image) on their overlapping
  * pairs alone (core/assign_sparse.h). A component whose threshold-passing pairs already form
@@ -29,7 +29,7 @@
  * Every optimal assignment has the same tp, fp and fn. Where several optimal assignments
  * split the same objective differently between tp and non-tp scores (exact ties, which
  * rectangles and iop produce), the dense path picks scipy's and the sparse path another, so
- * sum_matched_score (and AJI) may then differ from StarDist's on components over 256 x 256.
+ * sum_matched_score (and AJI) may then differ from StarDist's on components over 65536 cells.
  *
  * Cost: O(pairs log labels) to build the components; per threshold O(pairs) plus, for each
  * component that needs one, an assignment: O(r^2 c) dense for r x c labels, or per row a

@@ -269,7 +269,7 @@ def main():
                 biggest = got
         for name, a, b, thresholds, rules in giant_pairs():
             got = run_case(name, a, b, thresholds, rules)
-            # one component over the dense solver's size (256 x 256): the sparse solver ran
+            # one component over the dense solver's size (65536 cells): the sparse solver ran
             check(got is not None and got[0] * got[1] > 65536, f"{name}: largest component {got}")
             print(f"{name}: largest component {got[0]} x {got[1]}" if got else name)
             if got and got[0] * got[1] > biggest[0] * biggest[1]:
