@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "assign.h"
+#include "assign_sparse.h"
 #include "clock.h"
 
 #include <math.h>
@@ -39,6 +40,7 @@ struct evaluate {
     uint64_t stamp;
     double *score;
     bool *pass;
+    bool *picked;   /* all false between calls */
     size_t *chosen; /* pair indices assigned in the current call */
     size_t n_chosen;
 };
@@ -183,13 +185,14 @@ struct evaluate *evaluate_new(const struct evaluate_table *table,
     ev->score = alloc_large(np * sizeof *ev->score);
     ev->pass = alloc_large(np * sizeof *ev->pass);
     ev->chosen = alloc_large(np * sizeof *ev->chosen);
+    ev->picked = alloc_large_zeroed(np, sizeof *ev->picked);
     ev->row_of = alloc_large(na * sizeof *ev->row_of);
     ev->col_of = alloc_large(nb * sizeof *ev->col_of);
     ev->stamp_a = alloc_large_zeroed(na, sizeof *ev->stamp_a);
     ev->stamp_b = alloc_large_zeroed(nb, sizeof *ev->stamp_b);
     if (ev->pairs == NULL || ev->order == NULL || ev->score == NULL || ev->pass == NULL ||
-        ev->chosen == NULL || ev->row_of == NULL || ev->col_of == NULL || ev->stamp_a == NULL ||
-        ev->stamp_b == NULL) {
+        ev->chosen == NULL || ev->picked == NULL || ev->row_of == NULL || ev->col_of == NULL ||
+        ev->stamp_a == NULL || ev->stamp_b == NULL) {
         error_set(err, ERROR_NO_MEMORY, "no memory to evaluate %zu pairs", table->n_pairs);
         evaluate_free(ev);
         return NULL;
@@ -215,6 +218,7 @@ void evaluate_free(struct evaluate *ev)
     free(ev->score);
     free(ev->pass);
     free(ev->chosen);
+    free(ev->picked);
     free(ev->row_of);
     free(ev->col_of);
     free(ev->stamp_a);
@@ -260,26 +264,83 @@ static bool eval_ge_exact(uint64_t n, uint64_t d, double t)
     return (double)n - p >= e;
 }
 
-/* Score, threshold test and assignment cost of one pair. */
+/* Score and threshold test of one pair. */
 static void eval_score(const struct evaluate *ev, const struct eval_rule *r,
-                       const struct eval_pair *p, double *score, bool *pass, double *cost)
+                       const struct eval_pair *p, double *score, bool *pass)
 {
     uint64_t d = eval_denominator(ev, p, r->criterion);
     if (r->float32) {
         float s = (float)((double)p->n / (double)d);
         *score = (double)s;
         *pass = s >= r->t32;
-        *cost = -(double)*pass - (double)(s / (float)r->scale);
     } else {
         *score = (double)p->n / (double)d;
         *pass = eval_ge_exact(p->n, d, r->t);
-        *cost = -(double)*pass - *score / r->scale;
     }
+}
+
+/* The assignment cost of a pair of that score and test (a float32 score is exact in float). */
+static double eval_cost(const struct eval_rule *r, double score, bool pass)
+{
+    if (r->float32)
+        return -(double)pass - (double)((float)score / (float)r->scale);
+    return -(double)pass - score / r->scale;
 }
 
 /* ------------------------------------------------------------------------------------------
  * One component at one threshold
  */
+
+/* Components up to this many cells (true x pred labels) are solved on a dense matrix, larger
+ * ones on their pairs alone (core/assign_sparse.h); both give the same minimum. */
+#define EVAL_DENSE_CELLS 65536
+
+/* A large component on its pairs: rows in label order, columns by first appearance; each
+ * pair is an edge of its cost. Appends the chosen pair indices to ev->chosen. */
+static enum error_code eval_component_sparse(struct evaluate *ev, const struct eval_component *c,
+                                             const struct eval_rule *r, struct error_info *err)
+{
+    const size_t *idx = ev->order + c->first;
+    size_t *row_start = alloc_bytes(((size_t)c->rows + 1) * sizeof *row_start);
+    uint32_t *col = alloc_bytes(c->count * sizeof *col);
+    double *cost = alloc_bytes(c->count * sizeof *cost);
+    int64_t *r2e = alloc_bytes(((size_t)c->rows ? c->rows : 1) * sizeof *r2e);
+    enum error_code rc = ERROR_OK;
+    if (row_start == NULL || col == NULL || cost == NULL || r2e == NULL) {
+        rc = error_set(err, ERROR_NO_MEMORY, "no memory for a %u x %u assignment of %zu pairs",
+                       c->rows, c->cols, c->count);
+        goto out;
+    }
+    ev->stamp++;
+    uint32_t nr = 0, nc = 0;
+    for (size_t k = 0; k < c->count; k++) {
+        const struct eval_pair *p = &ev->pairs[idx[k]];
+        if (ev->stamp_a[p->ia] != ev->stamp) { /* pairs are in (a, b) order: a new row */
+            ev->stamp_a[p->ia] = ev->stamp;
+            row_start[nr++] = k;
+        }
+        if (ev->stamp_b[p->ib] != ev->stamp) {
+            ev->stamp_b[p->ib] = ev->stamp;
+            ev->col_of[p->ib] = nc++;
+        }
+        cost[k] = eval_cost(r, ev->score[idx[k]], ev->pass[idx[k]]);
+        col[k] = ev->col_of[p->ib];
+    }
+    row_start[nr] = c->count;
+    const struct assign_sparse_graph g = {nr, nc, row_start, col, cost};
+    rc = assign_sparse_solve(&g, ev->opt.deadline, r2e, err);
+    if (rc != ERROR_OK)
+        goto out;
+    for (uint32_t i = 0; i < nr; i++)
+        if (r2e[i] >= 0)
+            ev->chosen[ev->n_chosen++] = idx[(size_t)r2e[i]];
+out:
+    free(row_start);
+    free(col);
+    free(cost);
+    free(r2e);
+    return rc;
+}
 
 /* Assign the component's pairs; appends the chosen pair indices to ev->chosen. */
 static enum error_code eval_component(struct evaluate *ev, const struct eval_component *c,
@@ -290,9 +351,8 @@ static enum error_code eval_component(struct evaluate *ev, const struct eval_com
     bool repeated = false;
     ev->stamp++;
     for (size_t k = 0; k < c->count; k++) {
-        double cost;
         const struct eval_pair *p = &ev->pairs[idx[k]];
-        eval_score(ev, r, p, &ev->score[idx[k]], &ev->pass[idx[k]], &cost);
+        eval_score(ev, r, p, &ev->score[idx[k]], &ev->pass[idx[k]]);
         if (!ev->pass[idx[k]])
             continue;
         repeated = repeated || ev->stamp_a[p->ia] == ev->stamp || ev->stamp_b[p->ib] == ev->stamp;
@@ -306,14 +366,16 @@ static enum error_code eval_component(struct evaluate *ev, const struct eval_com
                 ev->chosen[ev->n_chosen++] = idx[k];
         return ERROR_OK;
     }
-    uint64_t cells = (uint64_t)c->rows * c->cols;
-    if (ev->opt.max_component_cells != 0 && cells > ev->opt.max_component_cells)
+    if (ev->opt.max_component_pairs != 0 && c->count > ev->opt.max_component_pairs)
         return error_set(err, ERROR_UNPROCESSABLE,
                          "matching needs an assignment over %u true x %u predicted labels "
-                         "that overlap each other (%llu cells), over the limit of %llu "
+                         "with %zu overlapping pairs, over the limit of %llu pairs "
                          "(--max-match-component)",
-                         c->rows, c->cols, (unsigned long long)cells,
-                         (unsigned long long)ev->opt.max_component_cells);
+                         c->rows, c->cols, c->count,
+                         (unsigned long long)ev->opt.max_component_pairs);
+    uint64_t cells = (uint64_t)c->rows * c->cols;
+    if (cells > EVAL_DENSE_CELLS)
+        return eval_component_sparse(ev, c, r, err);
     double *cost = alloc_zeroed(cells, sizeof *cost);
     int64_t *pair_at = alloc_bytes(cells * sizeof *pair_at);
     int64_t *r2c = alloc_bytes(c->rows * sizeof *r2c);
@@ -370,10 +432,7 @@ static enum error_code eval_component(struct evaluate *ev, const struct eval_com
     for (size_t k = 0; k < c->count; k++) {
         const struct eval_pair *p = &ev->pairs[idx[k]];
         size_t cell = (size_t)ev->row_of[p->ia] * nc + ev->col_of[p->ib];
-        double score, cst;
-        bool pass;
-        eval_score(ev, r, p, &score, &pass, &cst);
-        cost[cell] = cst;
+        cost[cell] = eval_cost(r, ev->score[idx[k]], ev->pass[idx[k]]);
         pair_at[cell] = (int64_t)idx[k];
     }
     rc = assign_solve(nr, nc, cost, r2c, err);
@@ -387,12 +446,6 @@ out:
     free(pair_at);
     free(r2c);
     return rc;
-}
-
-static int eval_cmp_size(const void *x, const void *y)
-{
-    size_t a = *(const size_t *)x, b = *(const size_t *)y;
-    return a < b ? -1 : a > b;
 }
 
 /* Assign every component under rule r; ev->chosen gets the assigned pairs. */
@@ -449,7 +502,15 @@ enum error_code evaluate_matching(struct evaluate *ev, double t, struct evaluate
     out->threshold = t;
     out->n_true = ev->n_true;
     out->n_pred = ev->n_pred;
-    qsort(ev->chosen, ev->n_chosen, sizeof *ev->chosen, eval_cmp_size);
+    /* Chosen pairs in (a, b) order, O(pairs) through a flag per pair (a sort cost more). */
+    for (size_t k = 0; k < ev->n_chosen; k++)
+        ev->picked[ev->chosen[k]] = true;
+    for (size_t i = 0, k = 0; k < ev->n_chosen; i++) {
+        if (ev->picked[i]) {
+            ev->picked[i] = false;
+            ev->chosen[k++] = i;
+        }
+    }
     for (size_t k = 0; k < ev->n_chosen; k++) {
         size_t i = ev->chosen[k];
         if (ev->pass[i]) {

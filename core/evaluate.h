@@ -7,9 +7,12 @@
  * background pairs included, and the areas of every label); nothing here touches pixels, and
  * nothing is ever dense in the number of labels: the matching objective separates over the
  * connected components of the graph of overlapping (nonzero) label pairs, so each component
- * is solved on its own, with a dense matrix only of its own size (core/assign.h), and a
- * component whose threshold-passing pairs already form a matching needs no assignment at all
- * (always the case for IoU above 0.5). a is the ground truth, b the prediction.
+ * is solved on its own: up to 65536 true x pred label cells (256 x 256) on a dense matrix
+ * (core/assign.h, the same algorithm and tie order as scipy's linear_sum_assignment), larger
+ * ones (touching cells chain into one component across the image) on their overlapping
+ * pairs alone (core/assign_sparse.h). A component whose threshold-passing pairs already form
+ * a matching needs no assignment at all (always the case for IoU above 0.5). a is the ground
+ * truth, b the prediction.
  *
  * Semantics (StarDist stardist/matching.py, the public contract):
  *   iou = n_ab / (area_a + area_b - n_ab), iot = n_ab / area_a, iop = n_ab / area_b.
@@ -23,8 +26,14 @@
  *   evaluate_options.float32 reproduces its comparisons and costs bit for bit (sums are then
  *   sums of the float32 scores, in double).
  *
+ * Every optimal assignment has the same tp, fp and fn. Where several optimal assignments
+ * split the same objective differently between tp and non-tp scores (exact ties, which
+ * rectangles and iop produce), the dense path picks scipy's and the sparse path another, so
+ * sum_matched_score (and AJI) may then differ from StarDist's on components over 65536 cells.
+ *
  * Cost: O(pairs log labels) to build the components; per threshold O(pairs) plus, for each
- * component that needs one, an assignment of O(r^2 c) for its r x c labels.
+ * component that needs one, an assignment: O(r^2 c) dense for r x c labels, or per row a
+ * search over the pairs it reaches.
  */
 #ifndef TESSERA_CORE_EVALUATE_H
 #define TESSERA_CORE_EVALUATE_H
@@ -56,7 +65,7 @@ struct evaluate_options {
     enum evaluate_criterion criterion;
     bool float32;                 /* StarDist-compatible float32 scores (see above) */
     bool report_matches;          /* fill evaluate_matching.matches */
-    uint64_t max_component_cells; /* r x c of the largest assignment solved (0 = no limit) */
+    uint64_t max_component_pairs; /* pairs of the largest component assigned (0 = no limit) */
     int64_t deadline;             /* core/clock.h; 0 = none */
 };
 
@@ -94,9 +103,9 @@ void evaluate_free(struct evaluate *ev);
 void evaluate_largest_component(const struct evaluate *ev, uint64_t *rows, uint64_t *cols);
 
 /* Matching at threshold t. Fails with ERROR_INVALID (threshold), ERROR_UNPROCESSABLE (a
- * component that needs an assignment is over max_component_cells; the detail names its
- * size and the limit), ERROR_TIMEOUT, ERROR_NO_MEMORY. out is overwritten; free its matches
- * with evaluate_matching_cleanup. Not thread-safe on one ev. */
+ * component that needs an assignment has more than max_component_pairs overlapping pairs;
+ * the detail names its size and the limit), ERROR_TIMEOUT, ERROR_NO_MEMORY. out is overwritten;
+ * free its matches with evaluate_matching_cleanup. Not thread-safe on one ev. */
 enum error_code evaluate_matching(struct evaluate *ev, double t, struct evaluate_matching *out,
                                   struct error_info *err) ERROR_MUST_CHECK;
 void evaluate_matching_cleanup(struct evaluate_matching *m);

@@ -117,18 +117,17 @@
 #define LIMIT_MAX_CHANNELS 256
 #define LIMIT_MAX_LABELS   200000
 
-/* Core (core/evaluate): r x c labels of the largest assignment one /overlap matching solves.
- * A component's dense cost matrix costs 8 bytes a cell and its assignment O(r^2 c) steps, so
- * one too large is refused with a 422 naming its size rather than hold a worker: 10^6 cells
- * is 8 MB and ~10^9 steps at 1000 x 1000. Components are those of the graph of all
- * overlapping label pairs; only those whose passing pairs conflict (possible below IoU 0.5,
- * or with iot / iop) are solved. Measured: separated nuclei-like cells with a tenth of the
- * predictions split, 8192^2 with 80k cells, largest 211 x 230 (tests/bench/bench_evaluate.py);
- * overlapping random blobs, 54 x 51 (tests/unit/core/diff_evaluate.py). Cells that touch
- * chain into one component across the image: 2048^2 with 5000 touching cells and split
- * predictions gave 4754 x 5219 at t <= 0.4, which no dense limit admits (StarDist itself
- * solves one dense n_true x n_pred matrix there). */
-#define LIMIT_MAX_MATCH_COMPONENT 1000000
+/* Core (core/evaluate): overlapping label pairs in the largest component one /overlap
+ * matching solves by assignment. Components are those of the graph of all overlapping label
+ * pairs; only those whose passing pairs conflict (possible below IoU 0.5, or with iot / iop)
+ * are solved: small ones on a dense matrix, large ones on their pairs alone
+ * (core/assign_sparse.h, ~30 bytes a pair and a search per row that stops at the first free
+ * label it reaches), under the request deadline. Separated nuclei-like cells stay tiny
+ * (8192^2 with 80k cells and a tenth of the predictions split: 211 x 230 labels); touching
+ * cells chain into one component across the image (2048^2 with 5000 watershed cells: 4754 x
+ * 5219 labels, tens of thousands of pairs), which the sparse solver handles. 10^7 pairs is
+ * ~300 MB of solver memory and more than one counting thread may hold (LIMIT_MAX_PAIRS). */
+#define LIMIT_MAX_MATCH_COMPONENT 10000000
 
 /* What server/config.c fills from its option table (the defaults above); handlers read it
  * through their context. */

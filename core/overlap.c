@@ -7,14 +7,12 @@
  * rows, and only a pair evicted from it reaches the big open-addressed table, so the table's
  * random accesses scale with distinct pairs rather than runs. Negative labels are checked
  * once per run, not per pixel. Finishing takes the table as the pair array and sorts it
- * (overlap_sort.c); the areas, columns and matching are built from the sorted pairs
- * (overlap_result.c, overlap_match.c).
+ * (overlap_sort.c); the areas and columns are built from the sorted pairs (overlap_result.c).
  */
 #include "overlap.h"
 
 #include "alloc.h"
 #include "clock.h"
-#include "overlap_match.h"
 #include "overlap_result.h"
 #include "overlap_sort.h"
 #include "parallel.h"
@@ -694,11 +692,6 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
     memset(result, 0, sizeof *result);
     enum error_code rc = ERROR_OK;
     struct overlap_entry *tmp = NULL;
-    if (options->match) {
-        rc = overlap_match_check(options->match_threshold, err);
-        if (rc != ERROR_OK)
-            return rc;
-    }
     rc = counter_flush(counter, counter, err);
     if (rc != ERROR_OK)
         return rc;

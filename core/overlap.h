@@ -1,6 +1,6 @@
 /*
  * overlap.h - contingency counts of two label images: how many pixels carry each (a, b) label
- * pair, the area of every label, IoU per pair and StarDist-style matching.
+ * pair, the area of every label and IoU per pair (core/evaluate.h evaluates on them).
  *
  * Design: sparse, never a (max_a + 1) x (max_b + 1) table, so labels up to 2^64 - 1 cost the
  * same as small ones. Cells are spatially coherent, so the pixel stream is cut into runs of
@@ -21,8 +21,6 @@
  *   area of label l     pixels carrying l in its image (background pairs included).
  *   IoU(a, b)           n_ab / (area_a + area_b - n_ab), computed in double for every
  *                       listed pair, background rows included when they are listed.
- *   matching            StarDist's `matching` with a = ground truth, b = prediction,
- *                       label 0 excluded; thresholds in [0.5, 1] (see overlap_match_check).
  */
 #ifndef TESSERA_CORE_OVERLAP_H
 #define TESSERA_CORE_OVERLAP_H
@@ -118,8 +116,6 @@ uint64_t overlap_counter_pairs(const struct overlap_counter *counter);
 struct overlap_options {
     bool include_background; /* keep rows where a == 0 or b == 0 */
     bool iou;                /* fill overlap_result.iou */
-    bool match;              /* fill overlap_result.matching at match_threshold */
-    double match_threshold;  /* in [0.5, 1]; see overlap_match_check */
 };
 
 /* Labels of one image, ascending, 0 included when present, with their areas. */
@@ -127,15 +123,6 @@ struct overlap_labels {
     size_t n;
     uint64_t *label;
     uint64_t *area;
-};
-
-/* StarDist's matching statistics (a = ground truth, b = prediction, background excluded). */
-struct overlap_matching {
-    double threshold;
-    uint64_t tp, fp, fn;
-    double precision, recall, f1;
-    double mean_matched_iou; /* sum of matched IoU / tp (0 when tp is 0) */
-    double panoptic_quality; /* sum of matched IoU / (tp + fp/2 + fn/2) (0 when that is 0) */
 };
 
 /* Columnar result, pairs sorted by (a, b), only nonzero counts. Caller-provided storage:
@@ -150,26 +137,13 @@ struct overlap_result {
     uint64_t labels_a; /* distinct nonzero labels in a (StarDist's n_true) */
     uint64_t labels_b; /* distinct nonzero labels in b (StarDist's n_pred) */
     struct overlap_labels areas_a, areas_b;
-    bool has_matching; /* options.match was set */
-    struct overlap_matching matching;
 };
-
-/*
- * Check a matching threshold before any work: [0.5, 1] is accepted; below 0.5 (an optimal
- * assignment would be needed, which is not implemented) is ERROR_UNPROCESSABLE; NaN or above
- * 1 is ERROR_INVALID.
- */
-enum error_code overlap_match_check(double threshold, struct error_info *err) ERROR_MUST_CHECK;
 
 /*
  * Build the sorted result from everything counted; the counter is left empty (as new, same
  * max_pairs) and can count again. result is overwritten; on failure it holds nothing to free.
- * Matching at t: a pair (a, b), both nonzero, matches when IoU >= t; for t > 0.5 a label has
- * at most one such partner, at t = 0.5 exact ties (two halves of one label) can give a label
- * two candidates and the first in (a, b) order is taken, which is what StarDist's optimal
- * assignment yields (any choice gives the same tp and IoU sum). Fails with ERROR_NO_MEMORY,
- * ERROR_TOO_LARGE (max_pairs: pairs still in the front cache reach the table only here), or
- * the errors of overlap_match_check when options->match is set.
+ * Fails with ERROR_NO_MEMORY or ERROR_TOO_LARGE (max_pairs: pairs still in the front cache
+ * reach the table only here).
  */
 enum error_code overlap_counter_finish(struct overlap_counter *counter,
                                        const struct overlap_options *options,

@@ -7,10 +7,22 @@
 #include "overlap_result.h"
 
 #include "alloc.h"
-#include "overlap_match.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Where the label b of pair i sits in areas_b: through a dense label -> rank table when the
+ * b labels are small (no sort needed), else through a rank stored per pair. */
+struct overlap_b_index {
+    const uint32_t *rank_by_label; /* max_b + 1 entries, or NULL */
+    const size_t *rank_by_pair;    /* n entries when rank_by_label is NULL */
+};
+
+static size_t overlap_b_rank(const struct overlap_b_index *x, const struct overlap_entry *pairs,
+                             size_t i)
+{
+    return x->rank_by_label != NULL ? x->rank_by_label[pairs[i].b] : x->rank_by_pair[i];
+}
 
 static enum error_code labels_alloc(struct overlap_labels *l, size_t n, struct error_info *err)
 {
@@ -140,12 +152,6 @@ enum error_code overlap_result_build(const struct overlap_entry *pairs, size_t n
     const struct overlap_labels *la = &result->areas_a, *lb = &result->areas_b;
     result->labels_a = la->n - (la->n > 0 && la->label[0] == 0);
     result->labels_b = lb->n - (lb->n > 0 && lb->label[0] == 0);
-
-    if (options->match) {
-        rc = overlap_match_pairs(pairs, n, &bx, options->match_threshold, result, err);
-        if (rc != ERROR_OK)
-            goto out;
-    }
 
     /* Columns, without background rows unless asked. */
     size_t rows = 0;

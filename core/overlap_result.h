@@ -1,6 +1,6 @@
 /*
  * overlap_result.h - a finished count's result built from its sorted pairs: the areas of
- * every label of a and of b, the columns (a, b, count, IoU) and, on request, the matching;
+ * every label of a and of b and the columns (a, b, count, IoU);
  * internal to the overlap*.c files (overlap_result_cleanup is declared in overlap.h).
  *
  * O(pairs) time for the areas of a (runs of a in the sorted pairs) and the columns; the areas
@@ -17,7 +17,7 @@
 
 /*
  * Fill result (zeroed by the caller; pixels is not set here) from the n pairs sorted by
- * (a, b), all with count >= 1, as options says (options->match_threshold already checked). On
+ * (a, b), all with count >= 1, as options says. On
  * failure (ERROR_NO_MEMORY) result is zeroed and holds nothing to free.
  */
 enum error_code overlap_result_build(const struct overlap_entry *pairs, size_t n,

@@ -127,7 +127,7 @@ bool overlap_eval_wanted(const struct overlap_eval_query *q)
  * --------------------------------------------------------------------------------------- */
 
 enum error_code overlap_eval_run(const struct overlap_eval_query *q,
-                                 const struct overlap_result *counts, uint64_t max_component_cells,
+                                 const struct overlap_result *counts, uint64_t max_component_pairs,
                                  int64_t deadline, struct overlap_eval_result *out,
                                  struct error_info *err)
 {
@@ -148,7 +148,7 @@ enum error_code overlap_eval_run(const struct overlap_eval_query *q,
         .criterion = q->criterion,
         .float32 = q->float32,
         .report_matches = q->report_matches,
-        .max_component_cells = max_component_cells,
+        .max_component_pairs = max_component_pairs,
         .deadline = deadline,
     };
     enum error_code rc = ERROR_OK;

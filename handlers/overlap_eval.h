@@ -57,12 +57,12 @@ struct overlap_eval_result {
     double rand_error, rand_precision, rand_recall;
 };
 
-/* Evaluate counts (finished with include_background) as q asks. max_component_cells and
+/* Evaluate counts (finished with include_background) as q asks. max_component_pairs and
  * deadline go to evaluate_options. On failure out holds nothing to free and err is
  * evaluate's (ERROR_UNPROCESSABLE naming the component and the limit, ERROR_TIMEOUT,
  * ERROR_NO_MEMORY). Thread-safe for distinct outputs. */
 enum error_code overlap_eval_run(const struct overlap_eval_query *q,
-                                 const struct overlap_result *counts, uint64_t max_component_cells,
+                                 const struct overlap_result *counts, uint64_t max_component_pairs,
                                  int64_t deadline, struct overlap_eval_result *out,
                                  struct error_info *err) ERROR_MUST_CHECK;
 void overlap_eval_result_cleanup(struct overlap_eval_result *r);

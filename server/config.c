@@ -137,7 +137,7 @@ static const struct config_option config_options[] = {
      1, 100000, "image pairs in one batch /overlap"},
     {"max-match-component", "TESSERA_MAX_MATCH_COMPONENT", CONFIG_UINT,
      OFF(limits.max_match_component), STR(LIMIT_MAX_MATCH_COMPONENT), 1, 4000000000,
-     "true x pred labels of the largest assignment one /overlap matching solves"},
+     "overlapping label pairs in the largest component one /overlap matching assigns"},
     {"preview-max-size", "TESSERA_PREVIEW_MAX_SIZE", CONFIG_UINT, OFF(limits.preview_max_size),
      STR(LIMIT_PREVIEW_MAX_SIZE), 16, 16384,
      "longest side, in pixels, of a /preview or /overlap/render image (the ?size= cap)"},

@@ -1639,7 +1639,7 @@ static void test_limits(void)
                    "{\"a\":\"few_a.tif\",\"b\":\"few_b.tif\"}]}",
                    413, (const char *const[]){"3", "2", NULL});
 
-    /* --max-match-component 1: at t = 0.5 a cell split into two halves (1 x 2 labels) needs
+    /* --max-match-component 1: at t = 0.5 a cell split into two halves (2 pairs) needs
      * an assignment and is refused; at 0.7 every component is already a matching. */
     struct image sa = image_new(4, 8), sb = image_new(4, 8);
     paint(&sa, 0, 0, 2, 4, 1);
@@ -1650,7 +1650,7 @@ static void test_limits(void)
     free(sa.px);
     free(sb.px);
     expect_problem(&s, "{\"a\":\"split_a.tif\",\"b\":\"split_b.tif\",\"match_threshold\":0.5}", 422,
-                   (const char *const[]){"2 cells", "--max-match-component", NULL});
+                   (const char *const[]){"2 overlapping pairs", "--max-match-component", NULL});
     expect_problem(&s,
                    "{\"a\":\"split_a.tif\",\"b\":\"split_b.tif\","
                    "\"match_threshold\":[0.7,0.5]}",

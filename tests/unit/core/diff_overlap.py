@@ -4,10 +4,9 @@
 Label images are written with tifffile (every dtype, strips and tiles, both byte orders,
 none/deflate/LZMA with and without predictor) and re-encoded with libtiff's own tiffcp
 (LZW, deflate, PackBits, zstd, LZMA, predictor, tiles/strips, byte order). For each pair the
-driver (overlap_driver) prints pairs, areas, IoU and matching; numpy computes the same with
-np.unique on the combined pair key (or on (a, b) rows when the key would not fit 64 bits),
-and StarDist's `matching` is re-implemented literally (scipy's linear_sum_assignment on the
-dense IoU matrix). Everything must be equal, floats bit for bit.
+driver (overlap_driver) prints pairs, areas and IoU; numpy computes the same with np.unique
+on the combined pair key (or on (a, b) rows when the key would not fit 64 bits). Everything
+must be equal, floats bit for bit (matching is core/evaluate's: diff_evaluate.py).
 Also: the refusals (float, RGB, JPEG, negative labels, shapes, pages) must name the problem.
 """
 import os
@@ -19,7 +18,6 @@ import tempfile
 import numpy as np
 import tifffile
 from scipy import ndimage as ndi
-from scipy.optimize import linear_sum_assignment
 from skimage.segmentation import watershed
 
 DRIVER = sys.argv[1]
@@ -94,50 +92,6 @@ def np_pairs(a, b):
     return rows[:, 0], rows[:, 1], cnt.astype(np.uint64)
 
 
-def stardist_matching(a, b, thresh):
-    """StarDist's matching(), literally: relabel, dense overlap, IoU, assignment."""
-    _, yt = np.unique(a.ravel(), return_inverse=True)
-    _, yp = np.unique(b.ravel(), return_inverse=True)
-    if not (a == 0).any():
-        yt = yt + 1
-    if not (b == 0).any():
-        yp = yp + 1
-    overlap = np.zeros((1 + yt.max(), 1 + yp.max()), dtype=np.uint64)
-    np.add.at(overlap, (yt, yp), 1)
-    n_pixels_pred = np.sum(overlap, axis=0, keepdims=True)
-    n_pixels_true = np.sum(overlap, axis=1, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        scores = overlap / (n_pixels_pred + n_pixels_true - overlap)
-    scores = scores[1:, 1:]
-    n_true, n_pred = scores.shape
-    n_matched = min(n_true, n_pred)
-    not_trivial = n_matched > 0
-    if not_trivial:
-        costs = -(scores >= thresh).astype(float) - scores / (2 * n_matched)
-        true_ind, pred_ind = linear_sum_assignment(costs)
-        match_ok = scores[true_ind, pred_ind] >= thresh
-        tp = int(np.count_nonzero(match_ok))
-    else:
-        tp = 0
-    fp = n_pred - tp
-    fn = n_true - tp
-    s = np.sum(scores[true_ind, pred_ind][match_ok]) if not_trivial else 0.0
-
-    def safe(x, y):
-        return x / y if np.abs(y) > 1e-10 else 0.0
-
-    return (
-        tp,
-        fp,
-        fn,
-        tp / (tp + fp) if tp > 0 else 0,
-        tp / (tp + fn) if tp > 0 else 0,
-        (2 * tp) / (2 * tp + fp + fn) if tp > 0 else 0,
-        safe(s, tp),
-        safe(s, tp + fp / 2 + fn / 2),
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # Driver
 
@@ -175,18 +129,13 @@ def parse(out):
             np.array([int(x[0]) for x in rows], dtype=np.uint64),
             np.array([int(x[1]) for x in rows], dtype=np.uint64),
         )
-    if i < len(lines) and lines[i].startswith("matching"):
-        f = lines[i].split()[1:]
-        r["matching"] = tuple(int(x) for x in f[:3]) + tuple(float(x) for x in f[3:])
     return r
 
 
-def compare(name, a, b, pa, pb, thresh=None, extra=()):
+def compare(name, a, b, pa, pb, extra=()):
     """Run the driver on the files pa/pb holding arrays a/b and compare everything."""
     global CHECKS
     opts = ["--iou", *extra]
-    if thresh is not None:
-        opts += ["--match", repr(thresh)]
     out = run_driver(pa, pb, *opts)
     CHECKS += 1
     if out.startswith("error"):
@@ -212,13 +161,7 @@ def compare(name, a, b, pa, pb, thresh=None, extra=()):
     iou = ec / (area_a + area_b - ec)
     if r["iou"] is None or not np.array_equal(r["iou"], iou):
         fail(f"{name}: IoU differs")
-    if thresh is not None:
-        want = stardist_matching(a, b, thresh)
-        got = r.get("matching")
-        if got is None or tuple(got[:3]) != tuple(want[:3]) or any(
-            float(x) != float(y) for x, y in zip(got[3:], want[3:])
-        ):
-            fail(f"{name}: matching at {thresh}: got {got}, want {want}")
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,7 +212,7 @@ def case_dtypes_and_layouts():
             pa, pb = path(f"a_{k}_{j}.tif"), path(f"b_{k}_{j}.tif")
             write_tifffile(pa, a, order=order, **lay)
             write_tifffile(pb, b, order="<>"[j % 2], **layouts[(j + 1) % len(layouts)])
-            compare(f"{np.dtype(dt).name} layout {j}", a, b, pa, pb, thresh=0.5)
+            compare(f"{np.dtype(dt).name} layout {j}", a, b, pa, pb)
         # mixed dtypes: a of this dtype against uint32 b
         pb = path(f"b32_{k}.tif")
         write_tifffile(pb, b.astype(np.uint32), rows=3)
@@ -300,22 +243,20 @@ def case_tiffcp_codecs():
         tiffcp(pa0, pa, *v)
         tiffcp(pb0, pb, *variants[(i + 3) % len(variants)])
         for threads in ("1", "2", "3"):
-            compare(f"tiffcp {' '.join(v)} threads {threads}", a, b, pa, pb, thresh=0.5,
+            compare(f"tiffcp {' '.join(v)} threads {threads}", a, b, pa, pb,
                     extra=("--threads", threads))
-        compare(f"tiffcp {' '.join(v)} memory", a, b, pa, pb, thresh=0.7,
+        compare(f"tiffcp {' '.join(v)} memory", a, b, pa, pb,
                 extra=("--memory", "--threads", "2"))
 
 
-def case_realistic_matching():
+def case_realistic_cells():
     for n, (h, w) in ((150, (256, 300)), (400, (512, 512))):
         a = cells((h, w), n, 10)
         b = second_segmentation(a, 2**63 - 1)
         pa, pb = path(f"real_a{n}.tif"), path(f"real_b{n}.tif")
         write_tifffile(pa, a.astype(np.uint32), tile=(64, 64), compression="zlib")
         write_tifffile(pb, b, rows=16, compression="zlib", order=">")
-        for t in (0.5, 0.6, 0.75, 0.9, 1.0):
-            compare(f"cells n={n} t={t}", a.astype(np.uint32), b, pa, pb, thresh=t,
-                    extra=("--threads", "2"))
+        compare(f"cells n={n}", a.astype(np.uint32), b, pa, pb, extra=("--threads", "2"))
 
 
 def case_huge_labels_and_shapes():
@@ -329,12 +270,12 @@ def case_huge_labels_and_shapes():
     pa, pb = path("huge_a.tif"), path("huge_b.tif")
     write_tifffile(pa, a, tile=(16, 16), compression="zlib", order=">")
     write_tifffile(pb, b, rows=3)
-    compare("huge uint64", a, b, pa, pb, thresh=0.5)
+    compare("huge uint64", a, b, pa, pb)
     a32 = np.full((9, 9), 2**32 - 1, np.uint32)
     a32[:3] = 0
     write_tifffile(pa, a32)
     write_tifffile(pb, a32[::-1].copy(), order=">")
-    compare("uint32 max", a32, a32[::-1].copy(), pa, pb, thresh=0.5)
+    compare("uint32 max", a32, a32[::-1].copy(), pa, pb)
     # all background, 1x1, 1xN, Nx1
     for name, shape in (("all-background", (30, 40)), ("1x1", (1, 1)), ("1xN", (1, 777)),
                         ("Nx1", (555, 1))):
@@ -342,13 +283,13 @@ def case_huge_labels_and_shapes():
         r = RNG.integers(0, 3, size=shape).astype(np.uint16)
         write_tifffile(pa, z, compression="zlib")
         write_tifffile(pb, r if name != "all-background" else z)
-        compare(name, z, r if name != "all-background" else z, pa, pb, thresh=0.5)
+        compare(name, z, r if name != "all-background" else z, pa, pb)
         write_tifffile(pa, r, tile=(16, 16))
-        compare(name + " tiles", r, r if name != "all-background" else z, pa, pb, thresh=0.5)
+        compare(name + " tiles", r, r if name != "all-background" else z, pa, pb)
 
 
 def case_ties():
-    """IoU exactly at t: a label halved by two others (t = 0.5), and 7/10 (t = 0.7)."""
+    """IoU exactly 0.5 (a label halved by two others) and 7/10, bit for bit."""
     a = np.zeros((6, 10), np.uint16)
     b = np.zeros((6, 10), np.uint16)
     a[0, :4] = 1
@@ -362,8 +303,7 @@ def case_ties():
     pa, pb = path("tie_a.tif"), path("tie_b.tif")
     write_tifffile(pa, a)
     write_tifffile(pb, b, order=">")
-    for t in (0.5, np.nextafter(0.5, 1), 0.6, 0.7, np.nextafter(0.7, 1)):
-        compare(f"ties t={t!r}", a, b, pa, pb, thresh=float(t))
+    compare("ties", a, b, pa, pb)
 
 
 def case_random_and_many_pairs():
@@ -428,7 +368,7 @@ def main():
     try:
         case_dtypes_and_layouts()
         case_tiffcp_codecs()
-        case_realistic_matching()
+        case_realistic_cells()
         case_huge_labels_and_shapes()
         case_ties()
         case_random_and_many_pairs()

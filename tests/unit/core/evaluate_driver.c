@@ -3,7 +3,7 @@
  * core/evaluate and print every result, for diff_evaluate.py to compare with StarDist's,
  * cellpose's and scikit-image's definitions.
  *
- * usage: evaluate_driver [--report] [--max-cells N] A.u64 B.u64 T1 [T2 ...]
+ * usage: evaluate_driver [--report] [--max-pairs N] A.u64 B.u64 T1 [T2 ...]
  * A and B hold the same number of native uint64 labels. For each criterion (iou, iot, iop),
  * each mode (exact, float32) and each threshold, one line:
  *   match CRIT MODE T tp fp fn n_true n_pred precision recall accuracy f1 sum mts mms pq
@@ -62,16 +62,16 @@ static void print_matching(const char *crit, const char *mode, const struct eval
 int main(int argc, char **argv)
 {
     bool report = false;
-    uint64_t max_cells = 0;
+    uint64_t max_pairs = 0;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--report") == 0)
             report = true;
-        else if (strcmp(argv[i], "--max-cells") == 0 && i + 1 < argc)
-            max_cells = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--max-pairs") == 0 && i + 1 < argc)
+            max_pairs = strtoull(argv[++i], NULL, 10);
     }
     if (argc - i < 3) {
-        fprintf(stderr, "usage: evaluate_driver [--report] [--max-cells N] A B T...\n");
+        fprintf(stderr, "usage: evaluate_driver [--report] [--max-pairs N] A B T...\n");
         return 2;
     }
     size_t na, nb;
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
             struct evaluate_options eo = {.criterion = (enum evaluate_criterion)ci,
                                           .float32 = mode == 1,
                                           .report_matches = report,
-                                          .max_component_cells = max_cells};
+                                          .max_component_pairs = max_pairs};
             ev = evaluate_new(&t, &eo, &err);
             if (ev == NULL) {
                 status = fail(&err);

@@ -3,10 +3,10 @@
  * print them, for diff_overlap.py to compare with numpy.
  *
  * usage: overlap_driver [--threads N] [--page-a N] [--page-b N] [--memory] [--iou]
- *                       [--no-background] [--match T] [--max-pairs N] A.tif B.tif
+ *                       [--no-background] [--max-pairs N] A.tif B.tif
  * --memory reads both files into memory first (the upload path). Output on success:
  *   shape H W / labels LA LB / pixels P / pairs N / N lines "a b count [iou]" /
- *   areas_a N / N lines "label area" / areas_b ... / [matching tp fp fn prec rec f1 miou pq]
+ *   areas_a N / N lines "label area" / areas_b ...
  * Floats are printed with %.17g so they round-trip exactly. On failure: "error NAME: detail"
  * and exit status 1.
  */
@@ -77,8 +77,6 @@ int main(int argc, char **argv)
             page_b = (unsigned)strtoul(v, NULL, 10), argi++;
         else if (strcmp(o, "--max-pairs") == 0)
             max_pairs = strtoull(v, NULL, 10), argi++;
-        else if (strcmp(o, "--match") == 0)
-            oopt.match = true, oopt.match_threshold = strtod(v, NULL), argi++;
         else if (strcmp(o, "--memory") == 0)
             memory = 1;
         else if (strcmp(o, "--iou") == 0)
@@ -141,12 +139,6 @@ int main(int argc, char **argv)
     }
     print_labels("areas_a", &res.areas_a);
     print_labels("areas_b", &res.areas_b);
-    if (res.has_matching) {
-        const struct overlap_matching *m = &res.matching;
-        printf("matching %llu %llu %llu %.17g %.17g %.17g %.17g %.17g\n", (unsigned long long)m->tp,
-               (unsigned long long)m->fp, (unsigned long long)m->fn, m->precision, m->recall, m->f1,
-               m->mean_matched_iou, m->panoptic_quality);
-    }
 out:
     overlap_result_cleanup(&res);
     overlap_counter_free(c);

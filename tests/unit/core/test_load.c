@@ -8,6 +8,7 @@
  * the right code with a detail that names the problem.
  */
 #include "check.h"
+#include "check_code.h"
 #include "files.h"
 #include "load.h"
 #include "overlap.h"
@@ -19,13 +20,6 @@
 #include <sys/stat.h>
 #include <tiffio.h>
 #include <unistd.h>
-
-#define CHECK_CODE(expr, want)                                                                     \
-    do {                                                                                           \
-        enum error_code check_rc_ = (expr);                                                        \
-        if (!CHECK_INT(check_rc_, want))                                                           \
-            fprintf(stderr, "    detail: %s\n", err.detail);                                       \
-    } while (0)
 
 static char tmpdir[512];
 

@@ -1,9 +1,9 @@
 /*
  * test_overlap.c - core/overlap.c against a naive reference: pairs counted by sorting every
- * pixel's (a, b), areas and IoU by direct sums, matching by maximum bipartite matching
- * (augmenting paths) over the pairs with IoU >= t, the StarDist definitions taken literally.
- * Random and coherent labels in every dtype, mixed dtypes, random chunkings, threads, huge
- * label values, empty and tiny images, ties at exactly t, the pair cap and negative labels.
+ * pixel's (a, b), areas and IoU by direct sums (matching is core/evaluate's, tested in
+ * test_assign*.c and diff_evaluate.py). Random and coherent labels in every dtype, mixed
+ * dtypes, random chunkings, threads, huge label values, empty and tiny images, the pair cap
+ * and negative labels.
  */
 #include "check.h"
 #include "overlap.h"
@@ -350,16 +350,13 @@ static void test_background_and_tiny(void)
     struct overlap_result res;
     struct error_info err;
     uint16_t zeros[1000] = {0};
-    struct overlap_options keep = {
-        .include_background = true, .iou = true, .match = true, .match_threshold = 0.5};
+    struct overlap_options keep = {.include_background = true, .iou = true};
     struct overlap_options drop = {.include_background = false, .iou = true};
     CHECK_CODE(
         count_chunked(zeros, OVERLAP_U16, zeros, OVERLAP_U16, 1000, 1000, 1, &keep, &res, &err),
         ERROR_OK);
     CHECK(res.n_pairs == 1 && res.a[0] == 0 && res.b[0] == 0 && res.count[0] == 1000);
     CHECK(res.labels_a == 0 && res.labels_b == 0 && res.iou[0] == 1.0);
-    CHECK(res.has_matching && res.matching.tp == 0 && res.matching.fp == 0);
-    CHECK(res.matching.fn == 0 && res.matching.f1 == 0.0 && res.matching.panoptic_quality == 0.0);
     overlap_result_cleanup(&res);
     CHECK_CODE(count_chunked(zeros, OVERLAP_U16, zeros, OVERLAP_U16, 1000, 7, 1, &drop, &res, &err),
                ERROR_OK);
@@ -371,7 +368,7 @@ static void test_background_and_tiny(void)
     CHECK(c != NULL);
     CHECK_CODE(overlap_counter_add(c, zeros, OVERLAP_U16, zeros, OVERLAP_U16, 0, &err), ERROR_OK);
     CHECK_CODE(overlap_counter_finish(c, &keep, &res, &err), ERROR_OK);
-    CHECK(res.n_pairs == 0 && res.pixels == 0 && res.areas_a.n == 0 && res.matching.tp == 0);
+    CHECK(res.n_pairs == 0 && res.pixels == 0 && res.areas_a.n == 0);
     overlap_result_cleanup(&res);
     overlap_counter_free(c);
 
@@ -380,7 +377,6 @@ static void test_background_and_tiny(void)
     CHECK_CODE(count_chunked(&one_a, OVERLAP_U8, &one_b, OVERLAP_U8, 1, 1, 1, &keep, &res, &err),
                ERROR_OK);
     CHECK(res.n_pairs == 1 && res.a[0] == 3 && res.b[0] == 9 && res.iou[0] == 1.0);
-    CHECK(res.matching.tp == 1 && res.matching.f1 == 1.0 && res.matching.mean_matched_iou == 1.0);
     overlap_result_cleanup(&res);
 }
 
@@ -509,189 +505,6 @@ static void test_merge(void)
     overlap_counter_free(y);
 }
 
-/* ------------------------------------------------------------------------------------------
- * Matching against the StarDist definitions
- *
- * Candidates are the pairs (both labels nonzero) with IoU >= t; tp is a maximum matching of
- * that bipartite graph, found by augmenting paths; the IoU sum is over the matched pairs.
- */
-
-struct ref_match {
-    uint64_t tp, fp, fn;
-    double sum;
-};
-
-static size_t label_index(const uint64_t *labels, size_t n, uint64_t v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (labels[i] == v)
-            return i;
-    return n;
-}
-
-static bool augment(size_t u, const bool *adj, size_t nb, bool *seen, size_t *match_b)
-{
-    for (size_t v = 0; v < nb; v++) {
-        if (!adj[u * nb + v] || seen[v])
-            continue;
-        seen[v] = true;
-        if (match_b[v] == SIZE_MAX || augment(match_b[v], adj, nb, seen, match_b)) {
-            match_b[v] = u;
-            return true;
-        }
-    }
-    return false;
-}
-
-static void ref_matching(const uint64_t *a, const uint64_t *b, size_t n, double t,
-                         struct ref_match *m)
-{
-    uint64_t la[512], lb[512];
-    size_t na = 0, nb = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (a[i] != 0 && label_index(la, na, a[i]) == na)
-            la[na++] = a[i];
-        if (b[i] != 0 && label_index(lb, nb, b[i]) == nb)
-            lb[nb++] = b[i];
-    }
-    double *iou = calloc(na * nb + 1, sizeof *iou);
-    bool *adj = calloc(na * nb + 1, sizeof *adj);
-    for (size_t i = 0; i < na; i++) {
-        for (size_t j = 0; j < nb; j++) {
-            uint64_t inter = 0, sa = 0, sb = 0;
-            for (size_t p = 0; p < n; p++) {
-                inter += a[p] == la[i] && b[p] == lb[j];
-                sa += a[p] == la[i];
-                sb += b[p] == lb[j];
-            }
-            iou[i * nb + j] = (double)inter / (double)(sa + sb - inter);
-            adj[i * nb + j] = inter > 0 && iou[i * nb + j] >= t;
-        }
-    }
-    size_t *match_b = malloc((nb + 1) * sizeof *match_b);
-    bool *seen = malloc(nb + 1);
-    for (size_t j = 0; j < nb; j++)
-        match_b[j] = SIZE_MAX;
-    m->tp = 0;
-    for (size_t i = 0; i < na; i++) {
-        memset(seen, 0, nb + 1);
-        m->tp += augment(i, adj, nb, seen, match_b);
-    }
-    m->sum = 0;
-    for (size_t j = 0; j < nb; j++)
-        if (match_b[j] != SIZE_MAX)
-            m->sum += iou[match_b[j] * nb + j];
-    m->fp = nb - m->tp;
-    m->fn = na - m->tp;
-    free(iou);
-    free(adj);
-    free(match_b);
-    free(seen);
-}
-
-static bool close_to(double x, double y)
-{
-    return fabs(x - y) <= 1e-12 * (fabs(y) + 1.0);
-}
-
-static void check_matching(const uint64_t *a, const uint64_t *b, size_t n, double t)
-{
-    struct ref_match want;
-    ref_matching(a, b, n, t, &want);
-    struct overlap_options opt = {.include_background = false, .match = true, .match_threshold = t};
-    struct overlap_result res;
-    struct error_info err;
-    CHECK_CODE(count_chunked(a, OVERLAP_U64, b, OVERLAP_U64, n, n, 1, &opt, &res, &err), ERROR_OK);
-    const struct overlap_matching *m = &res.matching;
-    double tp = (double)want.tp, fp = (double)want.fp, fn = (double)want.fn;
-    bool ok = m->tp == want.tp && m->fp == want.fp && m->fn == want.fn && m->threshold == t;
-    ok = ok && close_to(m->precision, want.tp ? tp / (tp + fp) : 0.0);
-    ok = ok && close_to(m->recall, want.tp ? tp / (tp + fn) : 0.0);
-    ok = ok && close_to(m->f1, want.tp ? 2 * tp / (2 * tp + fp + fn) : 0.0);
-    ok = ok && close_to(m->mean_matched_iou, want.tp ? want.sum / tp : 0.0);
-    double pq_den = tp + fp / 2 + fn / 2;
-    ok = ok && close_to(m->panoptic_quality, pq_den > 0 ? want.sum / pq_den : 0.0);
-    if (!CHECK(ok))
-        fprintf(stderr, "    t=%g n=%zu tp %llu/%llu fp %llu/%llu fn %llu/%llu\n", t, n,
-                (unsigned long long)m->tp, (unsigned long long)want.tp, (unsigned long long)m->fp,
-                (unsigned long long)want.fp, (unsigned long long)m->fn,
-                (unsigned long long)want.fn);
-    overlap_result_cleanup(&res);
-}
-
-static void test_matching(void)
-{
-    static const double thresholds[] = {0.5, 0.6, 2.0 / 3.0, 0.7, 0.75, 0.9, 1.0};
-    uint64_t a[400], b[400];
-    /* Random coherent images with few labels: many partial overlaps. */
-    for (unsigned round = 0; round < 300; round++) {
-        size_t n = 1 + (size_t)check_rng_below64(&rng_state, 400);
-        uint64_t va = 0, vb = 0;
-        unsigned labels = 1 + (unsigned)check_rng_below64(&rng_state, 12);
-        for (size_t i = 0; i < n; i++) {
-            if (check_rng_below64(&rng_state, 6) == 0)
-                va = check_rng_below64(&rng_state, labels + 1);
-            if (check_rng_below64(&rng_state, 6) == 0)
-                vb = check_rng_below64(&rng_state, labels + 1) * 1000;
-            a[i] = va;
-            b[i] = vb;
-        }
-        for (unsigned k = 0; k < sizeof thresholds / sizeof thresholds[0]; k++)
-            check_matching(a, b, n, thresholds[k]);
-    }
-
-    /* Ties at exactly 0.5: label 1 of a (4 pixels) split into two halves 7 and 8 of b; label
-     * 9 of b (4 pixels) split into halves 2 and 3 of a. A maximum matching takes one of each. */
-    uint64_t ta[] = {1, 1, 1, 1, 2, 2, 3, 3, 0};
-    uint64_t tb[] = {7, 7, 8, 8, 9, 9, 9, 9, 0};
-    check_matching(ta, tb, 9, 0.5);
-    struct overlap_options opt = {
-        .include_background = true, .iou = true, .match = true, .match_threshold = 0.5};
-    struct overlap_result res;
-    struct error_info err;
-    CHECK_CODE(count_chunked(ta, OVERLAP_U64, tb, OVERLAP_U64, 9, 9, 1, &opt, &res, &err),
-               ERROR_OK);
-    CHECK(res.matching.tp == 2 && res.matching.fp == 1 && res.matching.fn == 1);
-    CHECK(res.matching.mean_matched_iou == 0.5);
-    CHECK(res.matching.precision == 2.0 / 3.0 && res.matching.recall == 2.0 / 3.0);
-    overlap_result_cleanup(&res);
-    /* Just above 0.5 nothing matches. */
-    check_matching(ta, tb, 9, 0.5000001);
-
-    /* A tie at exactly t = 0.7: 7 shared pixels, union 10, counts as a match. */
-    uint64_t xa[10], xb[10];
-    for (unsigned i = 0; i < 10; i++) {
-        xa[i] = i < 8 ? 5 : 0;
-        xb[i] = i >= 1 ? 6 : 0;
-    }
-    /* a: pixels 0-7 (8), b: pixels 1-9 (9), intersection 7, union 10 -> IoU exactly 0.7. */
-    opt.match_threshold = 0.7;
-    CHECK_CODE(count_chunked(xa, OVERLAP_U64, xb, OVERLAP_U64, 10, 10, 1, &opt, &res, &err),
-               ERROR_OK);
-    CHECK(res.matching.tp == 1 && res.matching.mean_matched_iou == 0.7);
-    overlap_result_cleanup(&res);
-    check_matching(xa, xb, 10, 0.7);
-    check_matching(xa, xb, 10, nextafter(0.7, 1.0));
-}
-
-static void test_thresholds(void)
-{
-    struct error_info err;
-    CHECK_CODE(overlap_match_check(0.5, &err), ERROR_OK);
-    CHECK_CODE(overlap_match_check(1.0, &err), ERROR_OK);
-    CHECK_CODE(overlap_match_check(0.4999, &err), ERROR_UNPROCESSABLE);
-    CHECK(strstr(err.detail, "0.5") != NULL && strstr(err.detail, "assignment") != NULL);
-    CHECK_CODE(overlap_match_check(0.0, &err), ERROR_UNPROCESSABLE);
-    CHECK_CODE(overlap_match_check(NAN, &err), ERROR_INVALID);
-    CHECK_CODE(overlap_match_check(1.5, &err), ERROR_INVALID);
-    uint8_t a[1] = {1};
-    struct overlap_options opt = {.match = true, .match_threshold = 0.3};
-    struct overlap_result res;
-    CHECK_CODE(count_chunked(a, OVERLAP_U8, a, OVERLAP_U8, 1, 1, 1, &opt, &res, &err),
-               ERROR_UNPROCESSABLE);
-    CHECK(res.a == NULL && res.n_pairs == 0);
-}
-
 int main(void)
 {
     test_random_all_dtypes();
@@ -702,7 +515,5 @@ int main(void)
     test_many_pairs_and_cap();
     test_negative_labels();
     test_merge();
-    test_matching();
-    test_thresholds();
     return check_finish("overlap");
 }

@@ -7,6 +7,7 @@
  * symlink out of the root, a grid of 2^40 chunks, a chunk over max_alloc.
  */
 #include "check.h"
+#include "check_code.h"
 #include "files.h"
 #include "load.h"
 #include "overlap.h"
@@ -19,13 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-
-#define CHECK_CODE(expr, want)                                                                     \
-    do {                                                                                           \
-        enum error_code check_rc_ = (expr);                                                        \
-        if (!CHECK_INT(check_rc_, want))                                                           \
-            fprintf(stderr, "    detail: %s\n", err.detail);                                       \
-    } while (0)
 
 static char tmpdir[512];
 
