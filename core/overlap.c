@@ -39,12 +39,13 @@
 
 struct overlap_counter {
     struct overlap_entry *slots;
-    size_t mask;                 /* slots - 1; the slot count is a power of two */
-    size_t used;                 /* occupied slots = distinct pairs */
-    size_t grow_at;              /* grow when used exceeds this (3/4 load) */
-    uint64_t seed;               /* hash seed, random per counter */
-    uint64_t max_pairs;          /* 0 = unlimited */
-    uint64_t pixels;             /* pixels added to this counter and merged into it */
+    size_t mask;                   /* slots - 1; the slot count is a power of two */
+    size_t used;                   /* occupied slots = distinct pairs */
+    size_t grow_at;                /* grow when used exceeds this (3/4 load) */
+    uint64_t seed;                 /* hash seed, random per counter */
+    uint64_t max_pairs;            /* 0 = unlimited */
+    struct overlap_budget *budget; /* shared with the request's other counters; NULL = none */
+    uint64_t pixels;               /* pixels added to this counter and merged into it */
     uint64_t index_base;         /* pixel index of this counter's first pixel, for error details */
     struct overlap_entry *front; /* OVERLAP_FRONT_SLOTS direct-mapped run accumulators */
     struct overlap_entry *spill; /* OVERLAP_SPILL counts on their way into the table */
@@ -56,6 +57,12 @@ struct overlap_counter {
 #define OVERLAP_FRONT_SLOTS   (1u << OVERLAP_FRONT_BITS)
 #define OVERLAP_SPILL         256u  /* table updates batched so their cache misses overlap */
 #define OVERLAP_WIDEN_BLOCK   2048u /* pixels converted per block for mixed dtypes */
+/* Upper bound of what overlap_result_build allocates at once (overlap_result.c): label areas
+ * of a (16 B a label) and of b (<= 64 B a pair: a dense table of up to 4 n + 1024 labels at
+ * 12 B, or a keyed sort at 40 B, plus 16 B a label), matching scratch (9 B a pair) and the
+ * columns (32 B a row): at most 121 B a pair and ~12 KiB. */
+#define OVERLAP_BUILD_BYTES_PER_PAIR 128u
+#define OVERLAP_BUILD_FIXED          ((uint64_t)1 << 14)
 /* Pixels per thread below which a thread costs more than it saves. */
 #define OVERLAP_MIN_PER_THREAD ((size_t)1 << 18)
 
@@ -101,14 +108,64 @@ static inline size_t pair_slot(const struct overlap_counter *c, uint64_t a, uint
     return (size_t)h & c->mask;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Memory budget: every allocation of a counter is charged before it is made and given back
+ * when freed, so the counters of one request together never hold more than the limit.
+ */
+
+void overlap_budget_init(struct overlap_budget *budget, uint64_t limit)
+{
+    atomic_init(&budget->used, 0);
+    atomic_init(&budget->peak, 0);
+    budget->limit = limit;
+}
+
+uint64_t overlap_budget_peak(const struct overlap_budget *budget)
+{
+    return atomic_load(&budget->peak);
+}
+
+static enum error_code budget_take(struct overlap_budget *budget, uint64_t bytes, const char *what,
+                                   struct error_info *err)
+{
+    if (budget == NULL)
+        return ERROR_OK;
+    const uint64_t now = atomic_fetch_add(&budget->used, bytes) + bytes;
+    if (budget->limit != 0 && (now > budget->limit || now < bytes)) {
+        atomic_fetch_sub(&budget->used, bytes);
+        return error_set(err, ERROR_TOO_LARGE,
+                         "counting the distinct (a, b) label pairs needs more than the memory "
+                         "budget of one request: %llu bytes with %llu more for %s, over the "
+                         "limit of %llu bytes (max_request_memory)",
+                         (unsigned long long)(now - bytes), (unsigned long long)bytes, what,
+                         (unsigned long long)budget->limit);
+    }
+    uint64_t peak = atomic_load(&budget->peak);
+    while (now > peak && !atomic_compare_exchange_weak(&budget->peak, &peak, now)) {
+    }
+    return ERROR_OK;
+}
+
+static void budget_give(struct overlap_budget *budget, uint64_t bytes)
+{
+    if (budget != NULL)
+        atomic_fetch_sub(&budget->used, bytes);
+}
+
 static enum error_code table_alloc(struct overlap_counter *c, size_t slots, struct error_info *err)
 {
     if (slots > SIZE_MAX / sizeof(struct overlap_entry))
         return error_set(err, ERROR_NO_MEMORY, "pair table of %zu slots does not fit in memory",
                          slots);
+    enum error_code rc = budget_take(c->budget, (uint64_t)slots * sizeof(struct overlap_entry),
+                                     "the pair table", err);
+    if (rc != ERROR_OK)
+        return rc;
     struct overlap_entry *s = alloc_large_zeroed(slots, sizeof *s);
-    if (s == NULL)
+    if (s == NULL) {
+        budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate a pair table of %zu slots", slots);
+    }
     c->slots = s;
     c->mask = slots - 1;
     c->grow_at = slots / 4 * 3;
@@ -116,13 +173,19 @@ static enum error_code table_alloc(struct overlap_counter *c, size_t slots, stru
     return ERROR_OK;
 }
 
-static enum error_code table_grow(struct overlap_counter *c, struct error_info *err)
+/* Free a table of `slots` slots made by table_alloc. */
+static void table_release(struct overlap_counter *c, struct overlap_entry *slots_mem, size_t slots)
+{
+    free(slots_mem);
+    budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
+}
+
+/* Rehash into a table of `slots` slots (a power of two that holds c->used under 3/4). */
+static enum error_code table_rehash(struct overlap_counter *c, size_t slots, struct error_info *err)
 {
     struct overlap_entry *old = c->slots;
     size_t old_slots = c->mask + 1, used = c->used;
-    if (old_slots > SIZE_MAX / 2)
-        return error_set(err, ERROR_NO_MEMORY, "pair table cannot grow past %zu slots", old_slots);
-    enum error_code rc = table_alloc(c, old_slots * 2, err);
+    enum error_code rc = table_alloc(c, slots, err);
     if (rc != ERROR_OK)
         return rc;
     for (size_t i = 0; i < old_slots; i++) {
@@ -134,8 +197,27 @@ static enum error_code table_grow(struct overlap_counter *c, struct error_info *
         c->slots[j] = old[i];
     }
     c->used = used;
-    free(old);
+    table_release(c, old, old_slots);
     return ERROR_OK;
+}
+
+static enum error_code table_grow(struct overlap_counter *c, struct error_info *err)
+{
+    size_t old_slots = c->mask + 1;
+    if (old_slots > SIZE_MAX / 2)
+        return error_set(err, ERROR_NO_MEMORY, "pair table cannot grow past %zu slots", old_slots);
+    return table_rehash(c, old_slots * 2, err);
+}
+
+/* Grow once, up front, so that `pairs` distinct pairs fit without further doubling (a merge
+ * would otherwise rehash the growing table several times over). */
+static enum error_code table_reserve(struct overlap_counter *c, uint64_t pairs,
+                                     struct error_info *err)
+{
+    size_t slots = c->mask + 1;
+    while (slots / 4 * 3 < pairs && slots <= SIZE_MAX / 2)
+        slots *= 2;
+    return slots == c->mask + 1 ? ERROR_OK : table_rehash(c, slots, err);
 }
 
 static enum error_code table_insert_new(struct overlap_counter *c, size_t slot, uint64_t a,
@@ -258,14 +340,26 @@ static enum error_code counter_flush(struct overlap_counter *src, struct overlap
  * Counter lifetime
  */
 
-struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_info *err)
+/* The fixed part of a counter charged to its budget: front cache and spill buffer. */
+#define OVERLAP_FIXED_BYTES                                                                        \
+    ((uint64_t)(OVERLAP_FRONT_SLOTS + OVERLAP_SPILL) * sizeof(struct overlap_entry))
+
+struct overlap_counter *overlap_counter_new_budget(uint64_t max_pairs,
+                                                   struct overlap_budget *budget,
+                                                   struct error_info *err)
 {
     struct overlap_counter *c = alloc_zeroed(1, sizeof *c);
     if (c == NULL) {
         error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
         return NULL;
     }
+    c->budget = budget;
+    if (budget_take(budget, OVERLAP_FIXED_BYTES, "a counter's run cache", err) != ERROR_OK) {
+        free(c);
+        return NULL;
+    }
     if (table_alloc(c, OVERLAP_INITIAL_SLOTS, err) != ERROR_OK) {
+        budget_give(budget, OVERLAP_FIXED_BYTES);
         free(c);
         return NULL;
     }
@@ -275,7 +369,8 @@ struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_inf
         free(c->front);
         free(c->spill);
         error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
-        free(c->slots);
+        table_release(c, c->slots, c->mask + 1);
+        budget_give(budget, OVERLAP_FIXED_BYTES);
         free(c);
         return NULL;
     }
@@ -284,11 +379,23 @@ struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_inf
     return c;
 }
 
+struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_info *err)
+{
+    return overlap_counter_new_budget(max_pairs, NULL, err);
+}
+
+struct overlap_counter *overlap_counter_new_like(const struct overlap_counter *like,
+                                                 struct error_info *err)
+{
+    return overlap_counter_new_budget(like->max_pairs, like->budget, err);
+}
+
 void overlap_counter_free(struct overlap_counter *counter)
 {
     if (counter == NULL)
         return;
-    free(counter->slots);
+    table_release(counter, counter->slots, counter->mask + 1);
+    budget_give(counter->budget, OVERLAP_FIXED_BYTES);
     free(counter->front);
     free(counter->spill);
     free(counter);
@@ -569,7 +676,9 @@ enum error_code overlap_counter_add(struct overlap_counter *counter, const void 
 enum error_code overlap_counter_merge(struct overlap_counter *dst, struct overlap_counter *src,
                                       struct error_info *err)
 {
-    enum error_code rc = counter_flush(src, dst, err);
+    enum error_code rc = table_reserve(dst, (uint64_t)dst->used + src->used, err);
+    if (rc == ERROR_OK)
+        rc = counter_flush(src, dst, err);
     for (size_t i = 0; i <= src->mask && rc == ERROR_OK; i++) {
         struct overlap_entry *e = &src->slots[i];
         if (e->count == 0)
@@ -611,9 +720,9 @@ static enum error_code overlap_add_piece(void *arg, size_t i, unsigned w, void *
     struct overlap_add_job *job = arg;
     struct overlap_counter **own = scratch;
     struct overlap_counter *c = w == 0 ? job->into : *own;
-    if (c == NULL && (c = *own = overlap_counter_new(job->into->max_pairs, err)) == NULL) {
+    if (c == NULL && (c = *own = overlap_counter_new_like(job->into, err)) == NULL) {
         atomic_store(&job->failed, true);
-        return ERROR_NO_MEMORY;
+        return err != NULL ? err->code : ERROR_NO_MEMORY;
     }
     const size_t lo = job->n / job->pieces * i;
     const size_t hi = i + 1 == job->pieces ? job->n : job->n / job->pieces * (i + 1);
@@ -722,18 +831,28 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
     if (slots >= 2 * n + 1) {
         overlap_sort_entries(pairs, pairs + n, n);
     } else {
+        const uint64_t tmp_bytes = (uint64_t)(n + 1) * sizeof *tmp;
+        if ((rc = budget_take(counter->budget, tmp_bytes, "sorting the pairs", err)) != ERROR_OK)
+            goto out;
         tmp = alloc_large((n + 1) * sizeof *tmp);
+        if (tmp != NULL)
+            overlap_sort_entries(pairs, tmp, n);
+        free(tmp);
+        budget_give(counter->budget, tmp_bytes);
         if (tmp == NULL) {
             rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
             goto out;
         }
-        overlap_sort_entries(pairs, tmp, n);
     }
+    /* The result's columns, label areas and matching scratch, charged while they are built. */
+    const uint64_t build_bytes = OVERLAP_BUILD_BYTES_PER_PAIR * (uint64_t)n + OVERLAP_BUILD_FIXED;
+    if ((rc = budget_take(counter->budget, build_bytes, "the answer's columns", err)) != ERROR_OK)
+        goto out;
     rc = overlap_result_build(pairs, n, options, result, err);
+    budget_give(counter->budget, build_bytes);
     if (rc == ERROR_OK)
         result->pixels = pixels;
 out:
-    free(pairs);
-    free(tmp);
+    table_release(counter, pairs, slots);
     return rc;
 }

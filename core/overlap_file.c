@@ -49,13 +49,15 @@ enum error_code overlap_file_count(const struct overlap_file_options *opt,
 {
     struct load_source sa, sb;
     struct overlap_counter *counter = NULL;
+    struct overlap_budget budget; /* all counting threads of this pair draw from it */
     enum error_code rc;
+    overlap_budget_init(&budget, opt->max_request_memory);
     memset(out, 0, sizeof *out);
     sb.fd = -1;
     if ((rc = overlap_file_source(opt->root_fd, a, &sa, err)) != ERROR_OK ||
         (rc = overlap_file_source(opt->root_fd, b, &sb, err)) != ERROR_OK)
         goto out;
-    counter = overlap_counter_new(opt->max_pairs, err);
+    counter = overlap_counter_new_budget(opt->max_pairs, &budget, err);
     if (counter == NULL) {
         rc = err->code;
         goto out;

@@ -198,6 +198,7 @@ static void overlap_run_pair(void *arg, size_t i)
         .max_ifds = ctx->limits->max_ifds,
         .zarr_json_max = ctx->limits->zarr_json_max,
         .max_pairs = ctx->limits->max_pairs,
+        .max_request_memory = ctx->limits->max_request_memory,
         .threads = batch->threads_per_pair,
         .deadline = batch->req->deadline_ns,
         .overlap = batch->query->opt,

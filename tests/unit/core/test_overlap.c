@@ -432,6 +432,37 @@ static void test_many_pairs_and_cap(void)
     CHECK_INT(rc, ERROR_TOO_LARGE);
     overlap_counter_free(c);
 
+    /* The memory budget, shared by the threads: generous enough, the same answer and a peak
+     * within it, every byte given back when the counter is freed; too small, a 413-class
+     * refusal naming the limit, on one thread and on two. */
+    struct overlap_budget budget;
+    overlap_budget_init(&budget, (uint64_t)256 << 20);
+    c = overlap_counter_new_budget(0, &budget, &err);
+    CHECK(c != NULL);
+    CHECK_CODE(overlap_counter_add_parallel(c, a, OVERLAP_U32, b, OVERLAP_U32, n, 2, &err),
+               ERROR_OK);
+    CHECK_CODE(overlap_counter_finish(c, &opt, &res, &err), ERROR_OK);
+    CHECK(res.n_pairs == distinct);
+    /* the table alone is >= 32 bytes a pair, the result build 128 */
+    CHECK(overlap_budget_peak(&budget) >= (uint64_t)distinct * 160);
+    CHECK(overlap_budget_peak(&budget) <= (uint64_t)256 << 20);
+    overlap_result_cleanup(&res);
+    overlap_counter_free(c);
+    CHECK(atomic_load(&budget.used) == 0);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        overlap_budget_init(&budget, (uint64_t)16 << 20);
+        c = overlap_counter_new_budget(0, &budget, &err);
+        rc = overlap_counter_add_parallel(c, a, OVERLAP_U32, b, OVERLAP_U32, n, threads, &err);
+        if (rc == ERROR_OK)
+            rc = overlap_counter_finish(c, &opt, &res, &err);
+        CHECK_INT(rc, ERROR_TOO_LARGE);
+        CHECK(strstr(err.detail, "max_request_memory") != NULL);
+        CHECK(strstr(err.detail, "16777216") != NULL);
+        CHECK(overlap_budget_peak(&budget) <= (uint64_t)16 << 20);
+        overlap_counter_free(c);
+        CHECK(atomic_load(&budget.used) == 0);
+    }
+
     free(ref.pairs);
     free(a64);
     free(b64);
