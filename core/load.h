@@ -100,6 +100,9 @@ struct load_info {
     uint32_t band_depth;  /* slices per band: the Zarr chunk depth, else 1 */
     uint32_t band_rows;   /* rows per band: strip rows, tile or chunk height, .npy block */
     uint32_t tile_width;  /* tile or chunk width; 0 for strips and .npy */
+    uint32_t piece_cols;  /* columns a band is decoded in at once: the width, or for a tiled
+                           * TIFF page whose row of tiles is over max_alloc, whole tiles that
+                           * fit (0 = the width) */
     uint32_t bands;       /* bands down one slice */
 };
 
