@@ -28,6 +28,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define OVERLAP_HAVE_AVX2 1 /* compiled for a target("avx2") function, used after a CPU check */
+#endif
 
 /* ------------------------------------------------------------------------------------------
  * Types, dtypes
@@ -504,16 +508,81 @@ static inline uint64_t changes_64_64(const uint64_t *a, const uint64_t *b)
     }
     return ~eq;
 }
-#else
+#endif
+
+/* The scalar change masks: the reference the vector ones are tested against. */
 #define OVERLAP_CHANGES_64(name, type, tail)                                                       \
     static inline uint64_t name(const type *a, const type *b)                                      \
     {                                                                                              \
         return tail(a, b, 64);                                                                     \
     }
-OVERLAP_CHANGES_64(changes_64_8, uint8_t, changes_tail_8)
-OVERLAP_CHANGES_64(changes_64_16, uint16_t, changes_tail_16)
-OVERLAP_CHANGES_64(changes_64_32, uint32_t, changes_tail_32)
-OVERLAP_CHANGES_64(changes_64_64, uint64_t, changes_tail_64)
+OVERLAP_CHANGES_64(scalar_64_8, uint8_t, changes_tail_8)
+OVERLAP_CHANGES_64(scalar_64_16, uint16_t, changes_tail_16)
+OVERLAP_CHANGES_64(scalar_64_32, uint32_t, changes_tail_32)
+OVERLAP_CHANGES_64(scalar_64_64, uint64_t, changes_tail_64)
+#if !defined(__SSE2__)
+#define changes_64_8  scalar_64_8
+#define changes_64_16 scalar_64_16
+#define changes_64_32 scalar_64_32
+#define changes_64_64 scalar_64_64
+#endif
+
+#if defined(OVERLAP_HAVE_AVX2)
+/* AVX2 change masks, 32 bytes at a time; only called when the CPU reports AVX2. */
+#define OVERLAP_AVX2 __attribute__((target("avx2")))
+
+OVERLAP_AVX2 static inline __m256i load32(const void *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+OVERLAP_AVX2 static inline uint64_t avx2_64_8(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 32) {
+        __m256i e = _mm256_and_si256(_mm256_cmpeq_epi8(load32(a + k), load32(a + k - 1)),
+                                     _mm256_cmpeq_epi8(load32(b + k), load32(b + k - 1)));
+        eq |= (uint64_t)(uint32_t)_mm256_movemask_epi8(e) << k;
+    }
+    return ~eq;
+}
+
+OVERLAP_AVX2 static inline uint64_t avx2_64_16(const uint16_t *a, const uint16_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 32) {
+        __m256i e0 = _mm256_and_si256(_mm256_cmpeq_epi16(load32(a + k), load32(a + k - 1)),
+                                      _mm256_cmpeq_epi16(load32(b + k), load32(b + k - 1)));
+        __m256i e1 = _mm256_and_si256(_mm256_cmpeq_epi16(load32(a + k + 16), load32(a + k + 15)),
+                                      _mm256_cmpeq_epi16(load32(b + k + 16), load32(b + k + 15)));
+        /* packs works per 128-bit lane: put the four quarters back in pixel order */
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi16(e0, e1), 0xD8);
+        eq |= (uint64_t)(uint32_t)_mm256_movemask_epi8(p) << k;
+    }
+    return ~eq;
+}
+
+OVERLAP_AVX2 static inline uint64_t avx2_64_32(const uint32_t *a, const uint32_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 8) {
+        __m256i e = _mm256_and_si256(_mm256_cmpeq_epi32(load32(a + k), load32(a + k - 1)),
+                                     _mm256_cmpeq_epi32(load32(b + k), load32(b + k - 1)));
+        eq |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(e)) << k;
+    }
+    return ~eq;
+}
+
+OVERLAP_AVX2 static inline uint64_t avx2_64_64(const uint64_t *a, const uint64_t *b)
+{
+    uint64_t eq = 0;
+    for (unsigned k = 0; k < 64; k += 4) {
+        __m256i e = _mm256_and_si256(_mm256_cmpeq_epi64(load32(a + k), load32(a + k - 1)),
+                                     _mm256_cmpeq_epi64(load32(b + k), load32(b + k - 1)));
+        eq |= (uint64_t)(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(e)) << k;
+    }
+    return ~eq;
+}
 #endif
 
 static enum error_code negative_label(char image, long long value, uint64_t index,
@@ -542,8 +611,11 @@ static enum error_code negative_label(char image, long long value, uint64_t inde
     } while (0)
 
 #define OVERLAP_RUNS(name, type, utype, changes_64, changes_tail, is_negative)                     \
-    static enum error_code name(struct overlap_counter *c, const void *va, const void *vb,         \
-                                size_t n, uint64_t first, struct error_info *err)                  \
+    OVERLAP_RUNS_ATTR(name, , type, utype, changes_64, changes_tail, is_negative)
+
+#define OVERLAP_RUNS_ATTR(name, attr, type, utype, changes_64, changes_tail, is_negative)          \
+    attr static enum error_code name(struct overlap_counter *c, const void *va, const void *vb,    \
+                                     size_t n, uint64_t first, struct error_info *err)             \
     {                                                                                              \
         const type *a = va, *b = vb;                                                               \
         const utype *ua = va, *ub = vb;                                                            \
@@ -575,8 +647,88 @@ OVERLAP_RUNS(runs_i64, int64_t, uint64_t, changes_64_64, changes_tail_64, OVERLA
 typedef enum error_code (*overlap_runs_fn)(struct overlap_counter *, const void *, const void *,
                                            size_t, uint64_t, struct error_info *);
 
-static const overlap_runs_fn runs_by_dtype[OVERLAP_DTYPE_COUNT] = {
+OVERLAP_RUNS(scalar_u8, uint8_t, uint8_t, scalar_64_8, changes_tail_8, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_u16, uint16_t, uint16_t, scalar_64_16, changes_tail_16, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_u32, uint32_t, uint32_t, scalar_64_32, changes_tail_32, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_u64, uint64_t, uint64_t, scalar_64_64, changes_tail_64, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_i8, int8_t, uint8_t, scalar_64_8, changes_tail_8, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(scalar_i16, int16_t, uint16_t, scalar_64_16, changes_tail_16, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(scalar_i32, int32_t, uint32_t, scalar_64_32, changes_tail_32, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(scalar_i64, int64_t, uint64_t, scalar_64_64, changes_tail_64, OVERLAP_IS_NEGATIVE)
+
+static const overlap_runs_fn runs_scalar[OVERLAP_DTYPE_COUNT] = {
+    scalar_u8, scalar_u16, scalar_u32, scalar_u64, scalar_i8, scalar_i16, scalar_i32, scalar_i64};
+
+/* SSE2 where the compiler targets it (every x86-64), else the scalar masks again. */
+static const overlap_runs_fn runs_baseline[OVERLAP_DTYPE_COUNT] = {
     runs_u8, runs_u16, runs_u32, runs_u64, runs_i8, runs_i16, runs_i32, runs_i64};
+
+#if defined(OVERLAP_HAVE_AVX2)
+#define OVERLAP_RUNS_AVX2(name, type, utype, changes_64, changes_tail, is_negative)                \
+    OVERLAP_RUNS_ATTR(name, OVERLAP_AVX2, type, utype, changes_64, changes_tail, is_negative)
+OVERLAP_RUNS_AVX2(avx2_u8, uint8_t, uint8_t, avx2_64_8, changes_tail_8, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_u16, uint16_t, uint16_t, avx2_64_16, changes_tail_16, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_u32, uint32_t, uint32_t, avx2_64_32, changes_tail_32, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_u64, uint64_t, uint64_t, avx2_64_64, changes_tail_64, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i8, int8_t, uint8_t, avx2_64_8, changes_tail_8, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i16, int16_t, uint16_t, avx2_64_16, changes_tail_16, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i32, int32_t, uint32_t, avx2_64_32, changes_tail_32, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i64, int64_t, uint64_t, avx2_64_64, changes_tail_64, OVERLAP_IS_NEGATIVE)
+
+static const overlap_runs_fn runs_avx2[OVERLAP_DTYPE_COUNT] = {
+    avx2_u8, avx2_u16, avx2_u32, avx2_u64, avx2_i8, avx2_i16, avx2_i32, avx2_i64};
+#endif
+
+/* The scans in use, chosen once from the CPU (or by overlap_simd_select). */
+static _Atomic(const overlap_runs_fn *) runs_chosen;
+
+static bool simd_available(enum overlap_simd level)
+{
+    switch (level) {
+    case OVERLAP_SIMD_SCALAR:
+        return true;
+    case OVERLAP_SIMD_BASELINE:
+        return true;
+    case OVERLAP_SIMD_AVX2:
+#if defined(OVERLAP_HAVE_AVX2)
+        return __builtin_cpu_supports("avx2") != 0;
+#else
+        return false;
+#endif
+    case OVERLAP_SIMD_AUTO:
+        break;
+    }
+    return false;
+}
+
+static const overlap_runs_fn *simd_table(enum overlap_simd level)
+{
+#if defined(OVERLAP_HAVE_AVX2)
+    if (level == OVERLAP_SIMD_AVX2)
+        return runs_avx2;
+#endif
+    return level == OVERLAP_SIMD_SCALAR ? runs_scalar : runs_baseline;
+}
+
+bool overlap_simd_select(enum overlap_simd level)
+{
+    if (level == OVERLAP_SIMD_AUTO)
+        level = simd_available(OVERLAP_SIMD_AVX2) ? OVERLAP_SIMD_AVX2 : OVERLAP_SIMD_BASELINE;
+    if (!simd_available(level))
+        return false;
+    atomic_store(&runs_chosen, simd_table(level));
+    return true;
+}
+
+static const overlap_runs_fn *runs_by_dtype(void)
+{
+    const overlap_runs_fn *t = atomic_load_explicit(&runs_chosen, memory_order_relaxed);
+    if (t == NULL) { /* first use: any thread may get here, all store the same table */
+        overlap_simd_select(OVERLAP_SIMD_AUTO);
+        t = atomic_load(&runs_chosen);
+    }
+    return t;
+}
 
 /* Element i of an array of dtype as a signed value (for details) and as the label. */
 static int64_t element_signed(const void *p, enum overlap_dtype dtype, size_t i)
@@ -665,7 +817,7 @@ enum error_code overlap_counter_add(struct overlap_counter *counter, const void 
     uint64_t first = counter->index_base + counter->pixels;
     enum error_code rc;
     if (dtype_a == dtype_b)
-        rc = runs_by_dtype[dtype_a](counter, a, b, n, first, err);
+        rc = runs_by_dtype()[dtype_a](counter, a, b, n, first, err);
     else
         rc = runs_mixed(counter, a, dtype_a, b, dtype_b, n, first, err);
     if (rc == ERROR_OK)

@@ -59,6 +59,23 @@ const char *overlap_dtype_name(enum overlap_dtype dtype);
 struct overlap_counter;
 
 /*
+ * How run boundaries are found: the scalar loop (the reference), the compiler's baseline
+ * vectors (SSE2 on x86-64; scalar elsewhere) or AVX2. AUTO, the default on first use, takes
+ * AVX2 when the CPU reports it (__builtin_cpu_supports), else the baseline; the build never
+ * assumes more than the baseline. overlap_simd_select sets the choice for the whole process
+ * (tests and benchmarks; not while counters are counting) and returns false, changing
+ * nothing, for a level this CPU or build lacks. Counts are the same at every level.
+ */
+enum overlap_simd {
+    OVERLAP_SIMD_AUTO,
+    OVERLAP_SIMD_SCALAR,
+    OVERLAP_SIMD_BASELINE,
+    OVERLAP_SIMD_AVX2
+};
+
+bool overlap_simd_select(enum overlap_simd level);
+
+/*
  * A memory budget shared by the counters of one request, whichever threads they run on.
  * Every allocation a counter makes is charged before it is made and given back when it is
  * freed: the pair table (24 bytes a slot, at most 3/4 full, so >= 32 bytes a pair, twice that

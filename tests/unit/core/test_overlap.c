@@ -723,9 +723,29 @@ static void test_thresholds(void)
     CHECK(res.a == NULL && res.n_pairs == 0);
 }
 
+/* The run scans of every level this CPU has give the reference counts and details. */
+static void test_simd_levels(void)
+{
+    static const enum overlap_simd levels[] = {OVERLAP_SIMD_SCALAR, OVERLAP_SIMD_BASELINE,
+                                               OVERLAP_SIMD_AVX2};
+    static const char *const names[] = {"scalar", "baseline", "avx2"};
+    CHECK(overlap_simd_select(OVERLAP_SIMD_SCALAR) && overlap_simd_select(OVERLAP_SIMD_BASELINE));
+    for (unsigned i = 0; i < 3; i++) {
+        if (!overlap_simd_select(levels[i])) {
+            printf("run scan %s: not on this CPU\n", names[i]);
+            continue;
+        }
+        printf("run scan %s\n", names[i]);
+        test_random_all_dtypes();
+        test_huge_labels();
+        test_negative_labels();
+    }
+    CHECK(overlap_simd_select(OVERLAP_SIMD_AUTO));
+}
+
 int main(void)
 {
-    test_random_all_dtypes();
+    test_simd_levels();
     test_mixed_dtypes();
     test_threads();
     test_huge_labels();
