@@ -942,12 +942,87 @@ enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, co
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Sorting on two threads: each half of the packed pairs is radix-sorted on its own thread,
+ * then one pass merges the halves (pairs are distinct, so no key appears in both).
+ */
+
+#define OVERLAP_PARALLEL_SORT_MIN ((size_t)1 << 16)
+
+struct overlap_sort_job {
+    struct overlap_entry *v, *tmp;
+    size_t half, n;
+};
+
+static void sort_half(void *arg, size_t i)
+{
+    struct overlap_sort_job *j = arg;
+    const size_t lo = i == 0 ? 0 : j->half, len = i == 0 ? j->half : j->n - j->half;
+    overlap_sort_entries(j->v + lo, j->tmp + lo, len);
+}
+
+static inline bool entry_less(const struct overlap_entry *x, const struct overlap_entry *y)
+{
+    return x->a < y->a || (x->a == y->a && x->b < y->b);
+}
+
+/* Sort pairs[0..n): the halves' scratch and then the merged output is the table's tail
+ * (slots - n entries) when it holds n entries, and *sorted points there; else n + 1 fresh
+ * entries (charged), the merge is copied back to pairs and freed before returning. */
+static enum error_code sort_two_halves(struct overlap_counter *c, struct overlap_entry *pairs,
+                                       size_t slots, size_t n, const struct overlap_entry **sorted,
+                                       struct error_info *err)
+{
+    struct overlap_entry *space = pairs + n, *fresh = NULL;
+    const uint64_t bytes = (uint64_t)(n + 1) * sizeof *space;
+    if (slots - n < n) {
+        enum error_code rc = budget_take(c->budget, bytes, "sorting the pairs", err);
+        if (rc != ERROR_OK)
+            return rc;
+        if ((space = fresh = alloc_large((size_t)bytes)) == NULL) {
+            budget_give(c->budget, bytes);
+            return error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
+        }
+    }
+    struct overlap_sort_job job = {.v = pairs, .tmp = space, .half = n / 2, .n = n};
+    parallel_for(2, 2, sort_half, &job);
+    size_t i = 0, j = job.half, k = 0;
+    while (i < job.half && j < n)
+        space[k++] = entry_less(&pairs[j], &pairs[i]) ? pairs[j++] : pairs[i++];
+    while (i < job.half)
+        space[k++] = pairs[i++];
+    while (j < n)
+        space[k++] = pairs[j++];
+    *sorted = space;
+    if (fresh != NULL) {
+        memcpy(pairs, fresh, n * sizeof *pairs);
+        free(fresh);
+        budget_give(c->budget, bytes);
+        *sorted = pairs;
+    }
+    return ERROR_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Finishing
  *
  * The counter's table becomes the pair array: occupied slots are packed to its front in place
  * (no copy of the pairs in fresh memory) and the counter gets a new empty table first, so a
  * failure never leaves it half-built.
  */
+/* The result's columns, label areas and matching scratch, charged while they are built. */
+static enum error_code build_charged(struct overlap_counter *c, const struct overlap_entry *pairs,
+                                     size_t n, const struct overlap_options *options,
+                                     struct overlap_result *result, struct error_info *err)
+{
+    const uint64_t bytes = OVERLAP_BUILD_BYTES_PER_PAIR * (uint64_t)n + OVERLAP_BUILD_FIXED;
+    enum error_code rc = budget_take(c->budget, bytes, "the answer's columns", err);
+    if (rc != ERROR_OK)
+        return rc;
+    rc = overlap_result_build(pairs, n, options, result, err);
+    budget_give(c->budget, bytes);
+    return rc;
+}
+
 enum error_code overlap_counter_finish(struct overlap_counter *counter,
                                        const struct overlap_options *options,
                                        struct overlap_result *result, struct error_info *err)
@@ -979,6 +1054,15 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
         if (pairs[i].count != 0)
             pairs[k++] = pairs[i];
 
+    if (options->threads >= 2 && n >= OVERLAP_PARALLEL_SORT_MIN) {
+        const struct overlap_entry *sorted = NULL;
+        rc = sort_two_halves(counter, pairs, slots, n, &sorted, err);
+        if (rc == ERROR_OK)
+            rc = build_charged(counter, sorted, n, options, result, err);
+        if (rc == ERROR_OK)
+            result->pixels = pixels;
+        goto out;
+    }
     /* Sort in the table's free tail when it is long enough, else in fresh memory. */
     if (slots >= 2 * n + 1) {
         overlap_sort_entries(pairs, pairs + n, n);
@@ -987,21 +1071,17 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
         if ((rc = budget_take(counter->budget, tmp_bytes, "sorting the pairs", err)) != ERROR_OK)
             goto out;
         tmp = alloc_large((n + 1) * sizeof *tmp);
-        if (tmp != NULL)
+        const bool sorted = tmp != NULL;
+        if (sorted)
             overlap_sort_entries(pairs, tmp, n);
         free(tmp);
         budget_give(counter->budget, tmp_bytes);
-        if (tmp == NULL) {
+        if (!sorted) {
             rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
             goto out;
         }
     }
-    /* The result's columns, label areas and matching scratch, charged while they are built. */
-    const uint64_t build_bytes = OVERLAP_BUILD_BYTES_PER_PAIR * (uint64_t)n + OVERLAP_BUILD_FIXED;
-    if ((rc = budget_take(counter->budget, build_bytes, "the answer's columns", err)) != ERROR_OK)
-        goto out;
-    rc = overlap_result_build(pairs, n, options, result, err);
-    budget_give(counter->budget, build_bytes);
+    rc = build_charged(counter, pairs, n, options, result, err);
     if (rc == ERROR_OK)
         result->pixels = pixels;
 out:

@@ -176,6 +176,7 @@ struct overlap_options {
     bool iou;                /* fill overlap_result.iou */
     bool match;              /* fill overlap_result.matching at match_threshold */
     double match_threshold;  /* in [0.5, 1]; see overlap_match_check */
+    unsigned threads;        /* threads overlap_counter_finish may sort on (0 counts as 1) */
 };
 
 /* Labels of one image, ascending, 0 included when present, with their areas. */
@@ -219,14 +220,15 @@ enum error_code overlap_match_check(double threshold, struct error_info *err) ER
 
 /*
  * Build the sorted result from everything counted; the counter is left empty (as new, same
- * max_pairs) and can count again. result is overwritten; on failure it holds nothing to free.
- * Matching at t: a pair (a, b), both nonzero, matches when IoU >= t; for t > 0.5 a label has
- * at most one such partner, at t = 0.5 exact ties (two halves of one label) can give a label
- * two candidates and the first in (a, b) order is taken, which is what StarDist's optimal
- * assignment yields (any choice gives the same tp and IoU sum). Fails with ERROR_NO_MEMORY,
- * ERROR_TOO_LARGE (max_pairs: pairs still in the front cache reach the table only here; the
- * budget: sort space and the result), or
- * the errors of overlap_match_check when options->match is set.
+ * max_pairs) and can count again. With options->threads >= 2 and many pairs the two halves
+ * of the pairs are sorted on two threads and merged (n more entries of sort space). result is
+ * overwritten; on failure it holds nothing to free. Matching at t: a pair (a, b), both nonzero,
+ * matches when IoU >= t; for t > 0.5 a label has at most one such partner, at t = 0.5 exact ties
+ * (two halves of one label) can give a label two candidates and the first in (a, b) order is taken,
+ * which is what StarDist's optimal assignment yields (any choice gives the same tp and IoU sum).
+ * Fails with ERROR_NO_MEMORY, ERROR_TOO_LARGE (max_pairs: pairs still in the front cache reach the
+ * table only here; the budget: sort space and the result), or the errors of overlap_match_check
+ * when options->match is set.
  */
 enum error_code overlap_counter_finish(struct overlap_counter *counter,
                                        const struct overlap_options *options,

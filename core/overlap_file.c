@@ -73,7 +73,9 @@ enum error_code overlap_file_count(const struct overlap_file_options *opt,
     lo.deadline = opt->deadline;
     if ((rc = load_overlap(&sa, &sb, &lo, counter, &out->info_a, &out->info_b, err)) != ERROR_OK)
         goto out;
-    if ((rc = overlap_counter_finish(counter, &opt->overlap, &out->counts, err)) != ERROR_OK)
+    struct overlap_options finish = opt->overlap;
+    finish.threads = opt->threads; /* the sort of a big table on the pair's threads too */
+    if ((rc = overlap_counter_finish(counter, &finish, &out->counts, err)) != ERROR_OK)
         overlap_result_cleanup(&out->counts);
 out:
     overlap_counter_free(counter);

@@ -410,6 +410,30 @@ static void test_many_pairs_and_cap(void)
     CHECK(same_as_reference(&res, &ref, a64, b64, n, true));
     size_t distinct = res.n_pairs;
     overlap_result_cleanup(&res);
+    /* Finishing on two threads (halves sorted apart, then merged) gives the same table. */
+    struct overlap_options opt2 = {.include_background = true, .iou = true, .threads = 2};
+    CHECK_CODE(count_chunked(a, OVERLAP_U32, b, OVERLAP_U32, n, n / 3, 2, &opt2, &res, &err),
+               ERROR_OK);
+    CHECK(same_as_reference(&res, &ref, a64, b64, n, true));
+    overlap_result_cleanup(&res);
+    /* 80,000 pairs fill a 2^17-slot table past half: the merge goes to fresh memory. */
+    {
+        const size_t m = 80000;
+        uint64_t *ua = malloc(m * sizeof *ua), *ub = malloc(m * sizeof *ub);
+        for (size_t i = 0; i < m; i++) {
+            ua[i] = (m - i) * 7919 % 1000003;
+            ub[i] = i % 3;
+        }
+        struct ref_result ref2;
+        ref_count(ua, ub, m, &ref2);
+        CHECK_CODE(count_chunked(ua, OVERLAP_U64, ub, OVERLAP_U64, m, m, 1, &opt2, &res, &err),
+                   ERROR_OK);
+        CHECK(res.n_pairs == m && same_as_reference(&res, &ref2, ua, ub, m, true));
+        overlap_result_cleanup(&res);
+        free(ref2.pairs);
+        free(ua);
+        free(ub);
+    }
 
     struct overlap_counter *c = overlap_counter_new(distinct, &err);
     CHECK_CODE(overlap_counter_add(c, a, OVERLAP_U32, b, OVERLAP_U32, n, &err), ERROR_OK);
@@ -441,7 +465,7 @@ static void test_many_pairs_and_cap(void)
     CHECK(c != NULL);
     CHECK_CODE(overlap_counter_add_parallel(c, a, OVERLAP_U32, b, OVERLAP_U32, n, 2, &err),
                ERROR_OK);
-    CHECK_CODE(overlap_counter_finish(c, &opt, &res, &err), ERROR_OK);
+    CHECK_CODE(overlap_counter_finish(c, &opt2, &res, &err), ERROR_OK);
     CHECK(res.n_pairs == distinct);
     /* the table alone is >= 32 bytes a pair, the result build 128 */
     CHECK(overlap_budget_peak(&budget) >= (uint64_t)distinct * 160);
