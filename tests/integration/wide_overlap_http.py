@@ -5,12 +5,15 @@
    deflate tiles, as slide pipelines write them): one row of tiles is 84 MB, over the default
    64 MiB --max-decode-buffer, which used to be a 413; it must now be a 200 whose pairs equal
    np.unique on the combined (a, b) key exactly.
+   The same pair asked with Accept: application/x-npy must be a .npy structured array
+   (a, b, count as uint64) with the same rows, loaded by np.load.
 2. A server with --max-request-memory=1M refuses a pair with ~65k distinct label pairs with a
    413 problem whose detail names the budget (max_request_memory) and its size in bytes, and
    still answers a small pair.
 
 Usage: wide_overlap_http.py PATH/TO/tessera
 """
+import io
 import json
 import os
 import shutil
@@ -55,6 +58,14 @@ class Server:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
+
+    def post_npy(self, obj):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/overlap",
+                                     data=json.dumps(obj).encode(), method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "Accept": "application/x-npy"})
+        with urllib.request.urlopen(req, timeout=300) as r:
+            return r.status, r.headers.get("Content-Type"), r.read()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -122,6 +133,13 @@ def main():
                 fail(f"wide pair: shape {body.get('height')} x {body.get('width')}")
             check_pairs("wide pair", body, a, b)
             print(f"wide pair: 200, {len(body['pairs']['a'])} pairs")
+        status, ctype, raw = s.post_npy({"a": "wa.tif", "b": "wb.tif"})
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+        if status != 200 or ctype != "application/x-npy" or arr.dtype.names != ("a", "b", "count"):
+            fail(f"wide pair as .npy: {status} {ctype} {arr.dtype}")
+        else:
+            check_pairs("wide pair as .npy", {"pairs": {k: arr[k] for k in arr.dtype.names}}, a, b)
+            print(f"wide pair as .npy: {len(raw)} bytes, {arr.size} rows")
         s.stop()
 
         s = Server(binary, root, ["--max-request-memory=1M"])
