@@ -1,11 +1,11 @@
 /*
  * overlap.c - sparse contingency counting of two label images; see overlap.h.
  *
- * The one decision to know: pixels are never hashed one by one. A scan per dtype (16 bytes
- * at a time with SSE2) finds the end of each run of equal (a, b) pairs; each run is added to
- * a small direct-mapped front cache that accumulates the counts of the pairs of the current
- * rows, and only a pair evicted from it reaches the big open-addressed table, so the table's
- * random accesses scale with distinct pairs rather than runs. Negative labels are checked
+ * The one decision to know: pixels are never hashed one by one. A scan per dtype (32 or 16
+ * bytes at a time with AVX2 or SSE2) finds the end of each run of equal (a, b) pairs; each run is
+ * added to a small direct-mapped front cache that accumulates the counts of the pairs of the
+ * current rows, and only a pair evicted from it reaches the big open-addressed table, so the
+ * table's random accesses scale with distinct pairs rather than runs. Negative labels are checked
  * once per run, not per pixel. Finishing takes the table as the pair array and sorts it
  * (overlap_sort.c); the areas, columns and matching are built from the sorted pairs
  * (overlap_result.c, overlap_match.c).
@@ -24,14 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#include <immintrin.h>
-#define OVERLAP_HAVE_AVX2 1 /* compiled for a target("avx2") function, used after a CPU check */
-#endif
 
 /* ------------------------------------------------------------------------------------------
  * Types, dtypes
@@ -83,11 +75,6 @@ const char *overlap_dtype_name(enum overlap_dtype dtype)
     return (unsigned)dtype < OVERLAP_DTYPE_COUNT ? names[dtype] : "?";
 }
 
-static bool dtype_is_signed(enum overlap_dtype dtype)
-{
-    return dtype >= OVERLAP_I8;
-}
-
 /* ------------------------------------------------------------------------------------------
  * Hash table
  *
@@ -112,62 +99,18 @@ static inline size_t pair_slot(const struct overlap_counter *c, uint64_t a, uint
     return (size_t)h & c->mask;
 }
 
-/* ------------------------------------------------------------------------------------------
- * Memory budget: every allocation of a counter is charged before it is made and given back
- * when freed, so the counters of one request together never hold more than the limit.
- */
-
-void overlap_budget_init(struct overlap_budget *budget, uint64_t limit)
-{
-    atomic_init(&budget->used, 0);
-    atomic_init(&budget->peak, 0);
-    budget->limit = limit;
-}
-
-uint64_t overlap_budget_peak(const struct overlap_budget *budget)
-{
-    return atomic_load(&budget->peak);
-}
-
-static enum error_code budget_take(struct overlap_budget *budget, uint64_t bytes, const char *what,
-                                   struct error_info *err)
-{
-    if (budget == NULL)
-        return ERROR_OK;
-    const uint64_t now = atomic_fetch_add(&budget->used, bytes) + bytes;
-    if (budget->limit != 0 && (now > budget->limit || now < bytes)) {
-        atomic_fetch_sub(&budget->used, bytes);
-        return error_set(err, ERROR_TOO_LARGE,
-                         "counting the distinct (a, b) label pairs needs more than the memory "
-                         "budget of one request: %llu bytes with %llu more for %s, over the "
-                         "limit of %llu bytes (max_request_memory)",
-                         (unsigned long long)(now - bytes), (unsigned long long)bytes, what,
-                         (unsigned long long)budget->limit);
-    }
-    uint64_t peak = atomic_load(&budget->peak);
-    while (now > peak && !atomic_compare_exchange_weak(&budget->peak, &peak, now)) {
-    }
-    return ERROR_OK;
-}
-
-static void budget_give(struct overlap_budget *budget, uint64_t bytes)
-{
-    if (budget != NULL)
-        atomic_fetch_sub(&budget->used, bytes);
-}
-
 static enum error_code table_alloc(struct overlap_counter *c, size_t slots, struct error_info *err)
 {
     if (slots > SIZE_MAX / sizeof(struct overlap_entry))
         return error_set(err, ERROR_NO_MEMORY, "pair table of %zu slots does not fit in memory",
                          slots);
-    enum error_code rc = budget_take(c->budget, (uint64_t)slots * sizeof(struct overlap_entry),
-                                     "the pair table", err);
+    enum error_code rc = overlap_budget_take(
+        c->budget, (uint64_t)slots * sizeof(struct overlap_entry), "the pair table", err);
     if (rc != ERROR_OK)
         return rc;
     struct overlap_entry *s = alloc_large_zeroed(slots, sizeof *s);
     if (s == NULL) {
-        budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
+        overlap_budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate a pair table of %zu slots", slots);
     }
     c->slots = s;
@@ -181,7 +124,7 @@ static enum error_code table_alloc(struct overlap_counter *c, size_t slots, stru
 static void table_release(struct overlap_counter *c, struct overlap_entry *slots_mem, size_t slots)
 {
     free(slots_mem);
-    budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
+    overlap_budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
 }
 
 /* Rehash into a table of `slots` slots (a power of two that holds c->used under 3/4). */
@@ -358,12 +301,13 @@ struct overlap_counter *overlap_counter_new_budget(uint64_t max_pairs,
         return NULL;
     }
     c->budget = budget;
-    if (budget_take(budget, OVERLAP_FIXED_BYTES, "a counter's run cache", err) != ERROR_OK) {
+    if (overlap_budget_take(budget, OVERLAP_FIXED_BYTES, "a counter's run cache", err) !=
+        ERROR_OK) {
         free(c);
         return NULL;
     }
     if (table_alloc(c, OVERLAP_INITIAL_SLOTS, err) != ERROR_OK) {
-        budget_give(budget, OVERLAP_FIXED_BYTES);
+        overlap_budget_give(budget, OVERLAP_FIXED_BYTES);
         free(c);
         return NULL;
     }
@@ -374,7 +318,7 @@ struct overlap_counter *overlap_counter_new_budget(uint64_t max_pairs,
         free(c->spill);
         error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
         table_release(c, c->slots, c->mask + 1);
-        budget_give(budget, OVERLAP_FIXED_BYTES);
+        overlap_budget_give(budget, OVERLAP_FIXED_BYTES);
         free(c);
         return NULL;
     }
@@ -399,7 +343,7 @@ void overlap_counter_free(struct overlap_counter *counter)
     if (counter == NULL)
         return;
     table_release(counter, counter->slots, counter->mask + 1);
-    budget_give(counter->budget, OVERLAP_FIXED_BYTES);
+    overlap_budget_give(counter->budget, OVERLAP_FIXED_BYTES);
     free(counter->front);
     free(counter->spill);
     free(counter);
@@ -431,7 +375,8 @@ uint64_t overlap_counter_pairs(const struct overlap_counter *counter)
  * Finding where runs end one compare at a time is bound by the unpredictable branch at each
  * run end and by the dependency of each run's start on the previous run's end. Instead the
  * scan works in blocks of 64 pixels: a data-parallel pass sets bit k of a mask when pixel k
- * differs (in a or in b) from pixel k - 1 (SSE2, 16 bytes at a time), then the set bits are
+ * differs (in a or in b) from pixel k - 1 (overlap_scan.h: AVX2 or SSE2, scalar as the
+ * reference), then the set bits are
  * walked with count-trailing-zeros, each closing one run. Signed and unsigned types of one
  * width share the mask code (equality does not care); the signed scans check each run's
  * values once. `first` is the pixel index of a[0] for error details.
@@ -439,151 +384,7 @@ uint64_t overlap_counter_pairs(const struct overlap_counter *counter)
 
 #define OVERLAP_BLOCK 64u
 
-/* Scalar change mask of len (<= 64) pixels starting at a, b (a[-1], b[-1] readable). */
-#define OVERLAP_CHANGES_SCALAR(name, type)                                                         \
-    static inline uint64_t name(const type *a, const type *b, size_t len)                          \
-    {                                                                                              \
-        uint64_t m = 0;                                                                            \
-        for (size_t k = 0; k < len; k++)                                                           \
-            m |= (uint64_t)(a[k] != a[(ptrdiff_t)k - 1] || b[k] != b[(ptrdiff_t)k - 1]) << k;      \
-        return m;                                                                                  \
-    }
-
-OVERLAP_CHANGES_SCALAR(changes_tail_8, uint8_t)
-OVERLAP_CHANGES_SCALAR(changes_tail_16, uint16_t)
-OVERLAP_CHANGES_SCALAR(changes_tail_32, uint32_t)
-OVERLAP_CHANGES_SCALAR(changes_tail_64, uint64_t)
-
-#if defined(__SSE2__)
-static inline __m128i load16(const void *p)
-{
-    return _mm_loadu_si128((const __m128i *)p);
-}
-
-/* Change masks of exactly 64 pixels; bit k set when pixel k differs from pixel k - 1. */
-static inline uint64_t changes_64_8(const uint8_t *a, const uint8_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 16) {
-        __m128i ea = _mm_cmpeq_epi8(load16(a + k), load16(a + k - 1));
-        __m128i eb = _mm_cmpeq_epi8(load16(b + k), load16(b + k - 1));
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_and_si128(ea, eb)) << k;
-    }
-    return ~eq;
-}
-
-static inline uint64_t changes_64_16(const uint16_t *a, const uint16_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 16) {
-        __m128i e0 = _mm_and_si128(_mm_cmpeq_epi16(load16(a + k), load16(a + k - 1)),
-                                   _mm_cmpeq_epi16(load16(b + k), load16(b + k - 1)));
-        __m128i e1 = _mm_and_si128(_mm_cmpeq_epi16(load16(a + k + 8), load16(a + k + 7)),
-                                   _mm_cmpeq_epi16(load16(b + k + 8), load16(b + k + 7)));
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_packs_epi16(e0, e1)) << k;
-    }
-    return ~eq;
-}
-
-static inline uint64_t changes_64_32(const uint32_t *a, const uint32_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 4) {
-        __m128i e = _mm_and_si128(_mm_cmpeq_epi32(load16(a + k), load16(a + k - 1)),
-                                  _mm_cmpeq_epi32(load16(b + k), load16(b + k - 1)));
-        eq |= (uint64_t)(unsigned)_mm_movemask_ps(_mm_castsi128_ps(e)) << k;
-    }
-    return ~eq;
-}
-
-static inline uint64_t changes_64_64(const uint64_t *a, const uint64_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 2) {
-        /* SSE2 has no 64-bit compare: both 32-bit halves must match. */
-        __m128i e = _mm_and_si128(_mm_cmpeq_epi32(load16(a + k), load16(a + k - 1)),
-                                  _mm_cmpeq_epi32(load16(b + k), load16(b + k - 1)));
-        e = _mm_and_si128(e, _mm_shuffle_epi32(e, _MM_SHUFFLE(2, 3, 0, 1)));
-        eq |= (uint64_t)(unsigned)_mm_movemask_pd(_mm_castsi128_pd(e)) << k;
-    }
-    return ~eq;
-}
-#endif
-
-/* The scalar change masks: the reference the vector ones are tested against. */
-#define OVERLAP_CHANGES_64(name, type, tail)                                                       \
-    static inline uint64_t name(const type *a, const type *b)                                      \
-    {                                                                                              \
-        return tail(a, b, 64);                                                                     \
-    }
-OVERLAP_CHANGES_64(scalar_64_8, uint8_t, changes_tail_8)
-OVERLAP_CHANGES_64(scalar_64_16, uint16_t, changes_tail_16)
-OVERLAP_CHANGES_64(scalar_64_32, uint32_t, changes_tail_32)
-OVERLAP_CHANGES_64(scalar_64_64, uint64_t, changes_tail_64)
-#if !defined(__SSE2__)
-#define changes_64_8  scalar_64_8
-#define changes_64_16 scalar_64_16
-#define changes_64_32 scalar_64_32
-#define changes_64_64 scalar_64_64
-#endif
-
-#if defined(OVERLAP_HAVE_AVX2)
-/* AVX2 change masks, 32 bytes at a time; only called when the CPU reports AVX2. */
-#define OVERLAP_AVX2 __attribute__((target("avx2")))
-
-OVERLAP_AVX2 static inline __m256i load32(const void *p)
-{
-    return _mm256_loadu_si256((const __m256i *)p);
-}
-
-OVERLAP_AVX2 static inline uint64_t avx2_64_8(const uint8_t *a, const uint8_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 32) {
-        __m256i e = _mm256_and_si256(_mm256_cmpeq_epi8(load32(a + k), load32(a + k - 1)),
-                                     _mm256_cmpeq_epi8(load32(b + k), load32(b + k - 1)));
-        eq |= (uint64_t)(uint32_t)_mm256_movemask_epi8(e) << k;
-    }
-    return ~eq;
-}
-
-OVERLAP_AVX2 static inline uint64_t avx2_64_16(const uint16_t *a, const uint16_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 32) {
-        __m256i e0 = _mm256_and_si256(_mm256_cmpeq_epi16(load32(a + k), load32(a + k - 1)),
-                                      _mm256_cmpeq_epi16(load32(b + k), load32(b + k - 1)));
-        __m256i e1 = _mm256_and_si256(_mm256_cmpeq_epi16(load32(a + k + 16), load32(a + k + 15)),
-                                      _mm256_cmpeq_epi16(load32(b + k + 16), load32(b + k + 15)));
-        /* packs works per 128-bit lane: put the four quarters back in pixel order */
-        __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi16(e0, e1), 0xD8);
-        eq |= (uint64_t)(uint32_t)_mm256_movemask_epi8(p) << k;
-    }
-    return ~eq;
-}
-
-OVERLAP_AVX2 static inline uint64_t avx2_64_32(const uint32_t *a, const uint32_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 8) {
-        __m256i e = _mm256_and_si256(_mm256_cmpeq_epi32(load32(a + k), load32(a + k - 1)),
-                                     _mm256_cmpeq_epi32(load32(b + k), load32(b + k - 1)));
-        eq |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(e)) << k;
-    }
-    return ~eq;
-}
-
-OVERLAP_AVX2 static inline uint64_t avx2_64_64(const uint64_t *a, const uint64_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 4) {
-        __m256i e = _mm256_and_si256(_mm256_cmpeq_epi64(load32(a + k), load32(a + k - 1)),
-                                     _mm256_cmpeq_epi64(load32(b + k), load32(b + k - 1)));
-        eq |= (uint64_t)(unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(e)) << k;
-    }
-    return ~eq;
-}
-#endif
+#include "overlap_scan.h"
 
 static enum error_code negative_label(char image, long long value, uint64_t index,
                                       struct error_info *err)
@@ -728,59 +529,6 @@ static const overlap_runs_fn *runs_by_dtype(void)
         t = atomic_load(&runs_chosen);
     }
     return t;
-}
-
-/* Element i of an array of dtype as a signed value (for details) and as the label. */
-static int64_t element_signed(const void *p, enum overlap_dtype dtype, size_t i)
-{
-    switch (dtype) {
-    case OVERLAP_I8:
-        return ((const int8_t *)p)[i];
-    case OVERLAP_I16:
-        return ((const int16_t *)p)[i];
-    case OVERLAP_I32:
-        return ((const int32_t *)p)[i];
-    case OVERLAP_I64:
-        return ((const int64_t *)p)[i];
-    default:
-        return 0;
-    }
-}
-
-static uint64_t element_label(const void *p, enum overlap_dtype dtype, size_t i)
-{
-    switch (dtype) {
-    case OVERLAP_U8:
-        return ((const uint8_t *)p)[i];
-    case OVERLAP_U16:
-        return ((const uint16_t *)p)[i];
-    case OVERLAP_U32:
-        return ((const uint32_t *)p)[i];
-    case OVERLAP_U64:
-        return ((const uint64_t *)p)[i];
-    default:
-        return (uint64_t)element_signed(p, dtype, i);
-    }
-}
-
-/* Copy n elements starting at off into dst as uint64 labels; false (and *bad) on a negative. */
-static bool widen(const void *src, enum overlap_dtype dtype, size_t off, size_t n, uint64_t *dst,
-                  size_t *bad)
-{
-    if (dtype_is_signed(dtype)) {
-        for (size_t i = 0; i < n; i++) {
-            int64_t v = element_signed(src, dtype, off + i);
-            if (v < 0) {
-                *bad = off + i;
-                return false;
-            }
-            dst[i] = (uint64_t)v;
-        }
-        return true;
-    }
-    for (size_t i = 0; i < n; i++)
-        dst[i] = element_label(src, dtype, off + i);
-    return true;
 }
 
 /* Different dtypes: widen blocks to uint64 and scan those; rare, so simple. */
@@ -948,23 +696,6 @@ enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, co
 
 #define OVERLAP_PARALLEL_SORT_MIN ((size_t)1 << 16)
 
-struct overlap_sort_job {
-    struct overlap_entry *v, *tmp;
-    size_t half, n;
-};
-
-static void sort_half(void *arg, size_t i)
-{
-    struct overlap_sort_job *j = arg;
-    const size_t lo = i == 0 ? 0 : j->half, len = i == 0 ? j->half : j->n - j->half;
-    overlap_sort_entries(j->v + lo, j->tmp + lo, len);
-}
-
-static inline bool entry_less(const struct overlap_entry *x, const struct overlap_entry *y)
-{
-    return x->a < y->a || (x->a == y->a && x->b < y->b);
-}
-
 /* Sort pairs[0..n): the halves' scratch and then the merged output is the table's tail
  * (slots - n entries) when it holds n entries, and *sorted points there; else n + 1 fresh
  * entries (charged), the merge is copied back to pairs and freed before returning. */
@@ -975,28 +706,20 @@ static enum error_code sort_two_halves(struct overlap_counter *c, struct overlap
     struct overlap_entry *space = pairs + n, *fresh = NULL;
     const uint64_t bytes = (uint64_t)(n + 1) * sizeof *space;
     if (slots - n < n) {
-        enum error_code rc = budget_take(c->budget, bytes, "sorting the pairs", err);
+        enum error_code rc = overlap_budget_take(c->budget, bytes, "sorting the pairs", err);
         if (rc != ERROR_OK)
             return rc;
         if ((space = fresh = alloc_large((size_t)bytes)) == NULL) {
-            budget_give(c->budget, bytes);
+            overlap_budget_give(c->budget, bytes);
             return error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
         }
     }
-    struct overlap_sort_job job = {.v = pairs, .tmp = space, .half = n / 2, .n = n};
-    parallel_for(2, 2, sort_half, &job);
-    size_t i = 0, j = job.half, k = 0;
-    while (i < job.half && j < n)
-        space[k++] = entry_less(&pairs[j], &pairs[i]) ? pairs[j++] : pairs[i++];
-    while (i < job.half)
-        space[k++] = pairs[i++];
-    while (j < n)
-        space[k++] = pairs[j++];
+    overlap_sort_entries_two(pairs, space, n);
     *sorted = space;
     if (fresh != NULL) {
         memcpy(pairs, fresh, n * sizeof *pairs);
         free(fresh);
-        budget_give(c->budget, bytes);
+        overlap_budget_give(c->budget, bytes);
         *sorted = pairs;
     }
     return ERROR_OK;
@@ -1015,11 +738,11 @@ static enum error_code build_charged(struct overlap_counter *c, const struct ove
                                      struct overlap_result *result, struct error_info *err)
 {
     const uint64_t bytes = OVERLAP_BUILD_BYTES_PER_PAIR * (uint64_t)n + OVERLAP_BUILD_FIXED;
-    enum error_code rc = budget_take(c->budget, bytes, "the answer's columns", err);
+    enum error_code rc = overlap_budget_take(c->budget, bytes, "the answer's columns", err);
     if (rc != ERROR_OK)
         return rc;
     rc = overlap_result_build(pairs, n, options, result, err);
-    budget_give(c->budget, bytes);
+    overlap_budget_give(c->budget, bytes);
     return rc;
 }
 
@@ -1068,14 +791,15 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
         overlap_sort_entries(pairs, pairs + n, n);
     } else {
         const uint64_t tmp_bytes = (uint64_t)(n + 1) * sizeof *tmp;
-        if ((rc = budget_take(counter->budget, tmp_bytes, "sorting the pairs", err)) != ERROR_OK)
+        if ((rc = overlap_budget_take(counter->budget, tmp_bytes, "sorting the pairs", err)) !=
+            ERROR_OK)
             goto out;
         tmp = alloc_large((n + 1) * sizeof *tmp);
         const bool sorted = tmp != NULL;
         if (sorted)
             overlap_sort_entries(pairs, tmp, n);
         free(tmp);
-        budget_give(counter->budget, tmp_bytes);
+        overlap_budget_give(counter->budget, tmp_bytes);
         if (!sorted) {
             rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
             goto out;

@@ -97,6 +97,14 @@ void overlap_budget_init(struct overlap_budget *budget, uint64_t limit);
 /* Most bytes charged at once so far. */
 uint64_t overlap_budget_peak(const struct overlap_budget *budget);
 
+/* Charge bytes for `what` (named in the 413 detail); NULL budget: no-op. Fails with
+ * ERROR_TOO_LARGE, charging nothing, when the limit would be passed. */
+enum error_code overlap_budget_take(struct overlap_budget *budget, uint64_t bytes, const char *what,
+                                    struct error_info *err) ERROR_MUST_CHECK;
+
+/* Give back bytes charged with overlap_budget_take; NULL budget: no-op. */
+void overlap_budget_give(struct overlap_budget *budget, uint64_t bytes);
+
 /*
  * New empty counter charged to budget (NULL = none) that also refuses to hold more than
  * max_pairs distinct (a, b) pairs (0 = no such cap). Returns NULL with ERROR_NO_MEMORY (or
