@@ -101,11 +101,15 @@
  */
 #define LIMIT_ZARR_JSON_MAX 1048576
 
-/* Core (core/overlap): distinct (a, b) pairs one counting thread may hold. Two 8192^2 segmentations
- * of 80k cells give ~350k pairs; 10^6 leaves room for that. Each decoding thread has its
- * own table (~72 bytes a pair while it grows), so peak memory is about threads x 72 MB at
- * this limit: ~150 MB with 2 threads, under the 300 MB the hostile-file test allows. */
-#define LIMIT_MAX_PAIRS 1000000
+/* Core (core/overlap): bytes the counting of one /overlap pair may hold, all its threads
+ * together (struct overlap_budget: pair tables, sort space, the finished columns). A whole
+ * slide, 40,960^2 with 1.6 M cells and ~5.5 M distinct pairs, needs ~0.9 GB at the peak of
+ * finishing; 1 GiB admits it, and no request, however small its bytes, makes the counting
+ * hold more. */
+#define LIMIT_MAX_REQUEST_MEMORY 1073741824
+/* Core (core/overlap): distinct (a, b) pairs one counting thread may hold; 0 = no cap. Kept
+ * for deployments that set it; the memory budget above is the limit by default. */
+#define LIMIT_MAX_PAIRS 0
 /* Service (handlers/overlap_endpoint.c): pairs in one batch /overlap. */
 #define LIMIT_MAX_BATCH 256
 
@@ -149,6 +153,7 @@ struct limits {
     unsigned cache_entries;
     size_t zarr_json_max;
     unsigned max_pairs;
+    size_t max_request_memory;
     unsigned max_batch;
     unsigned max_match_component;
     unsigned threads;            /* CPU threads one request may use for decoding / counting */

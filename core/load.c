@@ -8,7 +8,9 @@
  * LOAD_UNIT_PIXELS when both are one slice deep). A worker keeps the last band it decoded of
  * each source, so when both have the same layout every band is decoded once; units are read
  * slice by slice, so bands that line up differently are decoded again by the units that need
- * them.
+ * them. A tiled page whose row of tiles is over max_alloc is decoded in pieces of whole
+ * tiles (info.piece_cols columns): its units are then one band of rows by one piece of
+ * columns, and the rows of a unit are counted piece segment by segment.
  */
 #include "load.h"
 
@@ -119,7 +121,7 @@ struct load_worker {
     bool prepared; /* readers open, buffers allocated, counter made */
     void *reader[2];
     void *band[2];
-    int64_t band_z[2], band_y[2]; /* band held in band[i]; band_z -1 = none */
+    int64_t band_z[2], band_y[2], band_x[2]; /* piece held in band[i]; band_z -1 = none */
     struct overlap_counter *counter;
 };
 
@@ -130,18 +132,24 @@ struct load_job {
     struct source_layout layout[2];
     const struct load_options *opt;
     struct load_worker *w0; /* worker 0's state; its counter is the caller's */
-    uint64_t max_pairs;     /* of the caller's counter, for the helpers' own */
-    uint32_t unit_depth, unit_rows;
-    uint32_t units_down; /* units down one slice */
+    uint32_t unit_depth, unit_rows, unit_cols;
+    uint32_t units_down;   /* units down one slice */
+    uint32_t units_across; /* units across (1 unless a source is decoded in pieces) */
     size_t units;
     atomic_bool failed;       /* a unit failed: done() only releases */
     enum error_code merge_rc; /* the first merge failure, from done() */
     struct error_info merge_err;
 };
 
+/* Columns one decode of the source covers. */
+static uint32_t piece_cols(const struct load_info *info)
+{
+    return info->piece_cols != 0 && info->piece_cols < info->width ? info->piece_cols : info->width;
+}
+
 static size_t band_bytes(const struct load_info *info)
 {
-    return (size_t)info->band_depth * info->band_rows * info->width * (info->bits / 8u);
+    return (size_t)info->band_depth * info->band_rows * piece_cols(info) * (info->bits / 8u);
 }
 
 static enum error_code worker_prepare(struct load_job *job, struct load_worker *w,
@@ -162,9 +170,9 @@ static enum error_code worker_prepare(struct load_job *job, struct load_worker *
                              job->name[i]);
     }
     if (w->counter == NULL)
-        w->counter = overlap_counter_new(job->max_pairs, err);
+        w->counter = overlap_counter_new_like(job->w0->counter, err);
     if (w->counter == NULL)
-        return ERROR_NO_MEMORY;
+        return err != NULL ? err->code : ERROR_NO_MEMORY;
     w->prepared = true;
     return ERROR_OK;
 }
@@ -180,55 +188,82 @@ static void worker_release(const struct load_job *job, struct load_worker *w)
     }
 }
 
-/* Make sure band[i] holds the band with row y of slice z; *row gets that row and *stop the
- * row after the band's last. */
-static enum error_code worker_hold_row(const struct load_job *job, struct load_worker *w,
-                                       unsigned i, uint32_t z, uint32_t y,
-                                       const unsigned char **row, uint32_t *stop,
-                                       struct error_info *err)
+/* Where pixel (z, y, x) of source i lies in what a worker holds. */
+struct load_spot {
+    const unsigned char *at; /* the pixel */
+    size_t stride;           /* elements from one row to the next in the buffer */
+    uint32_t stop_y, stop_x; /* the row and column after the held piece's last */
+};
+
+/* Make sure band[i] holds the piece with pixel (z, y, x) and locate that pixel. */
+static enum error_code worker_hold(const struct load_job *job, struct load_worker *w, unsigned i,
+                                   uint32_t z, uint32_t y, uint32_t x, struct load_spot *spot,
+                                   struct error_info *err)
 {
     const struct load_info *info = &job->layout[i].info;
-    const uint32_t bz = z / info->band_depth, by = y / info->band_rows;
-    if (w->band_z[i] != (int64_t)bz || w->band_y[i] != (int64_t)by) {
+    const uint32_t cols = piece_cols(info);
+    const uint32_t bz = z / info->band_depth, by = y / info->band_rows, bx = x / cols;
+    if (w->band_z[i] != (int64_t)bz || w->band_y[i] != (int64_t)by || w->band_x[i] != (int64_t)bx) {
         w->band_z[i] = -1;
-        enum error_code rc = job->ops[i]->read_band(w->reader[i], &job->layout[i], job->name[i], bz,
-                                                    by, w->band[i], err);
+        enum error_code rc =
+            cols == info->width
+                ? job->ops[i]->read_band(w->reader[i], &job->layout[i], job->name[i], bz, by,
+                                         w->band[i], err)
+                : job->ops[i]->read_piece(w->reader[i], &job->layout[i], job->name[i], bz, by, bx,
+                                          w->band[i], err);
         if (rc != ERROR_OK)
             return rc;
         w->band_z[i] = bz;
         w->band_y[i] = by;
+        w->band_x[i] = bx;
     }
-    const uint32_t y0 = by * info->band_rows;
+    const uint32_t y0 = by * info->band_rows, x0 = bx * cols;
     const uint32_t rows = info->height - y0 < info->band_rows ? info->height - y0 : info->band_rows;
-    const size_t index = ((size_t)(z - bz * info->band_depth) * rows + (y - y0)) * info->width;
-    *row = (const unsigned char *)w->band[i] + index * (info->bits / 8u);
-    *stop = y0 + rows;
+    const size_t index = ((size_t)(z - bz * info->band_depth) * rows + (y - y0)) * cols + (x - x0);
+    spot->at = (const unsigned char *)w->band[i] + index * (info->bits / 8u);
+    spot->stride = cols;
+    spot->stop_y = y0 + rows;
+    spot->stop_x = info->width - x0 < cols ? info->width : x0 + cols;
     return ERROR_OK;
 }
 
-/* Count rows [y, y1) of slice z. */
+/* Count rows [y, y1), columns [x, x1) of slice z. Where both sources hold whole rows the
+ * rows go to the counter as one chunk; else row segment by row segment. */
 static enum error_code worker_count_rows(const struct load_job *job, struct load_worker *w,
-                                         uint32_t z, uint32_t y, uint32_t y1,
-                                         struct error_info *err)
+                                         uint32_t z, uint32_t y, uint32_t y1, uint32_t x,
+                                         uint32_t x1, struct error_info *err)
 {
     const struct load_info *ia = &job->layout[0].info, *ib = &job->layout[1].info;
     const uint32_t width = ia->width;
-    while (y < y1) {
-        uint32_t end = y1, stop;
-        const unsigned char *row[2];
-        for (unsigned i = 0; i < 2; i++) {
-            enum error_code rc = worker_hold_row(job, w, i, z, y, &row[i], &stop, err);
-            if (rc != ERROR_OK)
-                return rc;
-            if (stop < end)
-                end = stop;
+    const size_t bps[2] = {ia->bits / 8u, ib->bits / 8u};
+    for (uint32_t xs = x; xs < x1;) {
+        uint32_t xe = x1;
+        for (uint32_t ys = y; ys < y1;) {
+            uint32_t ye = y1;
+            struct load_spot spot[2];
+            xe = x1;
+            for (unsigned i = 0; i < 2; i++) {
+                enum error_code rc = worker_hold(job, w, i, z, ys, xs, &spot[i], err);
+                if (rc != ERROR_OK)
+                    return rc;
+                ye = spot[i].stop_y < ye ? spot[i].stop_y : ye;
+                xe = spot[i].stop_x < xe ? spot[i].stop_x : xe;
+            }
+            const bool whole =
+                xs == 0 && xe == width && spot[0].stride == width && spot[1].stride == width;
+            for (uint32_t r = ys; r < ye; r = whole ? ye : r + 1) {
+                const size_t off[2] = {(size_t)(r - ys) * spot[0].stride * bps[0],
+                                       (size_t)(r - ys) * spot[1].stride * bps[1]};
+                const size_t n = whole ? (size_t)(ye - ys) * width : (size_t)(xe - xs);
+                overlap_counter_seek(w->counter, ((uint64_t)z * ia->height + r) * width + xs);
+                enum error_code rc = overlap_counter_add(w->counter, spot[0].at + off[0], ia->dtype,
+                                                         spot[1].at + off[1], ib->dtype, n, err);
+                if (rc != ERROR_OK)
+                    return rc;
+            }
+            ys = ye;
         }
-        overlap_counter_seek(w->counter, ((uint64_t)z * ia->height + y) * width);
-        enum error_code rc = overlap_counter_add(w->counter, row[0], ia->dtype, row[1], ib->dtype,
-                                                 (size_t)(end - y) * width, err);
-        if (rc != ERROR_OK)
-            return rc;
-        y = end;
+        xs = xe;
     }
     return ERROR_OK;
 }
@@ -245,12 +280,15 @@ static enum error_code worker_unit(void *arg, size_t u, unsigned w, void *scratc
         rc = error_set(err, ERROR_TIMEOUT, "decoding ran past the request deadline");
     else if (!state->prepared)
         rc = worker_prepare(job, state, err);
-    const uint32_t z0 = (uint32_t)(u / job->units_down) * job->unit_depth;
-    const uint32_t y = (uint32_t)(u % job->units_down) * job->unit_rows;
+    const size_t across = job->units_across, per_slice = (size_t)job->units_down * across;
+    const uint32_t z0 = (uint32_t)(u / per_slice) * job->unit_depth;
+    const uint32_t y = (uint32_t)(u % per_slice / across) * job->unit_rows;
+    const uint32_t x = (uint32_t)(u % across) * job->unit_cols;
     const uint32_t z1 = info->depth - z0 < job->unit_depth ? info->depth : z0 + job->unit_depth;
     const uint32_t y1 = info->height - y < job->unit_rows ? info->height : y + job->unit_rows;
+    const uint32_t x1 = info->width - x < job->unit_cols ? info->width : x + job->unit_cols;
     for (uint32_t z = z0; z < z1 && rc == ERROR_OK; z++)
-        rc = worker_count_rows(job, state, z, y, y1, err);
+        rc = worker_count_rows(job, state, z, y, y1, x, x1, err);
     if (rc != ERROR_OK)
         atomic_store(&job->failed, true);
     return rc;
@@ -276,13 +314,17 @@ static uint32_t max_u32(uint32_t x, uint32_t y)
 }
 
 /* Units: the deeper band depth times the taller band's rows, repeated to cover
- * LOAD_UNIT_PIXELS when both are one slice deep, never past the array. */
+ * LOAD_UNIT_PIXELS when both are one slice deep and held whole-width, never past the array;
+ * across, the wider piece of the two (the width unless one is decoded in pieces). */
 static void job_plan(struct load_job *job)
 {
     const struct load_info *ia = &job->layout[0].info, *ib = &job->layout[1].info;
     uint32_t depth = max_u32(ia->band_depth, ib->band_depth);
     uint64_t rows = max_u32(ia->band_rows, ib->band_rows);
-    if (depth == 1) {
+    const uint32_t cols = max_u32(piece_cols(ia), piece_cols(ib));
+    job->unit_cols = cols;
+    job->units_across = (uint32_t)(((uint64_t)ia->width + cols - 1) / cols);
+    if (depth == 1 && cols == ia->width) {
         uint64_t per_band = rows * ia->width;
         rows *= (LOAD_UNIT_PIXELS + per_band - 1) / per_band;
     }
@@ -293,7 +335,7 @@ static void job_plan(struct load_job *job)
     job->unit_depth = depth;
     job->unit_rows = (uint32_t)rows;
     job->units_down = (uint32_t)(((uint64_t)ia->height + rows - 1) / rows);
-    job->units = (size_t)((ia->depth + depth - 1) / depth) * job->units_down;
+    job->units = (size_t)((ia->depth + depth - 1) / depth) * job->units_down * job->units_across;
 }
 
 /* Describe source i on worker 0's behalf. */
@@ -338,7 +380,6 @@ enum error_code load_overlap(const struct load_source *a, const struct load_sour
                            .name = {source_name(a), source_name(b)},
                            .opt = options,
                            .w0 = w0,
-                           .max_pairs = overlap_counter_max_pairs(into),
                            .merge_rc = ERROR_OK};
     atomic_init(&job.failed, false);
     error_init(&job.merge_err);

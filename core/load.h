@@ -102,6 +102,9 @@ struct load_info {
     uint32_t band_depth;  /* slices per band: the Zarr chunk depth, else 1 */
     uint32_t band_rows;   /* rows per band: strip rows, tile or chunk height, .npy block */
     uint32_t tile_width;  /* tile or chunk width; 0 for strips and .npy */
+    uint32_t piece_cols;  /* columns a band is decoded in at once: the width, or for a tiled
+                           * TIFF page whose row of tiles is over max_alloc, whole tiles that
+                           * fit (0 = the width) */
     uint32_t bands;       /* bands down one slice */
     bool floating;        /* IEEE float samples (options.intensity only); dtype is then the
                            * unsigned type of the same width */
@@ -121,10 +124,11 @@ enum error_code load_probe(const struct load_source *source, const struct load_o
  * covering it with its own two readers, counts into its own counter, and the counters are
  * merged into `into` at the end. Pixels are counted in raster order within a unit (slice by
  * slice, row by row), and error details give raster pixel indices. Of several failing units,
- * the first in raster order decides. info_a / info_b (may be NULL) receive the sources'
- * descriptions, also on a shape mismatch. Fails like load_probe, with ERROR_UNPROCESSABLE
- * naming both shapes (height x width, or depth x height x width when either is a volume)
- * when they differ, and like overlap_counter_add (negative labels, max_pairs). After a
+ * the first in unit order decides: raster order, except that a tiled page decoded in pieces
+ * (info.piece_cols) orders its units by band of rows, then piece. info_a / info_b (may be NULL)
+ * receive the sources' descriptions, also on a shape mismatch. Fails like load_probe, with
+ * ERROR_UNPROCESSABLE naming both shapes (height x width, or depth x height x width when either is
+ * a volume) when they differ, and like overlap_counter_add (negative labels, max_pairs). After a
  * failure, `into` must only be freed. Thread-safe for distinct `into` counters.
  */
 enum error_code load_overlap(const struct load_source *a, const struct load_source *b,

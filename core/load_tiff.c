@@ -360,7 +360,19 @@ static enum error_code handle_describe(struct load_handle *h, const char *name, 
         info->bands = (uint32_t)(((uint64_t)height + th - 1) / th);
         uint64_t across = ((uint64_t)width + tw - 1) / tw;
         expected_units = across * info->bands;
-        band_bytes = (uint64_t)th * (across * tw) * bps + (uint64_t)tw * th * bps;
+        const uint64_t tile_bytes = (uint64_t)tw * th * bps;
+        band_bytes = across * tile_bytes + tile_bytes;
+        info->piece_cols = width;
+        if (opt->max_alloc != 0 && band_bytes > opt->max_alloc &&
+            opt->max_alloc / tile_bytes >= 2) {
+            /* A row of tiles over the decode buffer (a wide whole slide) is decoded in pieces
+             * of equal whole tiles, each piece plus the tile buffer within max_alloc. */
+            const uint64_t fit = opt->max_alloc / tile_bytes - 1;
+            const uint64_t pieces = (across + fit - 1) / fit;
+            const uint64_t tiles = (across + pieces - 1) / pieces;
+            info->piece_cols = (uint32_t)(tiles * tw < width ? tiles * tw : width);
+            band_bytes = tiles * tile_bytes + tile_bytes;
+        }
         if (TIFFNumberOfTiles(tif) < expected_units)
             return handle_fail(h, name, err, "page %u lists too few tiles", page);
     } else {
@@ -372,6 +384,7 @@ static enum error_code handle_describe(struct load_handle *h, const char *name, 
         info->bands = (uint32_t)(((uint64_t)height + rps - 1) / rps);
         expected_units = info->bands;
         band_bytes = (uint64_t)rps * width * bps;
+        info->piece_cols = width;
         if (TIFFNumberOfStrips(tif) < expected_units)
             return handle_fail(h, name, err, "page %u lists too few strips", page);
     }
@@ -386,16 +399,17 @@ static enum error_code handle_describe(struct load_handle *h, const char *name, 
     return ERROR_OK;
 }
 
-/* Decode band k (a strip, or a row of tiles) into dst as full-width rows. tile is a buffer
- * of one tile (tiled pages only). */
+/* Decode piece `piece` of band k (a strip, or a row of tiles: piece_cols columns from
+ * piece * piece_cols, all of it when piece_cols is the width) into dst as rows of piece_cols
+ * elements. tile is a buffer of one tile (tiled pages only). */
 static enum error_code handle_decode_band(struct load_handle *h, const struct load_info *info,
-                                          const char *name, uint32_t k, void *dst, void *tile,
-                                          struct error_info *err)
+                                          const char *name, uint32_t k, uint32_t piece, void *dst,
+                                          void *tile, struct error_info *err)
 {
     const size_t bps = info->bits / 8u;
     const uint32_t y0 = k * info->band_rows;
     const uint32_t rows = info->height - y0 < info->band_rows ? info->height - y0 : info->band_rows;
-    const size_t row_bytes = (size_t)info->width * bps;
+    const size_t row_bytes = (size_t)info->piece_cols * bps;
     if (!info->tiled) {
         tmsize_t want = (tmsize_t)(rows * row_bytes);
         /* libtiff 4.5 can report a corrupt deflate strip as fully decoded while leaving part
@@ -408,9 +422,12 @@ static enum error_code handle_decode_band(struct load_handle *h, const struct lo
     }
     const uint32_t tw = info->tile_width;
     const uint32_t across = (uint32_t)(((uint64_t)info->width + tw - 1) / tw);
+    const uint32_t per_piece = info->piece_cols / tw + (info->piece_cols % tw != 0);
+    const uint32_t j0 = piece * per_piece;
+    const uint32_t j1 = j0 + per_piece < across ? j0 + per_piece : across;
     const size_t tile_row = (size_t)tw * bps;
     const tmsize_t tile_bytes = (tmsize_t)(tile_row * info->band_rows);
-    for (uint32_t j = 0; j < across; j++) {
+    for (uint32_t j = j0; j < j1; j++) {
         uint32_t t = k * across + j;
         memset(tile, 0, (size_t)tile_bytes); /* as for strips above */
         if (TIFFReadEncodedTile(h->tif, t, tile, tile_bytes) != tile_bytes)
@@ -418,7 +435,7 @@ static enum error_code handle_decode_band(struct load_handle *h, const struct lo
         const size_t x0 = (size_t)j * tw;
         const size_t cols = (info->width - x0 < tw ? info->width - x0 : tw) * bps;
         for (uint32_t r = 0; r < rows; r++)
-            memcpy((unsigned char *)dst + r * row_bytes + x0 * bps,
+            memcpy((unsigned char *)dst + r * row_bytes + (x0 - (size_t)j0 * tw) * bps,
                    (unsigned char *)tile + r * tile_row, cols);
     }
     return ERROR_OK;
@@ -565,6 +582,9 @@ static enum error_code tiff_describe(const struct load_source *src, const char *
     if (t->whole_pages) {
         layout->info.band_rows = layout->info.height;
         layout->info.bands = 1;
+        layout->info.piece_cols = layout->info.width;
+        for (uint32_t z = 0; z < t->pages; z++)
+            t->page_info[z].piece_cols = t->page_info[z].width; /* whole pages, whole rows */
     }
     /* handle_describe checked each page's pixels and strip or tile row; a volume's voxels
      * and whole-page bands are checked here */
@@ -598,9 +618,9 @@ static enum error_code tiff_open(const struct load_source *src, const char *name
     return handle_open(&r->h, src, name, opt, err);
 }
 
-static enum error_code tiff_read_band(void *reader, const struct source_layout *layout,
-                                      const char *name, uint32_t bz, uint32_t by, void *dst,
-                                      struct error_info *err)
+static enum error_code tiff_read_piece(void *reader, const struct source_layout *layout,
+                                       const char *name, uint32_t bz, uint32_t by, uint32_t bx,
+                                       void *dst, struct error_info *err)
 {
     struct tiff_reader *r = reader;
     const struct tiff_layout *t = layout->priv;
@@ -611,19 +631,27 @@ static enum error_code tiff_read_band(void *reader, const struct source_layout *
     }
     const struct load_info *pi = &t->page_info[bz];
     if (!t->whole_pages)
-        return handle_decode_band(&r->h, pi, name, by, dst, r->tile, err);
+        return handle_decode_band(&r->h, pi, name, by, bx, dst, r->tile, err);
     const size_t band_bytes = (size_t)pi->band_rows * pi->width * (pi->bits / 8u);
     for (uint32_t k = 0; k < pi->bands; k++) {
         enum error_code rc = handle_decode_band(
-            &r->h, pi, name, k, (unsigned char *)dst + k * band_bytes, r->tile, err);
+            &r->h, pi, name, k, 0, (unsigned char *)dst + k * band_bytes, r->tile, err);
         if (rc != ERROR_OK)
             return rc;
     }
     return ERROR_OK;
 }
 
+static enum error_code tiff_read_band(void *reader, const struct source_layout *layout,
+                                      const char *name, uint32_t bz, uint32_t by, void *dst,
+                                      struct error_info *err)
+{
+    return tiff_read_piece(reader, layout, name, bz, by, 0, dst, err);
+}
+
 const struct source_ops source_tiff_ops = {.describe = tiff_describe,
                                            .open = tiff_open,
                                            .read_band = tiff_read_band,
+                                           .read_piece = tiff_read_piece,
                                            .close = tiff_close,
                                            .cleanup = tiff_cleanup};

@@ -1,11 +1,11 @@
 /*
  * overlap.c - sparse contingency counting of two label images; see overlap.h.
  *
- * The one decision to know: pixels are never hashed one by one. A scan per dtype (16 bytes
- * at a time with SSE2) finds the end of each run of equal (a, b) pairs; each run is added to
- * a small direct-mapped front cache that accumulates the counts of the pairs of the current
- * rows, and only a pair evicted from it reaches the big open-addressed table, so the table's
- * random accesses scale with distinct pairs rather than runs. Negative labels are checked
+ * The one decision to know: pixels are never hashed one by one. A scan per dtype (32 or 16
+ * bytes at a time with AVX2 or SSE2) finds the end of each run of equal (a, b) pairs; each run is
+ * added to a small direct-mapped front cache that accumulates the counts of the pairs of the
+ * current rows, and only a pair evicted from it reaches the big open-addressed table, so the
+ * table's random accesses scale with distinct pairs rather than runs. Negative labels are checked
  * once per run, not per pixel. Finishing takes the table as the pair array and sorts it
  * (overlap_sort.c); the areas and columns are built from the sorted pairs (overlap_result.c).
  */
@@ -23,10 +23,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 /* ------------------------------------------------------------------------------------------
  * Types, dtypes
  *
@@ -37,12 +33,13 @@
 
 struct overlap_counter {
     struct overlap_entry *slots;
-    size_t mask;                 /* slots - 1; the slot count is a power of two */
-    size_t used;                 /* occupied slots = distinct pairs */
-    size_t grow_at;              /* grow when used exceeds this (3/4 load) */
-    uint64_t seed;               /* hash seed, random per counter */
-    uint64_t max_pairs;          /* 0 = unlimited */
-    uint64_t pixels;             /* pixels added to this counter and merged into it */
+    size_t mask;                   /* slots - 1; the slot count is a power of two */
+    size_t used;                   /* occupied slots = distinct pairs */
+    size_t grow_at;                /* grow when used exceeds this (3/4 load) */
+    uint64_t seed;                 /* hash seed, random per counter */
+    uint64_t max_pairs;            /* 0 = unlimited */
+    struct overlap_budget *budget; /* shared with the request's other counters; NULL = none */
+    uint64_t pixels;               /* pixels added to this counter and merged into it */
     uint64_t index_base;         /* pixel index of this counter's first pixel, for error details */
     struct overlap_entry *front; /* OVERLAP_FRONT_SLOTS direct-mapped run accumulators */
     struct overlap_entry *spill; /* OVERLAP_SPILL counts on their way into the table */
@@ -54,6 +51,12 @@ struct overlap_counter {
 #define OVERLAP_FRONT_SLOTS   (1u << OVERLAP_FRONT_BITS)
 #define OVERLAP_SPILL         256u  /* table updates batched so their cache misses overlap */
 #define OVERLAP_WIDEN_BLOCK   2048u /* pixels converted per block for mixed dtypes */
+/* Upper bound of what overlap_result_build allocates at once (overlap_result.c): label areas
+ * of a (16 B a label) and of b (<= 64 B a pair: a dense table of up to 4 n + 1024 labels at
+ * 12 B, or a keyed sort at 40 B, plus 16 B a label), matching scratch (9 B a pair) and the
+ * columns (32 B a row): at most 121 B a pair and ~12 KiB. */
+#define OVERLAP_BUILD_BYTES_PER_PAIR 128u
+#define OVERLAP_BUILD_FIXED          ((uint64_t)1 << 14)
 /* Pixels per thread below which a thread costs more than it saves. */
 #define OVERLAP_MIN_PER_THREAD ((size_t)1 << 18)
 
@@ -68,11 +71,6 @@ const char *overlap_dtype_name(enum overlap_dtype dtype)
     static const char *const names[OVERLAP_DTYPE_COUNT] = {"uint8", "uint16", "uint32", "uint64",
                                                            "int8",  "int16",  "int32",  "int64"};
     return (unsigned)dtype < OVERLAP_DTYPE_COUNT ? names[dtype] : "?";
-}
-
-static bool dtype_is_signed(enum overlap_dtype dtype)
-{
-    return dtype >= OVERLAP_I8;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -104,9 +102,15 @@ static enum error_code table_alloc(struct overlap_counter *c, size_t slots, stru
     if (slots > SIZE_MAX / sizeof(struct overlap_entry))
         return error_set(err, ERROR_NO_MEMORY, "pair table of %zu slots does not fit in memory",
                          slots);
+    enum error_code rc = overlap_budget_take(
+        c->budget, (uint64_t)slots * sizeof(struct overlap_entry), "the pair table", err);
+    if (rc != ERROR_OK)
+        return rc;
     struct overlap_entry *s = alloc_large_zeroed(slots, sizeof *s);
-    if (s == NULL)
+    if (s == NULL) {
+        overlap_budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
         return error_set(err, ERROR_NO_MEMORY, "cannot allocate a pair table of %zu slots", slots);
+    }
     c->slots = s;
     c->mask = slots - 1;
     c->grow_at = slots / 4 * 3;
@@ -114,13 +118,19 @@ static enum error_code table_alloc(struct overlap_counter *c, size_t slots, stru
     return ERROR_OK;
 }
 
-static enum error_code table_grow(struct overlap_counter *c, struct error_info *err)
+/* Free a table of `slots` slots made by table_alloc. */
+static void table_release(struct overlap_counter *c, struct overlap_entry *slots_mem, size_t slots)
+{
+    free(slots_mem);
+    overlap_budget_give(c->budget, (uint64_t)slots * sizeof(struct overlap_entry));
+}
+
+/* Rehash into a table of `slots` slots (a power of two that holds c->used under 3/4). */
+static enum error_code table_rehash(struct overlap_counter *c, size_t slots, struct error_info *err)
 {
     struct overlap_entry *old = c->slots;
     size_t old_slots = c->mask + 1, used = c->used;
-    if (old_slots > SIZE_MAX / 2)
-        return error_set(err, ERROR_NO_MEMORY, "pair table cannot grow past %zu slots", old_slots);
-    enum error_code rc = table_alloc(c, old_slots * 2, err);
+    enum error_code rc = table_alloc(c, slots, err);
     if (rc != ERROR_OK)
         return rc;
     for (size_t i = 0; i < old_slots; i++) {
@@ -132,8 +142,27 @@ static enum error_code table_grow(struct overlap_counter *c, struct error_info *
         c->slots[j] = old[i];
     }
     c->used = used;
-    free(old);
+    table_release(c, old, old_slots);
     return ERROR_OK;
+}
+
+static enum error_code table_grow(struct overlap_counter *c, struct error_info *err)
+{
+    size_t old_slots = c->mask + 1;
+    if (old_slots > SIZE_MAX / 2)
+        return error_set(err, ERROR_NO_MEMORY, "pair table cannot grow past %zu slots", old_slots);
+    return table_rehash(c, old_slots * 2, err);
+}
+
+/* Grow once, up front, so that `pairs` distinct pairs fit without further doubling (a merge
+ * would otherwise rehash the growing table several times over). */
+static enum error_code table_reserve(struct overlap_counter *c, uint64_t pairs,
+                                     struct error_info *err)
+{
+    size_t slots = c->mask + 1;
+    while (slots / 4 * 3 < pairs && slots <= SIZE_MAX / 2)
+        slots *= 2;
+    return slots == c->mask + 1 ? ERROR_OK : table_rehash(c, slots, err);
 }
 
 static enum error_code table_insert_new(struct overlap_counter *c, size_t slot, uint64_t a,
@@ -256,14 +285,27 @@ static enum error_code counter_flush(struct overlap_counter *src, struct overlap
  * Counter lifetime
  */
 
-struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_info *err)
+/* The fixed part of a counter charged to its budget: front cache and spill buffer. */
+#define OVERLAP_FIXED_BYTES                                                                        \
+    ((uint64_t)(OVERLAP_FRONT_SLOTS + OVERLAP_SPILL) * sizeof(struct overlap_entry))
+
+struct overlap_counter *overlap_counter_new_budget(uint64_t max_pairs,
+                                                   struct overlap_budget *budget,
+                                                   struct error_info *err)
 {
     struct overlap_counter *c = alloc_zeroed(1, sizeof *c);
     if (c == NULL) {
         error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
         return NULL;
     }
+    c->budget = budget;
+    if (overlap_budget_take(budget, OVERLAP_FIXED_BYTES, "a counter's run cache", err) !=
+        ERROR_OK) {
+        free(c);
+        return NULL;
+    }
     if (table_alloc(c, OVERLAP_INITIAL_SLOTS, err) != ERROR_OK) {
+        overlap_budget_give(budget, OVERLAP_FIXED_BYTES);
         free(c);
         return NULL;
     }
@@ -273,7 +315,8 @@ struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_inf
         free(c->front);
         free(c->spill);
         error_set(err, ERROR_NO_MEMORY, "cannot allocate an overlap counter");
-        free(c->slots);
+        table_release(c, c->slots, c->mask + 1);
+        overlap_budget_give(budget, OVERLAP_FIXED_BYTES);
         free(c);
         return NULL;
     }
@@ -282,11 +325,23 @@ struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_inf
     return c;
 }
 
+struct overlap_counter *overlap_counter_new(uint64_t max_pairs, struct error_info *err)
+{
+    return overlap_counter_new_budget(max_pairs, NULL, err);
+}
+
+struct overlap_counter *overlap_counter_new_like(const struct overlap_counter *like,
+                                                 struct error_info *err)
+{
+    return overlap_counter_new_budget(like->max_pairs, like->budget, err);
+}
+
 void overlap_counter_free(struct overlap_counter *counter)
 {
     if (counter == NULL)
         return;
-    free(counter->slots);
+    table_release(counter, counter->slots, counter->mask + 1);
+    overlap_budget_give(counter->budget, OVERLAP_FIXED_BYTES);
     free(counter->front);
     free(counter->spill);
     free(counter);
@@ -318,7 +373,8 @@ uint64_t overlap_counter_pairs(const struct overlap_counter *counter)
  * Finding where runs end one compare at a time is bound by the unpredictable branch at each
  * run end and by the dependency of each run's start on the previous run's end. Instead the
  * scan works in blocks of 64 pixels: a data-parallel pass sets bit k of a mask when pixel k
- * differs (in a or in b) from pixel k - 1 (SSE2, 16 bytes at a time), then the set bits are
+ * differs (in a or in b) from pixel k - 1 (overlap_scan.h: AVX2 or SSE2, scalar as the
+ * reference), then the set bits are
  * walked with count-trailing-zeros, each closing one run. Signed and unsigned types of one
  * width share the mask code (equality does not care); the signed scans check each run's
  * values once. `first` is the pixel index of a[0] for error details.
@@ -326,86 +382,7 @@ uint64_t overlap_counter_pairs(const struct overlap_counter *counter)
 
 #define OVERLAP_BLOCK 64u
 
-/* Scalar change mask of len (<= 64) pixels starting at a, b (a[-1], b[-1] readable). */
-#define OVERLAP_CHANGES_SCALAR(name, type)                                                         \
-    static inline uint64_t name(const type *a, const type *b, size_t len)                          \
-    {                                                                                              \
-        uint64_t m = 0;                                                                            \
-        for (size_t k = 0; k < len; k++)                                                           \
-            m |= (uint64_t)(a[k] != a[(ptrdiff_t)k - 1] || b[k] != b[(ptrdiff_t)k - 1]) << k;      \
-        return m;                                                                                  \
-    }
-
-OVERLAP_CHANGES_SCALAR(changes_tail_8, uint8_t)
-OVERLAP_CHANGES_SCALAR(changes_tail_16, uint16_t)
-OVERLAP_CHANGES_SCALAR(changes_tail_32, uint32_t)
-OVERLAP_CHANGES_SCALAR(changes_tail_64, uint64_t)
-
-#if defined(__SSE2__)
-static inline __m128i load16(const void *p)
-{
-    return _mm_loadu_si128((const __m128i *)p);
-}
-
-/* Change masks of exactly 64 pixels; bit k set when pixel k differs from pixel k - 1. */
-static inline uint64_t changes_64_8(const uint8_t *a, const uint8_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 16) {
-        __m128i ea = _mm_cmpeq_epi8(load16(a + k), load16(a + k - 1));
-        __m128i eb = _mm_cmpeq_epi8(load16(b + k), load16(b + k - 1));
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_and_si128(ea, eb)) << k;
-    }
-    return ~eq;
-}
-
-static inline uint64_t changes_64_16(const uint16_t *a, const uint16_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 16) {
-        __m128i e0 = _mm_and_si128(_mm_cmpeq_epi16(load16(a + k), load16(a + k - 1)),
-                                   _mm_cmpeq_epi16(load16(b + k), load16(b + k - 1)));
-        __m128i e1 = _mm_and_si128(_mm_cmpeq_epi16(load16(a + k + 8), load16(a + k + 7)),
-                                   _mm_cmpeq_epi16(load16(b + k + 8), load16(b + k + 7)));
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_packs_epi16(e0, e1)) << k;
-    }
-    return ~eq;
-}
-
-static inline uint64_t changes_64_32(const uint32_t *a, const uint32_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 4) {
-        __m128i e = _mm_and_si128(_mm_cmpeq_epi32(load16(a + k), load16(a + k - 1)),
-                                  _mm_cmpeq_epi32(load16(b + k), load16(b + k - 1)));
-        eq |= (uint64_t)(unsigned)_mm_movemask_ps(_mm_castsi128_ps(e)) << k;
-    }
-    return ~eq;
-}
-
-static inline uint64_t changes_64_64(const uint64_t *a, const uint64_t *b)
-{
-    uint64_t eq = 0;
-    for (unsigned k = 0; k < 64; k += 2) {
-        /* SSE2 has no 64-bit compare: both 32-bit halves must match. */
-        __m128i e = _mm_and_si128(_mm_cmpeq_epi32(load16(a + k), load16(a + k - 1)),
-                                  _mm_cmpeq_epi32(load16(b + k), load16(b + k - 1)));
-        e = _mm_and_si128(e, _mm_shuffle_epi32(e, _MM_SHUFFLE(2, 3, 0, 1)));
-        eq |= (uint64_t)(unsigned)_mm_movemask_pd(_mm_castsi128_pd(e)) << k;
-    }
-    return ~eq;
-}
-#else
-#define OVERLAP_CHANGES_64(name, type, tail)                                                       \
-    static inline uint64_t name(const type *a, const type *b)                                      \
-    {                                                                                              \
-        return tail(a, b, 64);                                                                     \
-    }
-OVERLAP_CHANGES_64(changes_64_8, uint8_t, changes_tail_8)
-OVERLAP_CHANGES_64(changes_64_16, uint16_t, changes_tail_16)
-OVERLAP_CHANGES_64(changes_64_32, uint32_t, changes_tail_32)
-OVERLAP_CHANGES_64(changes_64_64, uint64_t, changes_tail_64)
-#endif
+#include "overlap_scan.h"
 
 static enum error_code negative_label(char image, long long value, uint64_t index,
                                       struct error_info *err)
@@ -433,8 +410,11 @@ static enum error_code negative_label(char image, long long value, uint64_t inde
     } while (0)
 
 #define OVERLAP_RUNS(name, type, utype, changes_64, changes_tail, is_negative)                     \
-    static enum error_code name(struct overlap_counter *c, const void *va, const void *vb,         \
-                                size_t n, uint64_t first, struct error_info *err)                  \
+    OVERLAP_RUNS_ATTR(name, , type, utype, changes_64, changes_tail, is_negative)
+
+#define OVERLAP_RUNS_ATTR(name, attr, type, utype, changes_64, changes_tail, is_negative)          \
+    attr static enum error_code name(struct overlap_counter *c, const void *va, const void *vb,    \
+                                     size_t n, uint64_t first, struct error_info *err)             \
     {                                                                                              \
         const type *a = va, *b = vb;                                                               \
         const utype *ua = va, *ub = vb;                                                            \
@@ -466,60 +446,87 @@ OVERLAP_RUNS(runs_i64, int64_t, uint64_t, changes_64_64, changes_tail_64, OVERLA
 typedef enum error_code (*overlap_runs_fn)(struct overlap_counter *, const void *, const void *,
                                            size_t, uint64_t, struct error_info *);
 
-static const overlap_runs_fn runs_by_dtype[OVERLAP_DTYPE_COUNT] = {
+OVERLAP_RUNS(scalar_u8, uint8_t, uint8_t, scalar_64_8, changes_tail_8, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_u16, uint16_t, uint16_t, scalar_64_16, changes_tail_16, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_u32, uint32_t, uint32_t, scalar_64_32, changes_tail_32, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_u64, uint64_t, uint64_t, scalar_64_64, changes_tail_64, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS(scalar_i8, int8_t, uint8_t, scalar_64_8, changes_tail_8, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(scalar_i16, int16_t, uint16_t, scalar_64_16, changes_tail_16, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(scalar_i32, int32_t, uint32_t, scalar_64_32, changes_tail_32, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS(scalar_i64, int64_t, uint64_t, scalar_64_64, changes_tail_64, OVERLAP_IS_NEGATIVE)
+
+static const overlap_runs_fn runs_scalar[OVERLAP_DTYPE_COUNT] = {
+    scalar_u8, scalar_u16, scalar_u32, scalar_u64, scalar_i8, scalar_i16, scalar_i32, scalar_i64};
+
+/* SSE2 where the compiler targets it (every x86-64), else the scalar masks again. */
+static const overlap_runs_fn runs_baseline[OVERLAP_DTYPE_COUNT] = {
     runs_u8, runs_u16, runs_u32, runs_u64, runs_i8, runs_i16, runs_i32, runs_i64};
 
-/* Element i of an array of dtype as a signed value (for details) and as the label. */
-static int64_t element_signed(const void *p, enum overlap_dtype dtype, size_t i)
-{
-    switch (dtype) {
-    case OVERLAP_I8:
-        return ((const int8_t *)p)[i];
-    case OVERLAP_I16:
-        return ((const int16_t *)p)[i];
-    case OVERLAP_I32:
-        return ((const int32_t *)p)[i];
-    case OVERLAP_I64:
-        return ((const int64_t *)p)[i];
-    default:
-        return 0;
-    }
-}
+#if defined(OVERLAP_HAVE_AVX2)
+#define OVERLAP_RUNS_AVX2(name, type, utype, changes_64, changes_tail, is_negative)                \
+    OVERLAP_RUNS_ATTR(name, OVERLAP_AVX2, type, utype, changes_64, changes_tail, is_negative)
+OVERLAP_RUNS_AVX2(avx2_u8, uint8_t, uint8_t, avx2_64_8, changes_tail_8, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_u16, uint16_t, uint16_t, avx2_64_16, changes_tail_16, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_u32, uint32_t, uint32_t, avx2_64_32, changes_tail_32, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_u64, uint64_t, uint64_t, avx2_64_64, changes_tail_64, OVERLAP_NEVER_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i8, int8_t, uint8_t, avx2_64_8, changes_tail_8, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i16, int16_t, uint16_t, avx2_64_16, changes_tail_16, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i32, int32_t, uint32_t, avx2_64_32, changes_tail_32, OVERLAP_IS_NEGATIVE)
+OVERLAP_RUNS_AVX2(avx2_i64, int64_t, uint64_t, avx2_64_64, changes_tail_64, OVERLAP_IS_NEGATIVE)
 
-static uint64_t element_label(const void *p, enum overlap_dtype dtype, size_t i)
-{
-    switch (dtype) {
-    case OVERLAP_U8:
-        return ((const uint8_t *)p)[i];
-    case OVERLAP_U16:
-        return ((const uint16_t *)p)[i];
-    case OVERLAP_U32:
-        return ((const uint32_t *)p)[i];
-    case OVERLAP_U64:
-        return ((const uint64_t *)p)[i];
-    default:
-        return (uint64_t)element_signed(p, dtype, i);
-    }
-}
+static const overlap_runs_fn runs_avx2[OVERLAP_DTYPE_COUNT] = {
+    avx2_u8, avx2_u16, avx2_u32, avx2_u64, avx2_i8, avx2_i16, avx2_i32, avx2_i64};
+#endif
 
-/* Copy n elements starting at off into dst as uint64 labels; false (and *bad) on a negative. */
-static bool widen(const void *src, enum overlap_dtype dtype, size_t off, size_t n, uint64_t *dst,
-                  size_t *bad)
+/* The scans in use, chosen once from the CPU (or by overlap_simd_select). */
+static _Atomic(const overlap_runs_fn *) runs_chosen;
+
+static bool simd_available(enum overlap_simd level)
 {
-    if (dtype_is_signed(dtype)) {
-        for (size_t i = 0; i < n; i++) {
-            int64_t v = element_signed(src, dtype, off + i);
-            if (v < 0) {
-                *bad = off + i;
-                return false;
-            }
-            dst[i] = (uint64_t)v;
-        }
+    switch (level) {
+    case OVERLAP_SIMD_SCALAR:
         return true;
+    case OVERLAP_SIMD_BASELINE:
+        return true;
+    case OVERLAP_SIMD_AVX2:
+#if defined(OVERLAP_HAVE_AVX2)
+        return __builtin_cpu_supports("avx2") != 0;
+#else
+        return false;
+#endif
+    case OVERLAP_SIMD_AUTO:
+        break;
     }
-    for (size_t i = 0; i < n; i++)
-        dst[i] = element_label(src, dtype, off + i);
+    return false;
+}
+
+static const overlap_runs_fn *simd_table(enum overlap_simd level)
+{
+#if defined(OVERLAP_HAVE_AVX2)
+    if (level == OVERLAP_SIMD_AVX2)
+        return runs_avx2;
+#endif
+    return level == OVERLAP_SIMD_SCALAR ? runs_scalar : runs_baseline;
+}
+
+bool overlap_simd_select(enum overlap_simd level)
+{
+    if (level == OVERLAP_SIMD_AUTO)
+        level = simd_available(OVERLAP_SIMD_AVX2) ? OVERLAP_SIMD_AVX2 : OVERLAP_SIMD_BASELINE;
+    if (!simd_available(level))
+        return false;
+    atomic_store(&runs_chosen, simd_table(level));
     return true;
+}
+
+static const overlap_runs_fn *runs_by_dtype(void)
+{
+    const overlap_runs_fn *t = atomic_load_explicit(&runs_chosen, memory_order_relaxed);
+    if (t == NULL) { /* first use: any thread may get here, all store the same table */
+        overlap_simd_select(OVERLAP_SIMD_AUTO);
+        t = atomic_load(&runs_chosen);
+    }
+    return t;
 }
 
 /* Different dtypes: widen blocks to uint64 and scan those; rare, so simple. */
@@ -556,7 +563,7 @@ enum error_code overlap_counter_add(struct overlap_counter *counter, const void 
     uint64_t first = counter->index_base + counter->pixels;
     enum error_code rc;
     if (dtype_a == dtype_b)
-        rc = runs_by_dtype[dtype_a](counter, a, b, n, first, err);
+        rc = runs_by_dtype()[dtype_a](counter, a, b, n, first, err);
     else
         rc = runs_mixed(counter, a, dtype_a, b, dtype_b, n, first, err);
     if (rc == ERROR_OK)
@@ -567,7 +574,9 @@ enum error_code overlap_counter_add(struct overlap_counter *counter, const void 
 enum error_code overlap_counter_merge(struct overlap_counter *dst, struct overlap_counter *src,
                                       struct error_info *err)
 {
-    enum error_code rc = counter_flush(src, dst, err);
+    enum error_code rc = table_reserve(dst, (uint64_t)dst->used + src->used, err);
+    if (rc == ERROR_OK)
+        rc = counter_flush(src, dst, err);
     for (size_t i = 0; i <= src->mask && rc == ERROR_OK; i++) {
         struct overlap_entry *e = &src->slots[i];
         if (e->count == 0)
@@ -609,9 +618,9 @@ static enum error_code overlap_add_piece(void *arg, size_t i, unsigned w, void *
     struct overlap_add_job *job = arg;
     struct overlap_counter **own = scratch;
     struct overlap_counter *c = w == 0 ? job->into : *own;
-    if (c == NULL && (c = *own = overlap_counter_new(job->into->max_pairs, err)) == NULL) {
+    if (c == NULL && (c = *own = overlap_counter_new_like(job->into, err)) == NULL) {
         atomic_store(&job->failed, true);
-        return ERROR_NO_MEMORY;
+        return err != NULL ? err->code : ERROR_NO_MEMORY;
     }
     const size_t lo = job->n / job->pieces * i;
     const size_t hi = i + 1 == job->pieces ? job->n : job->n / job->pieces * (i + 1);
@@ -679,12 +688,62 @@ enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, co
 }
 
 /* ------------------------------------------------------------------------------------------
+ * Sorting on two threads: each half of the packed pairs is radix-sorted on its own thread,
+ * then one pass merges the halves (pairs are distinct, so no key appears in both).
+ */
+
+#define OVERLAP_PARALLEL_SORT_MIN ((size_t)1 << 16)
+
+/* Sort pairs[0..n): the halves' scratch and then the merged output is the table's tail
+ * (slots - n entries) when it holds n entries, and *sorted points there; else n + 1 fresh
+ * entries (charged), the merge is copied back to pairs and freed before returning. */
+static enum error_code sort_two_halves(struct overlap_counter *c, struct overlap_entry *pairs,
+                                       size_t slots, size_t n, const struct overlap_entry **sorted,
+                                       struct error_info *err)
+{
+    struct overlap_entry *space = pairs + n, *fresh = NULL;
+    const uint64_t bytes = (uint64_t)(n + 1) * sizeof *space;
+    if (slots - n < n) {
+        enum error_code rc = overlap_budget_take(c->budget, bytes, "sorting the pairs", err);
+        if (rc != ERROR_OK)
+            return rc;
+        if ((space = fresh = alloc_large((size_t)bytes)) == NULL) {
+            overlap_budget_give(c->budget, bytes);
+            return error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
+        }
+    }
+    overlap_sort_entries_two(pairs, space, n);
+    *sorted = space;
+    if (fresh != NULL) {
+        memcpy(pairs, fresh, n * sizeof *pairs);
+        free(fresh);
+        overlap_budget_give(c->budget, bytes);
+        *sorted = pairs;
+    }
+    return ERROR_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Finishing
  *
  * The counter's table becomes the pair array: occupied slots are packed to its front in place
  * (no copy of the pairs in fresh memory) and the counter gets a new empty table first, so a
  * failure never leaves it half-built.
  */
+/* The result's columns, label areas and matching scratch, charged while they are built. */
+static enum error_code build_charged(struct overlap_counter *c, const struct overlap_entry *pairs,
+                                     size_t n, const struct overlap_options *options,
+                                     struct overlap_result *result, struct error_info *err)
+{
+    const uint64_t bytes = OVERLAP_BUILD_BYTES_PER_PAIR * (uint64_t)n + OVERLAP_BUILD_FIXED;
+    enum error_code rc = overlap_budget_take(c->budget, bytes, "the answer's columns", err);
+    if (rc != ERROR_OK)
+        return rc;
+    rc = overlap_result_build(pairs, n, options, result, err);
+    overlap_budget_give(c->budget, bytes);
+    return rc;
+}
+
 enum error_code overlap_counter_finish(struct overlap_counter *counter,
                                        const struct overlap_options *options,
                                        struct overlap_result *result, struct error_info *err)
@@ -711,22 +770,38 @@ enum error_code overlap_counter_finish(struct overlap_counter *counter,
         if (pairs[i].count != 0)
             pairs[k++] = pairs[i];
 
+    if (options->threads >= 2 && n >= OVERLAP_PARALLEL_SORT_MIN) {
+        const struct overlap_entry *sorted = NULL;
+        rc = sort_two_halves(counter, pairs, slots, n, &sorted, err);
+        if (rc == ERROR_OK)
+            rc = build_charged(counter, sorted, n, options, result, err);
+        if (rc == ERROR_OK)
+            result->pixels = pixels;
+        goto out;
+    }
     /* Sort in the table's free tail when it is long enough, else in fresh memory. */
     if (slots >= 2 * n + 1) {
         overlap_sort_entries(pairs, pairs + n, n);
     } else {
+        const uint64_t tmp_bytes = (uint64_t)(n + 1) * sizeof *tmp;
+        if ((rc = overlap_budget_take(counter->budget, tmp_bytes, "sorting the pairs", err)) !=
+            ERROR_OK)
+            goto out;
         tmp = alloc_large((n + 1) * sizeof *tmp);
-        if (tmp == NULL) {
+        const bool sorted = tmp != NULL;
+        if (sorted)
+            overlap_sort_entries(pairs, tmp, n);
+        free(tmp);
+        overlap_budget_give(counter->budget, tmp_bytes);
+        if (!sorted) {
             rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate sort space for %zu pairs", n);
             goto out;
         }
-        overlap_sort_entries(pairs, tmp, n);
     }
-    rc = overlap_result_build(pairs, n, options, result, err);
+    rc = build_charged(counter, pairs, n, options, result, err);
     if (rc == ERROR_OK)
         result->pixels = pixels;
 out:
-    free(pairs);
-    free(tmp);
+    table_release(counter, pairs, slots);
     return rc;
 }

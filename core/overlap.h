@@ -6,9 +6,10 @@
  * same as small ones. Cells are spatially coherent, so the pixel stream is cut into runs of
  * equal (a, b) pairs and one hash update is made per run, not per pixel; the hash table is
  * open-addressed (linear probing) on the pair with a per-counter random seed. Memory is
- * O(distinct pairs) and capped by max_pairs. Time is O(pixels) for the run scan plus
- * O(runs) hash updates; overlap_counter_finish sorts the pairs with an LSD radix sort that
- * skips constant bytes, O(pairs). Tuned for: uint32 cell segmentations of 4-64 Mpixel with
+ * O(distinct pairs), bounded by a memory budget that all the counters of one request draw
+ * from (struct overlap_budget) and optionally by max_pairs per counter. Time is O(pixels) for the
+ * run scan plus O(runs) hash updates; overlap_counter_finish sorts the pairs with an LSD radix sort
+ * that skips constant bytes, O(pairs). Tuned for: uint32 cell segmentations of 4-64 Mpixel with
  * 10^3-10^5 cells (10^5-10^6 distinct pairs), two cores.
  *
  * A counter is fed pixel chunks in raster order (overlap_counter_add: whole images, rows,
@@ -27,6 +28,7 @@
 
 #include "error.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +57,66 @@ const char *overlap_dtype_name(enum overlap_dtype dtype);
 struct overlap_counter;
 
 /*
+ * How run boundaries are found: the scalar loop (the reference), the compiler's baseline
+ * vectors (SSE2 on x86-64; scalar elsewhere) or AVX2. AUTO, the default on first use, takes
+ * AVX2 when the CPU reports it (__builtin_cpu_supports), else the baseline; the build never
+ * assumes more than the baseline. overlap_simd_select sets the choice for the whole process
+ * (tests and benchmarks; not while counters are counting) and returns false, changing
+ * nothing, for a level this CPU or build lacks. Counts are the same at every level.
+ */
+enum overlap_simd {
+    OVERLAP_SIMD_AUTO,
+    OVERLAP_SIMD_SCALAR,
+    OVERLAP_SIMD_BASELINE,
+    OVERLAP_SIMD_AVX2
+};
+
+bool overlap_simd_select(enum overlap_simd level);
+
+/*
+ * A memory budget shared by the counters of one request, whichever threads they run on.
+ * Every allocation a counter makes is charged before it is made and given back when it is
+ * freed: the pair table (24 bytes a slot, at most 3/4 full, so >= 32 bytes a pair, twice that
+ * for a moment while it doubles), the fixed run cache (~198 KiB a counter), sort space (24
+ * bytes a pair) and, while overlap_counter_finish builds the result, 128 bytes a pair for the
+ * columns, label areas and matching scratch. A charge that would pass the limit fails with
+ * ERROR_TOO_LARGE naming the bytes in use, the bytes wanted and the limit
+ * (max_request_memory). Once finish returns, the result is the caller's and no longer
+ * charged. Initialise with overlap_budget_init; it must outlive its counters.
+ */
+struct overlap_budget {
+    _Atomic uint64_t used; /* bytes charged now */
+    _Atomic uint64_t peak; /* most bytes charged at once */
+    uint64_t limit;        /* 0 = none */
+};
+
+void overlap_budget_init(struct overlap_budget *budget, uint64_t limit);
+
+/* Most bytes charged at once so far. */
+uint64_t overlap_budget_peak(const struct overlap_budget *budget);
+
+/* Charge bytes for `what` (named in the 413 detail); NULL budget: no-op. Fails with
+ * ERROR_TOO_LARGE, charging nothing, when the limit would be passed. */
+enum error_code overlap_budget_take(struct overlap_budget *budget, uint64_t bytes, const char *what,
+                                    struct error_info *err) ERROR_MUST_CHECK;
+
+/* Give back bytes charged with overlap_budget_take; NULL budget: no-op. */
+void overlap_budget_give(struct overlap_budget *budget, uint64_t bytes);
+
+/*
+ * New empty counter charged to budget (NULL = none) that also refuses to hold more than
+ * max_pairs distinct (a, b) pairs (0 = no such cap). Returns NULL with ERROR_NO_MEMORY (or
+ * ERROR_TOO_LARGE: the budget) in err on failure. Free with overlap_counter_free.
+ */
+struct overlap_counter *overlap_counter_new_budget(uint64_t max_pairs,
+                                                   struct overlap_budget *budget,
+                                                   struct error_info *err);
+
+/* A new empty counter with the max_pairs and budget of `like` (a helper thread's own). */
+struct overlap_counter *overlap_counter_new_like(const struct overlap_counter *like,
+                                                 struct error_info *err);
+
+/*
  * New empty counter that refuses to hold more than max_pairs distinct (a, b) pairs
  * (0 = no cap other than memory). Returns NULL with ERROR_NO_MEMORY in err on failure.
  * Free with overlap_counter_free. The counter belongs to one thread at a time.
@@ -71,7 +133,8 @@ void overlap_counter_free(struct overlap_counter *counter);
  * (the detail names image, value and pixel index counted from the first pixel ever added),
  * ERROR_TOO_LARGE when the distinct pairs exceed max_pairs (checked as pairs leave a small
  * fixed-size cache, so up to ~8,500 pairs late: memory stays bounded, and
- * overlap_counter_finish reports what is left), ERROR_NO_MEMORY, or
+ * overlap_counter_finish reports what is left) or the table would pass the budget,
+ * ERROR_NO_MEMORY, or
  * ERROR_INVALID for an unknown dtype. After a failure the counter's contents are unspecified:
  * only free it.
  */
@@ -94,7 +157,8 @@ enum error_code overlap_counter_add_parallel(struct overlap_counter *counter, co
 
 /*
  * Add every pair count of src into dst (src is left emptied but valid; dst keeps its own
- * max_pairs). Pixel totals add up. Fails with ERROR_TOO_LARGE or ERROR_NO_MEMORY.
+ * max_pairs). dst's table is grown once, up front, to hold the pairs of both. Pixel totals
+ * add up. Fails with ERROR_TOO_LARGE (max_pairs, budget) or ERROR_NO_MEMORY.
  */
 enum error_code overlap_counter_merge(struct overlap_counter *dst, struct overlap_counter *src,
                                       struct error_info *err) ERROR_MUST_CHECK;
@@ -116,6 +180,7 @@ uint64_t overlap_counter_pairs(const struct overlap_counter *counter);
 struct overlap_options {
     bool include_background; /* keep rows where a == 0 or b == 0 */
     bool iou;                /* fill overlap_result.iou */
+    unsigned threads;        /* threads overlap_counter_finish may sort on (0 counts as 1) */
 };
 
 /* Labels of one image, ascending, 0 included when present, with their areas. */
@@ -141,9 +206,11 @@ struct overlap_result {
 
 /*
  * Build the sorted result from everything counted; the counter is left empty (as new, same
- * max_pairs) and can count again. result is overwritten; on failure it holds nothing to free.
- * Fails with ERROR_NO_MEMORY or ERROR_TOO_LARGE (max_pairs: pairs still in the front cache
- * reach the table only here).
+ * max_pairs) and can count again. With options->threads >= 2 and many pairs the two halves
+ * of the pairs are sorted on two threads and merged (n more entries of sort space). result is
+ * overwritten; on failure it holds nothing to free. Fails with ERROR_NO_MEMORY or
+ * ERROR_TOO_LARGE (max_pairs: pairs still in the front cache reach the table only here; the
+ * budget: sort space and the result).
  */
 enum error_code overlap_counter_finish(struct overlap_counter *counter,
                                        const struct overlap_options *options,

@@ -49,13 +49,15 @@ enum error_code overlap_file_count(const struct overlap_file_options *opt,
 {
     struct load_source sa, sb;
     struct overlap_counter *counter = NULL;
+    struct overlap_budget budget; /* all counting threads of this pair draw from it */
     enum error_code rc;
+    overlap_budget_init(&budget, opt->max_request_memory);
     memset(out, 0, sizeof *out);
     sb.fd = -1;
     if ((rc = overlap_file_source(opt->root_fd, a, &sa, err)) != ERROR_OK ||
         (rc = overlap_file_source(opt->root_fd, b, &sb, err)) != ERROR_OK)
         goto out;
-    counter = overlap_counter_new(opt->max_pairs, err);
+    counter = overlap_counter_new_budget(opt->max_pairs, &budget, err);
     if (counter == NULL) {
         rc = err->code;
         goto out;
@@ -71,7 +73,9 @@ enum error_code overlap_file_count(const struct overlap_file_options *opt,
     lo.deadline = opt->deadline;
     if ((rc = load_overlap(&sa, &sb, &lo, counter, &out->info_a, &out->info_b, err)) != ERROR_OK)
         goto out;
-    if ((rc = overlap_counter_finish(counter, &opt->overlap, &out->counts, err)) != ERROR_OK)
+    struct overlap_options finish = opt->overlap;
+    finish.threads = opt->threads; /* the sort of a big table on the pair's threads too */
+    if ((rc = overlap_counter_finish(counter, &finish, &out->counts, err)) != ERROR_OK)
         overlap_result_cleanup(&out->counts);
 out:
     overlap_counter_free(counter);

@@ -5,7 +5,9 @@
  * The one core call per pair: open both paths with confine_open (a regular file is a TIFF
  * file, a directory a Zarr array or OME-NGFF multiscale group; uploads are TIFF or .npy
  * bytes), count them band by band with load_overlap (parallel decoding,
- * memory bounded by threads x band) into one counter of at most max_pairs pairs, and finish the
+ * memory bounded by threads x band) into counters that together stay within
+ * max_request_memory (struct overlap_budget; and at most max_pairs pairs each when set), and
+ * finish the
  * counts with overlap_counter_finish (sorted pairs, areas, IoU and matching as options.overlap
  * asks). Cost: one decode of each image; memory: the decoding bands plus O(distinct pairs).
  */
@@ -34,14 +36,15 @@ struct overlap_file_image {
 };
 
 struct overlap_file_options {
-    int root_fd;              /* the data root */
-    uint64_t max_pixels;      /* depth * height * width of each image (ERROR_TOO_LARGE) */
-    size_t max_decode_buffer; /* one decoded strip or row of tiles, and any libtiff allocation */
-    unsigned max_ifds;        /* pages walked to reach a page */
-    size_t zarr_json_max;     /* bytes of one Zarr metadata file; 0 = LIMIT_ZARR_JSON_MAX */
-    uint64_t max_pairs;       /* distinct (a, b) pairs (ERROR_TOO_LARGE) */
-    unsigned threads;         /* decoding threads for this pair (0 counts as 1) */
-    int64_t deadline;         /* CLOCK_MONOTONIC ns (core/clock.h); 0 = none */
+    int root_fd;                 /* the data root */
+    uint64_t max_pixels;         /* depth * height * width of each image (ERROR_TOO_LARGE) */
+    size_t max_decode_buffer;    /* one decoded strip or row of tiles, and any libtiff allocation */
+    unsigned max_ifds;           /* pages walked to reach a page */
+    size_t zarr_json_max;        /* bytes of one Zarr metadata file; 0 = LIMIT_ZARR_JSON_MAX */
+    uint64_t max_pairs;          /* distinct (a, b) pairs per counting thread; 0 = no cap */
+    uint64_t max_request_memory; /* bytes the counting may hold (overlap_budget); 0 = none */
+    unsigned threads;            /* decoding threads for this pair (0 counts as 1) */
+    int64_t deadline;            /* CLOCK_MONOTONIC ns (core/clock.h); 0 = none */
     struct overlap_options overlap;
 };
 

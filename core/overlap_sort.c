@@ -6,6 +6,8 @@
  */
 #include "overlap_sort.h"
 
+#include "parallel.h"
+
 #include <string.h>
 
 void overlap_sort_entries(struct overlap_entry *v, struct overlap_entry *tmp, size_t n)
@@ -75,4 +77,35 @@ void overlap_sort_keyed(struct overlap_keyed *v, struct overlap_keyed *tmp, size
     }
     if (src != v)
         memcpy(v, src, n * sizeof *v);
+}
+
+/* Two threads: each half of v sorted on its own (core/parallel), then one merging pass. */
+struct overlap_sort_job {
+    struct overlap_entry *v, *tmp;
+    size_t half, n;
+};
+
+static void sort_half(void *arg, size_t i)
+{
+    struct overlap_sort_job *j = arg;
+    const size_t lo = i == 0 ? 0 : j->half, len = i == 0 ? j->half : j->n - j->half;
+    overlap_sort_entries(j->v + lo, j->tmp + lo, len);
+}
+
+static inline bool entry_less(const struct overlap_entry *x, const struct overlap_entry *y)
+{
+    return x->a < y->a || (x->a == y->a && x->b < y->b);
+}
+
+void overlap_sort_entries_two(struct overlap_entry *v, struct overlap_entry *out, size_t n)
+{
+    struct overlap_sort_job job = {.v = v, .tmp = out, .half = n / 2, .n = n};
+    parallel_for(2, 2, sort_half, &job);
+    size_t i = 0, j = job.half, k = 0;
+    while (i < job.half && j < n)
+        out[k++] = entry_less(&v[j], &v[i]) ? v[j++] : v[i++];
+    while (i < job.half)
+        out[k++] = v[i++];
+    while (j < n)
+        out[k++] = v[j++];
 }

@@ -30,6 +30,11 @@ struct overlap_keyed {
 /* Sort v[0..n) by (a, b) ascending; tmp holds n records of scratch. */
 void overlap_sort_entries(struct overlap_entry *v, struct overlap_entry *tmp, size_t n);
 
+/* Sort v[0..n) by (a, b) into out[0..n) on two threads (core/parallel: one when the thread
+ * budget is full): the halves of v are sorted in place with out as scratch, then merged into
+ * out. Keys must be distinct (a pair table's). v's order is left unspecified. */
+void overlap_sort_entries_two(struct overlap_entry *v, struct overlap_entry *out, size_t n);
+
 /* Sort v[0..n) by key ascending, equal keys keeping their order; tmp holds n records. */
 void overlap_sort_keyed(struct overlap_keyed *v, struct overlap_keyed *tmp, size_t n);
 

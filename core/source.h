@@ -4,7 +4,8 @@
  * A kind describes its source once, on the calling thread, into a struct source_layout that
  * is read-only afterwards and shared by all workers; each worker then opens a reader of its
  * own (handles, chunk buffers, codec scratch) and asks it for bands. Band (bz, by) is slices
- * [bz * band_depth, ...) and rows [by * band_rows, ...) at the full width, cut to the array,
+ * [bz * band_depth, ...) and rows [by * band_rows, ...) at the full width (or, when a kind
+ * sets info.piece_cols below the width, in pieces of that many columns), cut to the array,
  * written to dst as native-endian elements, slice-major then row-major. load.c allocates dst
  * (band_depth x band_rows x width elements) after describe has checked it against max_alloc.
  */
@@ -34,6 +35,12 @@ struct source_ops {
     /* Decode band (bz, by) into dst. */
     enum error_code (*read_band)(void *reader, const struct source_layout *layout, const char *name,
                                  uint32_t bz, uint32_t by, void *dst, struct error_info *err);
+    /* Decode piece bx of band (bz, by): columns [bx * piece_cols, ...) cut to the width, as
+     * rows of info.piece_cols elements. Needed only by kinds that set piece_cols below the
+     * width (NULL otherwise). */
+    enum error_code (*read_piece)(void *reader, const struct source_layout *layout,
+                                  const char *name, uint32_t bz, uint32_t by, uint32_t bx,
+                                  void *dst, struct error_info *err);
     void (*close)(void *reader); /* NULL is ignored */
     void (*cleanup)(struct source_layout *layout);
 };

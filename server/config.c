@@ -131,8 +131,14 @@ static const struct config_option config_options[] = {
     {"zarr-json-max", "TESSERA_ZARR_JSON_MAX", CONFIG_SIZE, OFF(limits.zarr_json_max),
      STR(LIMIT_ZARR_JSON_MAX), 1024, (uint64_t)1 << 30,
      "bytes of one Zarr metadata file (.zarray, .zattrs, zarr.json) read by /classify"},
+    {"max-request-memory", "TESSERA_MAX_REQUEST_MEMORY", CONFIG_SIZE,
+     OFF(limits.max_request_memory), STR(LIMIT_MAX_REQUEST_MEMORY), 1 << 20, (uint64_t)1 << 40,
+     "bytes one /overlap pair's counting may hold, all threads together (pair tables, sort, "
+     "columns); past it the answer is 413"},
     {"max-pairs", "TESSERA_MAX_PAIRS", CONFIG_UINT, OFF(limits.max_pairs),
-     STR(LIMIT_MAX_PAIRS), 1, 1000000000, "distinct label pairs one /overlap counting thread may hold (memory ~72 B each)"},
+     STR(LIMIT_MAX_PAIRS), 0, 1000000000,
+     "deprecated: distinct label pairs one /overlap counting thread may hold; 0 = no cap "
+     "(--max-request-memory bounds memory)"},
     {"max-batch", "TESSERA_MAX_BATCH", CONFIG_UINT, OFF(limits.max_batch), STR(LIMIT_MAX_BATCH),
      1, 100000, "image pairs in one batch /overlap"},
     {"max-match-component", "TESSERA_MAX_MATCH_COMPONENT", CONFIG_UINT,

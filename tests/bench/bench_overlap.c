@@ -127,7 +127,7 @@ static void run_once(struct bench_ctx *c)
 {
     struct error_info err;
     error_init(&err);
-    struct overlap_options oopt = {.include_background = true};
+    struct overlap_options oopt = {.include_background = true, .threads = c->threads};
     struct overlap_result res;
     if (strcmp(c->mode, "floor") == 0) {
         c->work = floor_read(c->a, c->b, c->n, c->threads);

@@ -13,8 +13,9 @@
  *   subloop.tif   SubIFD that points back to IFD 0           /classify 422
  *   desc.tif      a 100 MB ImageDescription                  /classify answered, bounded
  *   jpeg.tif      JPEG-compressed labels                     /overlap 422
- *   pairs.tif     10^7 distinct labels (unique per pixel)    /overlap 413 (--max-pairs,
- *                 default 10^6 per counting thread: bounded memory, not a huge answer)
+ *   pairs.tif     10^7 distinct labels (unique per pixel)    /overlap 413 (the counting's
+ *                 memory budget: bounded memory, not a huge answer; the server runs with
+ *                 --max-request-memory=160M so that the RSS check below tests the budget)
  *   Zarr stores (/overlap against zok.zarr, a valid 4 x 4 uint8 array):
  *   ztrunc.zarr   a zlib chunk cut short                     422 naming the chunk
  *   zsize.zarr    an uncompressed chunk one byte too long    422 naming the chunk
@@ -310,7 +311,7 @@ int main(void)
     make_zarr_files();
 
     struct itest_server s;
-    const char *const args[] = {"--access-log=false", NULL};
+    const char *const args[] = {"--access-log=false", "--max-request-memory=160M", NULL};
     if (!CHECK(itest_start(&s, root, args)))
         return check_finish("itest_hostile");
     long base_mb = server_peak_mb(&s);

@@ -303,3 +303,27 @@ def test_quantify(client: tc.Client, root: Path, labels: Labels) -> None:
         client.quantify("t/labels/truth.tif", ["t/labels/small.tif"])
     with pytest.raises(TypeError):
         client.quantify(labels.truth, ["t/quantify/DNA.tif"])
+
+
+def test_numpy_format(client: tc.Client, labels: Labels) -> None:
+    """format="numpy": the pairs table as a .npy structured array, equal to numpy's own."""
+    got = client.overlap("t/labels/truth.tif", "t/labels/pred.tif", format="numpy")
+    ref = reference(labels.truth, labels.pred)
+    assert got.dtype.names == ("a", "b", "count") and got.dtype["a"] == np.uint64
+    np.testing.assert_array_equal(got["a"], ref["a"])
+    np.testing.assert_array_equal(got["b"], ref["b"])
+    np.testing.assert_array_equal(got["count"], ref["count"])
+    hidden = client.overlap("t/labels/truth.tif", "t/labels/pred.tif", format="numpy",
+                            iou=True, include_background=False)
+    ref = reference(labels.truth, labels.pred, include_background=False)
+    assert hidden.dtype.names == ("a", "b", "count", "iou")
+    np.testing.assert_array_equal(hidden["a"], ref["a"])
+    np.testing.assert_array_equal(hidden["b"], ref["b"])
+    np.testing.assert_allclose(hidden["iou"], ref["iou"], rtol=1e-15, atol=0)
+    big = client.overlap("t/labels/big_a.tif", "t/labels/big_b.tif", format="numpy")
+    ref = reference(labels.big_a, labels.big_b)
+    np.testing.assert_array_equal(big["a"], ref["a"])  # labels near 2^64, exact
+    up = client.overlap(labels.truth, labels.pred, format="numpy")  # an upload too
+    np.testing.assert_array_equal(up["count"], reference(labels.truth, labels.pred)["count"])
+    with pytest.raises(ValueError):
+        client.overlap("t/labels/truth.tif", "t/labels/pred.tif", format="csv")

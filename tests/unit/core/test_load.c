@@ -130,6 +130,8 @@ static void *make_labels(const struct tiff_spec *s, unsigned pages, unsigned max
  * (a, b) pair then names one pixel and the label decoded there.
  */
 
+static uint32_t index_rows_per_strip; /* of the index image; 0 = one strip */
+
 static void write_index_image(const char *path, uint32_t width, uint32_t height)
 {
     struct tiff_spec s = {.mode = "w",
@@ -139,7 +141,7 @@ static void write_index_image(const char *path, uint32_t width, uint32_t height)
                           .format = SAMPLEFORMAT_UINT,
                           .spp = 1,
                           .compression = COMPRESSION_NONE,
-                          .rows_per_strip = height};
+                          .rows_per_strip = index_rows_per_strip ? index_rows_per_strip : height};
     uint32_t *px = malloc((size_t)width * height * sizeof *px);
     for (size_t i = 0; i < (size_t)width * height; i++)
         px[i] = (uint32_t)i + 1;
@@ -773,9 +775,57 @@ static void test_overlap_refusals(void)
     free(la);
 }
 
+/* A row of tiles over max_alloc is decoded in pieces of whole tiles: every pixel still lands
+ * where it belongs (against an index image of one-row strips), on one thread and two; a
+ * buffer that cannot hold two tiles is still refused. */
+static void test_tile_pieces(void)
+{
+    struct tiff_spec s = {.mode = "wl",
+                          .width = 300,
+                          .height = 70,
+                          .bits = 16,
+                          .format = SAMPLEFORMAT_UINT,
+                          .spp = 1,
+                          .compression = COMPRESSION_ADOBE_DEFLATE,
+                          .tile_width = 16,
+                          .tile_height = 32};
+    char path[600];
+    check_path_join(path, sizeof path, tmpdir, "pieces.tif");
+    void *want = make_labels(&s, 1, 300);
+    CHECK(write_tiff(path, &s, want, 1));
+    index_rows_per_strip = 1;
+    struct load_options opt;
+    load_options_init(&opt);
+    opt.max_alloc = 4096; /* a tile is 1024 bytes, a row of 19 tiles 19456 */
+    struct error_info err;
+    error_init(&err);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        opt.threads = threads;
+        int fd = open(path, O_RDONLY);
+        struct load_source src = {.fd = fd, .name = "pieces.tif"};
+        uint64_t *got = NULL;
+        struct load_info info;
+        CHECK_CODE(decode_page(&src, &opt, s.width, s.height, &got, &info, &err), ERROR_OK);
+        CHECK_INT(info.piece_cols, 48); /* 19 tiles in 7 pieces of 3 */
+        CHECK(got != NULL && same_labels(&s, want, got, (size_t)s.width * s.height));
+        free(got);
+        close(fd);
+    }
+    opt.max_alloc = 2047; /* not even one tile and the tile buffer */
+    int fd = open(path, O_RDONLY);
+    struct load_source src = {.fd = fd, .name = "pieces.tif"};
+    struct load_info info;
+    CHECK_CODE(load_probe(&src, &opt, &info, &err), ERROR_TOO_LARGE);
+    CHECK(strstr(err.detail, "row of tiles") != NULL);
+    close(fd);
+    index_rows_per_strip = 0;
+    free(want);
+}
+
 int main(void)
 {
     check_tmpdir(tmpdir, sizeof tmpdir);
+    test_tile_pieces();
     test_roundtrips();
     test_streaming();
     test_pages();

@@ -406,6 +406,30 @@ static void test_many_pairs_and_cap(void)
     CHECK(same_as_reference(&res, &ref, a64, b64, n, true));
     size_t distinct = res.n_pairs;
     overlap_result_cleanup(&res);
+    /* Finishing on two threads (halves sorted apart, then merged) gives the same table. */
+    struct overlap_options opt2 = {.include_background = true, .iou = true, .threads = 2};
+    CHECK_CODE(count_chunked(a, OVERLAP_U32, b, OVERLAP_U32, n, n / 3, 2, &opt2, &res, &err),
+               ERROR_OK);
+    CHECK(same_as_reference(&res, &ref, a64, b64, n, true));
+    overlap_result_cleanup(&res);
+    /* 80,000 pairs fill a 2^17-slot table past half: the merge goes to fresh memory. */
+    {
+        const size_t m = 80000;
+        uint64_t *ua = malloc(m * sizeof *ua), *ub = malloc(m * sizeof *ub);
+        for (size_t i = 0; i < m; i++) {
+            ua[i] = (m - i) * 7919 % 1000003;
+            ub[i] = i % 3;
+        }
+        struct ref_result ref2;
+        ref_count(ua, ub, m, &ref2);
+        CHECK_CODE(count_chunked(ua, OVERLAP_U64, ub, OVERLAP_U64, m, m, 1, &opt2, &res, &err),
+                   ERROR_OK);
+        CHECK(res.n_pairs == m && same_as_reference(&res, &ref2, ua, ub, m, true));
+        overlap_result_cleanup(&res);
+        free(ref2.pairs);
+        free(ua);
+        free(ub);
+    }
 
     struct overlap_counter *c = overlap_counter_new(distinct, &err);
     CHECK_CODE(overlap_counter_add(c, a, OVERLAP_U32, b, OVERLAP_U32, n, &err), ERROR_OK);
@@ -427,6 +451,37 @@ static void test_many_pairs_and_cap(void)
     rc = overlap_counter_add_parallel(c, a, OVERLAP_U32, b, OVERLAP_U32, n, 2, &err);
     CHECK_INT(rc, ERROR_TOO_LARGE);
     overlap_counter_free(c);
+
+    /* The memory budget, shared by the threads: generous enough, the same answer and a peak
+     * within it, every byte given back when the counter is freed; too small, a 413-class
+     * refusal naming the limit, on one thread and on two. */
+    struct overlap_budget budget;
+    overlap_budget_init(&budget, (uint64_t)256 << 20);
+    c = overlap_counter_new_budget(0, &budget, &err);
+    CHECK(c != NULL);
+    CHECK_CODE(overlap_counter_add_parallel(c, a, OVERLAP_U32, b, OVERLAP_U32, n, 2, &err),
+               ERROR_OK);
+    CHECK_CODE(overlap_counter_finish(c, &opt2, &res, &err), ERROR_OK);
+    CHECK(res.n_pairs == distinct);
+    /* the table alone is >= 32 bytes a pair, the result build 128 */
+    CHECK(overlap_budget_peak(&budget) >= (uint64_t)distinct * 160);
+    CHECK(overlap_budget_peak(&budget) <= (uint64_t)256 << 20);
+    overlap_result_cleanup(&res);
+    overlap_counter_free(c);
+    CHECK(atomic_load(&budget.used) == 0);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        overlap_budget_init(&budget, (uint64_t)16 << 20);
+        c = overlap_counter_new_budget(0, &budget, &err);
+        rc = overlap_counter_add_parallel(c, a, OVERLAP_U32, b, OVERLAP_U32, n, threads, &err);
+        if (rc == ERROR_OK)
+            rc = overlap_counter_finish(c, &opt, &res, &err);
+        CHECK_INT(rc, ERROR_TOO_LARGE);
+        CHECK(strstr(err.detail, "max_request_memory") != NULL);
+        CHECK(strstr(err.detail, "16777216") != NULL);
+        CHECK(overlap_budget_peak(&budget) <= (uint64_t)16 << 20);
+        overlap_counter_free(c);
+        CHECK(atomic_load(&budget.used) == 0);
+    }
 
     free(ref.pairs);
     free(a64);
@@ -505,9 +560,29 @@ static void test_merge(void)
     overlap_counter_free(y);
 }
 
+/* The run scans of every level this CPU has give the reference counts and details. */
+static void test_simd_levels(void)
+{
+    static const enum overlap_simd levels[] = {OVERLAP_SIMD_SCALAR, OVERLAP_SIMD_BASELINE,
+                                               OVERLAP_SIMD_AVX2};
+    static const char *const names[] = {"scalar", "baseline", "avx2"};
+    CHECK(overlap_simd_select(OVERLAP_SIMD_SCALAR) && overlap_simd_select(OVERLAP_SIMD_BASELINE));
+    for (unsigned i = 0; i < 3; i++) {
+        if (!overlap_simd_select(levels[i])) {
+            printf("run scan %s: not on this CPU\n", names[i]);
+            continue;
+        }
+        printf("run scan %s\n", names[i]);
+        test_random_all_dtypes();
+        test_huge_labels();
+        test_negative_labels();
+    }
+    CHECK(overlap_simd_select(OVERLAP_SIMD_AUTO));
+}
+
 int main(void)
 {
-    test_random_all_dtypes();
+    test_simd_levels();
     test_mixed_dtypes();
     test_threads();
     test_huge_labels();
