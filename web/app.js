@@ -419,6 +419,8 @@ function evaluationFigures(sweep) {
       el('span', { class: 'key fn' }, 'FN'))));
   }
   return el('div', { class: 'figures' }, figs);
+}
+
 /* ---- quantify: mcquant's per-cell table ------------------------------------------------- */
 
 /* The /quantify form: a label image against one multi-page TIFF or a list of channel files;
