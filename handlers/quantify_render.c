@@ -261,12 +261,10 @@ void quantify_render_csv(const struct request *req, const struct quantify_file_r
     for (unsigned k = 0; k < QUANTIFY_STAT_COUNT; k++) {
         if (!(stats & (1u << k)))
             continue;
-        char suffix[32];
-        snprintf(suffix, sizeof suffix,
-                 k == QUANTIFY_STAT_MEAN   ? ""
-                 : k == QUANTIFY_STAT_GINI ? "_%s"
-                                           : "_intensity_%s",
-                 quantify_stat_names[k]);
+        char suffix[32] = "";
+        if (k != QUANTIFY_STAT_MEAN)
+            snprintf(suffix, sizeof suffix, "%s%s", k == QUANTIFY_STAT_GINI ? "_" : "_intensity_",
+                     quantify_stat_names[k]);
         for (size_t c = 0; c < t->channels; c++)
             csv_name(&b, r->channels[c].name, suffix);
     }
