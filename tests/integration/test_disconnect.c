@@ -603,7 +603,9 @@ static void expect_from_traces(struct expected *e)
              * valgrind (20x slower) libmicrohttpd can see the EOF first and close without
              * parsing them: then never counted, but still never counted twice. */
             ok = itest_slowdown() == 1 ? t->lines == 1 : t->lines <= 1;
-            if (ok && !whole) {
+            if (ok && t->lines == 0) {
+                /* (under valgrind only) closed before it was parsed: nothing to check */
+            } else if (ok && !whole) {
                 e->fin_cut_body++;
                 ok = t->status == 0 && strcmp(t->outcome, "aborted") == 0;
             } else if (ok) {
