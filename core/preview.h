@@ -49,6 +49,7 @@ struct preview_options {
     bool boundaries;     /* label images: outlines only */
     uint64_t max_decode; /* most samples (pixels x channels decoded) of one level */
     unsigned max_ifds;   /* IFDs walked looking for levels */
+    int64_t deadline;    /* core/clock.h ns, checked per strip, tile or chunk; 0 = none */
 };
 
 /* size 512, auto level, default channels, lo 0.5, hi 99.5, labels auto, max_decode

@@ -9,6 +9,7 @@
  */
 #include "preview_tiff.h"
 #include "alloc.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -40,6 +41,7 @@ struct tiff_state {
     unsigned n_levels;
     uint32_t lw[PREVIEW_TIFF_MAX_LEVELS], lh[PREVIEW_TIFF_MAX_LEVELS];
     unsigned lfirst[PREVIEW_TIFF_MAX_LEVELS]; /* main-chain levels: the level's first page */
+    int64_t deadline;                         /* checked before each strip or tile */
 };
 
 __attribute__((format(printf, 4, 0))) static int
@@ -293,6 +295,12 @@ static enum error_code decode_ifd(struct tiff_state *s, const char *name, uint64
                 unsigned smp = samples[k];
                 if (planar == PLANARCONFIG_CONTIG && k > 0)
                     break; /* one read gave every sample */
+                if (clock_passed(s->deadline)) {
+                    rc = error_set(err, ERROR_TIMEOUT,
+                                   "%s: the request deadline passed while decoding the preview",
+                                   name);
+                    goto out;
+                }
                 uint16_t plane_idx = planar == PLANARCONFIG_CONTIG ? 0 : (uint16_t)smp;
                 tmsize_t got;
                 if (tiled)
@@ -338,6 +346,7 @@ enum error_code preview_tiff_decode(int fd, const char *name, const struct previ
     enum error_code rc = ERROR_OK;
     struct tiff_state s;
     memset(&s, 0, sizeof s);
+    s.deadline = o->deadline;
     struct preview_plane pl;
     memset(&pl, 0, sizeof pl);
     memset(plane, 0, sizeof *plane);

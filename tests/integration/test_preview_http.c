@@ -189,6 +189,131 @@ static void test_errors(struct itest_server *s)
     }
 }
 
+/* A file beneath the root with the given text (NULL: len bytes of data). */
+static bool put(const char *rel, const void *data, size_t len)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *slash = strchr(path + strlen(root) + 1, '/'); slash;
+         slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(path, 0755);
+        *slash = '/';
+    }
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return false;
+    bool ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok;
+}
+
+static bool put_text(const char *rel, const char *text)
+{
+    return put(rel, text, strlen(text));
+}
+
+/* Level `name` of a group: a side x side uint8 array (y + x) % 256 in 64 x 64 raw chunks. */
+static bool put_level(const char *name, uint32_t side)
+{
+    char rel[256], meta[400];
+    snprintf(meta, sizeof meta,
+             "{\"zarr_format\": 2, \"shape\": [%u, %u], \"chunks\": [64, 64], \"dtype\": "
+             "\"|u1\", \"order\": \"C\", \"compressor\": null, \"filters\": null, "
+             "\"fill_value\": 0}",
+             side, side);
+    snprintf(rel, sizeof rel, "%s/.zarray", name);
+    bool ok = put_text(rel, meta);
+    uint8_t chunk[64 * 64];
+    for (uint32_t cy = 0; cy * 64 < side; cy++)
+        for (uint32_t cx = 0; cx * 64 < side; cx++) {
+            for (uint32_t y = 0; y < 64; y++)
+                for (uint32_t x = 0; x < 64; x++)
+                    chunk[y * 64 + x] = (uint8_t)(cy * 64 + y + cx * 64 + x);
+            snprintf(rel, sizeof rel, "%s/%u.%u", name, cy, cx);
+            ok = ok && put(rel, chunk, sizeof chunk);
+        }
+    return ok;
+}
+
+static bool put_group(const char *name, unsigned listed)
+{
+    char rel[256], attrs[600];
+    int n =
+        snprintf(attrs, sizeof attrs, "{\"multiscales\": [{\"version\": \"0.4\", \"datasets\": [");
+    for (unsigned i = 0; i < listed; i++)
+        n +=
+            snprintf(attrs + n, sizeof attrs - (size_t)n, "%s{\"path\": \"%u\"}", i ? ", " : "", i);
+    snprintf(attrs + n, sizeof attrs - (size_t)n, "]}]}");
+    snprintf(rel, sizeof rel, "%s/.zgroup", name);
+    bool ok = put_text(rel, "{\"zarr_format\": 2}");
+    snprintf(rel, sizeof rel, "%s/.zattrs", name);
+    ok = ok && put_text(rel, attrs);
+    snprintf(rel, sizeof rel, "%s/0", name);
+    ok = ok && put_level(rel, 256);
+    snprintf(rel, sizeof rel, "%s/1", name);
+    return ok && put_level(rel, 128);
+}
+
+/* Zarr: an NGFF group's level, its ETag from the level's .zarray, a level the group lists
+ * but lacks, and a .zarray of 2^40 chunks. */
+static void test_zarr(struct itest_server *s)
+{
+    CHECK(put_group("good.zarr", 2));
+    CHECK(put_group("broken.zarr", 3)); /* lists level 2, which is not there */
+    CHECK(put_text("hostile.zarr/.zarray",
+                   "{\"zarr_format\": 2, \"shape\": [1048576, 1048576], \"chunks\": [1, 1], "
+                   "\"dtype\": \"|u1\", \"order\": \"C\", \"compressor\": null, "
+                   "\"filters\": null, \"fill_value\": 0}"));
+    struct itest_reply r;
+    char etag[128] = "", hdr[128];
+    uint32_t w = 0, h = 0;
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr&size=100", NULL, NULL, 0, &r))) {
+        CHECK_INT(r.status, 200);
+        CHECK(png_size(&r, &w, &h) && w == 100 && h == 100);
+        CHECK(itest_header(&r, "ETag", etag, sizeof etag));
+    }
+    itest_reply_cleanup(&r);
+    char inm[200];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+    const char *const cond[] = {inm, NULL};
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr&size=100", cond, NULL, 0, &r)))
+        CHECK_INT(r.status, 304);
+    itest_reply_cleanup(&r);
+    /* Level 1's metadata rewritten: a new tag. */
+    usleep(20000);
+    CHECK(put_level("good.zarr/1", 128));
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr&size=100", cond, NULL, 0, &r))) {
+        CHECK_INT(r.status, 200);
+        CHECK(itest_header(&r, "ETag", hdr, sizeof hdr) && strcmp(hdr, etag) != 0);
+    }
+    itest_reply_cleanup(&r);
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr/0&size=300", NULL, NULL, 0, &r))) {
+        CHECK_INT(r.status, 200);
+        CHECK(png_size(&r, &w, &h) && w == 256 && h == 256);
+    }
+    itest_reply_cleanup(&r);
+    static const struct {
+        const char *target;
+        long status;
+        const char *detail;
+    } cases[] = {
+        {"/preview?path=good.zarr&level=2", 400, "level 2"},
+        {"/preview?path=broken.zarr&size=50", 422, "level 2"},
+        {"/preview?path=hostile.zarr", 413, "chunks"},
+        {"/preview?path=good.zarr/0/0.0", 422, "TIFF"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!CHECK(itest_request(s, "GET", cases[i].target, NULL, NULL, 0, &r)))
+            continue;
+        if (!itest_is_problem(&r, cases[i].status))
+            printf("  case %s: got %ld %.*s\n", cases[i].target, r.status, (int)r.len, r.body);
+        if (!CHECK(r.body && strstr(r.body, cases[i].detail)))
+            printf("  case %s: %.*s\n", cases[i].target, (int)r.len, r.body);
+        CHECK(r.seconds < 5.0 * itest_slowdown());
+        itest_reply_cleanup(&r);
+    }
+}
+
 /* A w x h uint16 label image with boxes (x0, y0, x1, y1 inclusive, label), strips of 8 rows. */
 struct box {
     uint32_t x0, y0, x1, y1;
@@ -415,6 +540,7 @@ int main(void)
     if (CHECK(itest_start(&s, root, NULL))) {
         test_png_and_etag(&s);
         test_errors(&s);
+        test_zarr(&s);
         test_overlay(&s);
         itest_check_log(&s);
         CHECK_INT(itest_stop(&s, 0, 15), 0);
