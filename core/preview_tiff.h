@@ -21,7 +21,8 @@
  *
  * Fails with ERROR_UNPROCESSABLE for a file libtiff cannot read, a corrupt tile or strip
  * (libtiff's message in the detail), a sample format it cannot show; ERROR_INVALID for a
- * level or channel the image does not have; ERROR_NO_MEMORY. Reentrant: one libtiff handle
+ * level or channel the image does not have; ERROR_TIMEOUT when options->deadline passes
+ * (checked before each tile or strip); ERROR_NO_MEMORY. Reentrant: one libtiff handle
  * per call, its messages captured into the detail, never printed.
  */
 #ifndef TESSERA_CORE_PREVIEW_TIFF_H

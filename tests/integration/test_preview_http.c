@@ -444,6 +444,31 @@ static void test_overlay(struct itest_server *s)
     }
 }
 
+/* A preview still decoding at the request deadline stops with a 503: 2048 x 2048 pixels in
+ * 4 x 4 chunks (262,144 chunk look-ups, none stored) cannot finish within 100 ms. */
+static void test_deadline(void)
+{
+    CHECK(put_text("slow.zarr/.zarray",
+                   "{\"zarr_format\": 2, \"shape\": [2048, 2048], \"chunks\": [4, 4], "
+                   "\"dtype\": \"|u1\", \"order\": \"C\", \"compressor\": null, "
+                   "\"filters\": null, \"fill_value\": 3}"));
+    struct itest_server s;
+    const char *const args[] = {"--request-timeout", "100", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    struct itest_reply r;
+    if (CHECK(itest_request(&s, "GET", "/preview?path=slow.zarr", NULL, NULL, 0, &r))) {
+        if (!CHECK(itest_is_problem(&r, 503)))
+            printf("  slow.zarr: got %ld %.*s\n", r.status, (int)r.len, r.body);
+        CHECK(r.body && strstr(r.body, "deadline passed while decoding the preview"));
+        CHECK(r.seconds < 3.0 * itest_slowdown());
+    }
+    itest_reply_cleanup(&r);
+    itest_check_log(&s);
+    CHECK_INT(itest_stop(&s, 0, 15), 0);
+    itest_free(&s);
+}
+
 static void test_flood_and_healthz(void)
 {
     struct itest_server s;
@@ -546,6 +571,7 @@ int main(void)
         CHECK_INT(itest_stop(&s, 0, 15), 0);
         itest_free(&s);
     }
+    test_deadline();
     test_flood_and_healthz();
     check_rmtree(base);
     return check_finish("itest_preview");
