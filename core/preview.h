@@ -79,6 +79,7 @@ struct preview_image {
     uint32_t full_width, full_height;   /* level 0 */
     unsigned channels;                  /* channels the image has */
     bool labels;                        /* drawn as labels */
+    uint32_t stride; /* 1, or k when only every k-th block row and column was decoded */
 };
 
 /* The output size for a w x h level and a wanted longest side, as described above. */

@@ -226,6 +226,7 @@ enum error_code preview_zarr_decode(int root_fd, const struct preview_zarr_choic
     facts->full_height = choice->full_height;
     facts->channels = channels;
     facts->level_width = w;
+    facts->stride = 1;
     facts->level_height = h;
     unsigned list[PREVIEW_MAX_CHANNELS];
     unsigned n = o->n_channels;

@@ -90,8 +90,8 @@ int main(int argc, char **argv)
         return 2;
     }
     fclose(f);
-    printf("ok %u %u %u %u %u %u %d %u\n", img.level, img.levels, img.level_width, img.level_height,
-           img.width, img.height, img.labels, img.channels);
+    printf("ok %u %u %u %u %u %u %d %u %u\n", img.level, img.levels, img.level_width,
+           img.level_height, img.width, img.height, img.labels, img.channels, img.stride);
     preview_image_cleanup(&img);
     return 0;
 }
