@@ -240,9 +240,46 @@ def main():
         f.write(b"\xff" * 32)
     line, _ = run(p, 100)
     expect("corrupt tile is unprocessable", line[:2] == ["error", "unprocessable"], line)
+    strided_cases(rng, tmp)
     zarr_cases(rng, tmp)
     print(f"{failures} failed")
     return 1 if failures else 0
+
+
+def kept_index(n, b, k):
+    """Indices of the pixels kept along a side of n in blocks of b when every k-th block is."""
+    return np.array([i for i in range(n) if (i // b) % k == 0])
+
+
+def stride_for(w, h, bw, bh, n, max_decode):
+    k = 2
+    while len(kept_index(w, bw, k)) * len(kept_index(h, bh, k)) * n > max_decode:
+        k += 1
+    return k
+
+
+def strided_cases(rng, tmp):
+    # --- a single-level image over the decode limit: every k-th block row and column --------
+    img = rng.integers(0, 60000, (1000, 1300), dtype=np.uint16)
+    img[200:500, 300:900] //= 4
+    p = os.path.join(tmp, "strided_tiles.tif")
+    tifffile.imwrite(p, img, tile=(64, 48), compression="zlib")
+    k = stride_for(1300, 1000, 48, 64, 1, 100000)
+    line, got = run(p, 200, max_decode=100000)
+    expect(f"tiled single level strided by {k}", line[0] == "ok" and line[9] == str(k), line)
+    mosaic = img[kept_index(1000, 64, k)][:, kept_index(1300, 48, k)]
+    same("strided tiles: the kept tiles area-averaged", got, intensity([mosaic], 200))
+    rgb = rng.integers(0, 256, (700, 900, 3), dtype=np.uint8)
+    p = os.path.join(tmp, "strided_strips.tif")
+    tifffile.imwrite(p, rgb, photometric="rgb", rowsperstrip=5, compression="zlib")
+    k = stride_for(900, 700, 5, 5, 3, 60000)
+    line, got = run(p, 100, max_decode=60000)
+    expect(f"striped RGB strided by {k}", line[0] == "ok" and line[9] == str(k), line)
+    mosaic = rgb[kept_index(700, 5, k)][:, kept_index(900, 5, k)]
+    same("strided strips: kept blocks of 5 x 5, as RGB", got, rgb8(mosaic, 100))
+    line, _ = run(p, 100, max_decode=60)
+    expect("a strip block over the limit cannot be strided",
+           line[:2] == ["error", "too_large"] and "strides" in " ".join(line), line)
 
 
 def zarr_cases(rng, tmp):
