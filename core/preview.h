@@ -49,6 +49,7 @@ struct preview_options {
     bool boundaries;     /* label images: outlines only */
     uint64_t max_decode; /* most samples (pixels x channels decoded) of one level */
     unsigned max_ifds;   /* IFDs walked looking for levels */
+    int64_t deadline;    /* core/clock.h ns, checked per strip, tile or chunk; 0 = none */
 };
 
 /* size 512, auto level, default channels, lo 0.5, hi 99.5, labels auto, max_decode
@@ -78,6 +79,7 @@ struct preview_image {
     uint32_t full_width, full_height;   /* level 0 */
     unsigned channels;                  /* channels the image has */
     bool labels;                        /* drawn as labels */
+    uint32_t stride; /* 1, or k when only every k-th block row and column was decoded */
 };
 
 /* The output size for a w x h level and a wanted longest side, as described above. */

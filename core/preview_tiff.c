@@ -9,6 +9,7 @@
  */
 #include "preview_tiff.h"
 #include "alloc.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,7 +20,8 @@
 #include <tiffio.h>
 #include <unistd.h>
 
-#define PREVIEW_TIFF_MAX_LEVELS 32u /* levels kept: a 2^31-pixel side halves 31 times */
+#define PREVIEW_TIFF_MAX_LEVELS  32u /* levels kept: a 2^31-pixel side halves 31 times */
+#define PREVIEW_TIFF_STRIDE_WORK 64u /* strided strips: samples read per sample kept, at most */
 
 struct tiff_page {
     uint64_t off;
@@ -40,6 +42,8 @@ struct tiff_state {
     unsigned n_levels;
     uint32_t lw[PREVIEW_TIFF_MAX_LEVELS], lh[PREVIEW_TIFF_MAX_LEVELS];
     unsigned lfirst[PREVIEW_TIFF_MAX_LEVELS]; /* main-chain levels: the level's first page */
+    int64_t deadline;                         /* checked before each strip or tile */
+    uint32_t strided_bh;                      /* choose_stride: the level's block height */
 };
 
 __attribute__((format(printf, 4, 0))) static int
@@ -237,10 +241,40 @@ static double sample_at(const unsigned char *p, size_t i, uint16_t bits, uint16_
     }
 }
 
-/* Decode the IFD at off into plane channels: sample samples[k] goes to channel first + k. */
-static enum error_code decode_ifd(struct tiff_state *s, const char *name, uint64_t off,
-                                  const unsigned *samples, unsigned n_samples, unsigned first,
-                                  struct preview_plane *pl, struct error_info *err)
+/* The tile (or strip: the width x rows per strip) of the current IFD; false when empty. */
+static bool block_of(TIFF *tif, uint32_t lw, uint32_t lh, bool *tiled, uint32_t *bw, uint32_t *bh)
+{
+    *tiled = TIFFIsTiled(tif) != 0;
+    *bw = lw;
+    *bh = 0;
+    if (*tiled) {
+        TIFFGetField(tif, TIFFTAG_TILEWIDTH, bw);
+        TIFFGetField(tif, TIFFTAG_TILELENGTH, bh);
+    } else {
+        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, bh);
+        if (*bh > lh)
+            *bh = lh;
+    }
+    return *bw != 0 && *bh != 0;
+}
+
+/* Pixels kept along a side of len pixels in blocks of b when every k-th block is. */
+static uint64_t kept(uint64_t len, uint64_t b, uint64_t k)
+{
+    uint64_t nb = len / b + (len % b != 0);
+    uint64_t m = nb / k + (nb % k != 0);
+    uint64_t short_last = (nb - 1) % k == 0 ? nb * b - len : 0;
+    return m * b - short_last;
+}
+
+/* Decode the IFD at off (a level of lw x lh pixels) into plane channels: sample samples[k]
+ * goes to channel first + k. With stride k > 1 only every k-th tile or strip row and every
+ * k-th tile (or, for strips, block of cb columns) is decoded and the kept blocks are packed
+ * side by side into the plane (see preview_tiff.h); k = 1 decodes everything. */
+static enum error_code decode_ifd(struct tiff_state *s, const char *name, uint64_t off, uint32_t lw,
+                                  uint32_t lh, uint32_t k, uint32_t cb, const unsigned *samples,
+                                  unsigned n_samples, unsigned first, struct preview_plane *pl,
+                                  struct error_info *err)
 {
     TIFF *tif = s->tif;
     enum error_code rc = ERROR_OK;
@@ -265,18 +299,12 @@ static enum error_code decode_ifd(struct tiff_state *s, const char *name, uint64
                          "%s: compression %u has no decoder in this build", name, compression);
     if (compression == COMPRESSION_JPEG && photometric == PHOTOMETRIC_YCBCR)
         TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
-    bool tiled = TIFFIsTiled(tif) != 0;
-    uint32_t bw = pl->width, bh = 0;
-    if (tiled) {
-        TIFFGetField(tif, TIFFTAG_TILEWIDTH, &bw);
-        TIFFGetField(tif, TIFFTAG_TILELENGTH, &bh);
-    } else {
-        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &bh);
-        if (bh > pl->height)
-            bh = pl->height;
-    }
-    if (bw == 0 || bh == 0)
+    bool tiled;
+    uint32_t bw, bh;
+    if (!block_of(tif, lw, lh, &tiled, &bw, &bh))
         return error_set(err, ERROR_UNPROCESSABLE, "%s: tile or strip of %u x %u", name, bw, bh);
+    if (tiled || k == 1)
+        cb = bw;
     tmsize_t bsize = tiled ? TIFFTileSize(tif) : TIFFStripSize(tif);
     unsigned per_px = planar == PLANARCONFIG_CONTIG ? spp : 1;
     uint64_t need = (uint64_t)bw * bh * per_px * (bits / 8);
@@ -287,20 +315,36 @@ static enum error_code decode_ifd(struct tiff_state *s, const char *name, uint64
         return error_set(err, ERROR_NO_MEMORY, "%s: out of memory for a %lld-byte tile", name,
                          (long long)bsize);
     size_t plane_px = (size_t)pl->width * pl->height;
-    for (uint32_t y0 = 0; y0 < pl->height; y0 += bh)
-        for (uint32_t x0 = 0; x0 < pl->width; x0 += bw)
-            for (unsigned k = 0; k < n_samples; k++) {
-                unsigned smp = samples[k];
-                if (planar == PLANARCONFIG_CONTIG && k > 0)
+    for (uint32_t y0 = 0; y0 < lh; y0 += bh) {
+        if ((y0 / bh) % k != 0)
+            continue;
+        const size_t py0 = (size_t)(y0 / bh / k) * bh; /* the block row's first plane row */
+        for (uint32_t x0 = 0; x0 < lw; x0 += bw) {
+            if ((x0 / bw) % k != 0)
+                continue;
+            for (unsigned j = 0; j < n_samples; j++) {
+                unsigned smp = samples[j];
+                if (planar == PLANARCONFIG_CONTIG && j > 0)
                     break; /* one read gave every sample */
+                if (clock_passed(s->deadline)) {
+                    rc = error_set(err, ERROR_TIMEOUT,
+                                   "%s: the request deadline passed while decoding the preview",
+                                   name);
+                    goto out;
+                }
                 uint16_t plane_idx = planar == PLANARCONFIG_CONTIG ? 0 : (uint16_t)smp;
+                uint32_t strile = tiled ? TIFFComputeTile(tif, x0, y0, 0, plane_idx)
+                                        : TIFFComputeStrip(tif, y0, plane_idx);
                 tmsize_t got;
-                if (tiled)
-                    got = TIFFReadEncodedTile(tif, TIFFComputeTile(tif, x0, y0, 0, plane_idx), buf,
-                                              bsize);
-                else
-                    got =
-                        TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, y0, plane_idx), buf, bsize);
+                if (TIFFGetStrileByteCount(tif, strile) == 0 &&
+                    TIFFGetStrileOffset(tif, strile) == 0) {
+                    memset(buf, 0, (size_t)bsize); /* sparse: never written, zeros */
+                    got = bsize;
+                } else if (tiled) {
+                    got = TIFFReadEncodedTile(tif, strile, buf, bsize);
+                } else {
+                    got = TIFFReadEncodedStrip(tif, strile, buf, bsize);
+                }
                 if (got < 0) {
                     char what[96];
                     snprintf(what, sizeof what, "cannot decode the %s at (%u, %u)",
@@ -308,23 +352,77 @@ static enum error_code decode_ifd(struct tiff_state *s, const char *name, uint64
                     rc = tiff_fail(s, name, what, err);
                     goto out;
                 }
-                uint32_t rows = pl->height - y0 < bh ? pl->height - y0 : bh;
-                uint32_t cols = pl->width - x0 < bw ? pl->width - x0 : bw;
+                uint32_t rows = lh - y0 < bh ? lh - y0 : bh;
+                uint32_t cols = lw - x0 < bw ? lw - x0 : bw;
                 for (uint32_t r = 0; r < rows; r++)
                     for (uint32_t c = 0; c < cols; c++) {
+                        uint32_t x = x0 + c; /* kept when its column block is */
+                        if ((x / cb) % k != 0)
+                            continue;
                         size_t px = (size_t)r * bw + c;
-                        size_t dst = (size_t)(y0 + r) * pl->width + x0 + c;
+                        size_t dst = (py0 + r) * pl->width + (size_t)(x / cb / k) * cb + x % cb;
                         if (planar == PLANARCONFIG_CONTIG)
-                            for (unsigned j = 0; j < n_samples; j++)
-                                pl->v[(first + j) * plane_px + dst] =
-                                    sample_at(buf, px * spp + samples[j], bits, format);
+                            for (unsigned q = 0; q < n_samples; q++)
+                                pl->v[(first + q) * plane_px + dst] =
+                                    sample_at(buf, px * spp + samples[q], bits, format);
                         else
-                            pl->v[(first + k) * plane_px + dst] = sample_at(buf, px, bits, format);
+                            pl->v[(first + j) * plane_px + dst] = sample_at(buf, px, bits, format);
                     }
             }
+        }
+    }
 out:
     free(buf);
     return rc;
+}
+
+/* The stride of a strided decode of the single level at off (lw x lh, n channels shown)
+ * within max samples, into *k, and the column block *cb (s->strided_bh the row block).
+ * ERROR_TOO_LARGE when one block is over max, or when strips would make the decode read more
+ * than PREVIEW_TIFF_STRIDE_WORK x max samples. */
+static enum error_code choose_stride(struct tiff_state *s, const char *name, uint64_t off,
+                                     uint32_t lw, uint32_t lh, unsigned n, uint64_t max,
+                                     uint32_t *k, uint32_t *cb, struct error_info *err)
+{
+    if (!TIFFSetSubDirectory(s->tif, off))
+        return tiff_fail(s, name, "cannot read the level's IFD", err);
+    bool tiled;
+    uint32_t bw, bh;
+    if (!block_of(s->tif, lw, lh, &tiled, &bw, &bh))
+        return error_set(err, ERROR_UNPROCESSABLE, "%s: tile or strip of %u x %u", name, bw, bh);
+    /* Strips: keep square blocks of columns as wide as a strip is tall. */
+    *cb = tiled ? bw : (bh < lw ? bh : lw);
+    s->strided_bh = bh;
+    const uint64_t block = (uint64_t)*cb * bh * n;
+    if (block > max)
+        return error_set(err, ERROR_TOO_LARGE,
+                         "%s: the image has no smaller level and one %s of %u x %u pixels with %u "
+                         "channel%s shown is over the preview decode limit of %llu samples, so it "
+                         "cannot be decoded in strides",
+                         name, tiled ? "tile" : "strip block", *cb, bh, n, n == 1 ? "" : "s",
+                         (unsigned long long)max);
+    const uint64_t nbx = lw / *cb + (lw % *cb != 0), nby = lh / bh + (lh % bh != 0);
+    const uint64_t total = (uint64_t)lw * lh * n;
+    uint64_t step = 2;
+    while (step * step < total / max)
+        step++;
+    const uint64_t last = nbx > nby ? nbx : nby;
+    while (step < last && kept(lw, *cb, step) * kept(lh, bh, step) * n > max)
+        step++;
+    if (step > UINT32_MAX)
+        step = UINT32_MAX;
+    if (!tiled) {
+        uint64_t work = (nby / step + (nby % step != 0)) * bh * (uint64_t)lw * n;
+        if (work > PREVIEW_TIFF_STRIDE_WORK * max)
+            return error_set(err, ERROR_TOO_LARGE,
+                             "%s: the image has no smaller level and a strided decode of its "
+                             "%u-row strips would read %llu samples, over %u x the preview decode "
+                             "limit of %llu samples",
+                             name, bh, (unsigned long long)work, PREVIEW_TIFF_STRIDE_WORK,
+                             (unsigned long long)max);
+    }
+    *k = (uint32_t)step;
+    return ERROR_OK;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -338,6 +436,7 @@ enum error_code preview_tiff_decode(int fd, const char *name, const struct previ
     enum error_code rc = ERROR_OK;
     struct tiff_state s;
     memset(&s, 0, sizeof s);
+    s.deadline = o->deadline;
     struct preview_plane pl;
     memset(&pl, 0, sizeof pl);
     memset(plane, 0, sizeof *plane);
@@ -400,6 +499,18 @@ enum error_code preview_tiff_decode(int fd, const char *name, const struct previ
         }
     }
     uint64_t samples = (uint64_t)s.lw[level] * s.lh[level] * n;
+    uint32_t k = 1, cb = 0, pw = s.lw[level], ph = s.lh[level];
+    const uint64_t first_ifd =
+        samples_are_channels ? level_ifd(&s, level, 0) : level_ifd(&s, level, list[0]);
+    if (samples > o->max_decode && s.n_levels == 1) {
+        rc = choose_stride(&s, name, first_ifd, s.lw[level], s.lh[level], n, o->max_decode, &k, &cb,
+                           err);
+        if (rc != ERROR_OK)
+            goto out;
+        pw = (uint32_t)kept(s.lw[level], cb, k);
+        ph = (uint32_t)kept(s.lh[level], s.strided_bh, k);
+        samples = (uint64_t)pw * ph * n;
+    }
     if (samples > o->max_decode) {
         rc = error_set(err, ERROR_TOO_LARGE,
                        "%s: level %u is %u x %u pixels with %u channel%s shown, %llu samples; "
@@ -409,8 +520,8 @@ enum error_code preview_tiff_decode(int fd, const char *name, const struct previ
                        s.n_levels == 1 ? " (the image has no smaller level)" : "");
         goto out;
     }
-    pl.width = s.lw[level];
-    pl.height = s.lh[level];
+    pl.width = pw;
+    pl.height = ph;
     pl.channels = n;
     pl.is_integer = p0->format != SAMPLEFORMAT_IEEEFP;
     pl.is_rgb8 = rgb8 && o->n_channels == 0;
@@ -422,17 +533,20 @@ enum error_code preview_tiff_decode(int fd, const char *name, const struct previ
         goto out;
     }
     if (samples_are_channels) {
-        rc = decode_ifd(&s, name, level_ifd(&s, level, 0), list, n, 0, &pl, err);
+        rc = decode_ifd(&s, name, level_ifd(&s, level, 0), s.lw[level], s.lh[level], k, cb, list, n,
+                        0, &pl, err);
     } else {
         static const unsigned sample0[1] = {0};
         for (unsigned i = 0; i < n && rc == ERROR_OK; i++)
-            rc = decode_ifd(&s, name, level_ifd(&s, level, list[i]), sample0, 1, i, &pl, err);
+            rc = decode_ifd(&s, name, level_ifd(&s, level, list[i]), s.lw[level], s.lh[level], k,
+                            cb, sample0, 1, i, &pl, err);
     }
     if (rc != ERROR_OK)
         goto out;
     facts->level = level;
-    facts->level_width = pl.width;
-    facts->level_height = pl.height;
+    facts->level_width = s.lw[level];
+    facts->level_height = s.lh[level];
+    facts->stride = k;
     *plane = pl;
     pl.v = NULL;
 out:

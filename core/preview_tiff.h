@@ -14,14 +14,21 @@
  *
  * Only the chosen level is decoded, and of it only the shown channels: every tile or strip
  * of that level (TIFFReadEncodedTile / TIFFReadEncodedStrip, so every codec libtiff has
- * works, JPEG YCbCr as RGB). Its samples x pixels must be at most options->max_decode
- * (ERROR_TOO_LARGE naming the level and the limit, before anything is allocated), so a huge
- * single-level image is refused rather than decoded. Samples: unsigned and signed integers
- * of 8 to 64 bits and IEEE floats of 32 or 64 bits, contiguous or planar.
+ * works, JPEG YCbCr as RGB; a block never written - offset and byte count 0 - is zeros). Its
+ * samples x pixels must be at most options->max_decode (ERROR_TOO_LARGE naming the level and
+ * the limit, before anything is allocated), except for an image of one level: that is decoded
+ * in strides. Every k-th tile row and every k-th tile of it (strips: every k-th strip, and of
+ * it every k-th block of as many columns as the strip has rows) is decoded, k the smallest
+ * stride >= 2 whose kept pixels fit max_decode, and the kept blocks are packed side by side
+ * into the plane (an approximation: the preview area-averages the kept blocks only; facts
+ * report k as stride). One tile or strip block over max_decode, or strips that would read more
+ * than 64 x max_decode samples, stay ERROR_TOO_LARGE saying why. Samples: unsigned and signed
+ * integers of 8 to 64 bits and IEEE floats of 32 or 64 bits, contiguous or planar.
  *
  * Fails with ERROR_UNPROCESSABLE for a file libtiff cannot read, a corrupt tile or strip
  * (libtiff's message in the detail), a sample format it cannot show; ERROR_INVALID for a
- * level or channel the image does not have; ERROR_NO_MEMORY. Reentrant: one libtiff handle
+ * level or channel the image does not have; ERROR_TIMEOUT when options->deadline passes
+ * (checked before each tile or strip); ERROR_NO_MEMORY. Reentrant: one libtiff handle
  * per call, its messages captured into the detail, never printed.
  */
 #ifndef TESSERA_CORE_PREVIEW_TIFF_H

@@ -551,3 +551,84 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
                          level);
     return ERROR_OK;
 }
+
+/* "rrggbb" (an omero channel colour) into rgb. */
+static bool parse_color(const char *s, uint8_t rgb[3])
+{
+    if (strlen(s) != 6)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 6; i++) {
+        char c = s[i];
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16u;
+        if (d == 16)
+            return false;
+        v = v * 16 + d;
+    }
+    rgb[0] = (uint8_t)(v >> 16);
+    rgb[1] = (uint8_t)(v >> 8);
+    rgb[2] = (uint8_t)v;
+    return true;
+}
+
+enum error_code zarr_array_group_read(int root_fd, const char *path, size_t len, size_t json_max,
+                                      struct zarr_array_group *group, struct error_info *err)
+{
+    static const char *const files[] = {".zarray", "zarr.json", ".zattrs"};
+    memset(group, 0, sizeof *group);
+    group->levels = 1;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char rel[CONFINE_PATH_MAX + 1];
+        char *text;
+        size_t tlen;
+        if (!join(path, len, files[f], rel, sizeof rel))
+            return error_set(err, ERROR_UNPROCESSABLE, "%.*s: the path is too long", (int)len,
+                             path);
+        enum error_code rc = load_json(root_fd, rel, json_max, &text, &tlen, err);
+        if (rc != ERROR_OK)
+            return rc;
+        if (text == NULL)
+            continue;
+        const char *end = text + tlen, *attrs = text;
+        char type[16] = "";
+        if (f == 0 ||
+            (json_scan_string(json_scan_member(text, end, "node_type"), end, type, sizeof type),
+             strcmp(type, "array") == 0)) {
+            free(text); /* an array: one level, no channel metadata */
+            return ERROR_OK;
+        }
+        if (f == 1) { /* a v3 group: NGFF 0.5 nests its keys under "ome" */
+            attrs = json_scan_member(text, end, "attributes");
+            const char *ome = json_scan_member(attrs, end, "ome");
+            if (json_scan_member(ome, end, "multiscales") != NULL)
+                attrs = ome;
+        }
+        const char *ms = json_scan_member(attrs, end, "multiscales");
+        const char *datasets = json_scan_member(json_scan_index(ms, end, 0), end, "datasets");
+        if (datasets == NULL) {
+            free(text);
+            continue;
+        }
+        size_t n = json_scan_length(datasets, end);
+        group->levels = n > ZARR_ARRAY_MAX_LEVELS ? ZARR_ARRAY_MAX_LEVELS : (unsigned)n;
+        const char *chans =
+            json_scan_member(json_scan_member(attrs, end, "omero"), end, "channels");
+        for (unsigned i = 0; i < ZARR_ARRAY_MAX_COLORS; i++) {
+            char color[16];
+            if (!json_scan_string(json_scan_member(json_scan_index(chans, end, i), end, "color"),
+                                  end, color, sizeof color) ||
+                !parse_color(color, group->colors[i]))
+                break;
+            group->n_colors = i + 1;
+        }
+        free(text);
+        if (group->levels == 0)
+            return error_set(err, ERROR_UNPROCESSABLE, "%s: the multiscale group lists no datasets",
+                             rel);
+        return ERROR_OK;
+    }
+    return ERROR_OK;
+}

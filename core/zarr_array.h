@@ -82,4 +82,23 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
                                 struct zarr_array_meta *meta,
                                 struct error_info *err) ERROR_MUST_CHECK;
 
+/* Levels and channel colours of a directory (len bytes at path, beneath root_fd). */
+#define ZARR_ARRAY_MAX_LEVELS 32u /* levels of a multiscale group that are looked at */
+#define ZARR_ARRAY_MAX_COLORS 16u /* omero.channels colours kept */
+
+struct zarr_array_group {
+    unsigned levels;   /* datasets of the multiscale group (at most ZARR_ARRAY_MAX_LEVELS); 1
+                        * for an array or a directory without multiscales */
+    unsigned n_colors; /* omero.channels[i].color ("rrggbb") of channels 0..n_colors-1 */
+    uint8_t colors[ZARR_ARRAY_MAX_COLORS][3];
+};
+
+/* Read what zarr_array_open's group lookup reads (.zarray, zarr.json, .zattrs, the same
+ * limits) and count the levels; colours stop at the first channel without a valid one. A
+ * group that lists no datasets is ERROR_UNPROCESSABLE; confine_open's errors and bad JSON
+ * files pass through. */
+enum error_code zarr_array_group_read(int root_fd, const char *path, size_t len, size_t json_max,
+                                      struct zarr_array_group *group,
+                                      struct error_info *err) ERROR_MUST_CHECK;
+
 #endif

@@ -1,14 +1,17 @@
 /*
  * preview_endpoint.c - GET /preview?path=&size=&level=&channel=&colors=&lo=&hi=&labels=
  * &boundaries=: parse and range-check the query, open the file beneath the root, answer 304
- * when If-None-Match names the current ETag, else make one core call (preview_tiff_render)
- * and send the PNG.
+ * when If-None-Match names the current ETag, else make one core call (preview_tiff_render for
+ * a file, preview_zarr_render for a Zarr array or multiscale group directory) and send the PNG.
+ * A directory's ETag is made from the identity of the chosen level's .zarray / zarr.json.
  */
 #include "preview_endpoint.h"
 #include "buf.h"
+#include "alloc.h"
 #include "confine.h"
 #include "png_encode.h"
 #include "preview_tiff.h"
+#include "preview_zarr.h"
 #include "problem.h"
 
 #include <stdio.h>
@@ -155,6 +158,7 @@ static bool parse_options(const struct handler_context *ctx, const struct reques
     preview_options_init(o);
     o->max_ifds = ctx->limits->max_ifds;
     o->max_decode = ctx->limits->preview_max_decode;
+    o->deadline = req->deadline_ns;
     uint64_t size, level;
     if (!request_param_u64(req, "size", 1, ctx->limits->preview_max_size, 512, &size, resp) ||
         !request_param_u64(req, "level", 0, 31, 32, &level, resp))
@@ -257,9 +261,24 @@ void preview_endpoint_get(const struct handler_context *ctx, const struct reques
     error_init(&err);
     int fd = -1;
     struct stat st;
-    if (confine_open(ctx->root_fd, path, strlen(path), CONFINE_FILE, &fd, &st, &err) != ERROR_OK) {
+    struct preview_zarr_choice *zarr = NULL;
+    if (confine_open(ctx->root_fd, path, strlen(path), CONFINE_ANY, &fd, &st, &err) != ERROR_OK) {
         problem_from_error(resp, req, &err);
         return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        zarr = alloc_zeroed(1, sizeof *zarr);
+        if (zarr == NULL) {
+            problem_send(resp, req, 503, "out of memory for the Zarr level");
+            goto out;
+        }
+        if (preview_zarr_locate(ctx->root_fd, path, strlen(path), ctx->limits->zarr_json_max, &o,
+                                zarr, &err) != ERROR_OK) {
+            problem_from_error(resp, req, &err);
+            goto out;
+        }
+        st = zarr->meta_st;
+        o.level = (int)zarr->level; /* the tag names the level decoded */
     }
     char etag[sizeof resp->etag];
     make_etag(&st, &o, etag, sizeof etag);
@@ -267,7 +286,8 @@ void preview_endpoint_get(const struct handler_context *ctx, const struct reques
         response_bytes(resp, 304, NULL, NULL, 0);
     } else {
         struct preview_image img;
-        if (preview_tiff_render(fd, path, &o, &img, &err) != ERROR_OK) {
+        if ((zarr != NULL ? preview_zarr_render(ctx->root_fd, zarr, &o, &img, &err)
+                          : preview_tiff_render(fd, path, &o, &img, &err)) != ERROR_OK) {
             problem_from_error(resp, req, &err);
             goto out;
         }
@@ -279,5 +299,6 @@ void preview_endpoint_get(const struct handler_context *ctx, const struct reques
     memcpy(resp->etag, etag, sizeof etag);
     resp->cache_control = "private, no-cache";
 out:
+    free(zarr);
     close(fd);
 }

@@ -2,9 +2,10 @@
  * test_preview_http.c - GET /preview over real HTTP: the PNG decodes (libpng) at the size
  * the rules give, from the pyramid level they name; the ETag revalidates to a 304 and
  * changes when the file does; bad queries are 400s, a corrupt tile a 422, a 100,000^2
- * single-level image a quick 413 naming the limit; and a flood of previews holding the only
- * worker does not stop /healthz from answering. POST /overlap/render draws a constructed
- * pair with known tp / fp / fn: exact colours at known pixels, at two thresholds.
+ * single-level tiled image a PNG of a strided decode within seconds, one huge strip a quick
+ * 413; Zarr groups, their ETag and hostile stores; the request deadline; and a flood of previews
+ * holding the only worker does not stop /healthz from answering. POST /overlap/render draws a
+ * constructed pair with known tp / fp / fn: exact colours at known pixels, at two thresholds.
  */
 #include "check.h"
 #include "harness.h"
@@ -75,6 +76,29 @@ static bool write_sparse(const char *name, uint32_t w, uint32_t h)
     static uint8_t tile[256 * 256];
     memset(tile, 9, sizeof tile);
     TIFFWriteTile(t, tile, 0, 0, 0, 0);
+    TIFFClose(t);
+    return true;
+}
+
+/* A w x h 8-bit image stored as one deflate strip (its bytes are not a valid stream: it is
+ * refused before they are read). Deflate, because libtiff splits an uncompressed single strip
+ * into strips of rows when reading, and those are strided. */
+static bool write_onestrip(const char *name, uint32_t w, uint32_t h)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    TIFF *t = TIFFOpen(path, "w");
+    if (t == NULL)
+        return false;
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, h);
+    TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+    static uint8_t row[8];
+    TIFFWriteRawStrip(t, 0, row, sizeof row);
     TIFFClose(t);
     return true;
 }
@@ -173,7 +197,7 @@ static void test_errors(struct itest_server *s)
         {"/preview?path=../outside.tif", 403, NULL},
         {"/preview?path=notes.txt", 422, "TIFF"},
         {"/preview?path=corrupt.tif", 422, "decode the tile"},
-        {"/preview?path=huge.tif", 413, "preview decode limit"},
+        {"/preview?path=onestrip.tif", 413, "cannot be decoded in strides"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct itest_reply r;
@@ -183,8 +207,133 @@ static void test_errors(struct itest_server *s)
             printf("  case %s: got %ld %.*s\n", cases[i].target, r.status, (int)r.len, r.body);
         if (cases[i].detail != NULL && !CHECK(r.body && strstr(r.body, cases[i].detail)))
             printf("  case %s: %.*s\n", cases[i].target, (int)r.len, r.body);
-        if (strcmp(cases[i].target, "/preview?path=huge.tif") == 0)
+        if (strcmp(cases[i].target, "/preview?path=onestrip.tif") == 0)
             CHECK(r.seconds < 5.0 * itest_slowdown()); /* refused before decoding */
+        itest_reply_cleanup(&r);
+    }
+}
+
+/* A file beneath the root with the given text (NULL: len bytes of data). */
+static bool put(const char *rel, const void *data, size_t len)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *slash = strchr(path + strlen(root) + 1, '/'); slash;
+         slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(path, 0755);
+        *slash = '/';
+    }
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return false;
+    bool ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok;
+}
+
+static bool put_text(const char *rel, const char *text)
+{
+    return put(rel, text, strlen(text));
+}
+
+/* Level `name` of a group: a side x side uint8 array (y + x) % 256 in 64 x 64 raw chunks. */
+static bool put_level(const char *name, uint32_t side)
+{
+    char rel[256], meta[400];
+    snprintf(meta, sizeof meta,
+             "{\"zarr_format\": 2, \"shape\": [%u, %u], \"chunks\": [64, 64], \"dtype\": "
+             "\"|u1\", \"order\": \"C\", \"compressor\": null, \"filters\": null, "
+             "\"fill_value\": 0}",
+             side, side);
+    snprintf(rel, sizeof rel, "%s/.zarray", name);
+    bool ok = put_text(rel, meta);
+    uint8_t chunk[64 * 64];
+    for (uint32_t cy = 0; cy * 64 < side; cy++)
+        for (uint32_t cx = 0; cx * 64 < side; cx++) {
+            for (uint32_t y = 0; y < 64; y++)
+                for (uint32_t x = 0; x < 64; x++)
+                    chunk[y * 64 + x] = (uint8_t)(cy * 64 + y + cx * 64 + x);
+            snprintf(rel, sizeof rel, "%s/%u.%u", name, cy, cx);
+            ok = ok && put(rel, chunk, sizeof chunk);
+        }
+    return ok;
+}
+
+static bool put_group(const char *name, unsigned listed)
+{
+    char rel[256], attrs[600];
+    int n =
+        snprintf(attrs, sizeof attrs, "{\"multiscales\": [{\"version\": \"0.4\", \"datasets\": [");
+    for (unsigned i = 0; i < listed; i++)
+        n +=
+            snprintf(attrs + n, sizeof attrs - (size_t)n, "%s{\"path\": \"%u\"}", i ? ", " : "", i);
+    snprintf(attrs + n, sizeof attrs - (size_t)n, "]}]}");
+    snprintf(rel, sizeof rel, "%s/.zgroup", name);
+    bool ok = put_text(rel, "{\"zarr_format\": 2}");
+    snprintf(rel, sizeof rel, "%s/.zattrs", name);
+    ok = ok && put_text(rel, attrs);
+    snprintf(rel, sizeof rel, "%s/0", name);
+    ok = ok && put_level(rel, 256);
+    snprintf(rel, sizeof rel, "%s/1", name);
+    return ok && put_level(rel, 128);
+}
+
+/* Zarr: an NGFF group's level, its ETag from the level's .zarray, a level the group lists
+ * but lacks, and a .zarray of 2^40 chunks. */
+static void test_zarr(struct itest_server *s)
+{
+    CHECK(put_group("good.zarr", 2));
+    CHECK(put_group("broken.zarr", 3)); /* lists level 2, which is not there */
+    CHECK(put_text("hostile.zarr/.zarray",
+                   "{\"zarr_format\": 2, \"shape\": [1048576, 1048576], \"chunks\": [1, 1], "
+                   "\"dtype\": \"|u1\", \"order\": \"C\", \"compressor\": null, "
+                   "\"filters\": null, \"fill_value\": 0}"));
+    struct itest_reply r;
+    char etag[128] = "", hdr[128];
+    uint32_t w = 0, h = 0;
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr&size=100", NULL, NULL, 0, &r))) {
+        CHECK_INT(r.status, 200);
+        CHECK(png_size(&r, &w, &h) && w == 100 && h == 100);
+        CHECK(itest_header(&r, "ETag", etag, sizeof etag));
+    }
+    itest_reply_cleanup(&r);
+    char inm[200];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+    const char *const cond[] = {inm, NULL};
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr&size=100", cond, NULL, 0, &r)))
+        CHECK_INT(r.status, 304);
+    itest_reply_cleanup(&r);
+    /* Level 1's metadata rewritten: a new tag. */
+    usleep(20000);
+    CHECK(put_level("good.zarr/1", 128));
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr&size=100", cond, NULL, 0, &r))) {
+        CHECK_INT(r.status, 200);
+        CHECK(itest_header(&r, "ETag", hdr, sizeof hdr) && strcmp(hdr, etag) != 0);
+    }
+    itest_reply_cleanup(&r);
+    if (CHECK(itest_request(s, "GET", "/preview?path=good.zarr/0&size=300", NULL, NULL, 0, &r))) {
+        CHECK_INT(r.status, 200);
+        CHECK(png_size(&r, &w, &h) && w == 256 && h == 256);
+    }
+    itest_reply_cleanup(&r);
+    static const struct {
+        const char *target;
+        long status;
+        const char *detail;
+    } cases[] = {
+        {"/preview?path=good.zarr&level=2", 400, "level 2"},
+        {"/preview?path=broken.zarr&size=50", 422, "level 2"},
+        {"/preview?path=hostile.zarr", 413, "chunks"},
+        {"/preview?path=good.zarr/0/0.0", 422, "TIFF"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!CHECK(itest_request(s, "GET", cases[i].target, NULL, NULL, 0, &r)))
+            continue;
+        if (!itest_is_problem(&r, cases[i].status))
+            printf("  case %s: got %ld %.*s\n", cases[i].target, r.status, (int)r.len, r.body);
+        if (!CHECK(r.body && strstr(r.body, cases[i].detail)))
+            printf("  case %s: %.*s\n", cases[i].target, (int)r.len, r.body);
+        CHECK(r.seconds < 5.0 * itest_slowdown());
         itest_reply_cleanup(&r);
     }
 }
@@ -319,6 +468,54 @@ static void test_overlay(struct itest_server *s)
     }
 }
 
+/* The 100,000^2 single-level image is decoded in strides: every 25th tile row and column
+ * (16 x 16 of its 391 x 391 tiles, a 4096^2 plane), within seconds. Its one written tile
+ * (9s, stretched to white as the only non-zero value) is the top-left 512 / 4096 * 256 = 32
+ * pixels of the PNG; the sparse rest is black. */
+static void test_strided(struct itest_server *s)
+{
+    struct itest_reply r;
+    if (!CHECK(itest_request(s, "GET", "/preview?path=huge.tif", NULL, NULL, 0, &r)))
+        return;
+    CHECK_INT(r.status, 200);
+    CHECK(r.seconds < 5.0 * itest_slowdown());
+    uint32_t w = 0, h = 0;
+    uint8_t *px = png_pixels(&r, &w, &h);
+    if (CHECK(px != NULL) && CHECK(w == 512 && h == 512)) {
+        CHECK(pixel_is(px, w, 0, 0, 255, 255, 255));
+        CHECK(pixel_is(px, w, 31, 31, 255, 255, 255));
+        CHECK(pixel_is(px, w, 32, 32, 0, 0, 0));
+        CHECK(pixel_is(px, w, 300, 400, 0, 0, 0));
+    }
+    free(px);
+    itest_reply_cleanup(&r);
+}
+
+/* A preview still decoding at the request deadline stops with a 503: 2048 x 2048 pixels in
+ * 4 x 4 chunks (262,144 chunk look-ups, none stored) cannot finish within 100 ms. */
+static void test_deadline(void)
+{
+    CHECK(put_text("slow.zarr/.zarray",
+                   "{\"zarr_format\": 2, \"shape\": [2048, 2048], \"chunks\": [4, 4], "
+                   "\"dtype\": \"|u1\", \"order\": \"C\", \"compressor\": null, "
+                   "\"filters\": null, \"fill_value\": 3}"));
+    struct itest_server s;
+    const char *const args[] = {"--request-timeout", "100", NULL};
+    if (!CHECK(itest_start(&s, root, args)))
+        return;
+    struct itest_reply r;
+    if (CHECK(itest_request(&s, "GET", "/preview?path=slow.zarr", NULL, NULL, 0, &r))) {
+        if (!CHECK(itest_is_problem(&r, 503)))
+            printf("  slow.zarr: got %ld %.*s\n", r.status, (int)r.len, r.body);
+        CHECK(r.body && strstr(r.body, "deadline passed while decoding the preview"));
+        CHECK(r.seconds < 3.0 * itest_slowdown());
+    }
+    itest_reply_cleanup(&r);
+    itest_check_log(&s);
+    CHECK_INT(itest_stop(&s, 0, 15), 0);
+    itest_free(&s);
+}
+
 static void test_flood_and_healthz(void)
 {
     struct itest_server s;
@@ -387,6 +584,7 @@ int main(void)
     CHECK(write_pyramid("pyr.tif", 1600, 1200));
     CHECK(write_pyramid("corrupt.tif", 256, 256));
     CHECK(write_sparse("huge.tif", 100000, 100000));
+    CHECK(write_onestrip("onestrip.tif", 5000, 5000));
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/notes.txt", root);
     f = fopen(path, "w");
@@ -415,11 +613,14 @@ int main(void)
     if (CHECK(itest_start(&s, root, NULL))) {
         test_png_and_etag(&s);
         test_errors(&s);
+        test_zarr(&s);
+        test_strided(&s);
         test_overlay(&s);
         itest_check_log(&s);
         CHECK_INT(itest_stop(&s, 0, 15), 0);
         itest_free(&s);
     }
+    test_deadline();
     test_flood_and_healthz();
     check_rmtree(base);
     return check_finish("itest_preview");

@@ -240,8 +240,119 @@ def main():
         f.write(b"\xff" * 32)
     line, _ = run(p, 100)
     expect("corrupt tile is unprocessable", line[:2] == ["error", "unprocessable"], line)
+    strided_cases(rng, tmp)
+    zarr_cases(rng, tmp)
     print(f"{failures} failed")
     return 1 if failures else 0
+
+
+def kept_index(n, b, k):
+    """Indices of the pixels kept along a side of n in blocks of b when every k-th block is."""
+    return np.array([i for i in range(n) if (i // b) % k == 0])
+
+
+def stride_for(w, h, bw, bh, n, max_decode):
+    k = 2
+    while len(kept_index(w, bw, k)) * len(kept_index(h, bh, k)) * n > max_decode:
+        k += 1
+    return k
+
+
+def strided_cases(rng, tmp):
+    # --- a single-level image over the decode limit: every k-th block row and column --------
+    img = rng.integers(0, 60000, (1000, 1300), dtype=np.uint16)
+    img[200:500, 300:900] //= 4
+    p = os.path.join(tmp, "strided_tiles.tif")
+    tifffile.imwrite(p, img, tile=(64, 48), compression="zlib")
+    k = stride_for(1300, 1000, 48, 64, 1, 100000)
+    line, got = run(p, 200, max_decode=100000)
+    expect(f"tiled single level strided by {k}", line[0] == "ok" and line[9] == str(k), line)
+    mosaic = img[kept_index(1000, 64, k)][:, kept_index(1300, 48, k)]
+    same("strided tiles: the kept tiles area-averaged", got, intensity([mosaic], 200))
+    rgb = rng.integers(0, 256, (700, 900, 3), dtype=np.uint8)
+    p = os.path.join(tmp, "strided_strips.tif")
+    tifffile.imwrite(p, rgb, photometric="rgb", rowsperstrip=5, compression="zlib")
+    k = stride_for(900, 700, 5, 5, 3, 60000)
+    line, got = run(p, 100, max_decode=60000)
+    expect(f"striped RGB strided by {k}", line[0] == "ok" and line[9] == str(k), line)
+    mosaic = rgb[kept_index(700, 5, k)][:, kept_index(900, 5, k)]
+    same("strided strips: kept blocks of 5 x 5, as RGB", got, rgb8(mosaic, 100))
+    line, _ = run(p, 100, max_decode=60)
+    expect("a strip block over the limit cannot be strided",
+           line[:2] == ["error", "too_large"] and "strides" in " ".join(line), line)
+
+
+def zarr_cases(rng, tmp):
+    import zarr
+    # --- python3-zarr v2, an NGFF group of three levels, (c, y, x) uint16 ----------------------
+    base = rng.integers(0, 3000, (3, 300, 400), dtype=np.uint16)
+    base[2, 50:150, 100:250] += 30000
+    levels = [base, halve(base), halve(halve(base))]
+    p = os.path.join(tmp, "ngff.zarr")
+    root = zarr.open_group(p, mode="w")
+    for i, lv in enumerate(levels):
+        root.create_dataset(str(i), data=lv, chunks=(1, 64, 48), compressor=zarr.Blosc("zstd"))
+    root.attrs["multiscales"] = [{"version": "0.4", "axes": [
+        {"name": "c", "type": "channel"}, {"name": "y", "type": "space"},
+        {"name": "x", "type": "space"}], "datasets": [{"path": str(i)} for i in range(3)]}]
+    omero = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    root.attrs["omero"] = {"channels": [{"color": "%02X%02X%02X" % c, "label": f"ch{i}"}
+                                        for i, c in enumerate(omero)]}
+    line, got = run(p, 120)
+    expect("zarr group picks level 1 of 3 (200 >= 120 > 100)",
+           line[1:5] == ["1", "3", "200", "150"], line)
+    same("zarr 3-channel composite in omero colours", got, intensity(list(levels[1]), 120, omero))
+    line, got = run(p, 90)
+    expect("zarr group picks level 2 of 3 (100 >= 90)", line[1:5] == ["2", "3", "100", "75"], line)
+    same("zarr level 2", got, intensity(list(levels[2]), 90, omero))
+    line, got = run(p, 64, channels="2", colors="ff8000")
+    same("zarr channel 2 in orange", got, intensity([levels[2][2]], 64, [(255, 128, 0)]))
+    line, got = run(p, 500, level=0, channels="0,1")
+    same("zarr level 0, channels 0 and 1 in omero colours", got,
+         intensity([levels[0][0], levels[0][1]], 500, omero[:2]))
+    line, _ = run(p, 64, level=3)
+    expect("zarr level 3 of 3 is invalid", line[:2] == ["error", "invalid"], line)
+    line, _ = run(p, 64, channels="3")
+    expect("zarr channel 3 of 3 is invalid", line[:2] == ["error", "invalid"], line)
+    line, _ = run(p, 500, level=0, max_decode=1000)
+    expect("zarr decode limit is too_large", line[:2] == ["error", "too_large"], line)
+    # --- a 2-D array without a group, F order, missing chunks are the fill value --------------
+    grey = rng.integers(0, 250, (130, 170), dtype=np.uint8)
+    p = os.path.join(tmp, "grey.zarr")
+    z = zarr.open_array(p, mode="w", shape=grey.shape, chunks=(40, 50), dtype=np.uint8,
+                        order="F", fill_value=7, compressor=None)
+    z[:] = grey
+    os.remove(os.path.join(p, "1.1"))
+    grey[40:80, 50:100] = 7
+    line, got = run(p, 100)
+    expect("zarr 2-D array: one level", line[1:5] == ["0", "1", "170", "130"], line)
+    same("zarr 2-D grey, a missing chunk filled", got, intensity([grey], 100))
+    # --- (t, c, z, y, x): the middle z slice -------------------------------------------------
+    vol = rng.integers(0, 1000, (1, 2, 5, 60, 70), dtype=np.int16)
+    p = os.path.join(tmp, "tczyx.zarr")
+    zarr.save_array(p, vol, chunks=(1, 1, 2, 32, 32))
+    line, got = run(p, 50)
+    same("zarr (t, c, z, y, x): middle slice", got, intensity([vol[0, 0, 2], vol[0, 1, 2]], 50))
+    # --- an NGFF label image (1, 1, 1, y, x) uint32, two levels --------------------------------
+    lab = np.zeros((120, 160), dtype=np.uint32)
+    for _ in range(25):
+        y, x = rng.integers(0, 110), rng.integers(0, 150)
+        lab[y:y + rng.integers(3, 20), x:x + rng.integers(3, 20)] = rng.integers(1, 2**32)
+    p = os.path.join(tmp, "img.zarr")
+    img = zarr.open_group(p, mode="w")
+    labs = img.create_group("labels")
+    labs.attrs["labels"] = ["cells"]
+    cells = labs.create_group("cells")
+    for i, lv in enumerate([lab, lab[::2, ::2]]):
+        cells.create_dataset(str(i), data=lv[None, None, None], chunks=(1, 1, 1, 50, 50))
+    cells.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}, {"path": "1"}]}]
+    cells.attrs["image-label"] = {"version": "0.4"}
+    lp = os.path.join(p, "labels", "cells")
+    line, got = run(lp, 80)
+    expect("zarr labels: level 1 detected as labels", line[1] == "1" and line[7] == "1", line)
+    same("zarr labels, centre sampled", got, labels(lab[::2, ::2], 80, False))
+    line, got = run(lp, 200, boundaries=1)
+    same("zarr labels, boundaries, level 0", got, labels(lab, 200, True))
 
 
 sys.exit(main())

@@ -1,15 +1,18 @@
-/* preview_driver.c - run core/preview_tiff on one file for diff_preview.py.
+/* preview_driver.c - run core/preview_tiff on one file, or core/preview_zarr on one Zarr
+ * array or NGFF group directory, for diff_preview.py.
  *
  * usage: preview_driver FILE OUT.rgb size level labels(auto|yes|no) boundaries(0|1)
  *        [channels (comma list or -)] [colors (rrggbb comma list or -)] [max_decode]
  * Prints "ok level levels level_w level_h w h labels channels" and writes the raw RGB to
  * OUT.rgb, or prints "error CODE detail" and exits 0 (the error is the answer). */
 #include "preview_tiff.h"
+#include "preview_zarr.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static unsigned parse_list(const char *s, unsigned *out, uint8_t (*colors)[3])
@@ -64,7 +67,17 @@ int main(int argc, char **argv)
     struct preview_image img;
     struct error_info err;
     error_init(&err);
-    enum error_code rc = preview_tiff_render(fd, "image", &o, &img, &err);
+    struct stat st;
+    enum error_code rc;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* A Zarr array or group: the directory is the root, the path "." beneath it. */
+        static struct preview_zarr_choice choice;
+        rc = preview_zarr_locate(fd, ".", 1, 1 << 20, &o, &choice, &err);
+        if (rc == ERROR_OK)
+            rc = preview_zarr_render(fd, &choice, &o, &img, &err);
+    } else {
+        rc = preview_tiff_render(fd, "image", &o, &img, &err);
+    }
     close(fd);
     if (rc != ERROR_OK) {
         printf("error %s %s\n", error_code_name(rc), err.detail);
@@ -77,8 +90,8 @@ int main(int argc, char **argv)
         return 2;
     }
     fclose(f);
-    printf("ok %u %u %u %u %u %u %d %u\n", img.level, img.levels, img.level_width, img.level_height,
-           img.width, img.height, img.labels, img.channels);
+    printf("ok %u %u %u %u %u %u %d %u %u\n", img.level, img.levels, img.level_width,
+           img.level_height, img.width, img.height, img.labels, img.channels, img.stride);
     preview_image_cleanup(&img);
     return 0;
 }
