@@ -28,7 +28,8 @@
  * decoded only with TIFFReadEncodedStrip / TIFFReadEncodedTile.
  *
  * .npy: the whole file in memory (core/npy.h parses it strictly: versions 1.0-3.0, both
- * endians, C and Fortran order, integer dtypes); a 2-D (y, x) or 3-D (z, y, x) array.
+ * endians, C and Fortran order, integer dtypes, and with options.intensity also <f4 >f4 <f8
+ * >f8 as floating data); a 2-D (y, x) or 3-D (z, y, x) array.
  *
  * Zarr: an array directory, or a multiscale group's level, beneath the data root
  * (core/zarr_array.h says which metadata is accepted); every file is opened through
@@ -81,7 +82,7 @@ struct load_options {
     size_t max_json;     /* cap on one Zarr metadata file, bytes */
     unsigned threads;    /* decoding threads (0 counts as 1) */
     int64_t deadline;    /* core/clock.h ns; 0 = none; past it: ERROR_TIMEOUT */
-    bool intensity;      /* TIFF: also accept 32/64-bit float pages (intensity channels) */
+    bool intensity;      /* TIFF, .npy: also accept 32/64-bit float data (intensity channels) */
 };
 
 /* Defaults: LIMIT_MAX_PIXELS, LIMIT_MAX_IFDS, 1 GiB max_alloc, LIMIT_ZARR_JSON_MAX,

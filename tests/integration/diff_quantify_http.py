@@ -9,7 +9,8 @@ skimage.measure.regionprops_table on the same arrays (shape features to 1e-9 rel
 convex area and area exactly, means to 1e-12 relative against float64 - 1e-6 against
 skimage's own float32 means - sum, min, max and median exactly, mcquant's gini_index to
 1e-12), in JSON and in mcquant's CSV read
-back with pandas.read_csv. Multipart .npy uploads and the error answers are checked too.
+back with pandas.read_csv. Multipart .npy uploads (every integer dtype and float32 / float64
+channels of both byte orders, NaN included) and the error answers are checked too.
 
 Usage: diff_quantify_http.py PATH/TO/tessera
 """
@@ -119,7 +120,8 @@ def reference(lab, channels):
         np.maximum.at(mx, order, vals)
         mean = total / count
         sq = np.bincount(order, weights=(vals - mean[order]) ** 2, minlength=len(ids))
-        sk = regionprops_table(lab.astype(np.int64), ch, properties=("intensity_mean",))
+        sk = regionprops_table(lab.astype(np.int64), ch,
+                               properties=("intensity_mean", "intensity_min", "intensity_max"))
         med, gini = [], []
         for vals_of in np.split(vals[np.argsort(order, kind="stable")], np.cumsum(count)[:-1]):
             x = np.sort(vals_of)
@@ -129,6 +131,7 @@ def reference(lab, channels):
         stats.append({"median": np.array(med), "gini_index": np.array(gini),
                       "mean": mean, "sum": total, "min": mn, "max": mx,
                       "std": np.sqrt(sq / count), "skimage": sk["intensity_mean"],
+                      "skimage_min": sk["intensity_min"], "skimage_max": sk["intensity_max"],
                       "float": ch.dtype.kind == "f"})
     return props, stats
 
@@ -162,8 +165,11 @@ def check_json(what, status, body, props, stats, names):
               1e-6 if ref["float"] else 1e-12)
         close(f"{what} ch{c} std", got["std"], ref["std"], 1e-12, 1e-12)
         close(f"{what} ch{c} sum", got["sum"], ref["sum"], 1e-12 if ref["float"] else 0)
+        for k in ("min", "max"):
+            if k in got and not np.array_equal(got[k], ref["skimage_" + k], equal_nan=True):
+                fail(f"{what} ch{c} {k} differs from skimage's intensity_{k}")
         for k in ("min", "max", "median"):
-            if k in got and not np.array_equal(got[k], ref[k]):
+            if k in got and not np.array_equal(got[k], ref[k], equal_nan=True):
                 fail(f"{what} ch{c} {k} differs")
         if "gini_index" in got:
             close(f"{what} ch{c} gini_index", got["gini_index"], ref["gini_index"], 1e-12, 1e-14)
@@ -266,6 +272,30 @@ def main():
             status, _, answer = post(port, *multipart(parts))
             check_json("multipart .npy", status, answer, props, [stats[k] for k in (0, 1, 3)],
                        [NAMES[k] for k in (0, 1, 3)])
+
+            # .npy channels of every other dtype: floats of both widths and byte orders, one
+            # with NaN in a few cells (every statistic of those cells is NaN, as in skimage),
+            # and big-endian / signed integers
+            nan_ch = chans[2].astype(np.float64)
+            nan_ch[lab == lab[lab != 0][0]] = np.nan
+            nan_ch[5, :] = np.nan
+            typed = [chans[2].astype(">f4"), nan_ch.astype(">f8"), nan_ch.astype("<f4"),
+                     (chans[1].astype(np.int32) - 30000).astype(">i2"),
+                     chans[1].astype(">u4"), (chans[1].astype(np.int64) * -7).astype("<i8")]
+            _, typed_stats = reference(lab, [t.astype(t.dtype.newbyteorder("=")) for t in typed])
+            parts = [("labels", npy(lab), "labels.npy")]
+            parts += [(f"t{k}", npy(t), f"t{k}.npy") for k, t in enumerate(typed)]
+            parts.append(("options", json.dumps(every).encode(), None))
+            status, _, answer = post(port, *multipart(parts))
+            check_json("multipart .npy of float and other dtypes", status, answer, props,
+                       typed_stats, [f"t{k}" for k in range(len(typed))])
+            if status == 200:
+                infos = [c["dtype"] for c in json.loads(answer)["channels"]]
+                print("typed .npy channels:", infos)
+            parts = [("labels", npy(chans[2]), "f.npy"), ("x", npy(chans[0]), "x.npy")]
+            status, _, answer = post(port, *multipart(parts))
+            if status != 422 or "float dtype" not in json.loads(answer)["detail"]:
+                fail(f"float .npy labels: {status} {answer[:200]!r}, want 422")
 
             big = lab.astype(np.uint64)
             big[big != 0] += np.uint64(2**64 - 3000)
