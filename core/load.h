@@ -34,7 +34,8 @@
  * Zarr: an array directory, or a multiscale group's level, beneath the data root
  * (core/zarr_array.h says which metadata is accepted); every file is opened through
  * core/confine; a band is a row of chunks (core/load_zarr.c). A (t, c, z, y, x) array
- * needs t = c = 1.
+ * needs t = c = 1. With options.intensity float32 / float64 arrays are accepted as
+ * floating data.
  *
  * Limits, checked before anything is allocated: depth x height x width over max_pixels is
  * ERROR_TOO_LARGE, and so is a band (or one decoded chunk) over max_alloc bytes.

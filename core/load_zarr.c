@@ -105,8 +105,9 @@ static enum error_code zarr_describe(const struct load_source *src, const char *
     z->root_fd = src->root_fd;
     z->max_stored = opt->max_alloc;
     const struct zarr_array_meta *m = &z->meta;
-    enum error_code rc = zarr_array_open(src->root_fd, src->path, src->path_len, src->level,
-                                         opt->max_json, z->path, sizeof z->path, &z->meta, err);
+    enum error_code rc =
+        zarr_array_open(src->root_fd, src->path, src->path_len, src->level, opt->max_json,
+                        opt->intensity, z->path, sizeof z->path, &z->meta, err);
     if (rc != ERROR_OK)
         return rc;
     char shape[200];
@@ -147,6 +148,10 @@ static enum error_code zarr_describe(const struct load_source *src, const char *
     info->height = (uint32_t)height;
     info->width = (uint32_t)width;
     info->dtype = zarr_overlap_dtype(&m->dtype);
+    if (m->dtype.floating) { /* options.intensity only; core/load.h: the unsigned type */
+        info->floating = true;
+        info->dtype = m->dtype.width == 4 ? OVERLAP_U32 : OVERLAP_U64;
+    }
     info->bits = (uint16_t)(m->dtype.width * 8u);
     info->big_endian = m->dtype.big_endian;
     info->tiled = z->cx < width;

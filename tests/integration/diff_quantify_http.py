@@ -10,7 +10,8 @@ convex area and area exactly, means to 1e-12 relative against float64 - 1e-6 aga
 skimage's own float32 means - sum, min, max and median exactly, mcquant's gini_index to
 1e-12), in JSON and in mcquant's CSV read
 back with pandas.read_csv. Multipart .npy uploads (every integer dtype and float32 / float64
-channels of both byte orders, NaN included) and the error answers are checked too.
+channels of both byte orders, NaN included), float Zarr v2 / v3 channels (fill_value NaN,
+a number or hex bits, with missing chunks) and the error answers are checked too.
 
 Usage: diff_quantify_http.py PATH/TO/tessera
 """
@@ -103,6 +104,67 @@ def orientation_close(what, got, want):
     if not (same | turn).all():
         i = int(np.argmax(~(same | turn)))
         fail(f"{what}: row {i}: {got[i]!r} != {want[i]!r}")
+
+
+def zarr_v3_float(path, arr, chunks, fill, skip=()):
+    """A Zarr v3 float array written by hand from the v3 spec (zarr 2.13 cannot write v3):
+    the bytes codec (arr's byte order) and nothing else; chunks in skip are left out."""
+    os.makedirs(path)
+    endian = "big" if arr.dtype.byteorder == ">" else "little"
+    meta = {"zarr_format": 3, "node_type": "array", "shape": list(arr.shape),
+            "data_type": {4: "float32", 8: "float64"}[arr.dtype.itemsize],
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+            "chunk_key_encoding": {"name": "default"}, "fill_value": fill,
+            "codecs": [{"name": "bytes", "configuration": {"endian": endian}}]}
+    with open(os.path.join(path, "zarr.json"), "w") as f:
+        json.dump(meta, f)
+    for cy in range(-(-arr.shape[0] // chunks[0])):
+        for cx in range(-(-arr.shape[1] // chunks[1])):
+            if (cy, cx) in skip:
+                continue
+            block = np.zeros(chunks, arr.dtype)  # edge chunks are stored at the full shape
+            part = arr[cy * chunks[0]:(cy + 1) * chunks[0], cx * chunks[1]:(cx + 1) * chunks[1]]
+            block[:part.shape[0], :part.shape[1]] = part
+            os.makedirs(os.path.join(path, "c", str(cy)), exist_ok=True)
+            with open(os.path.join(path, "c", str(cy), str(cx)), "wb") as f:
+                f.write(block.tobytes())
+
+
+def zarr_float_cases(root, lab, chans):
+    """Float Zarr channels: v2 <f4 with fill_value NaN and a missing chunk, v2 >f8 with a
+    numeric fill_value and a missing chunk, v3 float32 (fill "NaN", a missing chunk) and
+    big-endian float64 (fill as hex bits, "0x3ff8..." = 1.5). Returns the paths and the
+    arrays as read (a missing chunk holds the fill value)."""
+    paths, arrays = [], []
+    a = zarr.open(os.path.join(root, "f4.zarr"), mode="w", shape=lab.shape, chunks=(300, 300),
+                  dtype="<f4", fill_value=np.nan)
+    a[:] = chans[2]
+    os.remove(os.path.join(root, "f4.zarr", "1.2"))
+    want = chans[2].copy()
+    want[300:600, 600:900] = np.nan
+    paths.append("f4.zarr")
+    arrays.append(want)
+    a = zarr.open(os.path.join(root, "f8.zarr"), mode="w", shape=lab.shape, chunks=(256, 512),
+                  dtype=">f8", fill_value=-2.5)
+    a[:] = chans[1].astype(np.float64) / 7
+    os.remove(os.path.join(root, "f8.zarr", "3.1"))
+    want = chans[1].astype(np.float64) / 7
+    want[768:1024, 512:1024] = -2.5
+    paths.append("f8.zarr")
+    arrays.append(want)
+    v = chans[5].astype("<f4") * np.float32(0.5)
+    zarr_v3_float(os.path.join(root, "v3f4.zarr"), v, (200, 333), "NaN", skip={(0, 0)})
+    v[:200, :333] = np.nan
+    paths.append("v3f4.zarr")
+    arrays.append(v)
+    v = (chans[0].astype(np.float64) - 100).astype(">f8")
+    zarr_v3_float(os.path.join(root, "v3f8.zarr"), v, (512, 512), "0x3ff8000000000000",
+                  skip={(1, 1)})
+    v = v.astype(np.float64)
+    v[512:, 512:] = 1.5
+    paths.append("v3f8.zarr")
+    arrays.append(v)
+    return paths, arrays
 
 
 def reference(lab, channels):
@@ -296,6 +358,21 @@ def main():
             status, _, answer = post(port, *multipart(parts))
             if status != 422 or "float dtype" not in json.loads(answer)["detail"]:
                 fail(f"float .npy labels: {status} {answer[:200]!r}, want 422")
+
+            zpaths, zarrays = zarr_float_cases(root, lab, chans)
+            _, zstats = reference(lab, zarrays)
+            body = json.dumps({"labels": "cells.zarr", "channels": zpaths, **every}).encode()
+            status, _, answer = post(port, body, "application/json")
+            check_json("float Zarr v2 and v3 channels", status, answer, props, zstats,
+                       [f"channel_{k}" for k in range(len(zpaths))])
+            if status == 200 and [c["dtype"] for c in json.loads(answer)["channels"]] != \
+                    ["float32", "float64", "float32", "float64"]:
+                fail(f"float Zarr dtypes: {json.loads(answer)['channels']}")
+            for labels in ("f4.zarr", "v3f4.zarr"):
+                body = json.dumps({"labels": labels, "channels": ["c0.tif"]}).encode()
+                status, _, answer = post(port, body, "application/json")
+                if status != 422 or "float" not in json.loads(answer)["detail"]:
+                    fail(f"float Zarr labels {labels}: {status} {answer[:200]!r}, want 422")
 
             big = lab.astype(np.uint64)
             big[big != 0] += np.uint64(2**64 - 3000)
