@@ -34,8 +34,8 @@
  * Zarr: an array directory, or a multiscale group's level, beneath the data root
  * (core/zarr_array.h says which metadata is accepted); every file is opened through
  * core/confine; a band is a row of chunks (core/load_zarr.c). A (t, c, z, y, x) array
- * needs t = c = 1. With options.intensity float32 / float64 arrays are accepted as
- * floating data.
+ * needs t = c = 1, unless select_c picks one index of its c axis. With options.intensity float32 /
+ * float64 arrays are accepted as floating data.
  *
  * Limits, checked before anything is allocated: depth x height x width over max_pixels is
  * ERROR_TOO_LARGE, and so is a band (or one decoded chunk) over max_alloc bytes.
@@ -74,6 +74,10 @@ struct load_source {
     const char *path;    /* LOAD_ZARR: the array or group directory beneath root_fd */
     size_t path_len;     /* bytes at path */
     unsigned level;      /* LOAD_ZARR: the multiscale level of a group */
+    bool select_c;       /* LOAD_ZARR: read index c_index of dimension c_axis (an NGFF image's
+                          * channel axis, before the last two): that dimension is dropped */
+    unsigned c_axis;
+    uint64_t c_index;
 };
 
 struct load_options {

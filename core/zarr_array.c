@@ -638,3 +638,42 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
                          level);
     return ERROR_OK;
 }
+
+enum error_code zarr_array_group_attrs(int root_fd, const char *path, size_t len, size_t json_max,
+                                       char **text, const char **attrs, const char **end,
+                                       struct error_info *err)
+{
+    static const char *const files[] = {".zattrs", "zarr.json"};
+    *text = NULL;
+    *attrs = *end = NULL;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char rel[CONFINE_PATH_MAX + 1];
+        size_t n;
+        if (!join(path, len, files[f], rel, sizeof rel))
+            return error_set(err, ERROR_UNPROCESSABLE, "%.*s: the path is too long", (int)len,
+                             path);
+        enum error_code rc = load_json(root_fd, rel, json_max, text, &n, err);
+        if (rc != ERROR_OK)
+            return rc;
+        if (*text == NULL)
+            continue;
+        const char *e = *text + n, *a = *text;
+        if (f == 1) { /* a v3 group: NGFF 0.5 nests its keys under "ome" */
+            a = json_scan_member(a, e, "attributes");
+            const char *ome = json_scan_member(a, e, "ome");
+            if (json_scan_member(ome, e, "multiscales") != NULL)
+                a = ome;
+        }
+        if (json_scan_is_object(*text, e) && json_scan_member(a, e, "multiscales") != NULL) {
+            *attrs = a;
+            *end = e;
+            return ERROR_OK;
+        }
+        free(*text);
+        *text = NULL;
+    }
+    return error_set(err, ERROR_UNPROCESSABLE,
+                     "%.*s is neither a multi-page TIFF file nor an OME-NGFF multiscale image (no "
+                     "multiscales in .zattrs or zarr.json)",
+                     (int)len, path);
+}

@@ -93,4 +93,13 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
                                 struct zarr_array_meta *meta,
                                 struct error_info *err) ERROR_MUST_CHECK;
 
+/* The attributes of the OME-NGFF multiscale group at path (len bytes, beneath root_fd): the
+ * v2 .zattrs, or the "attributes" of a v3 zarr.json (its "ome" member when NGFF 0.5 nests
+ * "multiscales" there). *text receives the file (the caller frees it), *attrs the object
+ * holding "multiscales" and *end the end of the text, for core/json_scan. A directory with
+* neither is ERROR_UNPROCESSABLE naming the path (as neither a TIFF nor an NGFF image); confine_open's errors pass through. */
+enum error_code zarr_array_group_attrs(int root_fd, const char *path, size_t len, size_t json_max,
+                                       char **text, const char **attrs, const char **end,
+                                       struct error_info *err) ERROR_MUST_CHECK;
+
 #endif

@@ -374,6 +374,29 @@ def main():
                 if status != 422 or "float" not in json.loads(answer)["detail"]:
                     fail(f"float Zarr labels {labels}: {status} {answer[:200]!r}, want 422")
 
+            # an OME-NGFF image with a c axis: (c, y, x) chunked 3 channels deep, and (t, c,
+            # z, y, x) without omero names
+            cyx = np.stack([chans[k] for k in (1, 4, 7, 6)])
+            g = zarr.open_group(os.path.join(root, "img.zarr"), mode="w")
+            g.create_dataset("0", data=cyx, chunks=(3, 256, 300))
+            g.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}],
+                                       "axes": [{"name": "c", "type": "channel"},
+                                                {"name": "y", "type": "space"},
+                                                {"name": "x", "type": "space"}]}]
+            g.attrs["omero"] = {"channels": [{"label": NAMES[k]} for k in (1, 4, 7, 6)]}
+            g5 = zarr.open_group(os.path.join(root, "img5.zarr"), mode="w")
+            g5.create_dataset("0", data=np.stack([chans[2], chans[3]])[None, :, None],
+                              chunks=(1, 1, 1, 512, 512))
+            g5.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}],
+                                        "axes": ["t", "c", "z", "y", "x"]}]
+            for image, picks, names in (("img.zarr", (1, 4, 7, 6),
+                                         [NAMES[k] for k in (1, 4, 7, 6)]),
+                                        ({"path": "img5.zarr"}, (2, 3), ["channel_0", "channel_1"])):
+                body = json.dumps({"labels": "cells.tif", "channels": image, **basic}).encode()
+                status, _, answer = post(port, body, "application/json")
+                check_json(f"NGFF c axis {image}", status, answer, props,
+                           [stats[k] for k in picks], names)
+
             big = lab.astype(np.uint64)
             big[big != 0] += np.uint64(2**64 - 3000)
             parts = [("labels", npy(big), "big.npy"), ("DNA", npy(chans[1]), "c.npy")]
