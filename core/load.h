@@ -28,12 +28,14 @@
  * decoded only with TIFFReadEncodedStrip / TIFFReadEncodedTile.
  *
  * .npy: the whole file in memory (core/npy.h parses it strictly: versions 1.0-3.0, both
- * endians, C and Fortran order, integer dtypes); a 2-D (y, x) or 3-D (z, y, x) array.
+ * endians, C and Fortran order, integer dtypes, and with options.intensity also <f4 >f4 <f8
+ * >f8 as floating data); a 2-D (y, x) or 3-D (z, y, x) array.
  *
  * Zarr: an array directory, or a multiscale group's level, beneath the data root
  * (core/zarr_array.h says which metadata is accepted); every file is opened through
  * core/confine; a band is a row of chunks (core/load_zarr.c). A (t, c, z, y, x) array
- * needs t = c = 1.
+ * needs t = c = 1, unless select_c picks one index of its c axis. With options.intensity float32 /
+ * float64 arrays are accepted as floating data.
  *
  * Limits, checked before anything is allocated: depth x height x width over max_pixels is
  * ERROR_TOO_LARGE, and so is a band (or one decoded chunk) over max_alloc bytes.
@@ -72,6 +74,10 @@ struct load_source {
     const char *path;    /* LOAD_ZARR: the array or group directory beneath root_fd */
     size_t path_len;     /* bytes at path */
     unsigned level;      /* LOAD_ZARR: the multiscale level of a group */
+    bool select_c;       /* LOAD_ZARR: read index c_index of dimension c_axis (an NGFF image's
+                          * channel axis, before the last two): that dimension is dropped */
+    unsigned c_axis;
+    uint64_t c_index;
 };
 
 struct load_options {
@@ -81,7 +87,7 @@ struct load_options {
     size_t max_json;     /* cap on one Zarr metadata file, bytes */
     unsigned threads;    /* decoding threads (0 counts as 1) */
     int64_t deadline;    /* core/clock.h ns; 0 = none; past it: ERROR_TIMEOUT */
-    bool intensity;      /* TIFF: also accept 32/64-bit float pages (intensity channels) */
+    bool intensity;      /* TIFF, .npy: also accept 32/64-bit float data (intensity channels) */
 };
 
 /* Defaults: LIMIT_MAX_PIXELS, LIMIT_MAX_IFDS, 1 GiB max_alloc, LIMIT_ZARR_JSON_MAX,

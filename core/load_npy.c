@@ -1,6 +1,7 @@
 /*
- * load_npy.c - the .npy kind of core/load: a 2-D (y, x) or 3-D (z, y, x) integer array held
- * in memory, parsed by core/npy and read as blocks of rows; see load.h.
+ * load_npy.c - the .npy kind of core/load: a 2-D (y, x) or 3-D (z, y, x) integer array (or,
+ * with options.intensity, a 4- or 8-byte float array) held in memory, parsed by core/npy and read
+ * as blocks of rows; see load.h.
  *
  * Arrays of more dimensions are accepted when every dimension before the last three is 1
  * (a (t, c, z, y, x) label image). A band is up to LOAD_NPY_BAND_PIXELS pixels of whole rows
@@ -54,7 +55,8 @@ static enum error_code npy_describe(const struct load_source *src, const char *n
         return error_set(err, ERROR_NO_MEMORY, "%s: cannot allocate a .npy description", name);
     layout->priv = l;
     struct npy_info *n = &l->npy;
-    enum error_code rc = npy_parse(src->data, src->size, name, n, err);
+    enum error_code rc = opt->intensity ? npy_parse_intensity(src->data, src->size, name, n, err)
+                                        : npy_parse(src->data, src->size, name, n, err);
     if (rc != ERROR_OK)
         return rc;
     l->data = (const unsigned char *)src->data + n->data_offset;
@@ -86,6 +88,10 @@ static enum error_code npy_describe(const struct load_source *src, const char *n
     info->height = (uint32_t)height;
     info->width = (uint32_t)width;
     info->dtype = npy_overlap_dtype(&n->dtype);
+    if (n->dtype.floating) { /* as core/load.h says: the unsigned type of the same width */
+        info->floating = true;
+        info->dtype = n->dtype.width == 4 ? OVERLAP_U32 : OVERLAP_U64;
+    }
     info->bits = (uint16_t)(n->dtype.width * 8u);
     info->big_endian = n->dtype.big_endian;
     info->band_depth = 1;

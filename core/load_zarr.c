@@ -3,7 +3,9 @@
  * reads its metadata) decoded one row of chunks per band; see load.h.
  *
  * The array is (z, y, x) in its last three dimensions, (y, x) in its last two; dimensions
- * before them must be 1 (NGFF label images are (t, c, z, y, x) with t = c = 1). A band is
+ * before them must be 1 (NGFF label images are (t, c, z, y, x) with t = c = 1), except a
+ * channel axis the source selects one index of (select_c): then that dimension is dropped,
+ * the band's chunks are those of the index, and each is copied from the index's slab. A band is
  * one chunk deep and one chunk tall at the full width: its chunks are opened one by one
  * through core/confine (a chunk missing from the store is the fill value; a symlink that
  * leaves the root is refused), read whole into a buffer of at most max_alloc bytes, decoded
@@ -29,7 +31,12 @@ struct zarr_layout {
     int root_fd;
     uint64_t cz, cy, cx; /* chunk depth (1 for 2-D), height, width */
     uint64_t across;     /* chunks across the width */
-    size_t max_stored;   /* bytes a stored chunk may have: max_alloc (0 = no limit) */
+    unsigned z_axis;     /* the depth dimension; ndim when there is none */
+    bool select_c;       /* the source's select_c and c_axis */
+    unsigned c_axis;
+    uint64_t c_chunk;  /* select_c: the chunk index along c_axis */
+    size_t c_offset;   /* select_c: elements into a decoded chunk where the index starts */
+    size_t max_stored; /* bytes a stored chunk may have: max_alloc (0 = no limit) */
 };
 
 struct zarr_reader {
@@ -105,8 +112,9 @@ static enum error_code zarr_describe(const struct load_source *src, const char *
     z->root_fd = src->root_fd;
     z->max_stored = opt->max_alloc;
     const struct zarr_array_meta *m = &z->meta;
-    enum error_code rc = zarr_array_open(src->root_fd, src->path, src->path_len, src->level,
-                                         opt->max_json, z->path, sizeof z->path, &z->meta, err);
+    enum error_code rc =
+        zarr_array_open(src->root_fd, src->path, src->path_len, src->level, opt->max_json,
+                        opt->intensity, z->path, sizeof z->path, &z->meta, err);
     if (rc != ERROR_OK)
         return rc;
     char shape[200];
@@ -115,16 +123,30 @@ static enum error_code zarr_describe(const struct load_source *src, const char *
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: the array has shape %s; a label image is (y, x) or (z, y, x)",
                          z->path, shape);
-    for (unsigned i = 0; i + 3 < m->ndim; i++)
-        if (m->shape[i] != 1)
+    const unsigned nd = m->ndim;
+    if (src->select_c && (src->c_axis + 2 >= nd || src->c_index >= m->shape[src->c_axis]))
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "%s: the array has shape %s: no index %llu of a channel axis %u", z->path,
+                         shape, (unsigned long long)src->c_index, src->c_axis);
+    z->z_axis = nd >= 3 && !(src->select_c && src->c_axis == nd - 3) ? nd - 3 : nd;
+    for (unsigned i = 0; i + 2 < m->ndim; i++)
+        if (m->shape[i] != 1 && i != z->z_axis && !(src->select_c && i == src->c_axis))
             return error_set(err, ERROR_UNPROCESSABLE,
                              "%s: the array has shape %s; beyond (z, y, x) every leading "
                              "dimension must be 1",
                              z->path, shape);
-    const unsigned nd = m->ndim;
-    const uint64_t depth = nd == 2 ? 1 : m->shape[nd - 3];
+    z->select_c = src->select_c;
+    z->c_axis = src->c_axis;
+    if (src->select_c) {
+        size_t stride = 1;
+        for (unsigned i = src->c_axis + 1; i < nd; i++)
+            stride *= (size_t)m->chunks[i];
+        z->c_chunk = src->c_index / m->chunks[src->c_axis];
+        z->c_offset = (size_t)(src->c_index % m->chunks[src->c_axis]) * stride;
+    }
+    const uint64_t depth = z->z_axis == nd ? 1 : m->shape[z->z_axis];
     const uint64_t height = m->shape[nd - 2], width = m->shape[nd - 1];
-    z->cz = nd == 2 ? 1 : m->chunks[nd - 3];
+    z->cz = z->z_axis == nd ? 1 : m->chunks[z->z_axis];
     z->cy = m->chunks[nd - 2];
     z->cx = m->chunks[nd - 1];
     if (depth == 0 || height == 0 || width == 0)
@@ -147,6 +169,10 @@ static enum error_code zarr_describe(const struct load_source *src, const char *
     info->height = (uint32_t)height;
     info->width = (uint32_t)width;
     info->dtype = zarr_overlap_dtype(&m->dtype);
+    if (m->dtype.floating) { /* options.intensity only; core/load.h: the unsigned type */
+        info->floating = true;
+        info->dtype = m->dtype.width == 4 ? OVERLAP_U32 : OVERLAP_U64;
+    }
     info->bits = (uint16_t)(m->dtype.width * 8u);
     info->big_endian = m->dtype.big_endian;
     info->tiled = z->cx < width;
@@ -229,8 +255,10 @@ static enum error_code zarr_read_band(void *reader, const struct source_layout *
     const uint64_t dz = info->depth - z0 < info->band_depth ? info->depth - z0 : info->band_depth;
     const uint64_t dy = info->height - y0 < info->band_rows ? info->height - y0 : info->band_rows;
     uint64_t idx[ZARR_CODEC_MAX_DIMS] = {0};
-    if (nd >= 3)
-        idx[nd - 3] = bz;
+    if (z->z_axis < nd)
+        idx[z->z_axis] = bz;
+    if (z->select_c)
+        idx[z->c_axis] = z->c_chunk;
     idx[nd - 2] = by;
     for (uint64_t c = 0; c < z->across; c++) {
         idx[nd - 1] = c;
@@ -256,7 +284,9 @@ static enum error_code zarr_read_band(void *reader, const struct source_layout *
         for (uint64_t iz = 0; iz < dz; iz++)
             for (uint64_t iy = 0; iy < dy; iy++)
                 memcpy((unsigned char *)dst + ((iz * dy + iy) * info->width + x0) * w,
-                       (const unsigned char *)r->chunk + (iz * z->cy + iy) * z->cx * w, cols);
+                       (const unsigned char *)r->chunk +
+                           (z->c_offset + (iz * z->cy + iy) * z->cx) * w,
+                       cols);
     }
     return ERROR_OK;
 }

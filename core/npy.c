@@ -72,6 +72,25 @@ enum error_code npy_prefix_size(const void *buf, size_t avail, const char *name,
  * The dtype string
  */
 
+enum error_code npy_dtype_parse_intensity(const char *descr, size_t len, struct npy_dtype *dtype,
+                                          struct error_info *err)
+{
+    if (len == 3 && (descr[0] == '<' || descr[0] == '>') && descr[1] == 'f' &&
+        (descr[2] == '4' || descr[2] == '8')) {
+        dtype->width = (unsigned)(descr[2] - '0');
+        dtype->is_signed = true;
+        dtype->floating = true;
+        dtype->big_endian = descr[0] == '>';
+        return ERROR_OK;
+    }
+    if (len >= 2 && strchr("<>|=", descr[0]) != NULL && strchr("fed", descr[1]) != NULL)
+        return error_set(err, ERROR_UNPROCESSABLE,
+                         "dtype '%.*s' is a float dtype this reader does not take: intensity "
+                         "channels may be <f4 >f4 <f8 >f8 or integers",
+                         (int)(len > 32 ? 32 : len), descr);
+    return npy_dtype_parse(descr, len, dtype, err);
+}
+
 enum error_code npy_dtype_parse(const char *descr, size_t len, struct npy_dtype *dtype,
                                 struct error_info *err)
 {
@@ -85,6 +104,7 @@ enum error_code npy_dtype_parse(const char *descr, size_t len, struct npy_dtype 
                              "dtype '%.3s' has no byte order ('<' or '>' is needed)", descr);
         dtype->width = width;
         dtype->is_signed = descr[1] == 'i';
+        dtype->floating = false;
         dtype->big_endian = width > 1 && descr[0] == '>';
         return ERROR_OK;
     }
@@ -141,6 +161,7 @@ struct lexer {
     const unsigned char *start, *p, *end;
     const char *name;
     struct error_info *err;
+    bool floats; /* accept the float dtypes of npy_dtype_parse_intensity */
 };
 
 static enum error_code syntax(struct lexer *lx, const char *what)
@@ -283,7 +304,8 @@ static enum error_code parse_value(struct lexer *lx, enum header_key key, struct
     if (rc != ERROR_OK)
         return rc;
     struct error_info sub;
-    if (npy_dtype_parse((const char *)s, len, &info->dtype, &sub) != ERROR_OK)
+    if ((lx->floats ? npy_dtype_parse_intensity((const char *)s, len, &info->dtype, &sub)
+                    : npy_dtype_parse((const char *)s, len, &info->dtype, &sub)) != ERROR_OK)
         return error_set(lx->err, ERROR_UNPROCESSABLE, "%s: %s", lx->name, sub.detail);
     memcpy(info->descr, s, len);
     info->descr[len] = '\0';
@@ -366,8 +388,9 @@ static enum error_code check_encoding(const unsigned char *h, size_t n, unsigned
     return ERROR_OK;
 }
 
-enum error_code npy_parse_header(const void *buf, size_t avail, uint64_t file_size,
-                                 const char *name, struct npy_info *info, struct error_info *err)
+static enum error_code parse_header(const void *buf, size_t avail, uint64_t file_size,
+                                    const char *name, bool floats, struct npy_info *info,
+                                    struct error_info *err)
 {
     const unsigned char *b = buf;
     name = name_or_default(name);
@@ -388,7 +411,8 @@ enum error_code npy_parse_header(const void *buf, size_t avail, uint64_t file_si
     rc = check_encoding(h, (size_t)header_len, major, name, err);
     if (rc != ERROR_OK)
         return rc;
-    struct lexer lx = {.start = h, .p = h, .end = h + header_len, .name = name, .err = err};
+    struct lexer lx = {
+        .start = h, .p = h, .end = h + header_len, .name = name, .err = err, .floats = floats};
     rc = parse_dict(&lx, info);
     if (rc != ERROR_OK)
         return rc;
@@ -422,10 +446,22 @@ enum error_code npy_parse_header(const void *buf, size_t avail, uint64_t file_si
     return ERROR_OK;
 }
 
+enum error_code npy_parse_header(const void *buf, size_t avail, uint64_t file_size,
+                                 const char *name, struct npy_info *info, struct error_info *err)
+{
+    return parse_header(buf, avail, file_size, name, false, info, err);
+}
+
 enum error_code npy_parse(const void *buf, size_t len, const char *name, struct npy_info *info,
                           struct error_info *err)
 {
-    return npy_parse_header(buf, len, len, name, info, err);
+    return parse_header(buf, len, len, name, false, info, err);
+}
+
+enum error_code npy_parse_intensity(const void *buf, size_t len, const char *name,
+                                    struct npy_info *info, struct error_info *err)
+{
+    return parse_header(buf, len, len, name, true, info, err);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@
  * known key or dtype). Only integer dtypes are accepted: |u1 |i1 and the 2-, 4- and 8-byte
  * signed and unsigned types in either byte order ('<' or '>'); bool, floats, complex, strings,
  * objects, datetimes and structured dtypes are refused with a message naming the dtype.
+ * The intensity entry points (npy_parse_intensity, npy_dtype_parse_intensity), for image
+ * channels rather than labels, also accept IEEE floats of 4 and 8 bytes in either byte order
+ * ('<f4' '>f4' '<f8' '>f8'); other floats (float16, '|f4') are refused there too.
  *
  * Nothing is copied: npy_parse validates a buffer holding the whole file (a mapping, say) and
  * reports where the data lies; npy_read_rows converts a band of rows into native-endian
@@ -48,10 +51,11 @@
 /* Bytes before the header: magic, version, length (1.0 has a 2-byte length, later 4). */
 #define NPY_PREFIX_MAX 12
 
-/* An integer element type. */
+/* An element type: an integer, or (intensity entry points only) an IEEE float. */
 struct npy_dtype {
     unsigned width;  /* bytes per element: 1, 2, 4 or 8 */
-    bool is_signed;  /* two's complement when true */
+    bool is_signed;  /* two's complement when true (true for floats) */
+    bool floating;   /* IEEE binary32 (width 4) or binary64 (width 8) */
     bool big_endian; /* byte order as stored; false for 1-byte types */
 };
 
@@ -92,11 +96,21 @@ enum error_code npy_parse_header(const void *buf, size_t avail, uint64_t file_si
 enum error_code npy_parse(const void *buf, size_t len, const char *name, struct npy_info *info,
                           struct error_info *err) ERROR_MUST_CHECK;
 
+/* npy_parse for an intensity channel: the same checks, but float dtypes <f4 >f4 <f8 >f8 are
+ * accepted as well (info->dtype.floating). */
+enum error_code npy_parse_intensity(const void *buf, size_t len, const char *name,
+                                    struct npy_info *info, struct error_info *err) ERROR_MUST_CHECK;
+
 /* Parse a numpy type string of len bytes ("<u2", "|u1", ">i8"), as in a .npy header or a
  * Zarr v2 .zarray "dtype". ERROR_UNPROCESSABLE names the dtype and why it is refused
  * ("'<f4' is a float dtype: label images need integers"). */
 enum error_code npy_dtype_parse(const char *descr, size_t len, struct npy_dtype *dtype,
                                 struct error_info *err) ERROR_MUST_CHECK;
+
+/* npy_dtype_parse for an intensity channel: also "<f4" ">f4" "<f8" ">f8" (floating set).
+ * Another float spelling is ERROR_UNPROCESSABLE naming the accepted ones. */
+enum error_code npy_dtype_parse_intensity(const char *descr, size_t len, struct npy_dtype *dtype,
+                                          struct error_info *err) ERROR_MUST_CHECK;
 
 /* Convert rows [row0, row0 + n_rows) of the array into out as native-endian elements of
  * info->dtype.width bytes, row-major: out holds n_rows * info->row_len elements and out_len

@@ -49,7 +49,7 @@ static enum error_code open_level(int root_fd, const char *path, size_t len, siz
                                   unsigned level, struct preview_zarr_choice *c,
                                   struct error_info *err)
 {
-    enum error_code rc = zarr_array_open(root_fd, path, len, level, json_max, c->array_path,
+    enum error_code rc = zarr_array_open(root_fd, path, len, level, json_max, false, c->array_path,
                                          sizeof c->array_path, &c->meta, err);
     if (rc != ERROR_OK)
         return rc;

@@ -308,14 +308,14 @@ static enum error_code fold_run(struct quantify_acc *acc, size_t i, uint32_t y,
         for (uint32_t x = x0; x < x1; x++) {
             s += v[x];
             q += v[x] * v[x];
-            mn = v[x] < mn ? v[x] : mn;
-            mx = v[x] > mx ? v[x] : mx;
+            mn = v[x] < mn || isnan(v[x]) ? v[x] : mn; /* a NaN sticks, as numpy's min */
+            mx = v[x] > mx || isnan(v[x]) ? v[x] : mx;
         }
         struct chan_acc *ch = &acc->chan[i * acc->channels + k];
         two_sum(&ch->s, &ch->sc, s);
         two_sum(&ch->q, &ch->qc, q);
-        ch->min = mn < ch->min ? mn : ch->min;
-        ch->max = mx > ch->max ? mx : ch->max;
+        ch->min = mn < ch->min || isnan(mn) ? mn : ch->min;
+        ch->max = mx > ch->max || isnan(mx) ? mx : ch->max;
     }
     return ERROR_OK;
 }
@@ -406,8 +406,8 @@ enum error_code quantify_acc_merge(struct quantify_acc *into, struct quantify_ac
             two_sum(&a->s, &a->sc, b->sc);
             two_sum(&a->q, &a->qc, b->q);
             two_sum(&a->q, &a->qc, b->qc);
-            a->min = b->min < a->min ? b->min : a->min;
-            a->max = b->max > a->max ? b->max : a->max;
+            a->min = b->min < a->min || isnan(b->min) ? b->min : a->min;
+            a->max = b->max > a->max || isnan(b->max) ? b->max : a->max;
         }
     }
     for (size_t e = 0; e < from->n_ext; e++) {
@@ -452,7 +452,7 @@ static void stats_of(const struct chan_acc *ch, uint64_t n, struct quantify_stat
     const long double var = (sq - sum * sum / (long double)n) / (long double)n;
     st->sum = (double)sum;
     st->mean = (double)(sum / (long double)n);
-    st->std = var > 0 ? (double)sqrtl(var) : 0.0;
+    st->std = isnan(var) ? NAN : var > 0 ? (double)sqrtl(var) : 0.0; /* NaN in, NaN out */
     st->min = ch->min;
     st->max = ch->max;
     st->median = st->gini = NAN;

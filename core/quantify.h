@@ -40,7 +40,9 @@
  *   intensity     mean = sum / n, std = sqrt(sum of (v - mean)^2 / n) (ddof 0), min, max;
  *                 median as numpy's (the mean of the two middle values for even n); gini as
  *                 mcquant: x sorted ascending, (n + 1 - 2 sum(cumsum(x)) / sum(x)) / n (NaN
- *                 when sum(x) = 0). A NaN value makes both NaN.
+ *                 when sum(x) = 0). A NaN value makes both NaN, and (as numpy's sum, mean,
+ *                 std, min and max, which skimage 0.19's regionprops uses) every other
+ *                 statistic of that cell and channel NaN too.
  *
  * Thread-safety: an accumulator belongs to one thread at a time; distinct ones are
  * independent.

@@ -8,7 +8,10 @@
 #include "cache.h"
 #include "classify.h"
 #include "confine.h"
+#include "json_scan.h"
+#include "limit.h"
 #include "load_quantify.h"
+#include "zarr_array.h"
 
 #include <sys/stat.h>
 
@@ -72,6 +75,68 @@ static enum error_code classify_pages(const struct quantify_file_options *opt,
     return rc;
 }
 
+/* The channels of the OME-NGFF multiscale image at img (a directory): the index of its
+ * "c" axis (multiscales[0].axes, names or {"name"} objects), their count in the array of
+ * img->level, and the names from omero.channels[].label into names (*names, count
+ * entries, the caller frees it; "" where there is none). */
+static enum error_code ngff_channels(const struct quantify_file_options *opt,
+                                     const struct quantify_file_image *img, unsigned *c_axis,
+                                     size_t *count, char (**names)[QUANTIFY_FILE_NAME_MAX],
+                                     struct error_info *err)
+{
+    char *text = NULL, array[CONFINE_PATH_MAX + 1];
+    const char *attrs, *end;
+    const size_t json_max = opt->zarr_json_max != 0 ? opt->zarr_json_max : LIMIT_ZARR_JSON_MAX;
+    *names = NULL;
+    enum error_code rc = zarr_array_group_attrs(opt->root_fd, img->path, img->len, json_max, &text,
+                                                &attrs, &end, err);
+    if (rc != ERROR_OK)
+        return rc;
+    const char *axes = json_scan_member(
+        json_scan_index(json_scan_member(attrs, end, "multiscales"), end, 0), end, "axes");
+    const size_t n_axes = json_scan_length(axes, end);
+    size_t c = n_axes;
+    for (size_t i = 0; i < n_axes && c == n_axes; i++) {
+        const char *a = json_scan_index(axes, end, i);
+        char axis[16];
+        if (json_scan_string(a, end, axis, sizeof axis) ||
+            json_scan_string(json_scan_member(a, end, "name"), end, axis, sizeof axis))
+            c = strcmp(axis, "c") == 0 ? i : c;
+    }
+    struct zarr_array_meta meta;
+    if (c == n_axes)
+        rc = error_set(err, ERROR_UNPROCESSABLE,
+                       "%.*s: the multiscale image has no \"c\" axis in multiscales[0].axes",
+                       (int)img->len, img->path);
+    else
+        rc = zarr_array_open(opt->root_fd, img->path, img->len, img->level, json_max, true, array,
+                             sizeof array, &meta, err);
+    if (rc == ERROR_OK && (n_axes != meta.ndim || c + 2 >= meta.ndim))
+        rc = error_set(err, ERROR_UNPROCESSABLE,
+                       "%s: the array has %u dimensions but the image's axes are %zu with \"c\" "
+                       "at %zu: c must come before y and x",
+                       array, meta.ndim, n_axes, c);
+    if (rc == ERROR_OK && opt->max_channels != 0 && meta.shape[c] > opt->max_channels)
+        rc = error_set(err, ERROR_TOO_LARGE,
+                       "the request has %llu channels, over the limit of %zu (max_channels)",
+                       (unsigned long long)meta.shape[c], opt->max_channels);
+    if (rc == ERROR_OK &&
+        (*names = alloc_zeroed((size_t)meta.shape[c] + 1, sizeof **names)) == NULL)
+        rc = error_set(err, ERROR_NO_MEMORY, "cannot allocate %llu channel names",
+                       (unsigned long long)meta.shape[c]);
+    if (rc == ERROR_OK) {
+        const char *list = json_scan_member(json_scan_member(attrs, end, "omero"), end, "channels");
+        for (size_t i = 0; i < meta.shape[c]; i++)
+            if (!json_scan_string(json_scan_member(json_scan_index(list, end, i), end, "label"),
+                                  end, (*names)[i], sizeof(*names)[i]))
+                (*names)[i][0] = '\0';
+        *c_axis = (unsigned)c;
+        *count = (size_t)meta.shape[c];
+    }
+    free(text);
+    return rc;
+}
+
 static void name_channel(struct quantify_file_channel *c, const char *given, const char *ome,
                          size_t i)
 {
@@ -92,6 +157,9 @@ enum error_code quantify_file_run(const struct quantify_file_options *opt,
     struct load_source lsrc, *csrc = NULL;
     struct load_info *cinfo = NULL;
     struct classify_result *cr = NULL;
+    char(*ngff_names)[QUANTIFY_FILE_NAME_MAX] = NULL;
+    unsigned c_axis = 0;
+    bool ngff = false;
     struct stat st;
     size_t count = n, opened = 0;
     enum error_code rc;
@@ -108,13 +176,17 @@ enum error_code quantify_file_run(const struct quantify_file_options *opt,
             goto out;
         }
         rc = source_of(opt->root_fd, &channels[0], channels[0].path, &first, &st, err);
-        if (rc == ERROR_OK)
+        ngff = rc == ERROR_OK && first.kind == LOAD_ZARR;
+        if (ngff)
+            rc = ngff_channels(opt, &channels[0], &c_axis, &count, &ngff_names, err);
+        else if (rc == ERROR_OK)
             rc = classify_pages(opt, &channels[0], &first, &st, cr, err);
         if (first.fd >= 0)
             close(first.fd);
         if (rc != ERROR_OK)
             goto out;
-        count = cr->pages;
+        if (!ngff)
+            count = cr->pages;
     }
     if (opt->max_channels != 0 && count > opt->max_channels) {
         rc = error_set(err, ERROR_TOO_LARGE,
@@ -131,8 +203,21 @@ enum error_code quantify_file_run(const struct quantify_file_options *opt,
     }
     for (size_t i = 0; i < count; i++) {
         const struct quantify_file_image *img = all_pages ? &channels[0] : &channels[i];
-        const char *ome = all_pages && i < cr->channel_name_count ? cr->channel_names[i] : NULL;
-        name_channel(&out->channels[i], img->name, ome, i);
+        const char *ome = ngff                                      ? ngff_names[i]
+                          : all_pages && i < cr->channel_name_count ? cr->channel_names[i]
+                                                                    : NULL;
+        name_channel(&out->channels[i], ngff ? NULL : img->name, ome, i);
+        if (ngff) { /* index i of the image's c axis */
+            rc = source_of(opt->root_fd, img, out->channels[i].name, &csrc[i], &st, err);
+            opened = i + 1;
+            if (rc != ERROR_OK)
+                goto out;
+            csrc[i].select_c = true;
+            csrc[i].c_axis = c_axis;
+            csrc[i].c_index = i;
+            out->channels[i].level0 = img->level == 0;
+            continue;
+        }
         if (all_pages && i > 0) { /* the pages share one descriptor */
             csrc[i] = csrc[0];
             csrc[i].page = (unsigned)i;
@@ -145,7 +230,7 @@ enum error_code quantify_file_run(const struct quantify_file_options *opt,
             goto out;
         out->channels[i].level0 = csrc[i].kind != LOAD_ZARR || csrc[i].level == 0;
     }
-    for (size_t i = 1; all_pages && i < count; i++)
+    for (size_t i = 1; all_pages && !ngff && i < count; i++)
         out->channels[i].level0 = true;
     struct load_options lo;
     load_options_init(&lo);
@@ -169,6 +254,7 @@ out:
     free(csrc);
     free(cinfo);
     free(cr);
+    free(ngff_names);
     if (rc != ERROR_OK)
         quantify_file_result_cleanup(out);
     return rc;

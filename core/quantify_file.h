@@ -7,7 +7,9 @@
  * pages" becomes one channel per page of its main IFD chain (an OME-TIFF of one page per
  * channel); its page count and OME channel names come from core/classify, through the
  * classification cache when there is one, so the file's metadata is read once. A channel
- * without a name takes its OME name, else "channel_<i>".
+ * without a name takes its OME name, else "channel_<i>". One directory given as "all pages"
+ * is an OME-NGFF multiscale image: each index of its "c" axis (multiscales[0].axes) in the
+ * array of its level is a channel (core/load's select_c), named by omero.channels[].label.
  */
 #ifndef TESSERA_CORE_QUANTIFY_FILE_H
 #define TESSERA_CORE_QUANTIFY_FILE_H

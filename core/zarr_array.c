@@ -15,6 +15,7 @@
 #include "json_scan.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,13 +83,77 @@ static enum error_code with_name(struct error_info *err, enum error_code rc, con
     return error_set(err, rc, "%s: %s", name, detail);
 }
 
-/* fill_value: null, or an integer (maybe negative) that fits the dtype. */
+/* The bits of d as a float of width bytes (4 or 8), native order. */
+static uint64_t float_bits(double d, unsigned width)
+{
+    if (width == 4) {
+        const float f = (float)d;
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        return u;
+    }
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* A float fill_value: a JSON number, "NaN", "Infinity", "-Infinity" (as zarr-python writes
+ * them), or (v3) "0x" and the element's bits as 2 x width hex digits. */
+static enum error_code parse_float_fill(const char *v, const char *end, const char *name,
+                                        struct zarr_array_meta *m, struct error_info *err)
+{
+    const unsigned w = m->dtype.width;
+    char text[48];
+    if (json_scan_string(v, end, text, sizeof text)) {
+        if (strcmp(text, "NaN") == 0)
+            m->fill_bits = float_bits(NAN, w);
+        else if (strcmp(text, "Infinity") == 0)
+            m->fill_bits = float_bits(INFINITY, w);
+        else if (strcmp(text, "-Infinity") == 0)
+            m->fill_bits = float_bits(-INFINITY, w);
+        else if (m->zarr_format == 3 && strncmp(text, "0x", 2) == 0 && strlen(text) == 2 + 2 * w &&
+                 strspn(text + 2, "0123456789abcdefABCDEF") == 2 * w)
+            m->fill_bits = strtoull(text + 2, NULL, 16);
+        else
+            return error_set(err, ERROR_UNPROCESSABLE,
+                             "%s: fill_value \"%s\" is not a float (a number, \"NaN\", "
+                             "\"Infinity\" or \"-Infinity\")",
+                             name, text);
+        return ERROR_OK;
+    }
+    const char *e = json_scan_skip(v, end, 1);
+    size_t n = e != NULL && e > v ? (size_t)(e - v) : 0;
+    while (n > 0 && strchr(" \t\r\n", v[n - 1]) != NULL)
+        n--;
+    bool number = n > 0 && n < sizeof text;
+    for (size_t i = 0; number && i < n; i++) /* v need not be NUL-terminated */
+        number = strchr("0123456789+-.eE", v[i]) != NULL && v[i] != '\0';
+    char *stop = NULL;
+    if (number) {
+        memcpy(text, v, n);
+        text[n] = '\0';
+        const double d = strtod(text, &stop);
+        if (stop == text + n) {
+            m->fill_bits = float_bits(d, w);
+            return ERROR_OK;
+        }
+    }
+    return error_set(err, ERROR_UNPROCESSABLE,
+                     "%s: fill_value must be null, a number, \"NaN\", \"Infinity\" or "
+                     "\"-Infinity\" for a float array",
+                     name);
+}
+
+/* fill_value: null, or an integer (maybe negative) that fits the dtype; for a float dtype
+ * parse_float_fill's forms. */
 static enum error_code parse_fill(const char *v, const char *end, const char *name,
                                   struct zarr_array_meta *m, struct error_info *err)
 {
     m->fill_bits = 0;
     if (v == NULL || is_word(v, end, "null"))
         return ERROR_OK;
+    if (m->dtype.floating)
+        return parse_float_fill(skip_space(v, end), end, name, m, err);
     v = skip_space(v, end);
     bool negative = v < end && *v == '-';
     uint64_t magnitude;
@@ -139,8 +204,8 @@ static enum error_code count_chunks(struct zarr_array_meta *m, const char *name,
     return ERROR_OK;
 }
 
-enum error_code zarr_array_parse_v2(const char *text, size_t len, const char *name,
-                                    struct zarr_array_meta *m, struct error_info *err)
+static enum error_code parse_v2(const char *text, size_t len, const char *name, bool floats,
+                                struct zarr_array_meta *m, struct error_info *err)
 {
     const char *end = text + len;
     memset(m, 0, sizeof *m);
@@ -167,7 +232,8 @@ enum error_code zarr_array_parse_v2(const char *text, size_t len, const char *na
     if (!json_scan_string(json_scan_member(text, end, "dtype"), end, dtype, sizeof dtype))
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: dtype must be a simple type string such as \"<u2\"", name);
-    enum error_code rc = npy_dtype_parse(dtype, strlen(dtype), &m->dtype, err);
+    enum error_code rc = floats ? npy_dtype_parse_intensity(dtype, strlen(dtype), &m->dtype, err)
+                                : npy_dtype_parse(dtype, strlen(dtype), &m->dtype, err);
     if (rc != ERROR_OK)
         return with_name(err, rc, name);
     char order[4];
@@ -213,8 +279,9 @@ enum error_code zarr_array_parse_v2(const char *text, size_t len, const char *na
 /* v3 data_type names of the integer types, with their v2 / numpy spelling. */
 static const struct {
     const char *v3, *numpy;
-} zarr_v3_types[] = {{"int8", "|i1"},  {"int16", "<i2"},  {"int32", "<i4"},  {"int64", "<i8"},
-                     {"uint8", "|u1"}, {"uint16", "<u2"}, {"uint32", "<u4"}, {"uint64", "<u8"}};
+} zarr_v3_types[] = {{"int8", "|i1"},    {"int16", "<i2"},  {"int32", "<i4"},  {"int64", "<i8"},
+                     {"uint8", "|u1"},   {"uint16", "<u2"}, {"uint32", "<u4"}, {"uint64", "<u8"},
+                     {"float32", "<f4"}, {"float64", "<f8"}}; /* the floats: intensity only */
 
 /* One entry of a v3 "codecs" list into the chain. */
 static enum error_code parse_v3_codec(const char *v, const char *end, const char *name, size_t i,
@@ -257,8 +324,8 @@ static enum error_code parse_v3_codec(const char *v, const char *end, const char
     return rc == ERROR_OK ? ERROR_OK : with_name(err, rc, name);
 }
 
-enum error_code zarr_array_parse_v3(const char *text, size_t len, const char *name,
-                                    struct zarr_array_meta *m, struct error_info *err)
+static enum error_code parse_v3(const char *text, size_t len, const char *name, bool floats,
+                                struct zarr_array_meta *m, struct error_info *err)
 {
     const char *end = text + len;
     memset(m, 0, sizeof *m);
@@ -295,14 +362,14 @@ enum error_code zarr_array_parse_v3(const char *text, size_t len, const char *na
         return error_set(err, ERROR_UNPROCESSABLE, "%s: data_type must be a string", name);
     const char *numpy = NULL;
     for (size_t i = 0; i < sizeof zarr_v3_types / sizeof zarr_v3_types[0]; i++)
-        if (strcmp(s, zarr_v3_types[i].v3) == 0)
+        if (strcmp(s, zarr_v3_types[i].v3) == 0 && (floats || zarr_v3_types[i].numpy[1] != 'f'))
             numpy = zarr_v3_types[i].numpy;
     if (numpy == NULL)
         return error_set(err, ERROR_UNPROCESSABLE,
                          "%s: data_type \"%s\" is not an integer type: label images need "
                          "int8-int64 or uint8-uint64",
                          name, s);
-    enum error_code rc = npy_dtype_parse(numpy, strlen(numpy), &m->dtype, err);
+    enum error_code rc = npy_dtype_parse_intensity(numpy, strlen(numpy), &m->dtype, err);
     if (rc != ERROR_OK)
         return with_name(err, rc, name);
     /* chunk keys: "default" is c/0/0 (separator "/" unless given), "v2" is 0.0 */
@@ -374,6 +441,26 @@ bool zarr_array_chunk_key(const struct zarr_array_meta *m, const uint64_t *idx, 
 /* ---- the store -------------------------------------------------------------------------- */
 
 /* dir (len bytes, a trailing '/' dropped, "" or "." the root) joined with name into out. */
+enum error_code zarr_array_parse_v2(const char *text, size_t len, const char *name,
+                                    struct zarr_array_meta *meta, struct error_info *err)
+{
+    return parse_v2(text, len, name, false, meta, err);
+}
+
+enum error_code zarr_array_parse_v3(const char *text, size_t len, const char *name,
+                                    struct zarr_array_meta *meta, struct error_info *err)
+{
+    return parse_v3(text, len, name, false, meta, err);
+}
+
+enum error_code zarr_array_parse_intensity(unsigned format, const char *text, size_t len,
+                                           const char *name, struct zarr_array_meta *meta,
+                                           struct error_info *err)
+{
+    return format == 3 ? parse_v3(text, len, name, true, meta, err)
+                       : parse_v2(text, len, name, true, meta, err);
+}
+
 static bool join(const char *dir, size_t len, const char *name, char *out, size_t size)
 {
     while (len > 0 && dir[len - 1] == '/')
@@ -470,8 +557,8 @@ enum zarr_node { ZARR_NODE_NONE, ZARR_NODE_ARRAY, ZARR_NODE_GROUP };
 /* What directory dir holds: an array (meta filled), a multiscale group (ds holds the path
  * of dataset `level`), or neither. v2 metadata (.zarray, .zattrs) is looked for first. */
 static enum error_code open_node(int root_fd, const char *dir, size_t json_max, unsigned level,
-                                 enum zarr_node *node, struct zarr_array_meta *meta, char *ds,
-                                 size_t ds_size, struct error_info *err)
+                                 bool floats, enum zarr_node *node, struct zarr_array_meta *meta,
+                                 char *ds, size_t ds_size, struct error_info *err)
 {
     static const char *const files[] = {".zarray", "zarr.json", ".zattrs"};
     *node = ZARR_NODE_NONE;
@@ -490,12 +577,12 @@ static enum error_code open_node(int root_fd, const char *dir, size_t json_max, 
         const char *end = text + len, *attrs = text;
         char type[16] = "";
         if (f == 0) {
-            rc = zarr_array_parse_v2(text, len, rel, meta, err);
+            rc = parse_v2(text, len, rel, floats, meta, err);
             *node = ZARR_NODE_ARRAY;
         } else if (f == 1 && (json_scan_string(json_scan_member(text, end, "node_type"), end, type,
                                                sizeof type),
                               strcmp(type, "array") == 0)) {
-            rc = zarr_array_parse_v3(text, len, rel, meta, err);
+            rc = parse_v3(text, len, rel, floats, meta, err);
             *node = ZARR_NODE_ARRAY;
         } else if (!json_scan_is_object(text, end)) {
             rc = error_set(err, ERROR_UNPROCESSABLE, "%s is not one JSON object", rel);
@@ -520,7 +607,7 @@ static enum error_code open_node(int root_fd, const char *dir, size_t json_max, 
 }
 
 enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsigned level,
-                                size_t json_max, char *array_path, size_t size,
+                                size_t json_max, bool intensity, char *array_path, size_t size,
                                 struct zarr_array_meta *meta, struct error_info *err)
 {
     char rel[CONFINE_PATH_MAX + 1], ds[CONFINE_COMPONENT_MAX + 1];
@@ -531,7 +618,7 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
     if (alen > 0)
         array_path[--alen] = '\0'; /* join added the '/' before the empty name */
     enum error_code rc =
-        open_node(root_fd, array_path, json_max, level, &node, meta, ds, sizeof ds, err);
+        open_node(root_fd, array_path, json_max, level, intensity, &node, meta, ds, sizeof ds, err);
     if (rc != ERROR_OK || node == ZARR_NODE_ARRAY)
         return rc;
     if (node == ZARR_NODE_NONE)
@@ -542,8 +629,8 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
     if (!join(array_path, alen, ds, rel, sizeof rel) || strlen(rel) >= size)
         return error_set(err, ERROR_UNPROCESSABLE, "%s: the path is too long", array_path);
     memcpy(array_path, rel, strlen(rel) + 1);
-    if ((rc = open_node(root_fd, array_path, json_max, 0, &node, meta, ds, sizeof ds, err)) !=
-        ERROR_OK)
+    if ((rc = open_node(root_fd, array_path, json_max, 0, intensity, &node, meta, ds, sizeof ds,
+                        err)) != ERROR_OK)
         return rc;
     if (node != ZARR_NODE_ARRAY)
         return error_set(err, ERROR_UNPROCESSABLE,
@@ -631,4 +718,43 @@ enum error_code zarr_array_group_read(int root_fd, const char *path, size_t len,
         return ERROR_OK;
     }
     return ERROR_OK;
+}
+
+enum error_code zarr_array_group_attrs(int root_fd, const char *path, size_t len, size_t json_max,
+                                       char **text, const char **attrs, const char **end,
+                                       struct error_info *err)
+{
+    static const char *const files[] = {".zattrs", "zarr.json"};
+    *text = NULL;
+    *attrs = *end = NULL;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char rel[CONFINE_PATH_MAX + 1];
+        size_t n;
+        if (!join(path, len, files[f], rel, sizeof rel))
+            return error_set(err, ERROR_UNPROCESSABLE, "%.*s: the path is too long", (int)len,
+                             path);
+        enum error_code rc = load_json(root_fd, rel, json_max, text, &n, err);
+        if (rc != ERROR_OK)
+            return rc;
+        if (*text == NULL)
+            continue;
+        const char *e = *text + n, *a = *text;
+        if (f == 1) { /* a v3 group: NGFF 0.5 nests its keys under "ome" */
+            a = json_scan_member(a, e, "attributes");
+            const char *ome = json_scan_member(a, e, "ome");
+            if (json_scan_member(ome, e, "multiscales") != NULL)
+                a = ome;
+        }
+        if (json_scan_is_object(*text, e) && json_scan_member(a, e, "multiscales") != NULL) {
+            *attrs = a;
+            *end = e;
+            return ERROR_OK;
+        }
+        free(*text);
+        *text = NULL;
+    }
+    return error_set(err, ERROR_UNPROCESSABLE,
+                     "%.*s is neither a multi-page TIFF file nor an OME-NGFF multiscale image (no "
+                     "multiscales in .zattrs or zarr.json)",
+                     (int)len, path);
 }

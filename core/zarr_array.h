@@ -16,6 +16,8 @@
  * either separator, no storage_transformers, fill_value an integer, and codecs: transpose,
  * bytes (either endian), then blosc / zstd / gzip; "sharding_indexed" and other codecs are
  * refused by zarr_codec_lookup naming them.
+ * For intensity channels (zarr_array_parse_intensity, zarr_array_open with intensity) the
+ * float dtypes are accepted too, with float fill values (see zarr_array_parse_intensity).
  * Everything else is ERROR_UNPROCESSABLE naming the field and value
  * (non-empty filters name the filter ids); an array of more than ZARR_ARRAY_MAX_CHUNKS
  * chunks is ERROR_TOO_LARGE. Metadata files are opened through core/confine (symlinks
@@ -66,6 +68,14 @@ enum error_code zarr_array_parse_v3(const char *text, size_t len, const char *na
                                     struct zarr_array_meta *meta,
                                     struct error_info *err) ERROR_MUST_CHECK;
 
+/* zarr_array_parse_v2 (format 2) or _v3 (format 3) for an intensity channel: float dtypes
+ * are accepted as well (meta->dtype.floating): v2 "<f4" ">f4" "<f8" ">f8", v3 "float32" and
+ * "float64", with a fill_value that is null (0.0), a JSON number, "NaN", "Infinity",
+ * "-Infinity" or (v3) "0x" and the element's bits in hex. */
+enum error_code zarr_array_parse_intensity(unsigned format, const char *text, size_t len,
+                                           const char *name, struct zarr_array_meta *meta,
+                                           struct error_info *err) ERROR_MUST_CHECK;
+
 /* The key of the chunk at grid position idx[0..ndim) ("0.3.1", "0/3/1", "c/0/3/1") into buf; false
  * when it does not fit. */
 bool zarr_array_chunk_key(const struct zarr_array_meta *meta, const uint64_t *idx, char *buf,
@@ -76,9 +86,10 @@ bool zarr_array_chunk_key(const struct zarr_array_meta *meta, const uint64_t *id
  * multiscale group whose dataset `level` is one. array_path (size bytes) receives the
  * array's path beneath the root, NUL-terminated, and meta its metadata. A directory that is
  * neither, a level the group does not have, and bad metadata are ERROR_UNPROCESSABLE naming
- * the path; confine_open's errors pass through. */
+ * the path; confine_open's errors pass through. With intensity the metadata is parsed as
+ * zarr_array_parse_intensity does (float dtypes accepted). */
 enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsigned level,
-                                size_t json_max, char *array_path, size_t size,
+                                size_t json_max, bool intensity, char *array_path, size_t size,
                                 struct zarr_array_meta *meta,
                                 struct error_info *err) ERROR_MUST_CHECK;
 
@@ -100,5 +111,14 @@ struct zarr_array_group {
 enum error_code zarr_array_group_read(int root_fd, const char *path, size_t len, size_t json_max,
                                       struct zarr_array_group *group,
                                       struct error_info *err) ERROR_MUST_CHECK;
+/* The attributes of the OME-NGFF multiscale group at path (len bytes, beneath root_fd): the
+ * v2 .zattrs, or the "attributes" of a v3 zarr.json (its "ome" member when NGFF 0.5 nests
+ * "multiscales" there). *text receives the file (the caller frees it), *attrs the object
+ * holding "multiscales" and *end the end of the text, for core/json_scan. A directory with
+ * neither is ERROR_UNPROCESSABLE naming the path (as neither a TIFF nor an NGFF image);
+ * confine_open's errors pass through. */
+enum error_code zarr_array_group_attrs(int root_fd, const char *path, size_t len, size_t json_max,
+                                       char **text, const char **attrs, const char **end,
+                                       struct error_info *err) ERROR_MUST_CHECK;
 
 #endif

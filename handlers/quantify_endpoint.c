@@ -109,13 +109,14 @@ static bool quantify_image(const struct request *req, json_t *v, const char *fie
 static bool quantify_channels(const struct handler_context *ctx, const struct request *req,
                               json_t *v, struct quantify_query *q, struct response *resp)
 {
-    if (json_is_string(v)) {
+    if (json_is_string(v) || json_is_object(v)) { /* a multi-page TIFF or an NGFF image */
         q->n = 1;
         q->all_pages = true;
     } else if (json_is_array(v)) {
         q->n = json_array_size(v);
     } else {
-        problem_send(resp, req, 400, "'channels' must be a multi-page TIFF path or a list");
+        problem_send(resp, req, 400,
+                     "'channels' must be a multi-page TIFF or NGFF image, or a list");
         return false;
     }
     if (q->n == 0 || q->n > ctx->limits->max_channels) {

@@ -9,7 +9,9 @@ skimage.measure.regionprops_table on the same arrays (shape features to 1e-9 rel
 convex area and area exactly, means to 1e-12 relative against float64 - 1e-6 against
 skimage's own float32 means - sum, min, max and median exactly, mcquant's gini_index to
 1e-12), in JSON and in mcquant's CSV read
-back with pandas.read_csv. Multipart .npy uploads and the error answers are checked too.
+back with pandas.read_csv. Multipart .npy uploads (every integer dtype and float32 / float64
+channels of both byte orders, NaN included), float Zarr v2 / v3 channels (fill_value NaN,
+a number or hex bits, with missing chunks) and the error answers are checked too.
 
 Usage: diff_quantify_http.py PATH/TO/tessera
 """
@@ -104,6 +106,67 @@ def orientation_close(what, got, want):
         fail(f"{what}: row {i}: {got[i]!r} != {want[i]!r}")
 
 
+def zarr_v3_float(path, arr, chunks, fill, skip=()):
+    """A Zarr v3 float array written by hand from the v3 spec (zarr 2.13 cannot write v3):
+    the bytes codec (arr's byte order) and nothing else; chunks in skip are left out."""
+    os.makedirs(path)
+    endian = "big" if arr.dtype.byteorder == ">" else "little"
+    meta = {"zarr_format": 3, "node_type": "array", "shape": list(arr.shape),
+            "data_type": {4: "float32", 8: "float64"}[arr.dtype.itemsize],
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+            "chunk_key_encoding": {"name": "default"}, "fill_value": fill,
+            "codecs": [{"name": "bytes", "configuration": {"endian": endian}}]}
+    with open(os.path.join(path, "zarr.json"), "w") as f:
+        json.dump(meta, f)
+    for cy in range(-(-arr.shape[0] // chunks[0])):
+        for cx in range(-(-arr.shape[1] // chunks[1])):
+            if (cy, cx) in skip:
+                continue
+            block = np.zeros(chunks, arr.dtype)  # edge chunks are stored at the full shape
+            part = arr[cy * chunks[0]:(cy + 1) * chunks[0], cx * chunks[1]:(cx + 1) * chunks[1]]
+            block[:part.shape[0], :part.shape[1]] = part
+            os.makedirs(os.path.join(path, "c", str(cy)), exist_ok=True)
+            with open(os.path.join(path, "c", str(cy), str(cx)), "wb") as f:
+                f.write(block.tobytes())
+
+
+def zarr_float_cases(root, lab, chans):
+    """Float Zarr channels: v2 <f4 with fill_value NaN and a missing chunk, v2 >f8 with a
+    numeric fill_value and a missing chunk, v3 float32 (fill "NaN", a missing chunk) and
+    big-endian float64 (fill as hex bits, "0x3ff8..." = 1.5). Returns the paths and the
+    arrays as read (a missing chunk holds the fill value)."""
+    paths, arrays = [], []
+    a = zarr.open(os.path.join(root, "f4.zarr"), mode="w", shape=lab.shape, chunks=(300, 300),
+                  dtype="<f4", fill_value=np.nan)
+    a[:] = chans[2]
+    os.remove(os.path.join(root, "f4.zarr", "1.2"))
+    want = chans[2].copy()
+    want[300:600, 600:900] = np.nan
+    paths.append("f4.zarr")
+    arrays.append(want)
+    a = zarr.open(os.path.join(root, "f8.zarr"), mode="w", shape=lab.shape, chunks=(256, 512),
+                  dtype=">f8", fill_value=-2.5)
+    a[:] = chans[1].astype(np.float64) / 7
+    os.remove(os.path.join(root, "f8.zarr", "3.1"))
+    want = chans[1].astype(np.float64) / 7
+    want[768:1024, 512:1024] = -2.5
+    paths.append("f8.zarr")
+    arrays.append(want)
+    v = chans[5].astype("<f4") * np.float32(0.5)
+    zarr_v3_float(os.path.join(root, "v3f4.zarr"), v, (200, 333), "NaN", skip={(0, 0)})
+    v[:200, :333] = np.nan
+    paths.append("v3f4.zarr")
+    arrays.append(v)
+    v = (chans[0].astype(np.float64) - 100).astype(">f8")
+    zarr_v3_float(os.path.join(root, "v3f8.zarr"), v, (512, 512), "0x3ff8000000000000",
+                  skip={(1, 1)})
+    v = v.astype(np.float64)
+    v[512:, 512:] = 1.5
+    paths.append("v3f8.zarr")
+    arrays.append(v)
+    return paths, arrays
+
+
 def reference(lab, channels):
     props = regionprops_table(lab.astype(np.int64), properties=SHAPE)
     ids = props["label"]
@@ -119,7 +182,8 @@ def reference(lab, channels):
         np.maximum.at(mx, order, vals)
         mean = total / count
         sq = np.bincount(order, weights=(vals - mean[order]) ** 2, minlength=len(ids))
-        sk = regionprops_table(lab.astype(np.int64), ch, properties=("intensity_mean",))
+        sk = regionprops_table(lab.astype(np.int64), ch,
+                               properties=("intensity_mean", "intensity_min", "intensity_max"))
         med, gini = [], []
         for vals_of in np.split(vals[np.argsort(order, kind="stable")], np.cumsum(count)[:-1]):
             x = np.sort(vals_of)
@@ -129,6 +193,7 @@ def reference(lab, channels):
         stats.append({"median": np.array(med), "gini_index": np.array(gini),
                       "mean": mean, "sum": total, "min": mn, "max": mx,
                       "std": np.sqrt(sq / count), "skimage": sk["intensity_mean"],
+                      "skimage_min": sk["intensity_min"], "skimage_max": sk["intensity_max"],
                       "float": ch.dtype.kind == "f"})
     return props, stats
 
@@ -162,8 +227,11 @@ def check_json(what, status, body, props, stats, names):
               1e-6 if ref["float"] else 1e-12)
         close(f"{what} ch{c} std", got["std"], ref["std"], 1e-12, 1e-12)
         close(f"{what} ch{c} sum", got["sum"], ref["sum"], 1e-12 if ref["float"] else 0)
+        for k in ("min", "max"):
+            if k in got and not np.array_equal(got[k], ref["skimage_" + k], equal_nan=True):
+                fail(f"{what} ch{c} {k} differs from skimage's intensity_{k}")
         for k in ("min", "max", "median"):
-            if k in got and not np.array_equal(got[k], ref[k]):
+            if k in got and not np.array_equal(got[k], ref[k], equal_nan=True):
                 fail(f"{what} ch{c} {k} differs")
         if "gini_index" in got:
             close(f"{what} ch{c} gini_index", got["gini_index"], ref["gini_index"], 1e-12, 1e-14)
@@ -266,6 +334,68 @@ def main():
             status, _, answer = post(port, *multipart(parts))
             check_json("multipart .npy", status, answer, props, [stats[k] for k in (0, 1, 3)],
                        [NAMES[k] for k in (0, 1, 3)])
+
+            # .npy channels of every other dtype: floats of both widths and byte orders, one
+            # with NaN in a few cells (every statistic of those cells is NaN, as in skimage),
+            # and big-endian / signed integers
+            nan_ch = chans[2].astype(np.float64)
+            nan_ch[lab == lab[lab != 0][0]] = np.nan
+            nan_ch[5, :] = np.nan
+            typed = [chans[2].astype(">f4"), nan_ch.astype(">f8"), nan_ch.astype("<f4"),
+                     (chans[1].astype(np.int32) - 30000).astype(">i2"),
+                     chans[1].astype(">u4"), (chans[1].astype(np.int64) * -7).astype("<i8")]
+            _, typed_stats = reference(lab, [t.astype(t.dtype.newbyteorder("=")) for t in typed])
+            parts = [("labels", npy(lab), "labels.npy")]
+            parts += [(f"t{k}", npy(t), f"t{k}.npy") for k, t in enumerate(typed)]
+            parts.append(("options", json.dumps(every).encode(), None))
+            status, _, answer = post(port, *multipart(parts))
+            check_json("multipart .npy of float and other dtypes", status, answer, props,
+                       typed_stats, [f"t{k}" for k in range(len(typed))])
+            if status == 200:
+                infos = [c["dtype"] for c in json.loads(answer)["channels"]]
+                print("typed .npy channels:", infos)
+            parts = [("labels", npy(chans[2]), "f.npy"), ("x", npy(chans[0]), "x.npy")]
+            status, _, answer = post(port, *multipart(parts))
+            if status != 422 or "float dtype" not in json.loads(answer)["detail"]:
+                fail(f"float .npy labels: {status} {answer[:200]!r}, want 422")
+
+            zpaths, zarrays = zarr_float_cases(root, lab, chans)
+            _, zstats = reference(lab, zarrays)
+            body = json.dumps({"labels": "cells.zarr", "channels": zpaths, **every}).encode()
+            status, _, answer = post(port, body, "application/json")
+            check_json("float Zarr v2 and v3 channels", status, answer, props, zstats,
+                       [f"channel_{k}" for k in range(len(zpaths))])
+            if status == 200 and [c["dtype"] for c in json.loads(answer)["channels"]] != \
+                    ["float32", "float64", "float32", "float64"]:
+                fail(f"float Zarr dtypes: {json.loads(answer)['channels']}")
+            for labels in ("f4.zarr", "v3f4.zarr"):
+                body = json.dumps({"labels": labels, "channels": ["c0.tif"]}).encode()
+                status, _, answer = post(port, body, "application/json")
+                if status != 422 or "float" not in json.loads(answer)["detail"]:
+                    fail(f"float Zarr labels {labels}: {status} {answer[:200]!r}, want 422")
+
+            # an OME-NGFF image with a c axis: (c, y, x) chunked 3 channels deep, and (t, c,
+            # z, y, x) without omero names
+            cyx = np.stack([chans[k] for k in (1, 4, 7, 6)])
+            g = zarr.open_group(os.path.join(root, "img.zarr"), mode="w")
+            g.create_dataset("0", data=cyx, chunks=(3, 256, 300))
+            g.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}],
+                                       "axes": [{"name": "c", "type": "channel"},
+                                                {"name": "y", "type": "space"},
+                                                {"name": "x", "type": "space"}]}]
+            g.attrs["omero"] = {"channels": [{"label": NAMES[k]} for k in (1, 4, 7, 6)]}
+            g5 = zarr.open_group(os.path.join(root, "img5.zarr"), mode="w")
+            g5.create_dataset("0", data=np.stack([chans[2], chans[3]])[None, :, None],
+                              chunks=(1, 1, 1, 512, 512))
+            g5.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}],
+                                        "axes": ["t", "c", "z", "y", "x"]}]
+            for image, picks, names in (("img.zarr", (1, 4, 7, 6),
+                                         [NAMES[k] for k in (1, 4, 7, 6)]),
+                                        ({"path": "img5.zarr"}, (2, 3), ["channel_0", "channel_1"])):
+                body = json.dumps({"labels": "cells.tif", "channels": image, **basic}).encode()
+                status, _, answer = post(port, body, "application/json")
+                check_json(f"NGFF c axis {image}", status, answer, props,
+                           [stats[k] for k in picks], names)
 
             big = lab.astype(np.uint64)
             big[big != 0] += np.uint64(2**64 - 3000)

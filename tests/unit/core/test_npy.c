@@ -437,8 +437,55 @@ static void test_read_rows_bounds(void)
     CHECK_INT(npy_dtype_parse("<u2 ", 4, &dt, &err), ERROR_UNPROCESSABLE);
 }
 
+/* The intensity entry points take the 4- and 8-byte floats (and still every integer); the
+ * label entry points keep refusing them. */
+static void test_intensity(void)
+{
+    const float f32[3] = {1.5f, -2.0f, 0.25f};
+    unsigned char data[24];
+    memcpy(data, f32, sizeof f32);
+    struct npy_file f =
+        make_file(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3), }", true, data, 12);
+    struct npy_info info;
+    struct error_info err;
+    CHECK_INT(npy_parse(f.p, f.len, "t.npy", &info, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "'<f4' is a float dtype: label images need integers") != NULL);
+    if (CHECK_INT(npy_parse_intensity(f.p, f.len, "t.npy", &info, &err), ERROR_OK)) {
+        CHECK(info.dtype.floating && info.dtype.width == 4 && !info.dtype.big_endian);
+        float out[3];
+        CHECK_INT(npy_read_rows(&info, f.p + info.data_offset, 0, 1, out, sizeof out, &err),
+                  ERROR_OK);
+        CHECK(memcmp(out, f32, sizeof out) == 0);
+    }
+    free(f.p);
+    /* a big-endian float64 comes back in native order */
+    const double want = -1234.5;
+    uint64_t bits;
+    memcpy(&bits, &want, sizeof bits);
+    for (unsigned i = 0; i < 8; i++)
+        data[i] = (unsigned char)(bits >> (8 * (7 - i)));
+    f = make_file(2, "{'descr': '>f8', 'fortran_order': False, 'shape': (1, 1), }", true, data, 8);
+    if (CHECK_INT(npy_parse_intensity(f.p, f.len, "t.npy", &info, &err), ERROR_OK)) {
+        double got = 0;
+        CHECK(info.dtype.floating && info.dtype.width == 8 && info.dtype.big_endian);
+        CHECK_INT(npy_read_rows(&info, f.p + info.data_offset, 0, 1, &got, sizeof got, &err),
+                  ERROR_OK);
+        CHECK(got == want);
+    }
+    free(f.p);
+    struct npy_dtype dt;
+    CHECK_INT(npy_dtype_parse_intensity(">u2", 3, &dt, &err), ERROR_OK);
+    CHECK(dt.width == 2 && !dt.is_signed && !dt.floating && dt.big_endian);
+    CHECK_INT(npy_dtype_parse_intensity("<f2", 3, &dt, &err), ERROR_UNPROCESSABLE);
+    CHECK(strstr(err.detail, "intensity channels may be <f4 >f4 <f8 >f8") != NULL);
+    CHECK_INT(npy_dtype_parse_intensity("|f4", 3, &dt, &err), ERROR_UNPROCESSABLE);
+    CHECK_INT(npy_dtype_parse_intensity("<c8", 3, &dt, &err), ERROR_UNPROCESSABLE);
+    CHECK_INT(npy_dtype_parse("<f8", 3, &dt, &err), ERROR_UNPROCESSABLE);
+}
+
 int main(void)
 {
+    test_intensity();
     test_round_trips();
     test_empty();
     test_syntax();

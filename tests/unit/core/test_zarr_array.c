@@ -14,6 +14,7 @@
 #include "zarr_array.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,12 +424,88 @@ static void test_stores(void)
     unlink(outside);
 }
 
+/* The intensity parse takes float dtypes and their fill values; the label parse does not. */
+static void test_parse_intensity(void)
+{
+    static const struct {
+        unsigned format;
+        const char *dtype, *fill;
+        enum error_code want;
+        unsigned width;
+        double value; /* the fill value read back (NaN: a NaN) */
+    } cases[] = {
+        {2, "\"<f4\"", "\"NaN\"", ERROR_OK, 4, NAN},
+        {2, "\">f8\"", "-2.5e3", ERROR_OK, 8, -2500.0},
+        {2, "\"<f8\"", "null", ERROR_OK, 8, 0.0},
+        {2, "\"<f4\"", "\"Infinity\"", ERROR_OK, 4, INFINITY},
+        {2, "\"<f8\"", "\"-Infinity\"", ERROR_OK, 8, -INFINITY},
+        {2, "\"<f4\"", "0.1", ERROR_OK, 4, (double)0.1f},
+        {2, "\"<f4\"", "\"0x3fc00000\"", ERROR_UNPROCESSABLE, 4, 0}, /* hex is v3 only */
+        {2, "\"<f4\"", "\"nan\"", ERROR_UNPROCESSABLE, 4, 0},
+        {2, "\"<f4\"", "true", ERROR_UNPROCESSABLE, 4, 0},
+        {2, "\"<f2\"", "0", ERROR_UNPROCESSABLE, 2, 0},
+        {2, "\"<u2\"", "7", ERROR_OK, 2, 7.0},
+        {3, "\"float32\"", "\"0x3fc00000\"", ERROR_OK, 4, 1.5},
+        {3, "\"float64\"", "\"NaN\"", ERROR_OK, 8, NAN},
+        {3, "\"float64\"", "\"0x3fc00000\"", ERROR_UNPROCESSABLE, 8, 0}, /* 8 hex digits */
+        {3, "\"float16\"", "0", ERROR_UNPROCESSABLE, 2, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[600];
+        if (cases[i].format == 2)
+            snprintf(text, sizeof text,
+                     "{\"chunks\": [4, 4], \"compressor\": null, \"dtype\": %s, "
+                     "\"fill_value\": %s, \"filters\": null, \"order\": \"C\", "
+                     "\"shape\": [6, 10], \"zarr_format\": 2}",
+                     cases[i].dtype, cases[i].fill);
+        else
+            snprintf(text, sizeof text,
+                     "{\"zarr_format\": 3, \"node_type\": \"array\", \"shape\": [6, 10], "
+                     "\"data_type\": %s, \"chunk_grid\": {\"name\": \"regular\", "
+                     "\"configuration\": {\"chunk_shape\": [4, 4]}}, \"fill_value\": %s, "
+                     "\"codecs\": [{\"name\": \"bytes\", \"configuration\": "
+                     "{\"endian\": \"little\"}}]}",
+                     cases[i].dtype, cases[i].fill);
+        struct zarr_array_meta m;
+        struct error_info err;
+        error_init(&err);
+        enum error_code rc =
+            zarr_array_parse_intensity(cases[i].format, text, strlen(text), "x", &m, &err);
+        if (!CHECK_INT(rc, cases[i].want)) {
+            fprintf(stderr, "    case %zu: %s\n", i, err.detail);
+            continue;
+        }
+        if (rc != ERROR_OK)
+            continue;
+        CHECK_INT(m.dtype.width, cases[i].width);
+        double got;
+        if (!m.dtype.floating) {
+            got = (double)m.fill_bits;
+        } else if (m.dtype.width == 4) {
+            float f;
+            const uint32_t b = (uint32_t)m.fill_bits;
+            memcpy(&f, &b, sizeof f);
+            got = f;
+        } else {
+            memcpy(&got, &m.fill_bits, sizeof got);
+        }
+        if (!CHECK(isnan(cases[i].value) ? isnan(got) : got == cases[i].value))
+            fprintf(stderr, "    case %zu: fill %g, want %g\n", i, got, cases[i].value);
+        /* the label parse refuses every float */
+        if (m.dtype.floating)
+            CHECK_INT(cases[i].format == 2 ? zarr_array_parse_v2(text, strlen(text), "x", &m, &err)
+                                           : zarr_array_parse_v3(text, strlen(text), "x", &m, &err),
+                      ERROR_UNPROCESSABLE);
+    }
+}
+
 int main(void)
 {
     check_tmpdir(tmpdir, sizeof tmpdir);
     root_fd = open(tmpdir, O_RDONLY | O_DIRECTORY);
     test_parse();
     test_parse_v3();
+    test_parse_intensity();
     test_stores();
     close(root_fd);
     check_rmtree(tmpdir);
