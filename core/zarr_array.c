@@ -11,6 +11,7 @@
 #include "zarr_array.h"
 
 #include "alloc.h"
+#include "color.h"
 #include "confine.h"
 #include "json_scan.h"
 
@@ -639,28 +640,6 @@ enum error_code zarr_array_open(int root_fd, const char *path, size_t len, unsig
     return ERROR_OK;
 }
 
-/* "rrggbb" (an omero channel colour) into rgb. */
-static bool parse_color(const char *s, uint8_t rgb[3])
-{
-    if (strlen(s) != 6)
-        return false;
-    unsigned v = 0;
-    for (int i = 0; i < 6; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                            : 16u;
-        if (d == 16)
-            return false;
-        v = v * 16 + d;
-    }
-    rgb[0] = (uint8_t)(v >> 16);
-    rgb[1] = (uint8_t)(v >> 8);
-    rgb[2] = (uint8_t)v;
-    return true;
-}
-
 enum error_code zarr_array_group_read(int root_fd, const char *path, size_t len, size_t json_max,
                                       struct zarr_array_group *group, struct error_info *err)
 {
@@ -707,7 +686,7 @@ enum error_code zarr_array_group_read(int root_fd, const char *path, size_t len,
             char color[16];
             if (!json_scan_string(json_scan_member(json_scan_index(chans, end, i), end, "color"),
                                   end, color, sizeof color) ||
-                !parse_color(color, group->colors[i]))
+                !color_parse_hex(color, strlen(color), group->colors[i]))
                 break;
             group->n_colors = i + 1;
         }

@@ -8,6 +8,7 @@
 #include "preview_endpoint.h"
 #include "buf.h"
 #include "alloc.h"
+#include "color.h"
 #include "confine.h"
 #include "png_encode.h"
 #include "preview_tiff.h"
@@ -20,31 +21,6 @@
 #include <unistd.h>
 
 #define PREVIEW_ETAG_SCHEME "pv1" /* changes when the rendering does */
-
-bool preview_endpoint_color(const char *s, size_t len, uint8_t rgb[3])
-{
-    if (len > 0 && s[0] == '#') {
-        s++;
-        len--;
-    }
-    if (len != 6)
-        return false;
-    unsigned v = 0;
-    for (size_t i = 0; i < 6; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                            : 16u;
-        if (d == 16)
-            return false;
-        v = v * 16 + d;
-    }
-    rgb[0] = (uint8_t)(v >> 16);
-    rgb[1] = (uint8_t)(v >> 8);
-    rgb[2] = (uint8_t)v;
-    return true;
-}
 
 void preview_endpoint_send_png(struct response *resp, const struct request *req, const uint8_t *rgb,
                                uint32_t width, uint32_t height)
@@ -128,7 +104,7 @@ static bool param_colors(const struct request *req, struct preview_options *o,
     while (true) {
         const char *comma = strchr(s, ',');
         size_t len = comma ? (size_t)(comma - s) : strlen(s);
-        if (n == PREVIEW_MAX_CHANNELS || !preview_endpoint_color(s, len, o->colors[n])) {
+        if (n == PREVIEW_MAX_CHANNELS || !color_parse_hex(s, len, o->colors[n])) {
             problem_send(resp, req, 400,
                          "query parameter 'colors' must be 1 to %u colours rrggbb separated by "
                          "commas, not '%.64s'",

@@ -23,7 +23,4 @@ void preview_endpoint_get(const struct handler_context *ctx, const struct reques
 void preview_endpoint_send_png(struct response *resp, const struct request *req, const uint8_t *rgb,
                                uint32_t width, uint32_t height);
 
-/* Parse "rrggbb" or "#rrggbb" into rgb; false when it is not that. */
-bool preview_endpoint_color(const char *s, size_t len, uint8_t rgb[3]);
-
 #endif
