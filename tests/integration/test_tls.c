@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -501,6 +502,74 @@ static void test_priorities_option(void)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Slow handshakes
+ * --------------------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A client that starts a TLS handshake and never finishes it: a ClientHello record header
+ * announcing 512 bytes, then one byte every 200 ms. Returns the seconds until the server
+ * closed the connection, or -1 when it is still open after limit_s. */
+static double slow_handshake(unsigned port, double limit_s)
+{
+    static const unsigned char hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    double t0 = now_s(), closed = -1;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&in, sizeof in) != 0 ||
+        send(fd, hello, 5, MSG_NOSIGNAL) != 5)
+        goto out;
+    size_t sent = 5;
+    static const unsigned char zero = 0;
+    while (now_s() - t0 < limit_s) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            char buf[256];
+            if (recv(fd, buf, sizeof buf, 0) <= 0) {
+                closed = now_s() - t0;
+                break;
+            }
+            continue; /* an alert: the close follows */
+        }
+        const void *next = sent < sizeof hello ? (const void *)&hello[sent] : (const void *)&zero;
+        if (send(fd, next, 1, MSG_NOSIGNAL) == 1)
+            sent++;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    return closed;
+}
+
+/* A handshake that trickles in a byte at a time holds its connection no longer than
+ * --header-timeout: the bound for a slowloris over TLS. */
+static void test_slow_handshake(void)
+{
+    char cert[600], key[600];
+    path_of(cert, sizeof cert, "srv1.pem");
+    path_of(key, sizeof key, "srv1.key");
+    const char *args[] = {"--tls-cert", cert, "--tls-key", key, "--header-timeout", "1", NULL};
+    struct itest_server s;
+    if (!CHECK(itest_start(&s, dir, args)))
+        return;
+    double held = slow_handshake(s.port, 5.0 * itest_slowdown());
+    if (!CHECK(held >= 0.5 && held <= 3.0 * itest_slowdown()))
+        fprintf(stderr, "    a trickling handshake was held %.2f s (-1: not closed)\n", held);
+    struct answer a;
+    request(s.port, "/healthz", &(struct client){.ca = "ca.pem"}, &a);
+    CHECK_INT(a.status, 200);
+    CHECK_INT(itest_stop(&s, SIGTERM, 20), 0);
+    itest_free(&s);
+}
+
+/* ---------------------------------------------------------------------------------------
  * A server certificate that expires while the server runs
  * --------------------------------------------------------------------------------------- */
 
@@ -686,6 +755,7 @@ int main(void)
     test_startup_errors();
     test_https_tokens_reload();
     test_priorities_option();
+    test_slow_handshake();
     test_expiry();
     test_mtls();
     check_rmtree(dir);
