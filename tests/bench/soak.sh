@@ -112,13 +112,16 @@ wrk_report() {
     record "$step" "wrk run" "no summary" "completes" 0
     return
   fi
+  local load1
+  load1=$(cut -d' ' -f1 /proc/loadavg)
   echo "  requests/s $rps; latency p50 $p50 ms, p99 $p99 ms, max $max ms;" \
-    "socket errors (connect,read,write,timeout) $errors"
+    "socket errors (connect,read,write,timeout) $errors; load average $load1 at the end"
   printf '  %-10s %-10s %10s\n' kind status count
   awk '$1 == "mixed-status" { printf "  %-10s %-10s %10d\n", $2, $3, $4 }' "$f"
   echo "  total: $ok ok (200), $shed shed (503 + Retry-After), $unexpected unexpected" \
     "($unknown of them without a known X-Request-Id)"
-  record "$step" "requests/s, latency" "$rps rps, p50 $p50 ms, p99 $p99 ms" "(reported)" 1
+  record "$step" "requests/s, latency" "$rps rps, p50 $p50 ms, p99 $p99 ms (load $load1)" \
+    "(reported)" 1
   record "$step" "unexpected statuses" "$unexpected (ok $ok, shed $shed)" "0" "$(eq "$unexpected" 0)"
   record "$step" "socket errors c,r,w,t" "$errors" "0,0,0,0" "$(eq "$errors" 0,0,0,0)"
 }
