@@ -55,6 +55,7 @@ report_finish() {
 #   scheme=https  tls_ca=$work/ca.pem  tls_flags=(--tls-cert .. --tls-key ..)
 #   curl_tls=(--cacert $work/ca.pem)  probe_tls=(--tls-ca $work/ca.pem)
 # with 0, scheme=http and the others empty.
+# shellcheck disable=SC2034 # the variables are for the scripts that source this file
 tls_setup() {
   scheme=http tls_ca="" tls_flags=() curl_tls=() probe_tls=()
   [ "$1" = 1 ] || return 0
