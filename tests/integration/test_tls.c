@@ -595,7 +595,7 @@ static long long make_short_lived(int valid_s)
              "-in short.csr -out short.pem -extfile san.ext "
              "-startdate $(date -u -d @%lld +%%Y%%m%%d%%H%%M%%SZ) "
              "-enddate $(date -u -d @%lld +%%Y%%m%%d%%H%%M%%SZ)\n",
-             dir, end - 60, end);
+             dir, end - valid_s - 60, end);
     return system(cmd) == 0 ? end : 0;
 }
 
