@@ -70,14 +70,14 @@ static void http_admit_origin(struct http_exchange *ex)
  * --------------------------------------------------------------------------------------- */
 
 /* Who is asking, and may they (README "The secure setup" states the rule for users):
- *   - on the TLS port with --tls-client-ca, every request's certificate is checked and its
- *     subject recorded; a route that is not public needs a verified one, and with it no
- *     token is needed;
+ *   - on the TLS port with --tls-client-ca, every request's certificate is checked (a
+ *     kept-alive connection's once, see tls_peer_check) and its subject recorded; a route
+ *     that is not public needs a verified one, and with it no token is needed;
  *   - otherwise, when tokens exist, a route that is not public needs one of them;
  *   - on such a route a token that is given is always checked: a wrong one is refused
  *     even where a certificate would do, and a right one is recorded by name.
  * Returns true when ex->resp holds the refusal. */
-static bool http_admit_identity(struct http_exchange *ex, const struct http_conn *hc)
+static bool http_admit_identity(struct http_exchange *ex, struct http_conn *hc)
 {
     struct server *srv = ex->srv;
     bool on_tls = srv->tls != NULL && (hc == NULL || !hc->admin);
@@ -85,7 +85,8 @@ static bool http_admit_identity(struct http_exchange *ex, const struct http_conn
     bool cert_ok = false;
     if (cert_needed) {
         char subject[sizeof ex->client_dn];
-        enum tls_peer peer = tls_peer_check(ex->conn, subject, sizeof subject);
+        enum tls_peer peer =
+            tls_peer_check(ex->conn, hc ? &hc->peer : NULL, subject, sizeof subject);
         if (peer == TLS_PEER_OK) {
             snprintf(ex->client_dn, sizeof ex->client_dn, "%s", subject);
             cert_ok = true;
@@ -177,7 +178,7 @@ static enum MHD_Result http_admit_param(void *cls, enum MHD_ValueKind kind, cons
  * --------------------------------------------------------------------------------------- */
 
 /* Route, admin port, OPTIONS, method and token. Returns true when ex->resp holds the answer. */
-static bool http_admit_route(struct http_exchange *ex, const struct http_conn *hc, const char *url,
+static bool http_admit_route(struct http_exchange *ex, struct http_conn *hc, const char *url,
                              const char *method)
 {
     bool path_known;
@@ -216,7 +217,7 @@ static bool http_admit_route(struct http_exchange *ex, const struct http_conn *h
 bool http_admit(struct http_exchange *ex, const char *url, const char *method, const char *version)
 {
     struct MHD_Connection *conn = ex->conn;
-    const struct http_conn *hc = http_conn_of(conn);
+    struct http_conn *hc = http_conn_of(conn);
     if (hc != NULL)
         snprintf(ex->remote, sizeof ex->remote, "%s", hc->remote);
     http_admit_request_id(ex);

@@ -10,6 +10,8 @@
 #ifndef TESSERA_SERVER_HTTP_CONN_H
 #define TESSERA_SERVER_HTTP_CONN_H
 
+#include "tls.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -33,6 +35,7 @@ struct http_conn {
     char remote[64];             /* the client's address, for the access log */
     bool over_limit;             /* accepted past --max-connections by concurrent accepts: close */
     bool admin;                  /* on --admin-port */
+    struct tls_peer_cache peer;  /* the client certificate verified on it (tls.h) */
 };
 
 /* The state of conn (NULL when it could not be allocated). */

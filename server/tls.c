@@ -4,10 +4,12 @@
 #include "alloc.h"
 
 #include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,7 +323,51 @@ bool tls_wants_client_cert(const struct tls *t)
     return t != NULL && t->client_ca != NULL;
 }
 
-enum tls_peer tls_peer_check(struct MHD_Connection *conn, char *subject, size_t subject_size)
+/* The earliest end of validity among the n certificates of peers (LLONG_MAX when none
+ * can be read, 0 when out of memory). */
+static long long tls_peers_expire(const gnutls_datum_t *peers, unsigned n)
+{
+    long long first = LLONG_MAX;
+    for (unsigned i = 0; i < n; i++) {
+        gnutls_x509_crt_t crt;
+        if (gnutls_x509_crt_init(&crt) < 0)
+            return 0; /* no memory: remember nothing, verify every time */
+        if (gnutls_x509_crt_import(crt, &peers[i], GNUTLS_X509_FMT_DER) == 0) {
+            time_t end = gnutls_x509_crt_get_expiration_time(crt);
+            if (end != (time_t)-1 && (long long)end < first)
+                first = (long long)end;
+        }
+        gnutls_x509_crt_deinit(crt);
+    }
+    return first;
+}
+
+/* Remember that peers (n certificates, the client's first) verified with subject. */
+static void tls_peer_remember(struct tls_peer_cache *cache, const gnutls_datum_t *peers, unsigned n,
+                              const char *subject)
+{
+    cache->recheck_at = 0;
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, peers[0].data, peers[0].size, cache->digest) < 0)
+        return;
+    long long at = (long long)time(NULL) + TLS_PEER_RECHECK_S;
+    long long expires = tls_peers_expire(peers, n);
+    snprintf(cache->subject, sizeof cache->subject, "%s", subject);
+    cache->recheck_at = expires < at ? expires : at;
+}
+
+/* Is peers[0] the certificate cache holds, and is it not yet time to verify it again? */
+static bool tls_peer_remembered(const struct tls_peer_cache *cache, const gnutls_datum_t *peers)
+{
+    if (cache->recheck_at == 0 || (long long)time(NULL) >= cache->recheck_at)
+        return false;
+    unsigned char digest[sizeof cache->digest];
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, peers[0].data, peers[0].size, digest) < 0)
+        return false;
+    return memcmp(digest, cache->digest, sizeof digest) == 0;
+}
+
+enum tls_peer tls_peer_check(struct MHD_Connection *conn, struct tls_peer_cache *cache,
+                             char *subject, size_t subject_size)
 {
     subject[0] = '\0';
     const union MHD_ConnectionInfo *ci =
@@ -333,6 +379,12 @@ enum tls_peer tls_peer_check(struct MHD_Connection *conn, char *subject, size_t 
     const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
     if (peers == NULL || n == 0)
         return TLS_PEER_NONE;
+    if (cache != NULL && tls_peer_remembered(cache, peers)) {
+        snprintf(subject, subject_size, "%s", cache->subject);
+        return TLS_PEER_OK;
+    }
+    if (cache != NULL)
+        cache->recheck_at = 0;
     unsigned status = 0;
     int rc = gnutls_certificate_verify_peers3(session, NULL, &status);
     if (rc < 0 || status != 0) {
@@ -357,6 +409,8 @@ enum tls_peer tls_peer_check(struct MHD_Connection *conn, char *subject, size_t 
         gnutls_free(dn.data);
     }
     gnutls_x509_crt_deinit(crt);
+    if (cache != NULL)
+        tls_peer_remember(cache, peers, n, subject);
     return TLS_PEER_OK;
 }
 

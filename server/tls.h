@@ -61,9 +61,26 @@ enum tls_peer {
     TLS_PEER_OK    /* verified: its subject DN (RFC 4514) in subject */
 };
 
+/* How long a verified client certificate is trusted on one connection before
+ * tls_peer_check verifies it again (it also does so once the certificate expires). */
+#define TLS_PEER_RECHECK_S 60
+
+/* What tls_peer_check remembers of one connection's verified client certificate. It lives
+ * in the connection's state (struct http_conn), zeroed at accept; one connection thread
+ * uses it at a time. */
+struct tls_peer_cache {
+    unsigned char digest[32]; /* SHA-256 of the certificate (DER) that was verified */
+    long long recheck_at;     /* wall-clock second of the next verification; 0 = empty */
+    char subject[256];        /* its subject DN */
+};
+
 /* Verify the client certificate of conn against --tls-client-ca
- * (gnutls_certificate_verify_peers3: signature chain, validity dates). Thread-safe. */
-enum tls_peer tls_peer_check(struct MHD_Connection *conn, char *subject, size_t subject_size);
+ * (gnutls_certificate_verify_peers3: signature chain, validity dates). With cache (may be
+ * NULL), a certificate verified before on the same connection is not verified again: the
+ * same certificate (by SHA-256) before cache->recheck_at gets TLS_PEER_OK and the remembered
+ * subject; a refusal is never remembered. Thread-safe for distinct caches. */
+enum tls_peer tls_peer_check(struct MHD_Connection *conn, struct tls_peer_cache *cache,
+                             char *subject, size_t subject_size);
 
 /* Free everything (after the daemon stopped). */
 void tls_close(struct tls *t);

@@ -14,6 +14,17 @@
       from /metrics, minus the sampler's own connection; "-" when /metrics does not answer).
   probe.py snapshot --pid PID --port P [--src 127.0.0.2]
       One such sample on stdout, as JSON.
+  probe.py slowtls --port P [--src 127.0.0.1] [--count 1000] [--rate 200] [--interval 1]
+                   [--duration 60]
+      Slow TLS handshakes: keeps COUNT connections open that each send the first bytes of a
+      TLS ClientHello and then one more byte every INTERVAL seconds, never finishing it; a
+      connection the server closes is opened again. Prints one JSON object: connections
+      made, closed by the server (and how long each was held), refused at accept, still
+      open at the end.
+
+--tls-ca FILE (health, flood, sample, snapshot): the port speaks HTTPS; the server
+certificate must verify against FILE (a private CA) for 127.0.0.1. Every probe request is
+then a new TLS handshake, as a load balancer's HTTPS health check is.
 
 Every client binds its own loopback source address, so the per-address limit (--max-per-ip)
 of the attacker (127.0.0.1, slowhttptest) does not count against the probe.
@@ -27,6 +38,7 @@ import os
 import selectors
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -53,7 +65,24 @@ def ms(seconds):
 # ---------------------------------------------------------------------------------------
 
 
-def health_once(port, src, timeout):
+def tls_context(ca):
+    """A client context that trusts only the CA file ca; None for plain HTTP."""
+    if not ca:
+        return None
+    return ssl.create_default_context(cafile=ca)
+
+
+def tls_wrap(s, ctx):
+    """s after a TLS handshake (blocking, within s's timeout) when ctx is set. TCP_NODELAY
+    as curl sets it: without, the request written right after the client's Finished waits
+    for the server's delayed ACK (40 ms on Linux) and the probe measures that."""
+    if ctx is None:
+        return s
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return ctx.wrap_socket(s, server_hostname="127.0.0.1")
+
+
+def health_once(port, src, timeout, ctx=None):
     """Returns (kind, seconds): kind is "ok" or the failure kind."""
     t0 = time.monotonic()
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -69,6 +98,15 @@ def health_once(port, src, timeout):
             return "connect_refused", time.monotonic() - t0
         except OSError as e:
             return "connect_" + (errno.errorcode.get(e.errno, str(e.errno)).lower()), \
+                time.monotonic() - t0
+        try:
+            s = tls_wrap(s, ctx)
+        except socket.timeout:
+            return "tls_handshake_timeout", time.monotonic() - t0
+        except ssl.SSLError as e:
+            return "tls_" + (e.reason or "error").lower(), time.monotonic() - t0
+        except OSError as e:
+            return "tls_" + (errno.errorcode.get(e.errno, str(e.errno)).lower()), \
                 time.monotonic() - t0
         data = b""
         try:
@@ -115,13 +153,14 @@ def health(args):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     latencies, failures, slowest_failure = [], {}, 0.0
+    ctx = tls_context(args.tls_ca)
     start = time.monotonic()
     next_at = start
     count = 0
     while not Stop.requested:
         if args.duration and time.monotonic() - start >= args.duration:
             break
-        kind, secs = health_once(args.port, args.src, args.timeout)
+        kind, secs = health_once(args.port, args.src, args.timeout, ctx)
         count += 1
         if kind == "ok":
             latencies.append(secs)
@@ -172,13 +211,14 @@ def proc_rss_kib(pid):
     return None
 
 
-def open_connections(port, src, timeout=1.0):
+def open_connections(port, src, timeout=1.0, ctx=None):
     """The tessera_open_connections gauge minus this request's own connection."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.bind((src, 0))
         s.settimeout(timeout)
         s.connect(("127.0.0.1", port))
+        s = tls_wrap(s, ctx)
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: tessera\r\nConnection: close\r\n\r\n")
         data = b""
         while True:
@@ -196,22 +236,24 @@ def open_connections(port, src, timeout=1.0):
     return None
 
 
-def snapshot_of(pid, port, src):
+def snapshot_of(pid, port, src, ctx=None):
     return {"fds": proc_fds(pid), "rss_kib": proc_rss_kib(pid),
-            "open_connections": open_connections(port, src)}
+            "open_connections": open_connections(port, src, ctx=ctx)}
 
 
 def snapshot(args):
-    print(json.dumps(snapshot_of(args.pid, args.port, args.src)), flush=True)
+    print(json.dumps(snapshot_of(args.pid, args.port, args.src, tls_context(args.tls_ca))),
+          flush=True)
 
 
 def sample(args):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     start = time.monotonic()
+    ctx = tls_context(args.tls_ca)
     with open(args.out, "a") as f:
         while not Stop.requested:
-            snap = snapshot_of(args.pid, args.port, args.src)
+            snap = snapshot_of(args.pid, args.port, args.src, ctx)
             if snap["fds"] is None:
                 break  # the server is gone
             oc = snap["open_connections"]
@@ -252,6 +294,20 @@ def flood(args):
         c["sock"].close()
         return c
 
+    def ask(c):
+        """Send GET /healthz on an open (and, over TLS, handshaken) connection."""
+        try:
+            c["sock"].send(HEALTH_REQUEST_KEEP)
+            c["state"] = "asked"
+            sel.modify(c["sock"], selectors.EVENT_READ)
+        except OSError:
+            c["state"] = "no_answer"
+            try:
+                sel.unregister(c["sock"])
+            except (KeyError, ValueError):
+                pass
+
+    ctx = tls_context(args.tls_ca)
     closed_by_server = []  # seconds from handshake to EOF/RST
     for i in range(args.count):
         try:
@@ -315,10 +371,25 @@ def flood(args):
                         closed_by_server.append(time.monotonic() - c["t_connect"])
                         close_conn(fd)
                     continue
+                if c["state"] == "handshaking":
+                    try:
+                        s.do_handshake()
+                    except ssl.SSLWantReadError:
+                        sel.modify(s, selectors.EVENT_READ)
+                        continue
+                    except ssl.SSLWantWriteError:
+                        sel.modify(s, selectors.EVENT_WRITE)
+                        continue
+                    except OSError:
+                        c["state"] = "no_answer"
+                        sel.unregister(s)
+                        continue
+                    ask(c)
+                    continue
                 if c["state"] == "asked":
                     try:
                         data = s.recv(4096)
-                    except BlockingIOError:
+                    except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                         continue
                     except OSError:
                         data = b""
@@ -344,28 +415,128 @@ def flood(args):
     result["close_after_handshake_p99_ms"] = ms(percentile(closed_by_server, 99))
     result["close_after_handshake_max_ms"] = ms(closed_by_server[-1] if closed_by_server else None)
 
-    # Which of the open ones does the server really serve?
+    # Which of the open ones does the server really serve? Over TLS each first completes
+    # its handshake (non-blocking, in pump), then asks.
     for c in conns.values():
         if c["state"] != "open":
             continue
+        if ctx is None:
+            ask(c)
+            continue
         try:
-            c["sock"].send(HEALTH_REQUEST_KEEP)
-            c["state"] = "asked"
+            sel.unregister(c["sock"])
+            c["sock"].setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            c["sock"] = ctx.wrap_socket(c["sock"], server_hostname="127.0.0.1",
+                                        do_handshake_on_connect=False)
+            sel.register(c["sock"], selectors.EVENT_WRITE)
+            c["state"] = "handshaking"
         except OSError:
             c["state"] = "no_answer"
-            try:
-                sel.unregister(c["sock"])
-            except (KeyError, ValueError):
-                pass
     pump(time.monotonic() + args.answer_timeout)
     states = [c["state"] for c in conns.values()]
     result["served"] = states.count("answered")
-    result["unserved"] = states.count("asked") + states.count("no_answer")
+    result["unserved"] = states.count("asked") + states.count("no_answer") + \
+        states.count("handshaking")
     result["closed_while_asking"] = result["open_at_end_of_hold"] - result["served"] - \
         result["unserved"]
     for fd in list(conns):
         close_conn(fd)
     result["seconds"] = round(time.monotonic() - t_start, 2)
+    print(json.dumps(result), flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Slow TLS handshakes
+# ---------------------------------------------------------------------------------------
+
+# A TLS 1.2 record header announcing a 512-byte handshake message, and the start of a
+# ClientHello (type 1, length 508, version 3.3); then zeros, one byte at a time. The server
+# waits for the rest of the record and never gets it.
+SLOW_HELLO = bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]) + \
+    bytes(501)
+
+
+def slowtls(args):
+    """Keep args.count slow handshakes going for args.duration seconds."""
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sel = selectors.DefaultSelector()
+    conns = {}  # fd -> {"sock", "t", "sent", "next"}
+    held = []  # seconds from connect to the server's close, per connection
+    result = {"connections": 0, "refused": 0, "connect_error": {}, "closed_by_server": 0,
+              "reset_by_server": 0}
+    start = time.monotonic()
+    end = start + args.duration
+    next_open = start
+
+    def open_one():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((args.src, 0))
+        s.settimeout(1.0)
+        try:
+            s.connect(("127.0.0.1", args.port))
+            s.sendall(SLOW_HELLO[:5])
+        except ConnectionRefusedError:
+            result["refused"] += 1
+            s.close()
+            return
+        except OSError as e:
+            name = errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
+            result["connect_error"][name] = result["connect_error"].get(name, 0) + 1
+            s.close()
+            return
+        s.setblocking(False)
+        now = time.monotonic()
+        result["connections"] += 1
+        conns[s.fileno()] = {"sock": s, "t": now, "sent": 5, "next": now + args.interval}
+        sel.register(s, selectors.EVENT_READ)
+
+    while not Stop.requested and time.monotonic() < end:
+        now = time.monotonic()
+        # Open (or reopen) at args.rate per second up to args.count.
+        while len(conns) < args.count and next_open <= now:
+            open_one()
+            next_open += 1.0 / args.rate
+        if len(conns) >= args.count:
+            next_open = max(next_open, now)
+        for key, _ in sel.select(timeout=0.05):
+            c = conns.get(key.fd)
+            if c is None:
+                continue
+            try:
+                data = c["sock"].recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = None
+            if data:
+                continue  # an alert before the close: keep reading
+            held.append(time.monotonic() - c["t"])
+            result["closed_by_server" if data == b"" else "reset_by_server"] += 1
+            sel.unregister(c["sock"])
+            c["sock"].close()
+            del conns[key.fd]
+        now = time.monotonic()
+        for fd, c in list(conns.items()):
+            if c["next"] <= now and c["sent"] < len(SLOW_HELLO):
+                try:
+                    c["sock"].send(SLOW_HELLO[c["sent"]:c["sent"] + 1])
+                    c["sent"] += 1
+                except OSError:
+                    pass  # the read side sees the close
+                c["next"] = now + args.interval
+    now = time.monotonic()
+    open_ages = sorted(now - c["t"] for c in conns.values())
+    result["open_at_end"] = len(open_ages)
+    result["oldest_open_s"] = round(open_ages[-1], 3) if open_ages else None
+    held.sort()
+    result["held_p50_s"] = None if not held else round(percentile(held, 50), 3)
+    result["held_p99_s"] = None if not held else round(percentile(held, 99), 3)
+    result["held_max_s"] = None if not held else round(held[-1], 3)
+    result["seconds"] = round(now - start, 2)
+    for c in conns.values():
+        c["sock"].close()
     print(json.dumps(result), flush=True)
 
 
@@ -378,6 +549,7 @@ def main():
     h.add_argument("--interval", type=float, default=0.02)
     h.add_argument("--timeout", type=float, default=2.0)
     h.add_argument("--duration", type=float, default=0.0)
+    h.add_argument("--tls-ca", default="")
     f = sub.add_parser("flood")
     f.add_argument("--port", type=int, required=True)
     f.add_argument("--src", default="127.0.0.3")
@@ -385,16 +557,26 @@ def main():
     f.add_argument("--hold", type=float, default=5.0)
     f.add_argument("--answer-timeout", type=float, default=3.0)
     f.add_argument("--pid", type=int, default=0)
+    f.add_argument("--tls-ca", default="")
+    t = sub.add_parser("slowtls")
+    t.add_argument("--port", type=int, required=True)
+    t.add_argument("--src", default="127.0.0.1")
+    t.add_argument("--count", type=int, default=1000)
+    t.add_argument("--rate", type=float, default=200.0)
+    t.add_argument("--interval", type=float, default=1.0)
+    t.add_argument("--duration", type=float, default=60.0)
     for name in ("sample", "snapshot"):
         s = sub.add_parser(name)
         s.add_argument("--pid", type=int, required=True)
         s.add_argument("--port", type=int, required=True)
         s.add_argument("--src", default="127.0.0.2")
+        s.add_argument("--tls-ca", default="")
         if name == "sample":
             s.add_argument("--every", type=float, default=1.0)
             s.add_argument("--out", required=True)
     args = p.parse_args()
-    {"health": health, "flood": flood, "sample": sample, "snapshot": snapshot}[args.cmd](args)
+    {"health": health, "flood": flood, "sample": sample, "snapshot": snapshot,
+     "slowtls": slowtls}[args.cmd](args)
 
 
 if __name__ == "__main__":

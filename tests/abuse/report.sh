@@ -4,6 +4,7 @@
 #   record ROW CHECK MEASURED GOAL OK(0/1)   one line of the table
 #   eq A B                          1 when A = B (strings), else 0
 #   report_finish                   prints the table; exits 1 when a goal was missed
+#   tls_setup 0|1                   the scheme, and with 1 a private CA and certificate
 
 report_init() {
   work=$(mktemp -d "/tmp/tessera-$1.XXXXXX")
@@ -47,4 +48,30 @@ report_finish() {
   fi
   echo "goals missed: $(grep -c '|FAIL$' "$results")"
   exit 1
+}
+
+# tls_setup 0|1: with 1 (--tls), a private CA and a server certificate for 127.0.0.1 made
+# here with openssl (EC P-256, valid 2 days) in $work, and
+#   scheme=https  tls_ca=$work/ca.pem  tls_flags=(--tls-cert .. --tls-key ..)
+#   curl_tls=(--cacert $work/ca.pem)  probe_tls=(--tls-ca $work/ca.pem)
+# with 0, scheme=http and the others empty.
+# shellcheck disable=SC2034 # the variables are for the scripts that source this file
+tls_setup() {
+  scheme=http tls_ca="" tls_flags=() curl_tls=() probe_tls=()
+  [ "$1" = 1 ] || return 0
+  command -v openssl >/dev/null || { echo "openssl is not installed" >&2; exit 2; }
+  local d="$work/tls"
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=abuse test CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$d/ext.cnf"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -set_serial 1 \
+    -days 2 -extfile "$d/ext.cnf" -out "$d/server.pem" 2>/dev/null
+  scheme=https
+  tls_ca="$d/ca.pem"
+  tls_flags=(--tls-cert "$d/server.pem" --tls-key "$d/server.key")
+  curl_tls=(--cacert "$tls_ca")
+  probe_tls=(--tls-ca "$tls_ca")
 }

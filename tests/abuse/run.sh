@@ -3,11 +3,16 @@
 # flood, each while a health checker probes GET /healthz on a new connection every 20 ms.
 # Run by hand (not a ctest); prints a report and a summary table, exits 1 if a goal is missed.
 #
-# Usage: tests/abuse/run.sh [BIN]
+# Usage: tests/abuse/run.sh [--tls] [BIN]
+#   --tls  the same attacks against native HTTPS: a private CA and a server certificate are
+#          made with openssl at start, every server runs with --tls-cert / --tls-key, the
+#          probes, the sampler and the flood's check verify against the CA (every probe is
+#          a new TLS handshake), slowhttptest connects with https:// (slow headers and slow
+#          body after the handshake), and phases H1 / H2 add slow TLS handshakes
 #   BIN  the server binary (default build/release/tessera, built RelWithDebInfo if missing)
-#   env  ATTACK_SECONDS (default 60)  length of each slowhttptest attack
+#   env  ATTACK_SECONDS (default 60)  length of each attack
 #        SETTLE_SECONDS (default 5)   wait after an attack before the "after" figures
-#        PHASES (default "A1 A2 B1 B2 D")  which phases to run
+#        PHASES (default "A1 A2 B1 B2 D", with --tls "H1 H2 A1 A2 B1 B2 D")  which to run
 #        KEEP=1  keep the work directory (server logs, samples, probe JSON) for inspection
 #
 # Phases (each starts a fresh server on a free loopback port, demo data, --access-log=false):
@@ -18,7 +23,11 @@
 #       server defaults
 #   B2  the same with --max-per-ip 0
 #   D   probe.py flood: 10,000 connections as fast as possible, held 5 s, against
-#       --max-connections 1000 --max-per-ip 0
+#       --max-connections 1000 --max-per-ip 0 (with --tls, each one still open after the
+#       hold does its TLS handshake before its GET /healthz)
+#   H1  (--tls) probe.py slowtls: 1000 connections from 127.0.0.1 that each send the first
+#       bytes of a ClientHello and then one byte a second, reopened when closed; defaults
+#   H2  the same with --max-per-ip 0
 # Addresses: the attacker is 127.0.0.1 (slowhttptest cannot choose), the health probe and
 # the /metrics sampler 127.0.0.2, the flood 127.0.0.3; all connect to 127.0.0.1.
 #
@@ -27,16 +36,23 @@
 # of it; peak RSS per held attacker connection <= 128 KiB (2 x the default --conn-memory);
 # server exit status 0 on SIGTERM. Flood: at most --max-connections accepted, every excess
 # connection refused or closed by the server (p99 < 1 s after its handshake), fds back to
-# baseline.
+# baseline. Slow handshakes: none held longer than --header-timeout (10 s) + 2 s.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 py=/usr/bin/python3
 probe="$here/probe.py"
 
+tls=0
+if [ "${1:-}" = --tls ]; then
+  tls=1
+  shift
+fi
 attack_s=${ATTACK_SECONDS:-60}
 settle_s=${SETTLE_SECONDS:-5}
 phases=${PHASES:-"A1 A2 B1 B2 D"}
+[ "$tls" = 0 ] || phases=${PHASES:-"H1 H2 A1 A2 B1 B2 D"}
+header_timeout_s=10 # the server's default --header-timeout
 flood_count=10000
 probe_p99_goal_ms=100
 rss_margin_kib=8192
@@ -68,6 +84,7 @@ fi
 # shellcheck source=tests/abuse/report.sh
 source "$here/report.sh"
 report_init abuse phase
+tls_setup "$tls"
 
 "$bin" make-demo "$work/data" >/dev/null
 
@@ -100,7 +117,7 @@ start_server() {
   # --admin-port: the probe routes on a port of their own (probed too, see start_probe).
   admin_port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "$bin" --root "$work/data" --port 0 --access-log=false --drain-timeout 5 \
-    --admin-port "$admin_port" "$@" >"$log" 2>&1 &
+    --admin-port "$admin_port" "${tls_flags[@]}" "$@" >"$log" 2>&1 &
   srv_pid=$!
   port=""
   for _ in $(seq 200); do
@@ -115,7 +132,7 @@ start_server() {
     cat "$log" >&2
     exit 1
   fi
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null
+  curl -sf "${curl_tls[@]}" "$scheme://127.0.0.1:$port/healthz" >/dev/null
 }
 
 # stop_server: SIGTERM, wait; sets exit_status (128+N for a signal)
@@ -127,10 +144,10 @@ stop_server() {
 }
 
 # snapshot FILE: fds, rss_kib and open_connections of the server as JSON
-snapshot() { "$py" "$probe" snapshot --pid "$srv_pid" --port "$port" >"$1"; }
+snapshot() { "$py" "$probe" snapshot --pid "$srv_pid" --port "$port" "${probe_tls[@]}" >"$1"; }
 
 start_probe() { # $1 = output file; the --admin-port probe writes ${1%.json}.admin.json
-  "$py" "$probe" health --port "$port" --interval 0.02 --timeout 1 >"$1" &
+  "$py" "$probe" health --port "$port" --interval 0.02 --timeout 1 "${probe_tls[@]}" >"$1" &
   probe_pid=$!
   "$py" "$probe" health --port "$admin_port" --interval 0.02 --timeout 1 >"${1%.json}.admin.json" &
   admin_probe_pid=$!
@@ -141,7 +158,7 @@ stop_bg() { # $1 = pid: SIGTERM and wait
   wait "$1" 2>/dev/null || true
 }
 start_sampler() { # $1 = output file
-  "$py" "$probe" sample --pid "$srv_pid" --port "$port" --every 1 --out "$1" &
+  "$py" "$probe" sample --pid "$srv_pid" --port "$port" --every 1 --out "$1" "${probe_tls[@]}" &
   sampler_pid=$!
   pids+=("$sampler_pid")
 }
@@ -240,7 +257,7 @@ slow_phase() {
   echo
   echo "== $name: $title"
   echo "   server flags: ${flags[*]:-(defaults: --max-connections 1000 --max-per-ip 256)}"
-  echo "   attack: slowhttptest ${attack[*]} -u http://127.0.0.1:PORT$url_path"
+  echo "   attack: slowhttptest ${attack[*]} -u $scheme://127.0.0.1:PORT$url_path"
   start_server "${flags[@]}"
   sleep 1
   snapshot "$work/$name.base.json"
@@ -248,7 +265,7 @@ slow_phase() {
   start_probe "$work/$name.probe.json"
   sleep 1
   local st=0
-  slowhttptest "${attack[@]}" -u "http://127.0.0.1:$port$url_path" >"$work/$name.slow.log" 2>&1 &
+  slowhttptest "${attack[@]}" -u "$scheme://127.0.0.1:$port$url_path" >"$work/$name.slow.log" 2>&1 &
   local attacker=$!
   pids+=("$attacker")
   wait "$attacker" || st=$?
@@ -278,6 +295,50 @@ server_end() {
 }
 
 # ---------------------------------------------------------------------------------------
+# Phases H1 and H2 (--tls): slow TLS handshakes from 127.0.0.1 while the probe runs
+# ---------------------------------------------------------------------------------------
+
+# handshake_phase NAME [SERVER_FLAG...]
+handshake_phase() {
+  local name=$1
+  shift
+  local held_goal_s=$((header_timeout_s + 2))
+  echo
+  echo "== $name: slow TLS handshakes, 1000 connections from one address, one ClientHello" \
+    "byte a second, reopened when closed"
+  echo "   server flags: ${*:-(defaults: --max-connections 1000 --max-per-ip 256)}"
+  echo "   attack: probe.py slowtls --count 1000 --rate 200 --interval 1 --duration $attack_s"
+  start_server "$@"
+  sleep 1
+  snapshot "$work/$name.base.json"
+  start_sampler "$work/$name.samples"
+  start_probe "$work/$name.probe.json"
+  sleep 1
+  "$py" "$probe" slowtls --port "$port" --count 1000 --rate 200 --interval 1 \
+    --duration "$attack_s" >"$work/$name.slowtls.json"
+  stop_bg "$probe_pid"
+  stop_bg "$admin_probe_pid"
+  local made refused closed reset open_end oldest h50 h99 hmax
+  read -r made refused closed reset open_end oldest h50 h99 hmax < <(jget \
+    "$work/$name.slowtls.json" connections refused closed_by_server reset_by_server open_at_end \
+    oldest_open_s held_p50_s held_p99_s held_max_s)
+  echo "  attacker: $made connections made, $refused refused at connect; closed by the server:" \
+    "$closed (+ $reset reset), held p50 $h50 s, p99 $h99 s, max $hmax s; $open_end open at" \
+    "the end (oldest $oldest s)"
+  record "$name" "slow handshake held, max" "$hmax s (p50 $h50, p99 $h99; $closed closed)" \
+    "<= $held_goal_s s" "$(le "$hmax" "$held_goal_s")"
+  record "$name" "oldest open at the end" "$oldest s ($open_end open)" "<= $held_goal_s s" \
+    "$(le "${oldest/-/0}" "$held_goal_s")"
+  sleep "$settle_s"
+  snapshot "$work/$name.after.json"
+  stop_bg "$sampler_pid"
+  probe_rows "$name" "$work/$name.probe.json"
+  after_rows "$name" "$work/$name.base.json" "$work/$name.after.json" "$work/$name.samples"
+  recovery "$name" "$work/$name.base.json" "$work/$name.after.json"
+  server_end "$name"
+}
+
+# ---------------------------------------------------------------------------------------
 # Phase D: 10,000 connections against --max-connections 1000
 # ---------------------------------------------------------------------------------------
 
@@ -292,7 +353,9 @@ flood_phase() {
   start_sampler "$work/$name.samples"
   start_probe "$work/$name.probe.json"
   sleep 1
+  # Over TLS the ~1000 handshakes after the hold take a while on 2 cores: 10 s to answer.
   "$py" "$probe" flood --port "$port" --count "$flood_count" --hold 5 --pid "$srv_pid" \
+    --answer-timeout "$([ "$tls" = 1 ] && echo 10 || echo 3)" "${probe_tls[@]}" \
     >"$work/$name.flood.json"
   stop_bg "$probe_pid"
   stop_bg "$admin_probe_pid"
@@ -317,7 +380,7 @@ flood_phase() {
     "(SYN unanswered), $refused refused, connect errors $errors"
   echo "  closed by the server during the hold: $closed (after handshake: p50 $c50 ms," \
     "p99 $c99 ms, max $cmax ms)"
-  echo "  GET /healthz (keep-alive) on each open one: $served answered within 3 s, $unserved" \
+  echo "  GET /healthz (keep-alive) on each open one: $served answered, $unserved" \
     "never answered (completed handshake, left in the listen backlog)"
   record "$name" "connections accepted" "$accepted of $attempted" "<= $max_conn" \
     "$(le "$accepted" "$max_conn")"
@@ -337,7 +400,7 @@ flood_phase() {
 # ---------------------------------------------------------------------------------------
 
 echo "tessera abuse run, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "server: $bin"
+echo "server: $bin$([ "$tls" = 1 ] && echo ", native HTTPS (--tls-cert, private CA; the admin port stays HTTP)")"
 echo "attack length ${attack_s} s, settle ${settle_s} s, probe: new connection per GET /healthz" \
   "every 20 ms from 127.0.0.2, 1 s timeout"
 slowloris="slowloris (slow headers), 1000 connections from one address"
@@ -351,7 +414,10 @@ for phase in $phases; do
     B2) slow_phase B2 "$slowbody" /topk --max-per-ip 0 -- -B -c 1000 -r 200 -i 10 \
       -s "$slow_body_length" -f application/json ;;
     D) flood_phase ;;
-    *) echo "run.sh: unknown phase '$phase' (A1 A2 B1 B2 D)" >&2; exit 2 ;;
+    H1 | H2)
+      [ "$tls" = 1 ] || { echo "run.sh: phase $phase needs --tls" >&2; exit 2; }
+      if [ "$phase" = H1 ]; then handshake_phase H1; else handshake_phase H2 --max-per-ip 0; fi ;;
+    *) echo "run.sh: unknown phase '$phase' (A1 A2 B1 B2 D, with --tls also H1 H2)" >&2; exit 2 ;;
   esac
 done
 

@@ -6,8 +6,11 @@
 #   nginx terminating TLS in front of that plain-HTTP tessera (proxy_pass, keep-alive
 #   upstream), as docker/nginx-tls.conf does;
 # each with kept-alive connections (one handshake per connection) and with
-# "Connection: close" (one TLS handshake per request, the worst case). Certificates are a
-# private CA and a server certificate made here with openssl (EC P-256).
+# "Connection: close" (one TLS handshake per request, the worst case); then the same three
+# under the mixed load of tests/bench/mixed.lua (GET /scan, GET /classify, POST /overlap,
+# POST /topk: what soak.sh runs), kept alive. Certificates are a private CA and a server
+# certificate made here with openssl (EC P-256). Each row gives the 1-minute load average
+# read when its measurement ended.
 # Usage: tests/bench/https_baseline.sh [duration, default 10s]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -98,13 +101,24 @@ for url in "http://127.0.0.1:$hport/healthz" "https://127.0.0.1:$sport/healthz" 
   curl -sf --cacert "$work/ca.pem" "$url" >/dev/null || { echo "no answer from $url" >&2; exit 1; }
 done
 
-measure() { # $1 = url, $2 = keep|close; prints "rps p99"
-  local extra=()
+measure() { # $1 = url, $2 = keep|close|mixed; prints "rps p99 load1"
+  local extra=() out rps p99
   [ "$2" = close ] && extra=(-H "Connection: close")
-  out=$(wrk -t2 -c64 -d"$duration" --latency "${extra[@]}" "$1")
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  echo "$rps $p99"
+  if [ "$2" = mixed ]; then
+    out=$(wrk -t2 -c64 -d"$duration" --latency -s tests/bench/mixed.lua "${1%/healthz}")
+    read -r p99 rps < <(echo "$out" |
+      sed -n 's/^mixed-latency p50_ms=[^ ]* p99_ms=\([^ ]*\) max_ms=[^ ]* rps=\([^ ]*\) .*/\1ms \2/p')
+    if ! echo "$out" | grep -q '^mixed-total .* unexpected=0 '; then
+      echo "mixed load against $1: unexpected statuses" >&2
+      echo "$out" >&2
+      exit 1
+    fi
+  else
+    out=$(wrk -t2 -c64 -d"$duration" --latency "${extra[@]}" "$1")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  fi
+  echo "$rps $p99 $(cut -d' ' -f1 /proc/loadavg)"
 }
 to_ms() { # wrk latency like 1.23ms / 456.00us / 1.2s
   /usr/bin/python3 -c 'import sys; v=sys.argv[1]
@@ -113,28 +127,31 @@ for u,f in (("us",1e-3),("ms",1.0),("s",1e3)):
 }
 
 rows=()
-for mode in keep close; do
+for mode in keep close mixed; do
   for target in "tessera HTTP|http://127.0.0.1:$hport/healthz" \
                 "tessera native HTTPS|https://127.0.0.1:$sport/healthz" \
                 "nginx TLS -> tessera HTTP|https://127.0.0.1:$nport/healthz"; do
     IFS='|' read -r name url <<<"$target"
-    read -r rps p99 <<<"$(measure "$url" "$mode")"
-    rows+=("$name ($mode)|$rps|$p99")
+    read -r rps p99 load1 <<<"$(measure "$url" "$mode")"
+    rows+=("$name ($mode)|$rps|$p99|$load1")
   done
 done
 
 printf '\nwrk -t2 -c64 -d%s, loopback, %s cores, load average %s\n' "$duration" "$(nproc)" \
   "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-40s %12s %10s %12s\n' "GET /healthz" "requests/s" "p99 ms" "vs HTTP"
-base_keep="" base_close=""
+printf '%-40s %12s %10s %10s %8s\n' "GET /healthz; (mixed) = mixed.lua" "requests/s" "p99 ms" \
+  "vs HTTP" "load 1m"
+base_keep="" base_close="" base_mixed=""
 for row in "${rows[@]}"; do
-  IFS='|' read -r name rps p99 <<<"$row"
+  IFS='|' read -r name rps p99 load1 <<<"$row"
   case "$name" in
     "tessera HTTP (keep)") base_keep=$rps ;;
     "tessera HTTP (close)") base_close=$rps ;;
+    "tessera HTTP (mixed)") base_mixed=$rps ;;
   esac
   base=$base_keep
   [[ "$name" == *"(close)" ]] && base=$base_close
+  [[ "$name" == *"(mixed)" ]] && base=$base_mixed
   ratio=$(/usr/bin/python3 -c "print('%.2fx' % ($rps / $base))")
-  printf '%-40s %12s %10s %12s\n' "$name" "$rps" "$(to_ms "$p99")" "$ratio"
+  printf '%-40s %12s %10s %10s %8s\n' "$name" "$rps" "$(to_ms "$p99")" "$ratio" "$load1"
 done

@@ -4,7 +4,10 @@
 # soak watching RSS and fds, then a burst past the worker queue. Run by hand (not a ctest);
 # prints a report and a summary table, exits 1 if a goal is missed.
 #
-# Usage: tests/bench/soak.sh [BIN] [DURATION_S]
+# Usage: tests/bench/soak.sh [--tls] [BIN] [DURATION_S]
+#   --tls       every step against native HTTPS: a private CA and a server certificate made
+#               with openssl at start, the servers run with --tls-cert / --tls-key, wrk, curl
+#               and the burst clients speak HTTPS (the burst clients verify against the CA)
 #   BIN         server binary (default build/release/tessera, built RelWithDebInfo if missing)
 #   DURATION_S  soak length in seconds (default 600)
 #   env LOAD_SECONDS (default 60) length of step 1; KEEP=1 keeps the work directory
@@ -26,6 +29,11 @@ repo=$(cd "$here/../.." && pwd)
 py=/usr/bin/python3
 lua="$here/mixed.lua"
 
+tls=0
+if [ "${1:-}" = --tls ]; then
+  tls=1
+  shift
+fi
 bin=${1:-}
 duration=${2:-600}
 if [ -z "$bin" ]; then
@@ -48,6 +56,7 @@ shed_p99_goal_ms=100
 # shellcheck source=tests/abuse/report.sh
 source "$repo/tests/abuse/report.sh"
 report_init soak step
+tls_setup "$tls"
 
 "$bin" make-demo "$work/data" >/dev/null
 
@@ -62,7 +71,8 @@ fd_count() { find "/proc/$srv_pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
 start_server() { # FLAGS...: sets srv_pid, port
   local log="$work/server.log"
-  "$bin" --root "$work/data" --port 0 --access-log=false --drain-timeout 5 "$@" >"$log" 2>&1 &
+  "$bin" --root "$work/data" --port 0 --access-log=false --drain-timeout 5 "${tls_flags[@]}" "$@" \
+    >"$log" 2>&1 &
   srv_pid=$!
   port=""
   for _ in $(seq 200); do
@@ -77,9 +87,9 @@ start_server() { # FLAGS...: sets srv_pid, port
     cat "$log" >&2
     exit 1
   fi
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null
+  curl -sf "${curl_tls[@]}" "$scheme://127.0.0.1:$port/healthz" >/dev/null
   # warm the classification cache, so "cached GET /classify" is cached from the first request
-  curl -sf "http://127.0.0.1:$port/classify?path=slides/pyramid.ome.tif" >/dev/null
+  curl -sf "${curl_tls[@]}" "$scheme://127.0.0.1:$port/classify?path=slides/pyramid.ome.tif" >/dev/null
 }
 
 stop_server() { # STEP: SIGTERM, wait, check the exit status
@@ -102,13 +112,16 @@ wrk_report() {
     record "$step" "wrk run" "no summary" "completes" 0
     return
   fi
+  local load1
+  load1=$(cut -d' ' -f1 /proc/loadavg)
   echo "  requests/s $rps; latency p50 $p50 ms, p99 $p99 ms, max $max ms;" \
-    "socket errors (connect,read,write,timeout) $errors"
+    "socket errors (connect,read,write,timeout) $errors; load average $load1 at the end"
   printf '  %-10s %-10s %10s\n' kind status count
   awk '$1 == "mixed-status" { printf "  %-10s %-10s %10d\n", $2, $3, $4 }' "$f"
   echo "  total: $ok ok (200), $shed shed (503 + Retry-After), $unexpected unexpected" \
     "($unknown of them without a known X-Request-Id)"
-  record "$step" "requests/s, latency" "$rps rps, p50 $p50 ms, p99 $p99 ms" "(reported)" 1
+  record "$step" "requests/s, latency" "$rps rps, p50 $p50 ms, p99 $p99 ms (load $load1)" \
+    "(reported)" 1
   record "$step" "unexpected statuses" "$unexpected (ok $ok, shed $shed)" "0" "$(eq "$unexpected" 0)"
   record "$step" "socket errors c,r,w,t" "$errors" "0,0,0,0" "$(eq "$errors" 0,0,0,0)"
 }
@@ -119,12 +132,12 @@ wrk_report() {
 
 echo "tessera load and soak, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs," \
   "load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "server: $bin"
+echo "server: $bin$([ "$tls" = 1 ] && echo ", native HTTPS (--tls-cert, private CA)")"
 echo
 load_s=${LOAD_SECONDS:-60}
 echo "== 1. load: wrk -t2 -c64 -d${load_s}s --latency -s mixed.lua (server defaults)"
 start_server
-wrk -t2 -c64 -d"${load_s}s" --latency -s "$lua" "http://127.0.0.1:$port" >"$work/load.txt" 2>&1 || true
+wrk -t2 -c64 -d"${load_s}s" --latency -s "$lua" "$scheme://127.0.0.1:$port" >"$work/load.txt" 2>&1 || true
 wrk_report load "$work/load.txt"
 stop_server load
 
@@ -139,7 +152,7 @@ start_server
 sleep 1
 fds_idle_before=$(fd_count)
 rss_start=$(rss_kib)
-wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$port" >"$work/soak.txt" 2>&1 &
+wrk -t2 -c64 -d"${duration}s" --latency -s "$lua" "$scheme://127.0.0.1:$port" >"$work/soak.txt" 2>&1 &
 wrk_pid=$!
 pids+=("$wrk_pid")
 t0=$(date +%s)
@@ -187,10 +200,11 @@ echo
 echo "== 3. burst: --workers 1 --queue 2 --threads 1; 64 clients POST /overlap for 10 s"
 echo "   (access log on for this step: the server's own duration of each 503)"
 start_server --workers 1 --queue 2 --threads 1 --access-log=true
-"$py" - "$port" >"$work/burst.json" <<'PY'
-import http.client, json, sys, threading, time
+"$py" - "$port" "$tls_ca" >"$work/burst.json" <<'PY'
+import http.client, json, ssl, sys, threading, time
 
 port, clients, seconds, timeout = int(sys.argv[1]), 64, 10.0, 10.0
+ctx = ssl.create_default_context(cafile=sys.argv[2]) if sys.argv[2] else None
 body = json.dumps({"a": "labels/truth.tif", "b": "labels/predicted.tif", "iou": True})
 results = []  # (status or error name, seconds, has Retry-After)
 lock = threading.Lock()
@@ -204,7 +218,8 @@ def client():
         t0 = time.monotonic()
         try:
             if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+                conn = (http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+                        if ctx else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout))
             conn.request("POST", "/overlap", body, {"Content-Type": "application/json"})
             r = conn.getresponse()
             r.read()
@@ -251,8 +266,8 @@ print(json.dumps({
     "slowest_ms": round(max(s for _, s, _ in results) * 1e3, 3) if results else None,
 }))
 PY
-rejected=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "tessera_rejected_busy_total" { print $2 }')
-health=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
+rejected=$(curl -s "${curl_tls[@]}" "$scheme://127.0.0.1:$port/metrics" | awk '$1 == "tessera_rejected_busy_total" { print $2 }')
+health=$(curl -s "${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$scheme://127.0.0.1:$port/healthz")
 server_shed=$(grep -a '"type":"access"' "$work/server.log" | grep -a '"status":503' |
   grep -ao '"duration_ms":[0-9.]*' | cut -d: -f2 | sort -n | awk '{ v[NR] = $1 }
   END { if (NR == 0) { print "- - -"; exit }

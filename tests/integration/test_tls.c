@@ -4,7 +4,8 @@
  * Every certificate is made here with openssl: a private CA, two server certificates
  * (serials 0x1001 and 0x1002, for the reload), a client certificate of the CA, a
  * self-signed one, one of another CA, an expired server certificate and a key that matches
- * none. The client is libcurl with CURLOPT_CAINFO set to the private CA.
+ * none; test_expiry adds one that expires a few seconds after it is made. The client is libcurl
+ * with CURLOPT_CAINFO set to the private CA.
  */
 #include "check.h"
 #include "harness.h"
@@ -13,6 +14,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -101,6 +103,7 @@ struct answer {
     char headers[8192];
     size_t headers_len;
     long new_connections;
+    char error[CURL_ERROR_SIZE]; /* libcurl's reason when code is not CURLE_OK */
 };
 
 static size_t collect(char *data, size_t size, size_t n, void *arg)
@@ -186,7 +189,9 @@ static void request_on(CURL *c, unsigned port, const char *path, const struct cl
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_headers);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
     set_client(c, cl, &hdrs);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->error);
     a->code = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     if (a->code == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
         curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &a->new_connections);
@@ -216,16 +221,22 @@ static unsigned free_port(void)
     return port;
 }
 
+/* How many times the log holds needle. */
+static int log_count(struct itest_server *s, const char *needle)
+{
+    char *log = itest_log(s);
+    int seen = 0;
+    for (const char *p = log; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        seen++;
+    free(log);
+    return seen;
+}
+
 /* Wait until the log holds needle n times or more (the reload lines). */
 static bool wait_log(struct itest_server *s, const char *needle, int n)
 {
     for (int i = 0; i < 500 * itest_slowdown(); i++) {
-        char *log = itest_log(s);
-        int seen = 0;
-        for (const char *p = log; p != NULL && (p = strstr(p, needle)) != NULL; p++)
-            seen++;
-        free(log);
-        if (seen >= n)
+        if (log_count(s, needle) >= n)
             return true;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -491,6 +502,168 @@ static void test_priorities_option(void)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Slow handshakes
+ * --------------------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A client that starts a TLS handshake and never finishes it: a ClientHello record header
+ * announcing 512 bytes, then one byte every 200 ms. Returns the seconds until the server
+ * closed the connection, or -1 when it is still open after limit_s. */
+static double slow_handshake(unsigned port, double limit_s)
+{
+    static const unsigned char hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    double t0 = now_s(), closed = -1;
+    if (fd < 0 || connect(fd, (struct sockaddr *)&in, sizeof in) != 0 ||
+        send(fd, hello, 5, MSG_NOSIGNAL) != 5)
+        goto out;
+    size_t sent = 5;
+    static const unsigned char zero = 0;
+    while (now_s() - t0 < limit_s) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            char buf[256];
+            if (recv(fd, buf, sizeof buf, 0) <= 0) {
+                closed = now_s() - t0;
+                break;
+            }
+            continue; /* an alert: the close follows */
+        }
+        const void *next = sent < sizeof hello ? (const void *)&hello[sent] : (const void *)&zero;
+        if (send(fd, next, 1, MSG_NOSIGNAL) == 1)
+            sent++;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    return closed;
+}
+
+/* A handshake that trickles in a byte at a time holds its connection no longer than
+ * --header-timeout: the bound for a slowloris over TLS. */
+static void test_slow_handshake(void)
+{
+    char cert[600], key[600];
+    path_of(cert, sizeof cert, "srv1.pem");
+    path_of(key, sizeof key, "srv1.key");
+    const char *args[] = {"--tls-cert", cert, "--tls-key", key, "--header-timeout", "1", NULL};
+    struct itest_server s;
+    if (!CHECK(itest_start(&s, dir, args)))
+        return;
+    double held = slow_handshake(s.port, 5.0 * itest_slowdown());
+    if (!CHECK(held >= 0.5 && held <= 3.0 * itest_slowdown()))
+        fprintf(stderr, "    a trickling handshake was held %.2f s (-1: not closed)\n", held);
+    struct answer a;
+    request(s.port, "/healthz", &(struct client){.ca = "ca.pem"}, &a);
+    CHECK_INT(a.status, 200);
+    CHECK_INT(itest_stop(&s, SIGTERM, 20), 0);
+    itest_free(&s);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * A server certificate that expires while the server runs
+ * --------------------------------------------------------------------------------------- */
+
+/* Seconds the short-lived certificate is valid for after it is made (times itest_slowdown):
+ * enough to start the server and make one request, short enough to wait out. */
+#define SHORT_VALID_S 4
+
+/* short.pem (serial 0x1004): signed by the CA with openssl ca, valid from a minute ago to
+ * valid_s seconds from now. Returns its end of validity (Unix seconds), or 0. */
+static long long make_short_lived(int valid_s)
+{
+    long long end = (long long)time(NULL) + valid_s;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "set -e; cd '%s'; exec 2>>openssl.log\n"
+             "rm -rf cadb; mkdir cadb; : > cadb/index.txt; echo 1004 > cadb/serial\n"
+             "printf '[ca]\\ndefault_ca = d\\n[d]\\ndatabase = cadb/index.txt\\n"
+             "new_certs_dir = cadb\\nserial = cadb/serial\\ndefault_md = sha256\\n"
+             "policy = p\\nunique_subject = no\\n[p]\\ncommonName = supplied\\n' > ca.cnf\n"
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out short.key\n"
+             "openssl req -new -key short.key -out short.csr -subj /CN=localhost\n"
+             "openssl ca -batch -notext -config ca.cnf -cert ca.pem -keyfile ca.key "
+             "-in short.csr -out short.pem -extfile san.ext "
+             "-startdate $(date -u -d @%lld +%%Y%%m%%d%%H%%M%%SZ) "
+             "-enddate $(date -u -d @%lld +%%Y%%m%%d%%H%%M%%SZ)\n",
+             dir, end - valid_s - 60, end);
+    return system(cmd) == 0 ? end : 0;
+}
+
+/* The issue's "an expired server certificate is refused by the client": the server starts
+ * with a certificate that is valid, it expires while the server runs, and then libcurl
+ * refuses the handshake for that reason. A SIGHUP with an expired file keeps what is in use
+ * and says why; one with a fresh certificate makes HTTPS work again. */
+static void test_expiry(void)
+{
+    long long end = make_short_lived(SHORT_VALID_S * itest_slowdown());
+    if (!CHECK(end != 0))
+        return;
+    CHECK(copy_file("short.pem", "live.pem") && copy_file("short.key", "live.key"));
+    char cert[600], key[600];
+    path_of(cert, sizeof cert, "live.pem");
+    path_of(key, sizeof key, "live.key");
+    const char *args[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    struct itest_server s;
+    if (!CHECK(itest_start(&s, dir, args)))
+        return;
+    struct answer a;
+    struct client trusting = {.ca = "ca.pem"};
+    request(s.port, "/healthz", &trusting, &a);
+    CHECK_INT(a.code, CURLE_OK);
+    CHECK_STR(a.serial, "1004");
+
+    /* Wait until one second past its notAfter, then it is refused for that. */
+    while ((long long)time(NULL) <= end + 1) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    request(s.port, "/healthz", &trusting, &a);
+    CHECK_INT(a.code, CURLE_PEER_FAILED_VERIFICATION);
+    if (!CHECK(strstr(a.error, "expired") != NULL))
+        fprintf(stderr, "    libcurl said: %s\n", a.error);
+
+    /* Reload with an expired file on disk: refused, logged with the reason. */
+    CHECK(copy_file("expired.pem", "live.pem") && copy_file("expired.key", "live.key"));
+    kill(s.pid, SIGHUP);
+    CHECK(wait_log(&s, "reload failed; the old certificate stays in use", 1));
+    CHECK(log_has(&s, "expired"));
+    CHECK(log_has(&s, "\"serial\":\"1004\""));
+
+    /* A fresh certificate: HTTPS works again, on a new handshake. */
+    CHECK(copy_file("srv1.pem", "live.pem") && copy_file("srv1.key", "live.key"));
+    kill(s.pid, SIGHUP);
+    CHECK(wait_log(&s, "\"what\":\"certificate\",\"serial\":\"1001\"", 1));
+    request(s.port, "/healthz", &trusting, &a);
+    CHECK_INT(a.code, CURLE_OK);
+    CHECK_INT(a.status, 200);
+    CHECK_STR(a.serial, "1001");
+
+    /* And an expired file while a valid certificate is in use: the valid one stays. */
+    CHECK(copy_file("expired.pem", "live.pem") && copy_file("expired.key", "live.key"));
+    kill(s.pid, SIGHUP);
+    CHECK(wait_log(&s, "reload failed; the old certificate stays in use", 2));
+    CHECK(wait_log(&s, "\"serial\":\"1001\"", 2));
+    request(s.port, "/healthz", &trusting, &a);
+    CHECK_INT(a.code, CURLE_OK);
+    CHECK_STR(a.serial, "1001");
+
+    CHECK_INT(itest_stop(&s, SIGTERM, 20), 0);
+    itest_check_log(&s);
+    itest_free(&s);
+    CHECK(copy_file("srv1.key", "live.key") && copy_file("srv1.pem", "live.pem"));
+}
+
+/* ---------------------------------------------------------------------------------------
  * Mutual TLS
  * --------------------------------------------------------------------------------------- */
 
@@ -542,6 +715,30 @@ static void test_mtls(void)
     CHECK(strstr(a.body, "tessera_auth_requests_total{token=\"ops\"} 1\n") != NULL);
     CHECK(wait_log(&s, "\"client\":\"CN=pipeline-a,O=Lab\"", 1));
     CHECK(wait_log(&s, "\"token\":\"ops\",\"client\":\"CN=pipeline-a,O=Lab\"", 1));
+    /* A kept-alive connection: its certificate is verified once (tls_peer_check), and
+     * every request on it is still admitted by it and logs its subject; a wrong token on
+     * it is still refused, and the certificate still counts after that. */
+    const char *subject_field = "\"client\":\"CN=pipeline-a,O=Lab\"";
+    int logged = log_count(&s, subject_field);
+    CURL *kept = curl_easy_init();
+    struct client kept_cl = {.ca = "ca.pem", .cert = "cli.pem", .key = "cli.key"};
+    for (int i = 0; i < 3; i++) {
+        request_on(kept, s.port, "/metrics", &kept_cl, &a);
+        CHECK_INT(a.status, 200);
+        if (i > 0)
+            CHECK_INT(a.new_connections, 0);
+    }
+    CHECK(strstr(a.body, "tessera_auth_client_cert_requests_total 4\n") != NULL);
+    kept_cl.token = "secret-nope";
+    request_on(kept, s.port, "/metrics", &kept_cl, &a);
+    CHECK_INT(a.status, 401);
+    kept_cl.token = NULL;
+    request_on(kept, s.port, "/metrics", &kept_cl, &a);
+    CHECK_INT(a.status, 200);
+    CHECK_INT(a.new_connections, 0);
+    curl_easy_cleanup(kept);
+    CHECK(wait_log(&s, subject_field, logged + 5));
+    CHECK_INT(log_count(&s, subject_field), logged + 5);
     CHECK_INT(itest_stop(&s, SIGTERM, 20), 0);
     itest_check_log(&s);
     itest_free(&s);
@@ -558,6 +755,8 @@ int main(void)
     test_startup_errors();
     test_https_tokens_reload();
     test_priorities_option();
+    test_slow_handshake();
+    test_expiry();
     test_mtls();
     check_rmtree(dir);
     curl_global_cleanup();

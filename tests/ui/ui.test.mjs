@@ -6,7 +6,10 @@
 // its problem detail; top-k and overlap render tables; /docs renders every operation of
 // openapi/openapi.yaml; scan thumbnails, the classify preview, the overlay and the sweep chart
 // load at their sizes with alt text, and the page fits a phone; with --token, /ui asks for the
-// token and then works. No request may
+// token and then works; over native HTTPS (--tls-cert, a private CA made here with openssl)
+// the page and its API calls work in a browser that trusts exactly that server key (its SPKI
+// pinned with --ignore-certificate-errors-spki-list), and a browser without the pin refuses
+// the certificate. No request may
 // leave the server (everything the pages load is embedded). Screenshots of each page are
 // written to the artifacts directory.
 //
@@ -53,7 +56,7 @@ async function step(name, fn) {
 
 /* ---- the server ------------------------------------------------------------------------ */
 
-function startServer(root, extra = []) {
+function startServer(root, extra = [], scheme = 'http') {
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, ['--root', root, '--port', '0', '--access-log=false', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -61,7 +64,7 @@ function startServer(root, extra = []) {
     const onData = (d) => {
       out += d.toString();
       const m = /"msg":"listening".*?"port":(\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve({ child, port: Number(m[1]), base: `http://127.0.0.1:${m[1]}` }); }
+      if (m) { clearTimeout(timer); resolve({ child, port: Number(m[1]), base: `${scheme}://127.0.0.1:${m[1]}` }); }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -80,14 +83,32 @@ function stopServer(s) {
 
 /* ---- the browser ----------------------------------------------------------------------- */
 
-async function openBrowser(profile) {
+async function openBrowser(profile, extraArgs = []) {
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 900 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
+}
+
+/* A private CA and a server certificate for 127.0.0.1 (EC P-256) in dir, made with openssl;
+ * returns the paths and the base64 SHA-256 of the server's SubjectPublicKeyInfo, the form
+ * Chromium's --ignore-certificate-errors-spki-list takes. */
+function makeTls(dir) {
+  mkdirSync(dir, { recursive: true });
+  const sh = (cmd) => {
+    const r = spawnSync('sh', ['-ec', cmd], { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  sh('openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ui test CA" -keyout ca.key -out ca.pem 2>/dev/null');
+  sh('openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr 2>/dev/null');
+  sh("printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf");
+  sh('openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 7 -days 2 -extfile ext.cnf -out server.pem 2>/dev/null');
+  const spki = sh('openssl x509 -in server.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64');
+  return { cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key'), spki };
 }
 
 /* Record every request that is not to the server and every page error. */
@@ -348,6 +369,56 @@ try {
     check(true, '/docs loads the protected spec with the token from sessionStorage');
     check(tlog.offsite.length === 0, 'no request left the server', tlog.offsite.join(' '));
     check(tlog.errors.length === 0, 'no page errors', tlog.errors.join(' | '));
+  });
+  await context.close();
+  context = null;
+  await stopServer(server);
+  server = null;
+
+  // Over native HTTPS with a private CA. The browser trusts the server's key and nothing
+  // else: its SPKI hash is pinned; certificate errors of any other key stay errors.
+  const tls = makeTls(path.join(tmp, 'tls'));
+  server = await startServer(root, ['--tls-cert', tls.cert, '--tls-key', tls.key], 'https');
+  context = await openBrowser(path.join(tmp, 'profile-https'), [`--ignore-certificate-errors-spki-list=${tls.spki}`]);
+  const spage = context.pages()[0] || await context.newPage();
+  const slog = { offsite: [], errors: [], console: [] };
+  watch(spage, server.base, slog);
+  await step('over native HTTPS: the page loads and calls the API', async () => {
+    check(server.base.startsWith('https://'), `the server is at ${server.base}`);
+    const res = await spage.goto(`${server.base}/`);
+    check(res.status() === 200, 'GET / over HTTPS is 200', String(res.status()));
+    const sec = await res.securityDetails();
+    check(sec !== null && /^TLS 1\.[23]$/.test(sec.protocol), 'TLS 1.2 or 1.3', sec && sec.protocol);
+    check(sec !== null && sec.subjectName === '127.0.0.1', 'the certificate made for this test', sec && sec.subjectName);
+    check((await spage.textContent('#version')) === version, `version ${version} shown`);
+    await spage.waitForSelector('#counters .counter', { timeout: 5000 });
+    check(true, 'counters load from /metrics over HTTPS');
+    await spage.fill('#topk-form textarea[name=values]', '3, 1, 2');
+    await spage.fill('#topk-form input[name=k]', '1');
+    await spage.click('#topk-form button[type=submit]');
+    await spage.waitForSelector('#topk-result tbody tr', { timeout: 10000 });
+    const rows = await spage.$$eval('#topk-result tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    check(JSON.stringify(rows) === JSON.stringify([['1', '1', '1']]), 'POST /topk answered over HTTPS', JSON.stringify(rows));
+    const ui = await spage.goto(`${server.base}/ui`);
+    check(ui.status() === 200, 'GET /ui over HTTPS is 200');
+    await spage.screenshot({ path: path.join(ARTIFACTS, 'https.png'), fullPage: false });
+    check(true, `screenshot ${path.join(ARTIFACTS, 'https.png')}`);
+    check(slog.offsite.length === 0, 'no request left the server', slog.offsite.join(' '));
+    check(slog.errors.length === 0, 'no page errors', slog.errors.join(' | '));
+    check(slog.console.length === 0, 'no console errors', slog.console.join(' | '));
+  });
+  await context.close();
+  context = null;
+  await step('over native HTTPS without the pin: the browser refuses the certificate', async () => {
+    context = await openBrowser(path.join(tmp, 'profile-https-unpinned'));
+    const upage = context.pages()[0] || await context.newPage();
+    let error = '';
+    try {
+      await upage.goto(`${server.base}/ui`);
+    } catch (e) {
+      error = String(e.message || e);
+    }
+    check(error.includes('ERR_CERT_AUTHORITY_INVALID'), 'net::ERR_CERT_AUTHORITY_INVALID', error.split('\n')[0]);
   });
 } catch (e) {
   failures++;
