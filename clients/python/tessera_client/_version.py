@@ -1,3 +1,3 @@
 """The client's version: always the server's (project(tessera VERSION ...) in CMakeLists.txt)."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
